@@ -1,0 +1,40 @@
+"""The `piizone` command: registers every command group and guards against tracebacks."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import typer
+
+from cli import scan as scan_cmd
+
+app = typer.Typer(
+    name="piizone",
+    help="Provision PII-redacted, encrypted training zones from production data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+)
+app.command("scan")(scan_cmd.scan)
+
+
+def main() -> None:
+    """Console entry point: run the app; an unexpected failure is one line, not a traceback."""
+    try:
+        app()
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the last line of defence for users
+        if os.environ.get("PIIZONE_DEBUG"):
+            raise
+        sys.stderr.write(
+            f"error: internal error ({type(e).__name__}); "
+            "rerun with PIIZONE_DEBUG=1 for details\n"
+        )
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

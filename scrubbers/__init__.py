@@ -1,0 +1,1 @@
+"""Detection and redaction of personal information: engine, recognizers, policy, reports."""

@@ -1,0 +1,1 @@
+"""Training zones: on-disk store, encryption, keys, audit log, sandbox, sources."""

@@ -1,0 +1,9 @@
+"""Domain errors of the zones package. The CLI turns them into `error:`/`hint:` lines."""
+
+from __future__ import annotations
+
+from scrubbers.exceptions import ScrubberError
+
+
+class ZoneError(ScrubberError):
+    """Base class for zone, key, audit and sandbox failures."""
