@@ -708,6 +708,13 @@ class _Verifier:
             return rec, "bad_mac", "MAC does not verify under the audit key"
         return rec, None, None
 
+    def _locate(self, seq: int) -> _Entry | None:
+        for entry in self.log._entries(self.segs):
+            rec, _ = _parse_line(entry.raw)
+            if isinstance(rec, dict) and rec.get("seq") == seq:
+                return entry
+        return None
+
     def _find_seq(self, seq: int, after: _Entry) -> _Entry | None:
         started = False
         for entry in self.log._entries(self.segs):
@@ -813,7 +820,7 @@ class _Verifier:
                     count,
                     Problem(
                         "edited",
-                        expected_seq - 1 if expected_seq > 1 else seq,
+                        seq,
                         current.file,
                         current.line,
                         f"record seq {seq} at {where} does not chain to the record before it "
@@ -930,11 +937,12 @@ class _Verifier:
                 f"seals seq {head['seq']}: {n} record(s) removed from the tail",
             )
         if head["seq"] < last_seq:
+            first_unsealed = self._locate(head["seq"] + 1)
             return Problem(
                 "stale_head",
                 head["seq"] + 1,
-                last_file,
-                last_line,
+                first_unsealed.file if first_unsealed else last_file,
+                first_unsealed.line if first_unsealed else last_line,
                 f"head seals seq {head['seq']} but the log continues to seq {last_seq}: the head "
                 "was replaced by an older copy (or a crash hit between append and head update)",
             )

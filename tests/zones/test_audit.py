@@ -1,0 +1,625 @@
+"""zones/audit.py: chain, MACs, head, rotation, tamper detection, concurrency, fail-closed."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import re
+import shutil
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from zones import audit
+from zones.audit import (
+    GENESIS,
+    AuditError,
+    AuditLog,
+    canonical_json,
+    compute_mac,
+    line_hash,
+    segment_name,
+)
+
+KEY = bytes(range(32))
+OTHER_KEY = bytes(range(1, 33))
+SEG1 = segment_name(1)
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> AuditLog:
+    return AuditLog(tmp_path / "audit", KEY)
+
+
+def fill(log: AuditLog, n: int, **kw) -> None:
+    for i in range(n):
+        log.append("zone.open", zone=f"z{i % 3}", details={"i": i}, **kw)
+
+
+def lines_of(log: AuditLog, name: str = SEG1) -> list[bytes]:
+    return (log.directory / name).read_bytes().split(b"\n")[:-1]
+
+
+def write_lines(log: AuditLog, lines: list[bytes], name: str = SEG1) -> None:
+    (log.directory / name).write_bytes(b"".join(line + b"\n" for line in lines))
+
+
+def kind_seq_line(log: AuditLog) -> tuple[str, int | None, str, int | None]:
+    result = log.verify()
+    assert not result.ok
+    p = result.problem
+    assert p is not None
+    return p.kind, p.seq, p.file, p.line
+
+
+# ------------------------------------------------------------------------------------------
+# writing
+
+
+def test_append_writes_canonical_chained_records(log: AuditLog) -> None:
+    first = log.append("zone.create", zone="customers", details={"rows": 3})
+    second = log.append("session.start", zone="customers", outcome="denied")
+    raw = lines_of(log)
+    assert [json.loads(r) for r in raw] == [first, second]
+    assert raw[0] == canonical_json(first)
+    assert first["seq"] == 1 and first["prev"] == GENESIS and first["v"] == 1
+    assert second["seq"] == 2 and second["prev"] == line_hash(raw[0])
+    assert first["mac"] == compute_mac(KEY, first)
+    assert set(first["actor"]) == {"uid", "user", "host", "pid"}
+    assert first["actor"]["pid"] == os.getpid()
+    t = datetime.fromisoformat(first["time"])
+    assert t.tzinfo is not None and abs(datetime.now(UTC) - t) < timedelta(minutes=1)
+    assert first["time"].endswith("Z") and len(first["time"].split(".")[1]) == 7
+    head = json.loads((log.directory / "head.json").read_bytes())
+    assert head["seq"] == 2 and head["last"] == line_hash(raw[1]) and head["file"] == SEG1
+    assert head["mac"] == compute_mac(KEY, head)
+
+
+def test_files_are_private(log: AuditLog) -> None:
+    log.append("init")
+    assert (log.directory.stat().st_mode & 0o777) == 0o700
+    for name in (SEG1, "head.json"):
+        assert ((log.directory / name).stat().st_mode & 0o777) == 0o600
+
+
+@pytest.mark.parametrize(
+    "action, outcome",
+    [("zone.teleport", "success"), ("zone.create", "maybe"), ("", "success")],
+)
+def test_unknown_action_or_outcome_is_rejected(log: AuditLog, action: str, outcome: str) -> None:
+    with pytest.raises(ValueError):
+        log.append(action, outcome=outcome)
+    assert not (log.directory / SEG1).exists()
+
+
+def test_vocabulary_is_frozen_and_complete() -> None:
+    issue_and_brief = {
+        "zone.create", "zone.open", "zone.verify", "zone.refresh", "zone.destroy", "zone.hold",
+        "session.start", "session.end", "egress.scan", "scan.run", "redact.run", "key.rotate",
+        "audit.export", "access.denied", "zone.list", "zone.show", "zone.grant", "zone.revoke",
+        "zone.gc", "zone.canary_check", "zone.export_policy", "key.status", "init",
+        "serve.start", "serve.request",
+    }  # fmt: skip
+    assert issue_and_brief <= audit.ACTIONS
+    assert isinstance(audit.ACTIONS, frozenset)
+    assert audit.OUTCOMES == ("success", "failure", "denied")
+
+
+@pytest.mark.parametrize(
+    "details, expected",
+    [
+        ({"rows": 10, "sha256": "ab" * 32}, {"rows": 10, "sha256": "ab" * 32}),
+        ({"password": "hunter2"}, {"password": audit.STRIPPED}),
+        ({"api_key": "x"}, {"api_key": audit.STRIPPED}),
+        ({"dek": "00" * 32}, {"dek": audit.STRIPPED}),
+        ({"wrapped_dek": "abc"}, {"wrapped_dek": audit.STRIPPED}),
+        ({"kek_provider": "keyfile", "key_id": "k1"}, {"kek_provider": "keyfile", "key_id": "k1"}),
+        ({"note": "-----BEGIN PRIVATE KEY-----\nMIIE"}, {"note": audit.STRIPPED}),
+        ({"v": "q8Jk2LmN4pQr6StUv8WxYz0AbCdEfGh1"}, {"v": audit.STRIPPED}),
+        ({"path": "zones/customers/data/part-0001.parquet"},
+         {"path": "zones/customers/data/part-0001.parquet"}),
+        ({"nested": {"token": "t", "n": [1, {"secret": "s"}]}},
+         {"nested": {"token": audit.STRIPPED, "n": [1, {"secret": audit.STRIPPED}]}}),
+        (None, {}),
+    ],
+)  # fmt: skip
+def test_details_strip_key_material(log: AuditLog, details, expected) -> None:
+    rec = log.append("key.rotate", details=details)
+    assert rec["details"] == expected
+    assert log.verify().ok
+
+
+@pytest.mark.parametrize(
+    "details",
+    [{"raw": b"bytes"}, {"s": {1, 2}}, {1: "int key"}, {"f": float("nan")}, ["not", "a", "dict"],
+     {"blob": "x" * (audit.MAX_DETAILS_BYTES + 1)}],
+)  # fmt: skip
+def test_details_that_are_not_small_json_are_rejected(log: AuditLog, details) -> None:
+    with pytest.raises(ValueError):
+        log.append("scan.run", details=details)
+
+
+def test_rotation_keeps_the_chain_across_files(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY, max_bytes=1200)
+    fill(log, 20)
+    names = [n for _, n in log.segments()]
+    assert len(names) > 3 and names[:2] == [SEG1, segment_name(2)]
+    first_of_2 = json.loads(lines_of(log, segment_name(2))[0])
+    assert first_of_2["prev"] == line_hash(lines_of(log, SEG1)[-1])
+    result = log.verify()
+    assert result.ok and result.records == 20 and result.files == names
+    assert [r["seq"] for r in log.records()] == list(range(1, 21))
+
+
+def test_an_intact_log_of_10000_records_verifies(tmp_path: Path) -> None:
+    fast = AuditLog(tmp_path / "audit", KEY, fsync=False)
+    fill(fast, 10_000)
+    result = AuditLog(tmp_path / "audit", KEY).verify()
+    assert result.ok and result.records == 10_000 and result.head_seq == 10_000
+    assert result.problem is None
+
+
+def _append_many(directory: str, n: int) -> None:
+    log = AuditLog(Path(directory), KEY)
+    for i in range(n):
+        log.append("session.start", zone="shared", details={"i": i})
+
+
+def test_8_processes_append_500_each_and_the_chain_holds(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_append_many, args=(str(directory), 500)) for _ in range(8)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+        assert p.exitcode == 0
+    log = AuditLog(directory, KEY)
+    result = log.verify()
+    assert result.ok, result.problem
+    assert result.records == 4000
+    pids = {r["actor"]["pid"] for r in log.records()}
+    assert len(pids) == 8
+
+
+# ------------------------------------------------------------------------------------------
+# reading
+
+
+def test_records_filters(log: AuditLog) -> None:
+    log.append("zone.create", zone="a")
+    log.append("zone.open", zone="b", outcome="denied")
+    log.append("session.start", zone="a")
+    me = log.append("audit.export")["actor"]
+    assert [r["seq"] for r in log.records(zone="a")] == [1, 3]
+    assert [r["seq"] for r in log.records(action="zone.*")] == [1, 2]
+    assert [r["seq"] for r in log.records(action="zone.open")] == [2]
+    assert [r["seq"] for r in log.records(outcome="denied")] == [2]
+    assert len(list(log.records(actor=me["user"]))) == 4
+    assert len(list(log.records(actor=str(me["uid"])))) == 4
+    assert list(log.records(actor="nobody-at-all")) == []
+    assert len(list(log.records(since="1h"))) == 4
+    assert list(log.records(until="2000-01-01")) == []
+    assert len(list(log.records(since="2000-01-01T00:00:00Z", until=datetime.now(UTC)))) == 4
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2025-01-31", datetime(2025, 1, 31, tzinfo=UTC)),
+        ("2025-01-31T08:00:00Z", datetime(2025, 1, 31, 8, tzinfo=UTC)),
+        ("2025-01-31T10:00:00+02:00", datetime(2025, 1, 31, 8, tzinfo=UTC)),
+        ("7d", datetime(2025, 1, 24, tzinfo=UTC)),
+        ("12h", datetime(2025, 1, 30, 12, tzinfo=UTC)),
+        ("30m", datetime(2025, 1, 30, 23, 30, tzinfo=UTC)),
+    ],
+)
+def test_parse_time(text: str, expected: datetime) -> None:
+    now = datetime(2025, 1, 31, tzinfo=UTC)
+    assert audit.parse_time(text, now=now) == expected
+
+
+def test_parse_time_rejects_garbage_with_a_hint() -> None:
+    with pytest.raises(AuditError) as e:
+        audit.parse_time("yesterday-ish")
+    assert e.value.hint
+
+
+def test_records_refuses_a_malformed_line(log: AuditLog) -> None:
+    fill(log, 3)
+    lines = lines_of(log)
+    write_lines(log, [lines[0], b"garbage", lines[2]])
+    with pytest.raises(AuditError, match="line 2"):
+        list(log.records())
+
+
+# ------------------------------------------------------------------------------------------
+# tampering by someone without the key (the issue's "Done when" list)
+
+
+def _edit_one_byte(log: AuditLog) -> None:
+    lines = lines_of(log)
+    target = lines[4]
+    i = target.index(b'"zone":"z') + len(b'"zone":"z')
+    lines[4] = target[:i] + b"9" + target[i + 1 :]
+    write_lines(log, lines)
+
+
+def _delete_record(log: AuditLog) -> None:
+    lines = lines_of(log)
+    del lines[4]
+    write_lines(log, lines)
+
+
+def _swap_records(log: AuditLog) -> None:
+    lines = lines_of(log)
+    lines[4], lines[5] = lines[5], lines[4]
+    write_lines(log, lines)
+
+
+def _drop_last(log: AuditLog) -> None:
+    write_lines(log, lines_of(log)[:-1])
+
+
+def _forge_insert(log: AuditLog) -> None:
+    lines = lines_of(log)
+    fake = json.loads(lines[4])
+    fake["action"] = "zone.destroy"
+    lines.insert(5, canonical_json(fake))
+    write_lines(log, lines)
+
+
+def _replay_copy(log: AuditLog) -> None:
+    lines = lines_of(log)
+    lines.insert(7, lines[2])
+    write_lines(log, lines)
+
+
+def _add_whitespace(log: AuditLog) -> None:
+    lines = lines_of(log)
+    lines[4] = lines[4].replace(b'"outcome":', b'"outcome": ')
+    write_lines(log, lines)
+
+
+def _break_json(log: AuditLog) -> None:
+    lines = lines_of(log)
+    lines[4] = lines[4][:-1]
+    write_lines(log, lines)
+
+
+TAMPERING: list[tuple[str, Callable[[AuditLog], None], tuple[str, int, str, int]]] = [
+    ("edit one byte of a middle record", _edit_one_byte, ("edited", 5, SEG1, 5)),
+    ("edit whitespace only", _add_whitespace, ("edited", 5, SEG1, 5)),
+    ("edit that breaks the JSON", _break_json, ("edited", 5, SEG1, 5)),
+    ("delete a record", _delete_record, ("deleted", 5, SEG1, 5)),
+    ("swap two records", _swap_records, ("reordered", 6, SEG1, 5)),
+    ("drop the last record", _drop_last, ("truncated", 10, SEG1, 10)),
+    ("insert a forged record", _forge_insert, ("inserted", 5, SEG1, 6)),
+    ("replay an old record", _replay_copy, ("inserted", 3, SEG1, 8)),
+]
+
+
+@pytest.mark.parametrize(
+    "mutate, expected", [t[1:] for t in TAMPERING], ids=[t[0] for t in TAMPERING]
+)
+def test_tampering_is_located_precisely(log: AuditLog, mutate, expected) -> None:
+    fill(log, 10)
+    assert log.verify().ok
+    mutate(log)
+    assert kind_seq_line(log) == expected
+
+
+def test_an_old_head_is_detected(log: AuditLog) -> None:
+    fill(log, 6)
+    old_head = (log.directory / "head.json").read_bytes()
+    fill(log, 4)
+    (log.directory / "head.json").write_bytes(old_head)
+    assert kind_seq_line(log) == ("stale_head", 7, SEG1, 7)
+    assert "older copy" in log.verify().problem.message
+
+
+def test_tampering_in_a_rotated_file_names_that_file(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY, max_bytes=1200)
+    fill(log, 20)
+    name = segment_name(2)
+    lines = lines_of(log, name)
+    first_seq = json.loads(lines[0])["seq"]
+    lines[1] = lines[1].replace(b"zone.open", b"zone.show")
+    write_lines(log, lines, name)
+    assert kind_seq_line(log) == ("edited", first_seq + 1, name, 2)
+
+
+def test_deleting_a_rotated_file_is_detected(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY, max_bytes=1200)
+    fill(log, 20)
+    (log.directory / segment_name(2)).unlink()
+    kind, _, file, _ = kind_seq_line(log)
+    assert (kind, file) == ("deleted", segment_name(2))
+
+
+def test_verify_under_the_wrong_key_reports_bad_mac(log: AuditLog) -> None:
+    fill(log, 3)
+    assert kind_seq_line(AuditLog(log.directory, OTHER_KEY)) == ("bad_mac", 1, SEG1, 1)
+
+
+def test_empty_log_verifies(log: AuditLog) -> None:
+    result = log.verify()
+    assert result.ok and result.records == 0 and result.head_seq == 0
+
+
+# ------------------------------------------------------------------------------------------
+# MUST-reject vectors of docs/audit-format.md: each log is built by a key holder, so exactly
+# the rule under test is broken and everything else (chain, MACs, head) is consistent.
+
+
+def _record(seq: int, **over) -> dict:
+    rec = {
+        "v": 1,
+        "seq": seq,
+        "time": "2025-01-31T08:00:00.000000Z",
+        "actor": {"uid": 1000, "user": "ada", "host": "h", "pid": 7},
+        "action": "zone.open",
+        "zone": "customers",
+        "outcome": "success",
+        "details": {},
+    }
+    rec.update(over)
+    return rec
+
+
+def build(directory: Path, items: list, *, head: dict | None = None, key: bytes = KEY) -> None:
+    """Write `items` (record dicts to chain and MAC, or raw bytes) and a matching sealed head.
+
+    A dict may hold `"prev": ...` or `"mac": ...` to override what the chain would give.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    prev, lines = GENESIS, []
+    for item in items:
+        if isinstance(item, dict):
+            rec = dict(item)
+            rec.setdefault("prev", prev)
+            rec.setdefault("mac", compute_mac(key, rec))
+            line = canonical_json(rec)
+        else:
+            line = item
+        lines.append(line)
+        prev = line_hash(line)
+    data = b"".join(line + b"\n" for line in lines)
+    (directory / SEG1).write_bytes(data)
+    h = {"v": 1, "seq": len(lines), "file": SEG1, "size": len(data), "last": prev}
+    h.update(head or {})
+    h.setdefault("mac", compute_mac(KEY, h))
+    (directory / "head.json").write_bytes(canonical_json(h))
+
+
+def _v_spaces(d: Path) -> None:
+    # R4: a MAC over the canonical form must not bless other spellings of the same record.
+    rec = _record(1, prev=GENESIS)
+    rec["mac"] = compute_mac(KEY, rec)
+    spaced = json.dumps(rec, sort_keys=True).encode()
+    build(d, [spaced, _record(2)])
+
+
+def _v_torn(d: Path) -> None:
+    build(d, [_record(1), _record(2)])
+    data = (d / SEG1).read_bytes()
+    (d / SEG1).write_bytes(data[:-1])
+
+
+def _v_gap_file(d: Path) -> None:
+    build(d, [_record(1)])
+    (d / SEG1).rename(d / segment_name(3))
+    build(d, [_record(1)])
+
+
+def _v_no_head(d: Path) -> None:
+    build(d, [_record(1)])
+    (d / "head.json").unlink()
+
+
+MUST_REJECT = [
+    # (rule, builder, (kind, seq, file, line))
+    ("R1 line without LF", _v_torn, ("malformed", 2, SEG1, 2)),
+    ("R2 not JSON", lambda d: build(d, [_record(1), b"not json", _record(3)]),
+     ("malformed", 2, SEG1, 2)),
+    ("R2 not ASCII", lambda d: build(d, [_record(1), '{"seq":2,"zone":"é"}'.encode()]),
+     ("malformed", 2, SEG1, 2)),
+    ("R3 unknown version", lambda d: build(d, [_record(1, v=2)]), ("malformed", 1, SEG1, 1)),
+    ("R3 missing field", lambda d: build(d, [{k: v for k, v in _record(1).items() if k != "zone"}]),
+     ("malformed", 1, SEG1, 1)),
+    ("R3 extra field", lambda d: build(d, [_record(1, extra=1)]), ("malformed", 1, SEG1, 1)),
+    ("R3 bad outcome", lambda d: build(d, [_record(1, outcome="ok")]), ("malformed", 1, SEG1, 1)),
+    ("R3 bad time", lambda d: build(d, [_record(1, time="2025-01-31 08:00")]),
+     ("malformed", 1, SEG1, 1)),
+    ("R3 seq not int", lambda d: build(d, [_record(1), _record("2")]), ("malformed", 2, SEG1, 2)),
+    ("R3 actor shape", lambda d: build(d, [_record(1, actor={"user": "ada"})]),
+     ("malformed", 1, SEG1, 1)),
+    ("R4 non-canonical", _v_spaces, ("malformed", 1, SEG1, 1)),
+    ("R5 bad MAC", lambda d: build(d, [_record(1), _record(2, mac="0" * 64), _record(3)]),
+     ("bad_mac", 2, SEG1, 2)),
+    ("R6 seq repeats", lambda d: build(d, [_record(1), _record(2), _record(2)]),
+     ("inserted", 2, SEG1, 3)),
+    ("R7 seq gap", lambda d: build(d, [_record(1), _record(2), _record(4)]),
+     ("deleted", 3, SEG1, 3)),
+    ("R7 seq out of order", lambda d: build(d, [_record(1), _record(3), _record(2)]),
+     ("reordered", 3, SEG1, 2)),
+    ("R8 genesis prev", lambda d: build(d, [_record(1, prev="1" * 64)]), ("edited", 1, SEG1, 1)),
+    ("R8 broken chain", lambda d: build(d, [_record(1), _record(2), _record(3, prev="1" * 64)]),
+     ("edited", 3, SEG1, 3)),
+    ("R9 missing file", _v_gap_file, ("deleted", None, segment_name(2), None)),
+    ("R10 head missing", _v_no_head, ("deleted", None, "head.json", None)),
+    ("R11 head bad MAC", lambda d: build(d, [_record(1)], head={"mac": "0" * 64}),
+     ("bad_mac", None, "head.json", None)),
+    ("R11 head malformed", lambda d: build(d, [_record(1)], head={"seq": "one"}),
+     ("malformed", None, "head.json", None)),
+    ("R12 head ahead", lambda d: build(d, [_record(1), _record(2)], head={"seq": 3}),
+     ("truncated", 3, SEG1, 3)),
+    ("R12 head behind", lambda d: build(d, [_record(1), _record(2)], head={"seq": 1}),
+     ("stale_head", 2, SEG1, 2)),
+    ("R12 head hash", lambda d: build(d, [_record(1), _record(2)], head={"last": "1" * 64}),
+     ("edited", 2, SEG1, 2)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "builder, expected", [v[1:] for v in MUST_REJECT], ids=[v[0] for v in MUST_REJECT]
+)
+def test_must_reject(tmp_path: Path, builder, expected) -> None:
+    d = tmp_path / "audit"
+    builder(d)
+    assert kind_seq_line(AuditLog(d, KEY)) == expected
+
+
+def test_must_reject_vectors_start_from_a_valid_log(tmp_path: Path) -> None:
+    d = tmp_path / "audit"
+    build(d, [_record(1), _record(2), _record(3)])
+    assert AuditLog(d, KEY).verify().ok
+
+
+def test_every_spec_rule_has_a_vector() -> None:
+    spec = (Path(__file__).parents[2] / "docs" / "audit-format.md").read_text()
+    rules = set(re.findall(r"^\*\*(R\d+)\.\*\*", spec, flags=re.MULTILINE))
+    covered = {v[0].split()[0] for v in MUST_REJECT}
+    assert rules and rules == covered
+
+
+# ------------------------------------------------------------------------------------------
+# crash recovery and fail-closed
+
+
+def test_a_torn_tail_is_cut_on_the_next_append(log: AuditLog) -> None:
+    fill(log, 3)
+    with open(log.directory / SEG1, "ab") as f:
+        f.write(b'{"action":"zone.cre')
+    assert log.verify().problem.kind == "malformed"
+    log.append("zone.list")
+    result = log.verify()
+    assert result.ok and result.records == 4
+
+
+def test_a_record_whose_head_update_was_lost_is_adopted(log: AuditLog) -> None:
+    fill(log, 3)
+    head = (log.directory / "head.json").read_bytes()
+    log.append("zone.list")
+    (log.directory / "head.json").write_bytes(head)  # as if we crashed before the head update
+    log.append("zone.show")
+    result = log.verify()
+    assert result.ok and result.records == 5
+
+
+def test_a_lost_head_update_after_rotation_is_adopted(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY, max_bytes=900)
+    fill(log, 2)
+    head = (log.directory / "head.json").read_bytes()
+    log.append("zone.list")
+    assert len(log.segments()) == 2
+    (log.directory / "head.json").write_bytes(head)
+    log.append("zone.show")
+    assert log.verify().ok
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda d: (d / "head.json").write_bytes(b"{}"),
+        lambda d: (d / "head.json").unlink(),
+        lambda d: (d / SEG1).write_bytes((d / SEG1).read_bytes()[:-50]),
+        lambda d: (d / SEG1).write_bytes((d / SEG1).read_bytes() + b"forged\n"),
+        lambda d: (d / SEG1).unlink(),
+    ],
+    ids=["head garbage", "head deleted", "tail cut", "junk appended", "log deleted"],
+)
+def test_append_refuses_a_tampered_log(log: AuditLog, tamper) -> None:
+    fill(log, 3)
+    tamper(log.directory)
+    with pytest.raises(AuditError) as e:
+        log.append("zone.create", zone="x")
+    assert e.value.hint and "verify" in e.value.hint
+    with pytest.raises(AuditError):
+        log.check_writable()
+
+
+def _audit_dir_is_a_file(home: Path) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "audit").write_text("not a directory")
+
+
+def _log_file_is_a_directory(home: Path) -> None:
+    (home / "audit" / SEG1).mkdir(parents=True)
+
+
+def _head_is_a_directory(home: Path) -> None:
+    audit.record("init", home=home)
+    (home / "audit" / "head.json").unlink()
+    (home / "audit" / SEG1).unlink()
+    (home / "audit" / "head.json").mkdir()
+
+
+@pytest.mark.parametrize(
+    "break_it", [_audit_dir_is_a_file, _log_file_is_a_directory, _head_is_a_directory]
+)
+def test_fail_closed_when_the_log_cannot_be_written(tmp_path: Path, break_it) -> None:
+    # These work as root too, where chmod would not stop a write.
+    home = tmp_path / "home"
+    audit.ensure_audit_key(home)
+    break_it(home)
+    with pytest.raises(AuditError) as e:
+        audit.record("zone.create", zone="customers", home=home)
+    assert "not performed" in str(e.value) and e.value.hint
+    with pytest.raises(AuditError):
+        audit.open_audit_log(home).check_writable()
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_fail_closed_on_a_read_only_audit_dir(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    audit.record("init", home=home)
+    os.chmod(home / "audit", 0o500)
+    try:
+        with pytest.raises(AuditError):
+            audit.record("zone.create", home=home)
+    finally:
+        os.chmod(home / "audit", 0o700)
+
+
+def test_missing_key_with_an_existing_log_fails_closed(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    audit.record("init", home=home)
+    (home / "keys" / "audit.key").unlink()
+    with pytest.raises(AuditError, match="missing") as e:
+        audit.record("zone.create", home=home)
+    assert "backup" in e.value.hint
+    assert not (home / "keys" / "audit.key").exists()
+
+
+def test_ensure_audit_key_never_overwrites(tmp_path: Path) -> None:
+    key = audit.ensure_audit_key(tmp_path)
+    path = tmp_path / "keys" / "audit.key"
+    assert len(key) == 32 and path.read_bytes() == key
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert audit.ensure_audit_key(tmp_path) == key
+
+
+def test_record_uses_piizone_home(piizone_home: Path) -> None:
+    rec = audit.record("scan.run", details={"files": 2})
+    assert rec["seq"] == 1 and (piizone_home / "audit" / SEG1).exists()
+    assert audit.open_audit_log().verify().records == 1
+
+
+def test_record_rejects_unknown_actions_before_touching_disk(piizone_home: Path) -> None:
+    with pytest.raises(ValueError):
+        audit.record("zone.explode")
+    assert not piizone_home.exists()
+
+
+def test_the_key_never_appears_in_repr_or_errors(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY)
+    assert KEY.hex() not in repr(log)
+    shutil.rmtree(tmp_path / "audit", ignore_errors=True)
+    (tmp_path / "audit").write_text("x")
+    with pytest.raises(AuditError) as e:
+        log.append("init")
+    assert KEY.hex() not in str(e.value)
