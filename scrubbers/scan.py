@@ -1,0 +1,245 @@
+"""Scanning files and directories into a Report: tables by column, text as documents."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from scrubbers.engine import Engine
+from scrubbers.exceptions import InputError
+from scrubbers.findings import Finding
+from scrubbers.formats import (
+    DecodeCounter,
+    detect_format,
+    is_table_format,
+    iter_table_chunks,
+    iter_text_chunks,
+)
+from scrubbers.masking import masked_context
+from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
+from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
+
+# (path, bytes done in this file, file size): called as work progresses, for progress bars.
+ProgressCallback = Callable[[str, int, int], None]
+_BINARY_PROBE = 8192
+_VALUE_CACHE = 50_000  # distinct cell values remembered per column (tables repeat values)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A file to scan, found directly or by walking a directory."""
+
+    path: Path
+    explicit: bool  # named on the command line (errors) vs. found in a directory (skips)
+
+
+def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
+    """Expand directories recursively (sorted, symlinked dirs not followed); missing -> error."""
+    targets: list[Target] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists():
+            raise InputError(f"{path}: no such file or directory")
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                targets.extend(
+                    Target(Path(root) / f, False) for f in sorted(files) if not f.startswith(".")
+                )
+        else:
+            targets.append(Target(path, True))
+    return targets
+
+
+def scan_paths(
+    paths: Iterable[str | Path], engine: Engine, progress: ProgressCallback | None = None
+) -> Report:
+    """Scan every file under `paths`. Per-file problems go into report.errors, not exceptions."""
+    started = time.monotonic()
+    report = Report(policy_sha256=engine.policy.sha256, policy_source=engine.policy.source)
+    for target in collect_targets(paths):
+        reason = skip_reason(target)
+        if reason:
+            if target.explicit and reason == "empty file":
+                report.errors.append({"path": str(target.path), "error": "empty file"})
+            else:
+                report.skipped.append({"path": str(target.path), "reason": reason})
+            continue
+        try:
+            report.sources.append(scan_file(target.path, engine, progress))
+        except InputError as e:
+            report.errors.append({"path": str(target.path), "error": _without_path(e, target)})
+    report.filters = dict(engine.stats.filtered)
+    report.duration_s = time.monotonic() - started
+    return report
+
+
+def _without_path(e: InputError, target: Target) -> str:
+    return str(e).removeprefix(f"{target.path}").lstrip(":").strip()
+
+
+def skip_reason(target: Target) -> str | None:
+    """Why a file is not scanned (unsupported, binary, empty, unreadable), or None."""
+    path = target.path
+    fmt = detect_format(path)
+    if fmt is None:
+        return f"unsupported format ({path.suffix or 'no extension'})"
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return None  # let the reader report it as an error
+    if size == 0:
+        return "empty file"
+    if fmt == "txt":
+        try:
+            with open(path, "rb") as f:
+                if b"\x00" in f.read(_BINARY_PROBE):
+                    return "binary content"
+        except OSError:
+            return None
+    return None
+
+
+def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = None) -> SourceReport:
+    """Scan one supported file; InputError when it cannot be read."""
+    fmt = detect_format(path)
+    if fmt is None:
+        raise InputError(f"{path}: unsupported format")
+    size = path.stat().st_size
+    source = SourceReport(
+        path=str(path), kind="table" if is_table_format(fmt) else "text", format=fmt, bytes=size
+    )
+    with DecodeCounter() as decoding:
+        if source.kind == "table":
+            _scan_table(path, fmt, engine, source, progress)
+        else:
+            _scan_text(path, engine, source, progress)
+    if decoding.invalid_bytes:
+        source.warnings.append(
+            f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced and the "
+            "rest was scanned"
+        )
+    if progress:
+        progress(str(path), size, size)
+    return source
+
+
+def _scan_text(
+    path: Path, engine: Engine, source: SourceReport, progress: ProgressCallback | None
+) -> None:
+    entities: Counter[str] = Counter()
+    lines = 0
+    size = source.bytes
+    for chunk in iter_text_chunks(path):
+        findings = engine.analyze(chunk.text)
+        for f in findings:
+            # A finding that starts in the overlap was counted with the previous chunk.
+            if f.start < chunk.overlap:
+                continue
+            entities[f.entity_type] += 1
+            line = chunk.line + chunk.text.count("\n", 0, f.start)
+            source.add_sample(
+                Sample(
+                    entity=f.entity_type, line=line, context=masked_context(chunk.text, f, findings)
+                )
+            )
+        lines = chunk.line + chunk.text.count("\n", chunk.overlap)
+        if progress:
+            progress(str(path), min(chunk.offset + len(chunk.text), size), size)
+    source.rows = lines
+    source.entities = dict(entities)
+
+
+def _scan_table(
+    path: Path, fmt: str, engine: Engine, source: SourceReport, progress: ProgressCallback | None
+) -> None:
+    profiles: dict[str, ColumnProfile] = {}
+    counts: dict[str, Counter[str]] = {}
+    non_empty: Counter[str] = Counter()
+    caches: dict[str, dict[str, list]] = {}
+    rows = 0
+    for chunk in iter_table_chunks(path, fmt):
+        for column in chunk.columns:
+            name = str(column)
+            if name not in profiles:  # JSON Lines may add columns in later records
+                profiles[name] = classify_column(engine, name, chunk[column])
+                counts[name] = Counter()
+                caches[name] = {}
+            profile = profiles[name]
+            values = text_values(chunk[column])
+            non_empty[name] += len(values)
+            if profile.kind == KIND_IDENTIFIER:
+                counts[name][profile.classification] += len(values)
+                if len(values):
+                    first = values.iloc[0]
+                    whole = Finding(0, len(first), profile.classification, 1.0)
+                    source.add_sample(
+                        Sample(
+                            entity=profile.classification,
+                            row=rows + 1 + int(values.index[0] - chunk.index[0]),
+                            column=name,
+                            context=masked_context(first, whole, [whole]),
+                        )
+                    )
+            elif profile.scan_values:
+                _scan_cells(
+                    engine, name, values, chunk.index[0], rows, counts[name], caches[name], source
+                )
+        rows += len(chunk)
+        if progress:
+            progress(str(path), 0, source.bytes)
+    if rows == 0 and not profiles:
+        raise InputError(f"{path}: no rows")
+    source.rows = rows
+    source.columns = [
+        ColumnReport(
+            name=name,
+            classification=p.classification,
+            kind=p.kind,
+            entities=dict(counts[name]),
+            non_empty=non_empty[name],
+            match_share=round(p.match_share, 3),
+            header_hint=p.header_hint,
+        )
+        for name, p in profiles.items()
+    ]
+    total: Counter[str] = Counter()
+    for c in counts.values():
+        total.update(c)
+    source.entities = dict(total)
+
+
+def _scan_cells(
+    engine: Engine,
+    column: str,
+    values: pd.Series,
+    first_index: int,
+    rows_before: int,
+    counts: Counter[str],
+    cache: dict[str, list[Finding]],
+    source: SourceReport,
+) -> None:
+    """Analyse each distinct value once: repeated values (templates, cities) hit the cache."""
+    todo = list(dict.fromkeys(v for v in values if v not in cache))
+    fresh = dict(zip(todo, engine.analyze_many(todo), strict=True))
+    for index, value in values.items():
+        findings = fresh[value] if value in fresh else cache[value]
+        for f in findings:
+            counts[f.entity_type] += 1
+            source.add_sample(
+                Sample(
+                    entity=f.entity_type,
+                    column=column,
+                    row=rows_before + 1 + int(index - first_index),
+                    context=masked_context(value, f, findings),
+                )
+            )
+    if len(cache) + len(fresh) > _VALUE_CACHE:
+        cache.clear()  # bounded memory beats a perfect hit rate
+    cache.update(list(fresh.items())[:_VALUE_CACHE])
