@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import typer
@@ -20,14 +20,14 @@ from scrubbers.reports import RENDERERS, Report
 from scrubbers.scan import collect_targets, scan_paths
 
 
-class ReportFormat(str, Enum):
+class ReportFormat(StrEnum):
     table = "table"
     json = "json"
     html = "html"
     markdown = "markdown"
 
 
-class FailOn(str, Enum):
+class FailOn(StrEnum):
     none = "none"
     low = "low"
     medium = "medium"

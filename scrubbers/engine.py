@@ -30,7 +30,7 @@ WINDOW_OVERLAP = 400
 
 
 class OfflineSpacyNlpEngine(SpacyNlpEngine):
-    """SpacyNlpEngine that refuses to download a missing model (Presidio calls spacy.cli.download)."""
+    """SpacyNlpEngine that refuses to download a missing model, as Presidio's would."""
 
     def load(self) -> None:
         self.nlp = {}
