@@ -69,7 +69,7 @@ def encrypt_stream(
     )
     aead = AESGCM(_file_key(dek, header, zone_id, path))
     prefix = header[-NONCE_PREFIX_SIZE:]
-    dst.write(header)
+    _write_all(dst, header)
 
     # One segment plus one byte of look-ahead: the extra byte tells whether more plaintext
     # follows, so the last segment is known without holding two segments in memory.
@@ -87,7 +87,7 @@ def encrypt_stream(
             raise CryptoError("too many segments: the plaintext is larger than the format allows")
         sealed = out[: size + TAG_SIZE]
         aead.encrypt_into(_nonce(prefix, index, last), view[:size], header, sealed)
-        dst.write(sealed)
+        _write_all(dst, sealed)
         total += size
         if last:
             return total
@@ -110,7 +110,7 @@ def decrypt_stream(src: BinaryIO, dst: BinaryIO, dek: bytes, *, zone_id: str, pa
     """Decrypt `src` into `dst`; return the number of plaintext bytes written."""
     total = 0
     for chunk in _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=True):
-        dst.write(chunk)
+        _write_all(dst, chunk)
         total += len(chunk)
     return total
 
@@ -207,7 +207,7 @@ def _read_header(src: BinaryIO) -> tuple[bytes, int]:
     if version != VERSION:
         raise CryptoError(
             f"unsupported format version {version}",
-            hint="the file was written by a newer piizone; upgrade to read it",
+            hint="written by a newer piizone; upgrade to read it" if version > VERSION else None,
         )
     rest = _read_exact(src, HEADER_SIZE - len(head))
     if len(rest) < HEADER_SIZE - len(head):
@@ -296,6 +296,16 @@ def _read_into(src: BinaryIO, view: memoryview) -> int:
             break
         filled += n
     return filled
+
+
+def _write_all(dst: BinaryIO, data: bytes | memoryview) -> None:
+    # Raw (unbuffered) files and pipes may accept only part of a write.
+    view = memoryview(data)
+    while view:
+        written = dst.write(view)
+        if written is None:
+            raise BlockingIOError("the destination is non-blocking and not ready")
+        view = view[written:]
 
 
 def _read_exact(src: BinaryIO, size: int) -> bytes:

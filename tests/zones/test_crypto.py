@@ -445,6 +445,29 @@ def test_round_trip_through_awkward_readers(wrap):
     assert out.getvalue() == plaintext
 
 
+class Trickle(io.RawIOBase):
+    """A raw writer that accepts at most 5 bytes per call, as a pipe may."""
+
+    def __init__(self):
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.data += bytes(b[:5])
+        return min(5, len(b))
+
+
+def test_round_trip_through_partial_writes():
+    plaintext = os.urandom(3 * S + 1)
+    encrypted = Trickle()
+    encrypt_stream(io.BytesIO(plaintext), encrypted, DEK, zone_id=ZONE, path=PATH, segment_size=S)
+    decrypted = Trickle()
+    decrypt_stream(io.BytesIO(bytes(encrypted.data)), decrypted, DEK, zone_id=ZONE, path=PATH)
+    assert bytes(decrypted.data) == plaintext
+
+
 # --- bounded memory -------------------------------------------------------------------------
 
 
