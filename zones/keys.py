@@ -132,7 +132,7 @@ def create_keyfile_kek(home: Path) -> KeyfileKek:
 def ensure_keyfile_kek(home: Path, key_id: str | None = None) -> KeyfileKek:
     """The default keyfile KEK, created on first use; an existing key is never replaced."""
     if key_id is not None:
-        return KeyfileKek(keyfile_path(home, key_id))
+        return keyfile_kek_by_id(home, key_id)
     with _keys_lock(home):  # two concurrent `init`s must not create two default KEKs
         existing = _keyfile_keks(home)
         if not existing:
@@ -143,6 +143,15 @@ def ensure_keyfile_kek(home: Path, key_id: str | None = None) -> KeyfileKek:
         f"{len(existing)} keyfile KEKs in {keys_dir(home)}; cannot tell which is the default",
         hint='set "key_id" in the key provider config',
     )
+
+
+def keyfile_kek_by_id(home: Path, key_id: str) -> KeyfileKek:
+    """The keyfile KEK named `kek-<key_id>.key`, checked to really be that key."""
+    kek = KeyfileKek(keyfile_path(home, key_id))
+    if kek.key_id != key_id:
+        # A renamed or swapped key file would otherwise surface later as "wrong key".
+        raise KeyProviderError(f"key file {kek.path} holds key {kek.key_id}, not {key_id}")
+    return kek
 
 
 def keyfile_path(home: Path, key_id: str) -> Path:
@@ -439,7 +448,7 @@ def load_kek(
     if kind == "keyfile":
         key_id = config.get("key_id")
         if key_id is not None:
-            return KeyfileKek(keyfile_path(home, str(key_id)))
+            return keyfile_kek_by_id(home, str(key_id))
         found = _keyfile_keks(home)
         if len(found) == 1:
             return KeyfileKek(found[0])
@@ -492,7 +501,7 @@ def load_kek_for(
     Keyfile KEKs are found by id, so zones wrapped before a rotation to a new keyfile still open.
     """
     if provider_id.startswith("keyfile:"):
-        return KeyfileKek(keyfile_path(home, provider_id.removeprefix("keyfile:")))
+        return keyfile_kek_by_id(home, provider_id.removeprefix("keyfile:"))
     configured = load_kek(config, home, passphrase=passphrase)
     if configured.provider_id != provider_id:
         raise KeyProviderError(

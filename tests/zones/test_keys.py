@@ -153,6 +153,14 @@ def test_several_keyfile_keks_need_an_explicit_id(piizone_home: Path):
         load_kek({"provider": "keyfile", "key_id": "../../etc/passwd"}, piizone_home)
 
 
+def test_renamed_key_file_is_detected(piizone_home: Path):
+    a, b = ensure_keyfile_kek(piizone_home), create_keyfile_kek(piizone_home)
+    a.path.unlink()
+    b.path.rename(a.path)
+    with pytest.raises(KeyProviderError, match=f"holds key {b.key_id}, not {a.key_id}"):
+        load_kek_for(a.provider_id, {}, piizone_home)
+
+
 def test_repr_and_errors_never_show_key_material(piizone_home: Path):
     kek = ensure_keyfile_kek(piizone_home)
     key = kek.path.read_bytes()
