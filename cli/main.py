@@ -7,6 +7,7 @@ import sys
 
 import typer
 
+from cli import audit as audit_cmd
 from cli import scan as scan_cmd
 
 app = typer.Typer(
@@ -18,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("scan")(scan_cmd.scan)
+app.add_typer(audit_cmd.app, name="audit")
 
 
 def _print_version(value: bool) -> None:

@@ -126,6 +126,12 @@ class Problem:
     line: int | None
     message: str
 
+    def describe(self) -> str:
+        """One line for people: kind, where, and what is wrong."""
+        where = self.file + (f" line {self.line}" if self.line is not None else "")
+        what = f"record seq {self.seq} at {where}" if self.seq is not None else where
+        return f"{self.kind}: {what}: {self.message}"
+
 
 @dataclass(frozen=True)
 class VerifyResult:
@@ -772,7 +778,6 @@ class _Verifier:
                 )
             assert rec is not None
             seq = rec["seq"]
-            where = f"{current.file} line {current.line}"
             if seq < expected_seq:
                 # R6: every seq appears once; a replayed copy of an authentic record is an insert.
                 return self._result(
@@ -782,8 +787,7 @@ class _Verifier:
                         seq,
                         current.file,
                         current.line,
-                        f"record seq {seq} at {where} repeats an earlier record "
-                        f"(expected seq {expected_seq})",
+                        f"repeats an earlier record (expected seq {expected_seq} here)",
                     ),
                 )
             if seq > expected_seq:
@@ -797,8 +801,8 @@ class _Verifier:
                             seq,
                             current.file,
                             current.line,
-                            f"record seq {seq} at {where} is out of order: expected seq "
-                            f"{expected_seq}, which is at {found.file} line {found.line}",
+                            f"out of order: seq {expected_seq} belongs here but is at "
+                            f"{found.file} line {found.line}",
                         ),
                     )
                 gap = seq - expected_seq
@@ -809,9 +813,9 @@ class _Verifier:
                         expected_seq,
                         current.file,
                         current.line,
-                        f"record seq {expected_seq}"
+                        f"missing: seq {expected_seq}"
                         + (f" to {seq - 1} ({gap} records)" if gap > 1 else "")
-                        + f" deleted: missing before {where}",
+                        + f" should come before seq {seq}, which is here",
                     ),
                 )
             if rec["prev"] != expected_prev:
@@ -823,8 +827,8 @@ class _Verifier:
                         seq,
                         current.file,
                         current.line,
-                        f"record seq {seq} at {where} does not chain to the record before it "
-                        "(that record was replaced)",
+                        "does not chain to the record before it (its prev is not the hash of "
+                        "that line: one of them was replaced)",
                     ),
                 )
             count += 1
@@ -860,7 +864,6 @@ class _Verifier:
         """Name a line that fails on its own: inserted, edited after the fact, or born bad."""
         seq = rec.get("seq") if isinstance(rec, dict) else None
         seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
-        where = f"{entry.file} line {entry.line}"
         nxt_rec = None
         if nxt is not None:
             nxt_rec, nxt_kind, _ = self._check(nxt)
@@ -876,8 +879,7 @@ class _Verifier:
                 seq if seq is not None else expected_seq,
                 entry.file,
                 entry.line,
-                f"line {entry.line} of {entry.file} was inserted "
-                f"({reason}); the genuine seq {expected_seq} follows it",
+                f"inserted: this line {reason}, and the genuine seq {expected_seq} follows it",
             )
         # The next record (or the head, for the last line) is a witness of the original bytes.
         witness = nxt_rec["prev"] if nxt_rec is not None else None
@@ -889,15 +891,14 @@ class _Verifier:
                 seq if seq is not None else expected_seq,
                 entry.file,
                 entry.line,
-                f"record seq {seq if seq is not None else expected_seq} "
-                f"at {where} was edited after it was written ({reason})",
+                f"edited after it was written: {reason}",
             )
         return Problem(
             kind,
             seq if seq is not None else expected_seq,
             entry.file,
             entry.line,
-            f"record at {where} {reason}",
+            reason or kind,
         )
 
     def _check_head(
@@ -933,8 +934,8 @@ class _Verifier:
                 last_seq + 1,
                 last_file,
                 last_line + 1,
-                f"log ends at seq {last_seq} ({last_file} line {last_line}) but the head "
-                f"seals seq {head['seq']}: {n} record(s) removed from the tail",
+                f"log ends at seq {last_seq} but the head seals seq {head['seq']}: "
+                f"{n} record(s) removed from the tail",
             )
         if head["seq"] < last_seq:
             first_unsealed = self._locate(head["seq"] + 1)
@@ -952,7 +953,7 @@ class _Verifier:
                 last_seq,
                 last_file,
                 last_line,
-                f"last record seq {last_seq} does not match the hash sealed in the head",
+                "does not match the hash sealed in the head",
             )
         return None
 

@@ -24,7 +24,7 @@ _ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 SECURITY_MEASURES = (
     "Redaction before storage: personal data found by the scan is removed, masked, "
-    "pseudonymised or replaced under the versioned policy below before it enters the zone.",
+    "pseudonymised or replaced under the versioned policy of section 6 before it enters the zone.",
     "Envelope encryption at rest: zone files use streaming AES-256-GCM under a per-zone random "
     "256-bit data key, itself wrapped by a key-encryption key{provider}; truncation, reordering "
     "and bit flips fail decryption.",
@@ -33,7 +33,7 @@ SECURITY_MEASURES = (
     "plaintext only in memory; outputs are scanned for personal data before they leave.",
     "Access control: zone directories are private to the piizone account (0700/0600).",
     "Accountability: every access is recorded in a hash-chained, HMAC-sealed audit log "
-    "(status at generation: {audit_status}).",
+    "(status when generated: {audit_status}).",
 )
 
 
@@ -135,7 +135,7 @@ def _access_summary(name: str, home: Path | None) -> tuple[list[tuple[Any, ...]]
     ]
     result = log.verify()
     if result.ok:
-        status = f"intact, {result.records} records verified"
+        status = f"intact, {result.records} record(s) verified"
     else:
         p = result.problem
         assert p is not None

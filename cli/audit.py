@@ -1,0 +1,171 @@
+"""`piizone audit`: read, verify and export the tamper-evident audit log."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cli.errors import handle_errors
+from cli.output import write_output
+from zones.audit import VerifyResult, open_audit_log
+from zones.audit_export import export_audit
+from zones.ropa import produce_ropa
+
+app = typer.Typer(
+    help="Read, verify and export the tamper-evident audit log.",
+    no_args_is_help=True,
+)
+
+
+class ExportFormat(StrEnum):
+    ocsf = "ocsf"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+ZONE_OPT = typer.Option(None, "--zone", "-z", help="Only records about this zone.")
+SINCE_OPT = typer.Option(
+    None, "--since", help="From this time on: 2025-01-31, 2025-01-31T08:00:00Z, or 30m, 12h, 7d."
+)
+UNTIL_OPT = typer.Option(None, "--until", help="Up to this time (same forms as --since).")
+
+
+@app.command("log")
+@handle_errors
+def log_cmd(
+    zone: str | None = ZONE_OPT,
+    actor: str | None = typer.Option(None, "--actor", "-u", help="Only this user name or uid."),
+    action: str | None = typer.Option(
+        None, "--action", "-a", help="Only this action; globs work: 'zone.*'."
+    ),
+    since: str | None = SINCE_OPT,
+    until: str | None = UNTIL_OPT,
+    json_out: bool = typer.Option(False, "--json", help="Print a JSON array of records."),
+) -> None:
+    """Show audit records, oldest first, filtered by zone, actor, action and time.
+
+    Example:
+
+        piizone audit log --zone customers --since 7d
+
+        piizone audit log --action 'zone.*' --actor ada --json
+    """
+    records = open_audit_log().records(
+        zone=zone, actor=actor, action=action, since=since, until=until
+    )
+    if json_out:
+        # Streamed element by element: a long log never sits in memory twice.
+        out = sys.stdout
+        out.write("[")
+        for i, rec in enumerate(records):
+            out.write(("," if i else "") + "\n" + json.dumps(rec, sort_keys=True))
+        out.write("\n]\n")
+        return
+    table = Table(show_lines=False, header_style="bold")
+    for column in ("seq", "time (UTC)", "user", "action", "zone", "outcome"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("details", overflow="fold")
+    for rec in records:
+        details = json.dumps(rec["details"], sort_keys=True, separators=(",", ":"))
+        style = None if rec["outcome"] == "success" else "red"
+        table.add_row(
+            str(rec["seq"]),
+            rec["time"][:19].replace("T", " "),
+            rec["actor"]["user"],
+            rec["action"],
+            rec["zone"] or "",
+            rec["outcome"],
+            details if details != "{}" else "",
+            style=style,
+        )
+    if table.row_count:
+        Console().print(table)
+    else:
+        typer.echo("no audit records match")
+
+
+def _describe(result: VerifyResult) -> str:
+    if result.ok:
+        return (
+            f"audit log intact: {result.records} record(s) in {len(result.files)} file(s); "
+            f"head seq {result.head_seq}, last sha256 {result.head_last[:16]}…"
+        )
+    assert result.problem is not None
+    return (
+        f"audit log FAILED verification after {result.records} good record(s): "
+        f"{result.problem.describe()}"
+    )
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Check the hash chain, every MAC and the sealed head; exit 1 naming the first bad record.
+
+    Reports edited, deleted, reordered, inserted, truncated, bad_mac, malformed or stale_head
+    with the record's seq, file and line. Keep the printed head (seq and sha256) elsewhere to
+    detect a later rollback of the whole log.
+
+    Example:
+
+        piizone audit verify
+
+        piizone audit verify --json > audit-verify.json
+    """
+    result = open_audit_log().verify()
+    if json_out:
+        typer.echo(json.dumps(result.to_dict(), sort_keys=True, indent=2))
+    else:
+        typer.echo(_describe(result))
+    raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("export")
+@handle_errors
+def export(
+    fmt: ExportFormat = typer.Option(
+        ExportFormat.jsonl, "--format", "-f", help="ocsf (API Activity events), jsonl or csv."
+    ),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically)."),
+    zone: str | None = ZONE_OPT,
+    since: str | None = SINCE_OPT,
+    until: str | None = UNTIL_OPT,
+) -> None:
+    """Export audit records for a SIEM or a spreadsheet; the export itself is audited.
+
+    ocsf writes one OCSF API Activity (class 6003) event per line; jsonl writes the stored,
+    MAC-verifiable lines; csv writes one row per record with spreadsheet formulas neutralised.
+
+    Example:
+
+        piizone audit export --format ocsf -o audit.ocsf.jsonl
+
+        piizone audit export --format csv --zone customers --since 30d -o customers-audit.csv
+    """
+    write_output(export_audit(fmt.value, zone=zone, since=since, until=until), output)
+
+
+@app.command("ropa")
+@handle_errors
+def ropa(
+    name: str = typer.Argument(..., help="Zone name."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically)."),
+) -> None:
+    """Write the record of processing (GDPR Art. 30 style, Markdown) for one zone.
+
+    Purpose, owner, categories of data from the scan, sources, policy version, who accessed the
+    zone and when, retention and security measures. Producing it is audited.
+
+    Example:
+
+        piizone audit ropa customers -o customers-ropa.md
+    """
+    write_output(produce_ropa(name), output)

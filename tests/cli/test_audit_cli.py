@@ -1,0 +1,238 @@
+"""`piizone audit log|verify|export|ropa` through the real app, exit codes and output."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cli.main import app
+from zones import audit
+
+runner = CliRunner()
+SEG1 = audit.segment_name(1)
+
+
+def run(*args: str):
+    return runner.invoke(app, ["audit", *args])
+
+
+@pytest.fixture
+def home(piizone_home: Path) -> Path:
+    for i in range(10):
+        audit.record("zone.open", zone="customers" if i % 2 else "other", details={"i": i})
+    return piizone_home
+
+
+def lines(home: Path) -> list[bytes]:
+    return (home / "audit" / SEG1).read_bytes().split(b"\n")[:-1]
+
+
+def write(home: Path, new: list[bytes]) -> None:
+    (home / "audit" / SEG1).write_bytes(b"".join(line + b"\n" for line in new))
+
+
+def last_record(home: Path) -> dict:
+    return list(audit.open_audit_log(home).records())[-1]
+
+
+@pytest.mark.parametrize("command", ["log", "verify", "export", "ropa"])
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert "Example:" in result.output and f"piizone audit {command}" in result.output
+
+
+def test_log_prints_a_table(home: Path) -> None:
+    result = run("log", "--zone", "customers")
+    assert result.exit_code == 0, result.output
+    assert "zone.open" in result.output and "customers" in result.output
+    assert "other" not in result.output
+
+
+def test_log_json_applies_every_filter(home: Path) -> None:
+    audit.record("zone.create", zone="customers", outcome="denied")
+    me = last_record(home)["actor"]
+    result = run(
+        "log", "--json", "--zone", "customers", "--action", "zone.c*", "--actor", me["user"],
+        "--since", "1h", "--until", "2999-01-01",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    records = json.loads(result.output)
+    assert [r["action"] for r in records] == ["zone.create"]
+    assert json.loads(run("log", "--json", "--actor", "no-such-user").output) == []
+
+
+def test_log_with_no_match_says_so(home: Path) -> None:
+    result = run("log", "--zone", "nowhere")
+    assert result.exit_code == 0 and "no audit records match" in result.output
+
+
+def test_a_bad_time_is_a_usage_error_with_a_hint(home: Path) -> None:
+    result = run("log", "--since", "last tuesday")
+    assert result.exit_code == 2
+    assert "error: cannot read time" in result.stderr and "hint:" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_verify_an_intact_log(home: Path) -> None:
+    result = run("verify")
+    assert result.exit_code == 0
+    assert "intact: 10 record(s) in 1 file(s); head seq 10" in result.output
+
+
+def test_verify_json(home: Path) -> None:
+    result = run("verify", "--json")
+    data = json.loads(result.output)
+    assert result.exit_code == 0 and data["ok"] is True and data["records"] == 10
+
+
+def _edit(home: Path) -> None:
+    ls = lines(home)
+    ls[4] = ls[4].replace(b'"i":4', b'"i":5')
+    write(home, ls)
+
+
+def _delete(home: Path) -> None:
+    ls = lines(home)
+    del ls[4]
+    write(home, ls)
+
+
+def _swap(home: Path) -> None:
+    ls = lines(home)
+    ls[4], ls[5] = ls[5], ls[4]
+    write(home, ls)
+
+
+def _drop_last(home: Path) -> None:
+    write(home, lines(home)[:-1])
+
+
+@pytest.mark.parametrize(
+    "tamper, expected",
+    [
+        (_edit, "edited: record seq 5 at audit-000001.jsonl line 5"),
+        (_delete, "deleted: record seq 5 at audit-000001.jsonl line 5"),
+        (_swap, "reordered: record seq 6 at audit-000001.jsonl line 5"),
+        (_drop_last, "truncated: record seq 10 at audit-000001.jsonl line 10"),
+    ],
+    ids=["edit one byte", "delete", "swap", "drop last"],
+)
+def test_verify_names_the_first_bad_record(home: Path, tamper, expected: str) -> None:
+    tamper(home)
+    result = run("verify")
+    assert result.exit_code == 1
+    assert "FAILED" in result.output and expected in result.output
+
+
+def test_verify_detects_an_old_head(piizone_home: Path) -> None:
+    for _ in range(3):
+        audit.record("zone.list")
+    old = (piizone_home / "audit" / "head.json").read_bytes()
+    for _ in range(3):
+        audit.record("zone.list")
+    (piizone_home / "audit" / "head.json").write_bytes(old)
+    result = run("verify")
+    assert result.exit_code == 1
+    assert "stale_head: record seq 4 at audit-000001.jsonl line 4" in result.output
+
+
+@pytest.mark.parametrize("fmt", ["ocsf", "jsonl", "csv"])
+def test_export_writes_a_file_and_is_audited(home: Path, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"export.{fmt}"
+    result = run("export", "--format", fmt, "-o", str(out))
+    assert result.exit_code == 0, result.output + result.stderr
+    text = out.read_text()
+    if fmt == "csv":
+        assert len(list(csv.DictReader(io.StringIO(text)))) == 10
+    else:
+        events = [json.loads(line) for line in text.splitlines()]
+        assert len(events) == 10
+        if fmt == "ocsf":
+            assert {e["class_uid"] for e in events} == {6003}
+    rec = last_record(home)
+    assert rec["action"] == "audit.export" and rec["details"]["format"] == fmt
+    assert rec["details"]["records"] == 10
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_export_to_stdout_with_filters(home: Path) -> None:
+    result = run("export", "--format", "jsonl", "--zone", "customers")
+    assert result.exit_code == 0
+    assert len(result.output.splitlines()) == 5
+
+
+def test_export_rejects_an_unknown_format(home: Path) -> None:
+    assert run("export", "--format", "xml").exit_code == 2
+
+
+def test_export_fails_closed_when_it_cannot_be_audited(home: Path, tmp_path: Path) -> None:
+    (home / "audit" / "head.json").write_bytes(b"{}")
+    out = tmp_path / "export.jsonl"
+    result = run("export", "-o", str(out))
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: audit head file is invalid")
+    assert "hint: run `piizone audit verify`" in result.stderr
+    assert not out.exists()
+
+
+def test_an_unwritable_audit_dir_is_one_error_line(piizone_home: Path) -> None:
+    audit.ensure_audit_key(piizone_home)
+    (piizone_home / "audit").write_text("a file where the audit directory should be")
+    result = run("export")
+    assert result.exit_code == 2
+    assert "not writable" in result.stderr and "not performed" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 2  # error + hint
+
+
+def _zone(home: Path) -> None:
+    d = home / "zones" / "customers"
+    d.mkdir(parents=True)
+    manifest = {
+        "id": "z1",
+        "name": "customers",
+        "purpose": "churn model",
+        "owner": "ada",
+        "sources": [{"uri": "sample_data/customers.csv", "sha256": "ab" * 32, "rows": 3}],
+        "policy": {"sha256": "cd" * 32},
+        "scan_summary": {"totals": {"EMAIL_ADDRESS": 3}},
+    }
+    (d / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_ropa_prints_markdown_and_is_audited(home: Path, tmp_path: Path) -> None:
+    _zone(home)
+    result = run("ropa", "customers")
+    assert result.exit_code == 0, result.stderr
+    assert result.output.startswith("# Record of processing — zone `customers`")
+    assert "| EMAIL_ADDRESS | 3 |" in result.output and "churn model" in result.output
+    rec = last_record(home)
+    assert rec["action"] == "audit.ropa" and rec["zone"] == "customers"
+    out = tmp_path / "ropa.md"
+    assert run("ropa", "customers", "-o", str(out)).exit_code == 0
+    assert out.read_text().startswith("# Record of processing")
+
+
+def test_ropa_of_a_missing_zone(home: Path) -> None:
+    result = run("ropa", "ghost")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: zone 'ghost' does not exist")
+
+
+def test_the_console_script_verifies(home: Path) -> None:
+    # The real entry point, in a fresh process, against the same PIIZONE_HOME.
+    script = Path(sys.executable).parent / "piizone"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "intact: 10 record(s)" in proc.stdout
+    _drop_last(home)
+    proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "truncated" in proc.stdout
