@@ -148,11 +148,16 @@ class VerifyResult:
         return asdict(self)
 
 
+# One encoder for every record: json.dumps with options builds a new encoder per call, which
+# was a third of verify's time.
+_CANONICAL = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+)
+
+
 def canonical_json(obj: Any) -> bytes:
     """The one byte encoding of a record: sorted keys, no spaces, ASCII only, no NaN."""
-    return json.dumps(
-        obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
-    ).encode("ascii")
+    return _CANONICAL.encode(obj).encode("ascii")
 
 
 def line_hash(line: bytes) -> str:
