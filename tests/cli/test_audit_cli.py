@@ -236,3 +236,50 @@ def test_the_console_script_verifies(home: Path) -> None:
     _drop_last(home)
     proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "truncated" in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------
+# Issue 4, item 5: every command that touches a zone leaves an audit record. Each command of
+# the app must be listed in exactly one table below; a new command fails the walk until it is.
+
+# command path -> (argv after the path, action its record must carry, zone it must name)
+ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
+    "audit ropa": (["customers"], "audit.ropa", "customers"),
+    "audit export": (["--zone", "customers", "--format", "csv"], "audit.export", "customers"),
+}
+# Commands that read or report without touching a zone.
+NOT_ZONE_COMMANDS = {"scan", "audit log", "audit verify"}
+
+
+def command_paths() -> list[str]:
+    import typer.main
+
+    def walk(cmd, path: tuple[str, ...]):
+        subs = getattr(cmd, "commands", None)
+        if subs:
+            for name, sub in subs.items():
+                yield from walk(sub, (*path, name))
+        else:
+            yield " ".join(path)
+
+    return sorted(walk(typer.main.get_command(app), ()))
+
+
+def test_every_command_is_classified_for_auditing() -> None:
+    unlisted = set(command_paths()) - set(ZONE_COMMANDS) - NOT_ZONE_COMMANDS
+    assert not unlisted, (
+        f"add {sorted(unlisted)} to ZONE_COMMANDS or NOT_ZONE_COMMANDS in {__file__}"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(ZONE_COMMANDS))
+def test_every_zone_command_leaves_an_audit_record(home: Path, path: str) -> None:
+    if path not in command_paths():
+        pytest.fail(f"{path} is listed in ZONE_COMMANDS but not registered")
+    _zone(home)
+    argv, action, zone = ZONE_COMMANDS[path]
+    before = audit.open_audit_log(home).verify().records
+    result = runner.invoke(app, [*path.split(), *argv])
+    assert result.exit_code == 0, result.stderr
+    new = list(audit.open_audit_log(home).records())[before:]
+    assert [(r["action"], r["zone"]) for r in new] == [(action, zone)]
