@@ -1,0 +1,601 @@
+"""Redacting files: the same format out as in, streamed in bounded memory, written atomically.
+
+Tables (csv, tsv, parquet, jsonl, json) are handled column by column. A column rule in the policy
+wins (`drop`, `keep`, `scan`, or an operator for every value). Otherwise the column is profiled
+once, on the first chunk, and that profile holds for the whole file, so a value is treated the
+same in row 10 and row 10 million: an identifier column gets its entity's operator on every
+non-empty value without NER per cell; free-text and mixed columns have each distinct value
+analysed once; clean columns and non-string columns (numbers, flags, timestamps) pass through.
+
+Text is read in blocks; each block is cut at a line or word boundary well before its end, and a
+finding that would straddle the cut moves the cut to its start, so every entity is seen whole
+and every character is written exactly once.
+
+Nothing is ever half-written at the destination: output goes to a temp file beside it that is
+renamed into place only when the whole input was redacted.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from scrubbers.engine import Engine
+from scrubbers.exceptions import InputError
+from scrubbers.findings import Finding
+from scrubbers.formats import (
+    CHUNK_ROWS,
+    MAX_JSON_BYTES,
+    TEXT_CHUNK_CHARS,
+    TEXT_CHUNK_OVERLAP,
+    DecodeCounter,
+    detect_format,
+    iter_table_chunks,
+    open_text,
+)
+from scrubbers.operators import Redactor
+from scrubbers.policy import Operator
+from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
+
+# (path, bytes done, total bytes): called as work progresses, for progress bars.
+ProgressCallback = Callable[[str, int, int], None]
+STDIO = "-"
+STREAM_FORMATS = ("csv", "tsv", "jsonl", "json", "txt")  # parquet needs a seekable file
+_VALUE_CACHE = 20_000  # distinct free-text values remembered per column (tables repeat values)
+_NESTED = "\0nested"  # cache slot for strings inside nested JSON values
+
+
+@dataclass
+class RedactSummary:
+    """What a redaction did, in counts: never a value, never a path's content."""
+
+    format: str
+    rows: int = 0  # table rows, JSON records or text lines
+    entities: dict[str, int] = field(default_factory=dict)  # values replaced, per entity
+    columns: dict[str, str] = field(default_factory=dict)  # column -> how it was handled
+    seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def one_line(self) -> str:
+        counts = ", ".join(
+            f"{e} {n}" for e, n in sorted(self.entities.items(), key=lambda kv: -kv[1])
+        )
+        unit = "lines" if self.format == "txt" else "rows"
+        return (
+            f"redacted {self.rows} {unit} ({self.format}) in {self.seconds:.1f} s: "
+            f"{counts or 'no PII found'}"
+        )
+
+
+def redact_text(text: str, engine: Engine, redactor: Redactor) -> str:
+    """One text with every finding replaced by its entity's operator."""
+    return redactor.redact_text(text, engine.analyze(text))
+
+
+def redact_file(
+    input_path: str | Path,
+    output_path: str | Path,
+    engine: Engine,
+    redactor: Redactor,
+    progress: ProgressCallback | None = None,
+    fmt: str | None = None,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    chunk_chars: int = TEXT_CHUNK_CHARS,
+) -> RedactSummary:
+    """Redact `input_path` into `output_path` in the same format. `-` is stdin / stdout.
+
+    `fmt` overrides the extension and is needed for stdin (default txt). Raises InputError for
+    unreadable or unsupported input; on any error nothing is left at `output_path`.
+    """
+    started = time.monotonic()
+    source, fmt, size = _resolve_input(input_path, fmt)
+    summary = RedactSummary(format=fmt)
+    job = _Job(engine, redactor, summary, progress, str(input_path), size)
+    with DecodeCounter() as decoding, _open_output(output_path) as out:
+        if fmt in ("csv", "tsv"):
+            job.write_csv(source, fmt, out, chunk_rows)
+        elif fmt == "parquet":
+            job.write_parquet(source, out, chunk_rows)
+        elif fmt == "jsonl":
+            job.write_jsonl(source, out, chunk_rows)
+        elif fmt == "json":
+            job.write_json(source, out, chunk_rows)
+        else:
+            job.write_text(source, out, chunk_chars)
+    if decoding.invalid_bytes:
+        summary.warnings.append(
+            f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
+        )
+    if progress:
+        progress(str(input_path), size, size)
+    summary.entities = dict(sorted(summary.entities.items()))
+    summary.seconds = round(time.monotonic() - started, 3)
+    return summary
+
+
+def _resolve_input(input_path: str | Path, fmt: str | None) -> tuple[Path, str, int]:
+    if str(input_path) == STDIO:
+        fmt = fmt or "txt"
+        if fmt not in STREAM_FORMATS:
+            raise InputError(
+                f"{fmt} cannot be read from stdin", hint="pass the file's path instead of -"
+            )
+        return Path("/dev/stdin"), fmt, 0
+    path = Path(input_path)
+    fmt = fmt or detect_format(path)
+    if fmt is None:
+        raise InputError(
+            f"{path}: unsupported format ({path.suffix or 'no extension'})",
+            hint="supported: csv, tsv, jsonl, json, parquet, txt, md",
+        )
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory")
+    return path, fmt, path.stat().st_size
+
+
+@contextmanager
+def _open_output(output_path: str | Path) -> Iterator[IO[bytes]]:
+    """A binary sink: stdout, or a temp file renamed to `output_path` only on success."""
+    if str(output_path) == STDIO:
+        out = sys.stdout.buffer
+        yield out
+        out.flush()
+        return
+    dest = Path(output_path)
+    parent = dest.parent if str(dest.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"{dest}: directory {parent} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
+    except OSError as e:
+        raise InputError(f"{dest}: cannot write ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise InputError(f"{dest}: cannot write ({e.strerror or type(e).__name__})") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@dataclass
+class _ColumnPlan:
+    """How one column is handled for the whole file."""
+
+    action: str  # drop | keep | operator | scan
+    label: str
+    operator: Operator | None = None
+    entity: str | None = None
+
+
+def _column_entity(column: str) -> str:
+    """The entity a column rule's operator names its tokens after: its header's, or its name."""
+    hint = header_hint(column)
+    if hint:
+        return hint
+    name = "".join(c if c.isalnum() else "_" for c in column.upper()).strip("_")
+    return name or "COLUMN"
+
+
+def _is_value(v: Any) -> bool:
+    return isinstance(v, str) and v.strip() != ""
+
+
+class _Job:
+    """One redaction: the column plans, value caches and counts shared by its chunks."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        redactor: Redactor,
+        summary: RedactSummary,
+        progress: ProgressCallback | None,
+        name: str,
+        size: int,
+    ):
+        self.engine, self.redactor, self.summary = engine, redactor, summary
+        self.policy = engine.policy
+        self.progress, self.name, self.size = progress, name, size
+        self.plans: dict[str, _ColumnPlan] = {}
+        self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
+        self.counts: Counter[str] = Counter()
+
+    def _tick(self, done: int) -> None:
+        if self.progress and self.size:
+            self.progress(self.name, min(done, self.size), self.size)
+
+    def _count(self, entities: Counter[str] | dict[str, int], times: int = 1) -> None:
+        for entity, n in entities.items():
+            self.summary.entities[entity] = self.summary.entities.get(entity, 0) + n * times
+
+    # --- columns -------------------------------------------------------------------------
+
+    def plan(self, name: str, series: pd.Series, textual: bool) -> _ColumnPlan:
+        """The column's plan, decided on its first chunk and kept for the whole file."""
+        plan = self.plans.get(name)
+        if plan is None:
+            plan = self.plans[name] = self._decide(name, series, textual)
+            self.summary.columns[name] = plan.label
+        return plan
+
+    def _decide(self, name: str, series: pd.Series, textual: bool) -> _ColumnPlan:
+        rule = self.policy.column_rule(name)
+        if isinstance(rule, Operator) and rule.type in ("drop", "keep"):
+            rule = rule.type
+        if rule in ("drop", "keep", "scan"):
+            return _ColumnPlan(str(rule), f"{rule} (policy)")
+        if isinstance(rule, Operator):
+            entity = _column_entity(name)
+            return _ColumnPlan("operator", f"{rule.type} (policy)", rule, entity)
+        if not textual:
+            return _ColumnPlan("keep", "non-string")
+        profile = classify_column(self.engine, name, series)
+        if profile.kind == KIND_IDENTIFIER and profile.classification:
+            entity = profile.classification
+            return _ColumnPlan(
+                "operator", f"identifier {entity}", self.policy.operator_for(entity), entity
+            )
+        if profile.scan_values:
+            return _ColumnPlan("scan", profile.kind)
+        return _ColumnPlan("keep", profile.kind)
+
+    def transform(self, name: str, plan: _ColumnPlan, series: pd.Series) -> pd.Series:
+        """`series` with the plan applied; values it does not touch keep their identity."""
+        if plan.action == "operator":
+            return self._apply_operator(plan, series)
+        if plan.action == "scan":
+            return self._scan(name, series)
+        return series
+
+    def _apply_operator(self, plan: _ColumnPlan, series: pd.Series) -> pd.Series:
+        assert plan.operator is not None and plan.entity is not None
+        if plan.label.endswith("(policy)"):
+            # A column rule covers every non-empty value, numbers included (they become text).
+            series = series.map(lambda v: v if v is None or isinstance(v, str) else _scalar(v))
+        selected = series.map(_is_value).astype(bool)
+        if not selected.any():
+            return series
+        values = series[selected]
+        mapping = {
+            v: self.redactor.apply_operator(plan.operator, plan.entity, v) for v in values.unique()
+        }
+        self._count({plan.entity: len(values)})
+        out = series.astype(object).copy()
+        out[selected] = values.map(mapping)
+        return out
+
+    def _scan(self, name: str, series: pd.Series) -> pd.Series:
+        selected = series.map(_is_value).astype(bool)
+        if not selected.any():
+            return series
+        values = series[selected]
+        occurrences = values.value_counts(sort=False)
+        mapping = self._redact_values(name, list(occurrences.index), occurrences.tolist())
+        out = series.astype(object).copy()
+        out[selected] = values.map(mapping)
+        return out
+
+    def _redact_values(self, slot: str, values: list[str], times: list[int]) -> dict[str, str]:
+        """Redacted form of each distinct value; new ones analysed in one batched NER pass."""
+        cache = self.caches.setdefault(slot, {})
+        new = [v for v in values if v not in cache]
+        if len(cache) + len(new) > _VALUE_CACHE:
+            cache.clear()
+            new = values
+        for value, findings in zip(new, self.engine.analyze_many(new), strict=True):
+            cache[value] = (
+                self.redactor.redact_text(value, findings),
+                Counter(f.entity_type for f in findings),
+            )
+        mapping = {}
+        for value, n in zip(values, times, strict=True):
+            redacted, entities = cache[value]
+            self._count(entities, n)
+            mapping[value] = redacted
+        return mapping
+
+    # --- csv / tsv -------------------------------------------------------------------------
+
+    def write_csv(self, source: Path, fmt: str, out: IO[bytes], chunk_rows: int) -> None:
+        sep = "," if fmt == "csv" else "\t"
+        newline = _line_ending(source)
+        written = 0
+        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows)):
+            kept = []
+            for column in chunk.columns:
+                plan = self.plan(str(column), chunk[column], textual=True)
+                if plan.action == "drop":
+                    continue
+                kept.append(column)
+                if plan.action in ("operator", "scan"):
+                    chunk[column] = self.transform(str(column), plan, chunk[column])
+            data = chunk[kept].to_csv(index=False, header=i == 0, sep=sep, lineterminator=newline)
+            encoded = data.encode("utf-8")
+            out.write(encoded)
+            written += len(encoded)
+            self.summary.rows += len(chunk)
+            # Output bytes track input bytes closely for a mostly-unchanged table.
+            self._tick(written)
+
+    # --- parquet ---------------------------------------------------------------------------
+
+    def write_parquet(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
+        try:
+            pf = pq.ParquetFile(source)
+        except (pa.ArrowException, OSError) as e:
+            raise InputError(
+                f"{source}: not a readable Parquet file ({type(e).__name__})"
+            ) from None
+        schema = pf.schema_arrow
+        total = pf.metadata.num_rows
+        batches = pf.iter_batches(batch_size=chunk_rows) if total else [schema.empty_table()]
+        writer: pq.ParquetWriter | None = None
+        try:
+            for batch in batches:
+                columns, fields = [], []
+                for i, f in enumerate(schema):
+                    column = batch.column(i)
+                    textual = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                    series = column.to_pandas() if textual else pd.Series(dtype=object)
+                    plan = self.plan(f.name, series, textual)
+                    if plan.action == "drop":
+                        continue
+                    if plan.action in ("operator", "scan"):
+                        if not textual:
+                            series = column.to_pandas()
+                        new = self.transform(f.name, plan, series.astype(object))
+                        typ = f.type if textual else pa.string()
+                        column = pa.array(new.where(new.notna(), None), type=typ)
+                        f = f.with_type(typ)
+                    columns.append(column)
+                    fields.append(f)
+                table = pa.Table.from_arrays(columns, schema=_out_schema(schema, fields))
+                if writer is None:
+                    writer = pq.ParquetWriter(out, table.schema)
+                writer.write_table(table)
+                self.summary.rows += table.num_rows
+                self._tick(int(self.size * self.summary.rows / max(total, 1)))
+        except pa.ArrowException as e:
+            raise InputError(f"{source}: corrupt Parquet data ({type(e).__name__})") from None
+        finally:
+            if writer is not None:
+                writer.close()
+
+    # --- jsonl / json ------------------------------------------------------------------------
+
+    def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
+        records: list[dict] = []
+        done = 0
+        with open_text(source) as f:
+            for lineno, line in enumerate(f, 1):
+                done += len(line)
+                if not line.strip():
+                    continue
+                try:
+                    value = json.loads(line)
+                except json.JSONDecodeError as e:
+                    raise InputError(f"{source}:{lineno}: invalid JSON ({e.msg})") from None
+                if not isinstance(value, dict):
+                    raise InputError(f"{source}:{lineno}: expected a JSON object per line")
+                records.append(value)
+                if len(records) >= chunk_rows:
+                    self._jsonl_chunk(records, out)
+                    records = []
+                    self._tick(done)
+        self._jsonl_chunk(records, out)
+
+    def _jsonl_chunk(self, records: list[dict], out: IO[bytes]) -> None:
+        if not records:
+            return
+        self.records(records)
+        out.write(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
+        )
+
+    def write_json(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
+        if source.stat().st_size > MAX_JSON_BYTES:
+            raise InputError(
+                f"{source}: JSON document too large to load whole",
+                hint="convert it to JSON Lines (one record per line)",
+            )
+        with open_text(source) as f:
+            try:
+                value = json.load(f)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{source}:{e.lineno}: invalid JSON ({e.msg})") from None
+        records = [value] if isinstance(value, dict) else value
+        if not isinstance(records, list) or not all(isinstance(v, dict) for v in records):
+            raise InputError(f"{source}: expected a JSON array of objects (records)")
+        for i in range(0, len(records), chunk_rows):
+            self.records(records[i : i + chunk_rows])
+        doc = records[0] if isinstance(value, dict) else records
+        out.write((json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+
+    def records(self, records: list[dict]) -> None:
+        """Redact JSON records in place: top-level fields by plan, nested strings as free text."""
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        nested: list[tuple[dict, str]] = []
+        for name in fields:
+            holders = [r for r in records if name in r]
+            strings = [r for r in holders if isinstance(r[name], str)]
+            series = pd.Series([r[name] for r in strings], dtype=object)
+            # A field first seen without strings is scanned if strings show up later; scanning
+            # leaves its numbers and flags alone.
+            plan = self.plans.get(name) or self.plan(name, series, textual=bool(strings))
+            if plan.label == "non-string":
+                plan.action = "scan"
+                if any(isinstance(r[name], (dict, list)) for r in holders):
+                    plan.label = self.summary.columns[name] = "nested (free text)"
+            if plan.action == "drop":
+                for r in holders:
+                    del r[name]
+                continue
+            if plan.action == "keep":
+                continue
+            if plan.action == "operator" and plan.label.endswith("(policy)"):
+                strings = [r for r in holders if not isinstance(r[name], (dict, list))]
+                series = pd.Series([r[name] for r in strings], dtype=object)
+            if strings:
+                for r, v in zip(strings, self.transform(name, plan, series), strict=True):
+                    r[name] = v
+            nested.extend((r, name) for r in holders if isinstance(r[name], (dict, list)))
+        if nested:
+            self._redact_nested(nested)
+        self.summary.rows += len(records)
+
+    def _redact_nested(self, nested: list[tuple[dict, str]]) -> None:
+        leaves: Counter[str] = Counter()
+        for r, name in nested:
+            _collect_strings(r[name], leaves)
+        values = [v for v in leaves if v.strip()]
+        mapping = self._redact_values(_NESTED, values, [leaves[v] for v in values])
+        for r, name in nested:
+            r[name] = _replace_strings(r[name], mapping)
+
+    # --- text ------------------------------------------------------------------------------
+
+    def write_text(self, source: Path, out: IO[bytes], chunk_chars: int) -> None:
+        overlap = TEXT_CHUNK_OVERLAP
+        sink = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        context = ""  # the end of what was already written: left context for the analyzer
+        buffer = ""  # read but not yet written
+        done = 0
+        last = ""
+        try:
+            with open_text(source) as f:
+                while True:
+                    block = f.read(chunk_chars)
+                    buffer += block
+                    if not buffer:
+                        break
+                    if block:
+                        limit = len(buffer) - overlap
+                        if limit <= 0:
+                            continue  # too little yet to keep `overlap` characters back
+                        cut = _cut_point(buffer, limit)
+                    else:
+                        cut = len(buffer)
+                    findings = self.engine.analyze(context + buffer)
+                    spans, cut = _spans_before(findings, len(context), cut, limit=len(buffer))
+                    emitted = buffer[:cut]
+                    sink.write(self.redactor.redact_text(emitted, spans))
+                    self._count(Counter(s.entity_type for s in spans))
+                    self.summary.rows += emitted.count("\n")
+                    done += len(emitted)
+                    last = emitted[-1:] or last
+                    context = (context + emitted)[-overlap:]
+                    buffer = buffer[cut:]
+                    self._tick(done)
+                    if not block:
+                        break
+        finally:
+            sink.flush()
+            sink.detach()  # the caller owns `out` (it may be stdout)
+        if last and last != "\n":
+            self.summary.rows += 1
+
+
+def _spans_before(
+    findings: list[Finding], shift: int, cut: int, limit: int
+) -> tuple[list[Finding], int]:
+    """Findings (relative to the buffer) that end by `cut`; the cut moves before a straddler.
+
+    A finding starting in the already-written context had its head written unredacted (the
+    earlier pass did not see it); its tail is redacted rather than left whole.
+    """
+    spans: list[Finding] = []
+    for f in findings:
+        start, end = max(f.start - shift, 0), f.end - shift
+        if end <= 0:
+            continue
+        if start < cut < end:
+            # Only when the entity fills the whole kept-back window would the cut reach 0;
+            # then it is taken whole now rather than never.
+            cut = start if start > 0 else min(end, limit)
+        if end <= cut:
+            spans.append(Finding(start, end, f.entity_type, f.score, f.recognizer))
+    return spans, cut
+
+
+def _cut_point(buffer: str, limit: int) -> int:
+    """Where to cut the buffer: after the last newline, else whitespace, before `limit`."""
+    floor = limit // 2
+    for sep in ("\n", " ", "\t"):
+        i = buffer.rfind(sep, floor, limit)
+        if i >= 0:
+            return i + 1
+    return limit
+
+
+def _line_ending(path: Path) -> str:
+    """CSV output keeps the input's line ending (\\r\\n from Excel exports, else \\n)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(65536) if path.is_file() else b""
+    except OSError:
+        return "\n"
+    first = head.find(b"\n")
+    return "\r\n" if first > 0 and head[first - 1 : first] == b"\r" else "\n"
+
+
+def _out_schema(schema: pa.Schema, fields: list[pa.Field]) -> pa.Schema:
+    """Original schema when unchanged; otherwise the new fields without stale pandas metadata."""
+    if list(schema) == fields:
+        return schema
+    metadata = {k: v for k, v in (schema.metadata or {}).items() if k != b"pandas"}
+    return pa.schema(fields, metadata=metadata or None)
+
+
+def _scalar(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _collect_strings(value: Any, into: Counter[str]) -> None:
+    if isinstance(value, str):
+        into[value] += 1
+    elif isinstance(value, dict):
+        for v in value.values():
+            _collect_strings(v, into)
+    elif isinstance(value, list):
+        for v in value:
+            _collect_strings(v, into)
+
+
+def _replace_strings(value: Any, mapping: dict[str, str]) -> Any:
+    """`value` rebuilt with each string leaf mapped; keys, order and other leaves unchanged."""
+    if isinstance(value, str):
+        return mapping.get(value, value)
+    if isinstance(value, dict):
+        return {k: _replace_strings(v, mapping) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(v, mapping) for v in value]
+    return value
