@@ -7,8 +7,14 @@ import sys
 
 import typer
 
+try:  # typer >= 0.20 vendors its own click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on plain click
+    import click.exceptions as click_exceptions
+
 from cli import audit as audit_cmd
 from cli import scan as scan_cmd
+from cli.errors import report_error
 
 app = typer.Typer(
     name="piizone",
@@ -45,19 +51,30 @@ def root(
 
 
 def main() -> None:
-    """Console entry point: run the app; an unexpected failure is one line, not a traceback."""
+    """Console entry point: every failure is one `error:` line on stderr, never a traceback."""
     try:
-        app()
-    except SystemExit:
-        raise
+        code = app(standalone_mode=False)
+    except click_exceptions.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # help was printed; nothing else to say
+            sys.exit(e.exit_code)
+        command = e.ctx.command_path if e.ctx else "piizone"
+        report_error(e.format_message(), hint=f"see '{command} --help'")
+        sys.exit(e.exit_code)
+    except click_exceptions.ClickException as e:
+        report_error(e.format_message())
+        sys.exit(e.exit_code)
+    except (typer.Abort, click_exceptions.Abort):
+        report_error("aborted")
+        sys.exit(1)
     except Exception as e:  # noqa: BLE001 - the last line of defence for users
         if os.environ.get("PIIZONE_DEBUG"):
             raise
-        sys.stderr.write(
-            f"error: internal error ({type(e).__name__}); rerun with PIIZONE_DEBUG=1 for details\n"
+        report_error(
+            f"internal error ({type(e).__name__})", hint="rerun with PIIZONE_DEBUG=1 for details"
         )
         sys.exit(2)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m cli.main
     main()

@@ -36,7 +36,9 @@ class FailOn(StrEnum):
 
 @handle_errors
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Files or directories (scanned recursively)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Files or directories (scanned recursively).", readable=False
+    ),
     policy: Path | None = typer.Option(
         None, "--policy", "-p", help="Policy YAML (default: built-in)."
     ),

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
+import re
+
+# Presidio imports transformers when it is installed (the benchmark extra brings it), and
+# transformers then warns on stderr that PyTorch is missing. piizone never uses it.
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -27,6 +33,15 @@ _EXCLUDED_PIPES = ("parser", "senter")
 # are analysed in windows that overlap so an entity on a boundary is seen whole in one of them.
 WINDOW_CHARS = 20_000
 WINDOW_OVERLAP = 400
+# Base64 blobs, hashes and runs of one character are not personal information, yet tokenizing
+# and regex-matching them is the slowest thing the engine can do. Runs longer than any
+# identifier are blanked (same length, so offsets hold) before analysis.
+_LONG_RUN = re.compile(r"[A-Za-z0-9+/=_-]{256,}")
+
+
+def blank_long_runs(text: str) -> str:
+    """`text` with runs of 256+ code-like characters replaced by spaces of the same length."""
+    return _LONG_RUN.sub(lambda m: " " * len(m.group()), text)
 
 
 class OfflineSpacyNlpEngine(SpacyNlpEngine):
@@ -169,7 +184,7 @@ class Engine:
         for idx, text in enumerate(texts):
             self.stats.texts += 1
             self.stats.chars += len(text)
-            parts = list(split_windows(text))
+            parts = [(o, w) for o, w in split_windows(blank_long_runs(text)) if not w.isspace()]
             remaining[idx] = len(parts)
             if not parts:
                 continue

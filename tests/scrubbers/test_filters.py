@@ -1,0 +1,80 @@
+"""Each false-positive filter: what it drops and what it must keep."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrubbers.filters import FILTERS, FilterContext, apply_filters
+from scrubbers.findings import Finding
+
+
+def span(text: str, value: str, entity: str, score: float = 0.85) -> Finding:
+    start = text.index(value)
+    return Finding(start, start + len(value), entity, score)
+
+
+CASES = [
+    # (filter, text, finding value, entity, other findings [(value, entity)], dropped?)
+    (
+        "is_url_inside_email",
+        "mail jane@example.com",
+        "example.com",
+        "URL",
+        [("jane@example.com", "EMAIL_ADDRESS")],
+        True,
+    ),
+    ("is_url_inside_email", "see https://example.com now", "https://example.com", "URL", [], False),
+    (
+        "is_ner_over_pattern_entity",
+        "mail jane.doe@acme.com",
+        "jane.doe@acme.com",
+        "ORGANIZATION",
+        [("jane.doe@acme.com", "EMAIL_ADDRESS")],
+        True,
+    ),
+    (
+        "is_ner_over_pattern_entity",
+        "at 12 Oak Street, Dover",
+        "Oak Street",
+        "PERSON",
+        [("12 Oak Street, Dover", "STREET_ADDRESS")],
+        True,
+    ),
+    (
+        "is_ner_over_pattern_entity",
+        "John Smith at jsmith@x.org",
+        "John Smith",
+        "PERSON",
+        [("jsmith@x.org", "EMAIL_ADDRESS")],
+        False,
+    ),
+    ("is_name_without_letters", "id 4417 called", "4417", "PERSON", [], True),
+    ("is_name_without_letters", "Ann called", "Ann", "PERSON", [], False),
+    ("is_name_with_digits", "ticket T000123 closed", "T000123", "PERSON", [], True),
+    ("is_name_with_digits", "ticket TK-441100 closed", "TK-441100", "LOCATION", [], True),
+    ("is_name_with_digits", "on 5th Avenue today", "5th Avenue", "LOCATION", [], False),
+    ("is_too_short_for_phone", "spend 16.85 monthly", "16.85", "PHONE_NUMBER", [], True),
+    ("is_too_short_for_phone", "call 555-0134 today", "555-0134", "PHONE_NUMBER", [], False),
+    ("is_phone_shaped_nhs", "call (415) 555-0134", "(415) 555-0134", "UK_NHS", [], True),
+    ("is_phone_shaped_nhs", "NHS number 943 476 5919", "943 476 5919", "UK_NHS", [], False),
+]
+
+
+@pytest.mark.parametrize(("name", "text", "value", "entity", "others", "dropped"), CASES)
+def test_filter(name, text, value, entity, others, dropped):
+    f = span(text, value, entity)
+    findings = [f] + [span(text, v, e, 1.0) for v, e in others]
+    assert FILTERS[name](f, FilterContext(text, findings)) is dropped
+
+
+def test_apply_filters_counts_what_each_filter_dropped():
+    text = "mail jane@example.com, ticket T000123"
+    findings = [
+        span(text, "jane@example.com", "EMAIL_ADDRESS", 1.0),
+        span(text, "example.com", "URL", 0.5),
+        span(text, "T000123", "PERSON"),
+    ]
+    counts: dict[str, int] = {}
+    kept = apply_filters(text, findings, counts)
+    assert [f.entity_type for f in kept] == ["EMAIL_ADDRESS"]
+    assert counts == {"is_url_inside_email": 1, "is_name_with_digits": 1}
