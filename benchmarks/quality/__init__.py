@@ -1,0 +1,1 @@
+"""Detection-quality benchmark: labeled data with exact gold spans, scored on what is left."""
