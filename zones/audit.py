@@ -327,6 +327,17 @@ def _record_time(rec: dict[str, Any]) -> datetime:
 # the log
 
 
+def _segments(directory: Path) -> list[tuple[int, str]]:
+    if not directory.is_dir():
+        return []
+    found = []
+    for p in directory.iterdir():
+        m = SEGMENT_RE.match(p.name)
+        if m and p.is_file():
+            found.append((int(m[1]), p.name))
+    return sorted(found)
+
+
 @dataclass
 class _Head:
     seq: int
@@ -373,14 +384,7 @@ class AuditLog:
 
     def segments(self) -> list[tuple[int, str]]:
         """(index, name) of the log files present, in chain order."""
-        if not self.directory.is_dir():
-            return []
-        found = []
-        for p in self.directory.iterdir():
-            m = SEGMENT_RE.match(p.name)
-            if m and p.is_file():
-                found.append((int(m[1]), p.name))
-        return sorted(found)
+        return _segments(self.directory)
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
@@ -456,7 +460,9 @@ class AuditLog:
             write_private_file(self.head_path, data)
         else:
             tmp = self.head_path.with_name(f".{HEAD_FILE}.tmp")
-            tmp.write_bytes(data)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
             os.replace(tmp, self.head_path)
 
     # -- writing ------------------------------------------------------------------------------
@@ -634,7 +640,13 @@ class AuditLog:
 
     def _entries(self, segs: list[tuple[int, str]]) -> Iterator[_Entry]:
         for _, name in segs:
-            data = (self.directory / name).read_bytes()
+            try:
+                data = (self.directory / name).read_bytes()
+            except OSError as e:
+                raise AuditError(
+                    f"cannot read audit log file {name} ({e.strerror or type(e).__name__})",
+                    hint="check the permissions of the audit directory",
+                ) from e
             if not data:
                 continue
             lines = data.split(b"\n")
@@ -1002,11 +1014,13 @@ def open_audit_log(home: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYT
     directory = audit_dir(home)
     path = keys_dir(home) / KEY_FILE
     if not path.exists():
-        has_records = (
-            any(SEGMENT_RE.match(p.name) for p in directory.iterdir())
-            if directory.is_dir()
-            else False
-        )
+        try:
+            has_records = any((directory / n).stat().st_size for _, n in _segments(directory))
+        except OSError as e:
+            raise AuditError(
+                f"cannot read the audit directory {directory} ({e.strerror})",
+                hint="check the permissions of $PIIZONE_HOME",
+            ) from e
         if has_records:
             raise AuditError(
                 f"the audit key {path} is missing but the audit log exists",

@@ -227,12 +227,10 @@ def test_ropa_of_a_missing_zone(home: Path) -> None:
 
 
 def test_the_console_script_verifies(home: Path) -> None:
-    # The real entry point, in a fresh process, against the same PIIZONE_HOME.
+    # The real entry point, in a fresh process, against the same PIIZONE_HOME (once: the
+    # import of the scan engine makes every run cost seconds).
     script = Path(sys.executable).parent / "piizone"
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
-    proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr
-    assert "intact: 10 record(s)" in proc.stdout
     _drop_last(home)
     proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "truncated" in proc.stdout
