@@ -44,6 +44,10 @@ HEAD_FILE = "head.json"
 LOCK_FILE = ".lock"
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MAX_DETAILS_BYTES = 16 * 1024
+# Refuse to proceed with less than this free: a half-written record helps nobody.
+MIN_FREE_BYTES = 1024 * 1024
+# O_NOFOLLOW: a symlink planted in the audit directory must not redirect appends elsewhere.
+_APPEND_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
 SEGMENT_RE = re.compile(r"^audit-(\d{6})\.jsonl$")
 
 # Frozen: these names are stored in every record. Adding one is fine; renaming or removing one
@@ -442,6 +446,8 @@ class AuditLog:
             and isinstance(obj["mac"], str)
         ):
             return "fields have the wrong types"
+        if raw != canonical_json(obj) + b"\n":
+            return "not canonical JSON followed by one LF"
         if not hmac.compare_digest(compute_mac(self._key, obj), obj["mac"]):
             return "bad MAC"
         return None
@@ -558,13 +564,20 @@ class AuditLog:
             head = self._tail_state()
             target = self.directory / (head.file if head else segment_name(1))
             try:
-                fd = os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                fd = os.open(target, _APPEND_FLAGS, 0o600)
                 os.close(fd)
                 probe = self.directory / f".probe-{os.getpid()}-{secrets.token_hex(4)}"
                 probe.write_bytes(b"")
                 probe.unlink()
+                free = os.statvfs(self.directory)
             except OSError as e:
                 raise self._unwritable(e) from e
+            if free.f_bavail * free.f_frsize < MIN_FREE_BYTES:
+                raise AuditError(
+                    f"the disk holding the audit log {self.directory} is full; "
+                    "the action was not performed",
+                    hint="free some space, then retry",
+                )
 
     def append(
         self,
@@ -622,7 +635,7 @@ class AuditLog:
             size = 0
         path = self.directory / file
         new_file = not path.exists()
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = os.open(path, _APPEND_FLAGS, 0o600)
         try:
             written = os.write(fd, data)
             if written != len(data):

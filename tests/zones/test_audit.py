@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from zones import audit
 from zones.audit import (
@@ -396,7 +398,7 @@ def build(directory: Path, items: list, *, head: dict | None = None, key: bytes 
     h = {"v": 1, "seq": len(lines), "file": SEG1, "size": len(data), "last": prev}
     h.update(head or {})
     h.setdefault("mac", compute_mac(KEY, h))
-    (directory / "head.json").write_bytes(canonical_json(h))
+    (directory / "head.json").write_bytes(canonical_json(h) + b"\n")
 
 
 def _v_spaces(d: Path) -> None:
@@ -417,6 +419,12 @@ def _v_gap_file(d: Path) -> None:
     build(d, [_record(1)])
     (d / SEG1).rename(d / segment_name(3))
     build(d, [_record(1)])
+
+
+def _v_head_spaces(d: Path) -> None:
+    build(d, [_record(1)])
+    head = json.loads((d / "head.json").read_bytes())
+    (d / "head.json").write_bytes(json.dumps(head).encode() + b"\n")
 
 
 def _v_no_head(d: Path) -> None:
@@ -459,6 +467,7 @@ MUST_REJECT = [
      ("bad_mac", None, "head.json", None)),
     ("R11 head malformed", lambda d: build(d, [_record(1)], head={"seq": "one"}),
      ("malformed", None, "head.json", None)),
+    ("R11 head not canonical", _v_head_spaces, ("malformed", None, "head.json", None)),
     ("R12 head ahead", lambda d: build(d, [_record(1), _record(2)], head={"seq": 3}),
      ("truncated", 3, SEG1, 3)),
     ("R12 head behind", lambda d: build(d, [_record(1), _record(2)], head={"seq": 1}),
@@ -627,3 +636,71 @@ def test_the_key_never_appears_in_repr_or_errors(tmp_path: Path) -> None:
     with pytest.raises(AuditError) as e:
         log.append("init")
     assert KEY.hex() not in str(e.value)
+
+
+def test_fail_closed_when_the_disk_is_full(log: AuditLog, monkeypatch: pytest.MonkeyPatch) -> None:
+    log.append("init")
+    real = os.statvfs
+
+    class Full:
+        def __init__(self, st):
+            self.f_frsize, self.f_bavail = st.f_frsize, 0
+
+    monkeypatch.setattr(audit.os, "statvfs", lambda p: Full(real(p)))
+    with pytest.raises(AuditError, match="full"):
+        log.check_writable()
+
+
+def test_a_symlink_is_not_followed(log: AuditLog, tmp_path: Path) -> None:
+    log.directory.mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere.jsonl"
+    elsewhere.write_bytes(b"")
+    (log.directory / SEG1).symlink_to(elsewhere)
+    with pytest.raises(AuditError):
+        log.append("init")
+    assert elsewhere.read_bytes() == b""
+
+
+# Property: any single changed byte anywhere in the log or its head is caught by verify.
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data())
+def test_any_single_byte_change_is_detected(tmp_path_factory, data) -> None:
+    d = tmp_path_factory.mktemp("prop") / "audit"
+    build(d, [_record(i, details={"i": i}) for i in range(1, 9)])
+    name = data.draw(st.sampled_from([SEG1, "head.json"]))
+    raw = bytearray((d / name).read_bytes())
+    pos = data.draw(st.integers(0, len(raw) - 1))
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != raw[pos]))
+    raw[pos] = new
+    (d / name).write_bytes(bytes(raw))
+    assert not AuditLog(d, KEY).verify().ok
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    op=st.sampled_from(["delete", "duplicate", "swap", "move"]),
+    i=st.integers(0, 7),
+    j=st.integers(0, 7),
+)
+def test_any_line_deletion_duplication_or_reordering_is_detected(
+    tmp_path_factory, op: str, i: int, j: int
+) -> None:
+    d = tmp_path_factory.mktemp("prop") / "audit"
+    build(d, [_record(k, details={"k": k}) for k in range(1, 9)])
+    ls = (d / SEG1).read_bytes().split(b"\n")[:-1]
+    if op == "delete":
+        del ls[i]
+    elif op == "duplicate":
+        ls.insert(j, ls[i])
+    elif op == "swap":
+        if i == j:
+            j = (i + 1) % len(ls)
+        ls[i], ls[j] = ls[j], ls[i]
+    else:
+        if i == j:
+            j = (i + 2) % len(ls)
+        ls.insert(j, ls.pop(i))
+    (d / SEG1).write_bytes(b"".join(line + b"\n" for line in ls))
+    assert not AuditLog(d, KEY).verify().ok
