@@ -246,7 +246,7 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "audit export": (["--zone", "customers", "--format", "csv"], "audit.export", "customers"),
 }
 # Commands that read or report without touching a zone.
-NOT_ZONE_COMMANDS = {"scan", "audit log", "audit verify"}
+NOT_ZONE_COMMANDS = {"scan", "redact", "audit log", "audit verify"}
 
 
 def command_paths() -> list[str]:
