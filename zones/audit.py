@@ -392,11 +392,26 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        try:
-            ensure_private_dir(self.directory)
-            fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError as e:
-            raise self._unwritable(e) from e
+        if exclusive:
+            try:
+                ensure_private_dir(self.directory)
+                fd = os.open(
+                    self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+                )
+            except OSError as e:
+                raise self._unwritable(e) from e
+        else:
+            # Readers (an auditor's read-only account) must not need write access to verify.
+            try:
+                fd = os.open(self.directory / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                yield  # no writer has ever run here: nothing to wait for
+                return
+            except OSError as e:
+                raise AuditError(
+                    f"cannot open the audit log {self.directory} ({e.strerror})",
+                    hint="check the permissions of the audit directory",
+                ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield

@@ -354,6 +354,7 @@ def test_verify_under_the_wrong_key_reports_bad_mac(log: AuditLog) -> None:
 def test_empty_log_verifies(log: AuditLog) -> None:
     result = log.verify()
     assert result.ok and result.records == 0 and result.head_seq == 0
+    assert not log.directory.exists()  # verifying needs no write access
 
 
 # ------------------------------------------------------------------------------------------
