@@ -91,7 +91,8 @@ def main() -> None:
     print(
         f"`{' '.join(['.venv/bin/python', 'benchmarks/audit_bench.py', *sys.argv[1:]])}` — "
         f"{platform.python_implementation()} {platform.python_version()}, "
-        f"{os.cpu_count()} CPUs, log in {tempfile.gettempdir()}"
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end, "
+        f"log in {tempfile.gettempdir()}"
     )
     print()
     print("| measurement | records | result |")
