@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+from typer.exceptions import Abort as TyperAbort
 
 try:  # typer >= 0.20 vendors its own click
     from typer._click import exceptions as click_exceptions
@@ -13,6 +14,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     import click.exceptions as click_exceptions
 
 from cli import audit as audit_cmd
+from cli import redact as redact_cmd
 from cli import scan as scan_cmd
 from cli.errors import report_error
 
@@ -25,6 +27,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("scan")(scan_cmd.scan)
+app.command("redact")(redact_cmd.redact)
 app.add_typer(audit_cmd.app, name="audit")
 
 
@@ -63,9 +66,14 @@ def main() -> None:
     except click_exceptions.ClickException as e:
         report_error(e.format_message())
         sys.exit(e.exit_code)
-    except (typer.Abort, click_exceptions.Abort):
+    except (TyperAbort, click_exceptions.Abort):
         report_error("aborted")
         sys.exit(1)
+    except BrokenPipeError:
+        # `piizone audit log --json | head`: the reader left; that is not an error.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
     except Exception as e:  # noqa: BLE001 - the last line of defence for users
         if os.environ.get("PIIZONE_DEBUG"):
             raise

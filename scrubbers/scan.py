@@ -159,12 +159,28 @@ def _scan_text(
 def _scan_table(
     path: Path, fmt: str, engine: Engine, source: SourceReport, progress: ProgressCallback | None
 ) -> None:
+    def report_progress() -> None:
+        if progress:
+            progress(str(path), 0, source.bytes)
+
+    scan_frames(iter_table_chunks(path, fmt), engine, source, on_chunk=report_progress)
+    if source.rows == 0 and not source.columns:
+        raise InputError(f"{path}: no rows")
+
+
+def scan_frames(
+    chunks: Iterable[pd.DataFrame],
+    engine: Engine,
+    source: SourceReport,
+    on_chunk: Callable[[], None] | None = None,
+) -> SourceReport:
+    """Scan a table given as DataFrame chunks (a file or a database query) into `source`."""
     profiles: dict[str, ColumnProfile] = {}
     counts: dict[str, Counter[str]] = {}
     non_empty: Counter[str] = Counter()
-    caches: dict[str, dict[str, list]] = {}
+    caches: dict[str, dict[str, list[Finding]]] = {}
     rows = 0
-    for chunk in iter_table_chunks(path, fmt):
+    for chunk in chunks:
         for column in chunk.columns:
             name = str(column)
             if name not in profiles:  # JSON Lines may add columns in later records
@@ -179,23 +195,20 @@ def _scan_table(
                 if len(values):
                     first = values.iloc[0]
                     whole = Finding(0, len(first), profile.classification, 1.0)
+                    row = rows + 1 + int(chunk.index.get_loc(values.index[0]))
                     source.add_sample(
                         Sample(
                             entity=profile.classification,
-                            row=rows + 1 + int(values.index[0] - chunk.index[0]),
+                            row=row,
                             column=name,
                             context=masked_context(first, whole, [whole]),
                         )
                     )
             elif profile.scan_values:
-                _scan_cells(
-                    engine, name, values, chunk.index[0], rows, counts[name], caches[name], source
-                )
+                _scan_cells(engine, name, values, chunk, rows, counts[name], caches[name], source)
         rows += len(chunk)
-        if progress:
-            progress(str(path), 0, source.bytes)
-    if rows == 0 and not profiles:
-        raise InputError(f"{path}: no rows")
+        if on_chunk:
+            on_chunk()
     source.rows = rows
     source.columns = [
         ColumnReport(
@@ -213,13 +226,14 @@ def _scan_table(
     for c in counts.values():
         total.update(c)
     source.entities = dict(total)
+    return source
 
 
 def _scan_cells(
     engine: Engine,
     column: str,
     values: pd.Series,
-    first_index: int,
+    chunk: pd.DataFrame,
     rows_before: int,
     counts: Counter[str],
     cache: dict[str, list[Finding]],
@@ -236,7 +250,7 @@ def _scan_cells(
                 Sample(
                     entity=f.entity_type,
                     column=column,
-                    row=rows_before + 1 + int(index - first_index),
+                    row=rows_before + 1 + int(chunk.index.get_loc(index)),
                     context=masked_context(value, f, findings),
                 )
             )

@@ -6,6 +6,8 @@ file's path, and a nonce that carries the segment counter and a last-segment fla
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import struct
 from collections.abc import Iterator
@@ -94,6 +96,80 @@ def encrypt_stream(
         buf[0] = buf[segment_size]
         carried = 1
         index += 1
+
+
+class EncryptingWriter(io.RawIOBase):
+    """A write-only file object that encrypts into `dst` as it is written (same format).
+
+    Producers that write (CSV/Parquet writers, redaction) stream straight into the zone's
+    encrypted file: plaintext never touches the disk, and memory holds at most two segments.
+    `sha256` and `size` describe the plaintext, for the manifest. close() seals the final
+    segment; an exception before close() leaves an unterminated file that readers reject.
+    """
+
+    def __init__(
+        self,
+        dst: BinaryIO,
+        dek: bytes,
+        *,
+        zone_id: str,
+        path: str,
+        segment_size: int = SEGMENT_SIZE,
+    ):
+        super().__init__()
+        _check_segment_size(segment_size)
+        self._header = (
+            MAGIC
+            + bytes([VERSION])
+            + struct.pack(">I", segment_size)
+            + os.urandom(SALT_SIZE)
+            + os.urandom(NONCE_PREFIX_SIZE)
+        )
+        self._aead = AESGCM(_file_key(dek, self._header, zone_id, path))
+        self._prefix = self._header[-NONCE_PREFIX_SIZE:]
+        self._dst = dst
+        self._segment_size = segment_size
+        self._buf = bytearray()
+        self._index = 0
+        self._hash = hashlib.sha256()
+        self.size = 0
+        _write_all(dst, self._header)
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.size
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.closed:
+            raise ValueError("write to a closed EncryptingWriter")
+        view = memoryview(data).cast("B")
+        self._hash.update(view)
+        self._buf += view
+        self.size += len(view)
+        # Seal only when more bytes follow a full segment: the last segment must carry the flag.
+        while len(self._buf) > self._segment_size:
+            self._seal(bytes(self._buf[: self._segment_size]), last=False)
+            del self._buf[: self._segment_size]
+        return len(view)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._seal(bytes(self._buf), last=True)
+            self._buf.clear()
+        super().close()
+
+    @property
+    def sha256(self) -> str:
+        return self._hash.hexdigest()
+
+    def _seal(self, plain: bytes, *, last: bool) -> None:
+        if self._index > _MAX_SEGMENT_INDEX:
+            raise CryptoError("too many segments: the plaintext is larger than the format allows")
+        nonce = _nonce(self._prefix, self._index, last)
+        _write_all(self._dst, self._aead.encrypt(nonce, plain, self._header))
+        self._index += 1
 
 
 def iter_decrypt(src: BinaryIO, dek: bytes, *, zone_id: str, path: str) -> Iterator[bytes]:

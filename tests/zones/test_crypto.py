@@ -532,3 +532,33 @@ def test_memory_stays_bounded_for_large_streams():
     assert sink.size == size and sink.sha256.digest() == source.sha256.digest()
     # Both ends together hold a few segment-sized buffers (1 MiB each); 256 MiB never is.
     assert peak < 12 << 20, f"peak traced memory {peak / 2**20:.1f} MiB"
+
+
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 64 * 3, 1000])
+@pytest.mark.parametrize("pieces", [1, 7])
+def test_encrypting_writer_matches_the_format(size, pieces):
+    from zones.crypto import EncryptingWriter
+
+    data = os.urandom(size)
+    dek = new_dek()
+    out = io.BytesIO()
+    writer = EncryptingWriter(out, dek, zone_id="z1", path="data/a.csv", segment_size=64)
+    step = max(1, size // pieces)
+    for i in range(0, size, step):
+        writer.write(data[i : i + step])
+    writer.close()
+    assert writer.size == size and writer.sha256 == hashlib.sha256(data).hexdigest()
+    plain = io.BytesIO()
+    decrypt_stream(io.BytesIO(out.getvalue()), plain, dek, zone_id="z1", path="data/a.csv")
+    assert plain.getvalue() == data
+
+
+def test_unclosed_writer_output_is_rejected():
+    from zones.crypto import EncryptingWriter
+
+    dek = new_dek()
+    out = io.BytesIO()
+    writer = EncryptingWriter(out, dek, zone_id="z1", path="p", segment_size=64)
+    writer.write(os.urandom(200))  # crash before close(): no final segment
+    with pytest.raises(CryptoError):
+        decrypt_stream(io.BytesIO(out.getvalue()), io.BytesIO(), dek, zone_id="z1", path="p")

@@ -1,0 +1,62 @@
+"""$PIIZONE_HOME/config.toml: the key provider, zone defaults and the serve token."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from zones.exceptions import ZoneError
+from zones.home import piizone_home, write_private_file
+
+CONFIG_NAME = "config.toml"
+CONFIG_VERSION = 1
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "piizone": {"config_version": CONFIG_VERSION},
+    "kek": {"provider": "keyfile"},
+    "zones": {"default_ttl": "30d"},
+}
+
+
+def config_path(home: Path | None = None) -> Path:
+    return (home or piizone_home()) / CONFIG_NAME
+
+
+def load_config(home: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The config merged over the defaults; ZoneError naming the line when it is invalid."""
+    path = config_path(home)
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except FileNotFoundError:
+        raise ZoneError(f"{path} not found", hint="run `piizone init`") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ZoneError(f"{path}: invalid TOML ({e})") from None
+    merged = {section: dict(values) for section, values in DEFAULTS.items()}
+    for section, values in data.items():
+        if not isinstance(values, dict):
+            raise ZoneError(f"{path}: `{section}` must be a [section]")
+        merged.setdefault(section, {}).update(values)
+    return merged
+
+
+def save_config(config: dict[str, dict[str, Any]], home: Path | None = None) -> None:
+    """Write the config atomically (0600). Comments are regenerated, values kept."""
+    lines = ["# piizone configuration (written by piizone; edit with care).", ""]
+    for section, values in config.items():
+        lines.append(f"[{section}]")
+        lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
+        lines.append("")
+    write_private_file(config_path(home), "\n".join(lines).encode())
+
+
+def _toml_value(value: Any) -> str:
+    # The config holds strings, numbers, booleans and lists of strings; JSON's spelling of those
+    # is valid TOML (tomllib reads it back), which saves a TOML writer dependency.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return json.dumps(value)
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return "[" + ", ".join(json.dumps(v) for v in value) + "]"
+    raise ZoneError(f"cannot store {type(value).__name__} in config.toml")
