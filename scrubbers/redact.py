@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -202,8 +203,13 @@ def _column_entity(column: str) -> str:
     return name or "COLUMN"
 
 
-def _is_value(v: Any) -> bool:
-    return isinstance(v, str) and v.strip() != ""
+def _non_empty_strings(series: pd.Series) -> np.ndarray:
+    """Mask of the cells holding a string with something besides whitespace."""
+    try:
+        mask = series.str.strip().str.len() > 0
+    except AttributeError:  # no strings at all in an object column
+        return np.zeros(len(series), dtype=bool)
+    return mask.fillna(False).to_numpy(dtype=bool)
 
 
 class _Job:
@@ -219,7 +225,7 @@ class _Job:
         size: int,
     ):
         self.engine, self.redactor, self.summary = engine, redactor, summary
-        self.policy = engine.policy
+        self.policy = redactor.policy  # column rules and operators; the engine only detects
         self.progress, self.name, self.size = progress, name, size
         self.plans: dict[str, _ColumnPlan] = {}
         self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
@@ -277,27 +283,45 @@ class _Job:
         if plan.label.endswith("(policy)"):
             # A column rule covers every non-empty value, numbers included (they become text).
             series = series.map(lambda v: v if v is None or isinstance(v, str) else _scalar(v))
-        selected = series.map(_is_value).astype(bool)
-        if not selected.any():
-            return series
-        values = series[selected]
-        mapping = {
-            v: self.redactor.apply_operator(plan.operator, plan.entity, v) for v in values.unique()
-        }
-        self._count({plan.entity: len(values)})
-        out = series.astype(object).copy()
-        out[selected] = values.map(mapping)
-        return out
+        operator, entity = plan.operator, plan.entity
+        if operator.type in ("replace", "redact"):
+            # The output does not depend on the value: one call, not one per distinct value.
+            constant = self.redactor.apply_operator(operator, entity, "")
+            return self._per_distinct(series, lambda uniques, _: [constant] * len(uniques), entity)
+        return self._per_distinct(
+            series,
+            lambda uniques, _: [self.redactor.apply_operator(operator, entity, v) for v in uniques],
+            entity,
+        )
 
     def _scan(self, name: str, series: pd.Series) -> pd.Series:
-        selected = series.map(_is_value).astype(bool)
+        def redact(uniques: list[str], counts: list[int]) -> list[str]:
+            mapping = self._redact_values(name, uniques, counts)
+            return [mapping[v] for v in uniques]
+
+        return self._per_distinct(series, redact)
+
+    def _per_distinct(
+        self,
+        series: pd.Series,
+        redact: Callable[[list[str], list[int]], list[str]],
+        entity: str | None = None,
+    ) -> pd.Series:
+        """Apply `redact` once per distinct non-empty string; other cells stay as they are.
+
+        factorize and a take by codes stay in C (Arrow strings in pandas 3): tables repeat
+        values, and a Python call per cell would cost more than the redaction itself.
+        """
+        selected = _non_empty_strings(series)
         if not selected.any():
             return series
-        values = series[selected]
-        occurrences = values.value_counts(sort=False)
-        mapping = self._redact_values(name, list(occurrences.index), occurrences.tolist())
-        out = series.astype(object).copy()
-        out[selected] = values.map(mapping)
+        codes, uniques = pd.factorize(series[selected])
+        counts = np.bincount(codes, minlength=len(uniques)).tolist()
+        replaced = np.array(redact(uniques.tolist(), counts), dtype=object)
+        if entity is not None:
+            self._count({entity: int(selected.sum())})
+        out = series.astype(object)
+        out[selected] = replaced[codes]
         return out
 
     def _redact_values(self, slot: str, values: list[str], times: list[int]) -> dict[str, str]:

@@ -1,0 +1,109 @@
+"""`piizone redact`: one file in, the same format out, PII replaced under the policy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+
+from cli.errors import handle_errors
+from cli.progress import byte_progress
+from scrubbers.engine import engine_for
+from scrubbers.exceptions import ScrubberError
+from scrubbers.operators import Redactor
+from scrubbers.policy import load_policy
+from scrubbers.redact import STDIO, RedactSummary, redact_file
+from zones import audit
+from zones.home import keys_dir, piizone_home
+from zones.keys import PSEUDONYM_KEY_NAME
+
+
+class StreamFormat(StrEnum):
+    csv = "csv"
+    tsv = "tsv"
+    jsonl = "jsonl"
+    json = "json"
+    txt = "txt"
+
+
+@handle_errors
+def redact(
+    input_path: str = typer.Argument(
+        ..., metavar="INPUT", help="csv, tsv, jsonl, json, parquet, txt or md file; - for stdin."
+    ),
+    output: str = typer.Option(STDIO, "--output", "-o", help="Write here (default: stdout)."),
+    policy: Path | None = typer.Option(
+        None, "--policy", "-p", help="Policy YAML (default: built-in)."
+    ),
+    fmt: StreamFormat | None = typer.Option(
+        None, "--format", "-f", help="Input format when reading stdin (default txt)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stderr."),
+) -> None:
+    """Redact PII from a file, keeping its format, rows, columns and non-string values.
+
+    The summary (counts per entity, rows, seconds; never values) goes to stderr. The output is
+    written to a temp file and renamed, so a failure leaves nothing at -o. pseudonymize needs
+    the key made by `piizone init`; fake without it is consistent within one run only.
+
+    Example:
+
+        piizone redact sample_data/customers.csv -o customers.redacted.csv
+
+        cat call.txt | piizone redact - --policy policy.yaml > call.redacted.txt
+    """
+    loaded = load_policy(policy)
+    redactor = Redactor(loaded, _pseudonym_key())
+    auditing = piizone_home().is_dir()
+    if auditing:  # fail closed: no redaction that cannot be recorded
+        audit.open_audit_log().check_writable()
+    engine = engine_for(loaded)
+    size = (
+        Path(input_path).stat().st_size if input_path != STDIO and Path(input_path).is_file() else 0
+    )
+    try:
+        with byte_progress("redacting", size) as progress:
+            summary = redact_file(
+                input_path, output, engine, redactor, progress, fmt.value if fmt else None
+            )
+    except ScrubberError as e:
+        if auditing:
+            _audit("failure", {"error": type(e).__name__, "policy_sha256": loaded.sha256})
+        raise
+    if auditing:
+        _audit(
+            "success",
+            {
+                "format": summary.format,
+                "rows": summary.rows,
+                "entities": summary.entities,
+                "policy_sha256": loaded.sha256,
+            },
+        )
+    _render(summary, json_out)
+
+
+def _pseudonym_key() -> bytes | None:
+    path = keys_dir() / PSEUDONYM_KEY_NAME
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError as e:
+        raise ScrubberError(
+            f"cannot read the pseudonym key {path} ({e.strerror})", hint="check its permissions"
+        ) from None
+
+
+def _audit(outcome: str, details: dict) -> None:
+    audit.record("redact.run", outcome=outcome, details=details)
+
+
+def _render(summary: RedactSummary, json_out: bool) -> None:
+    if json_out:
+        sys.stderr.write(json.dumps(summary.to_dict(), sort_keys=True) + "\n")
+    else:
+        sys.stderr.write(summary.one_line() + "\n")
+    for warning in summary.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
