@@ -441,3 +441,38 @@ def test_memory_is_bounded_on_a_large_csv(tmp_path: Path) -> None:
     with open(out, encoding="utf-8") as f:
         assert f.readline() == "id,email,amount,qty,sku,status,warehouse,seconds\n"
         assert f.readline().startswith("0,<EMAIL_ADDRESS>,")
+
+
+def test_jsonl_and_json_custom_policy(engine, custom, tmp_path: Path) -> None:
+    records = [
+        {"ssn": "078-05-1120", "full_name": "Maria Garcia", "customer_id": 1234, "notes": "ok"},
+        {
+            "ssn": "219-09-9999",
+            "full_name": "John Smith",
+            "customer_id": 98,
+            "notes": "Call 415-555-0132",
+        },
+    ]
+    (tmp_path / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (tmp_path / "a.json").write_text(json.dumps(records))
+    redact_file(tmp_path / "a.jsonl", tmp_path / "out.jsonl", engine, custom)
+    redact_file(tmp_path / "a.json", tmp_path / "out.json", engine, custom)
+    lines = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    for after in (lines, json.loads((tmp_path / "out.json").read_text())):
+        assert [list(a) for a in after] == [
+            ["full_name", "customer_id", "notes"]
+        ] * 2  # ssn dropped
+        assert [a["full_name"] for a in after] == ["Maria Garcia", "John Smith"]  # kept
+        assert [a["customer_id"] for a in after] == ["*234", "*8"]  # column rule on numbers
+        assert after[1]["notes"] == "Call 415-555-****"  # scanned, entity operator (mask)
+
+
+def test_text_custom_policy(engine, custom, tmp_path: Path) -> None:
+    src = tmp_path / "call.txt"
+    src.write_text("Customer: My name is Maria Garcia, card 4111 1111 1111 1111.\n")
+    out = tmp_path / "out.txt"
+    redact_file(src, out, engine, custom)
+    result = out.read_text()
+    assert "[card]" in result and "Maria Garcia" not in result
+    fake = custom.apply("PERSON", "Maria Garcia")
+    assert result == f"Customer: My name is {fake}, card [card].\n"
