@@ -625,9 +625,12 @@ class _SqlReader:
         try:
             with self._errors():
                 self._begin(conn)
-                result = conn.execution_options(
-                    stream_results=True, max_row_buffer=chunk_rows
-                ).execute(self._select(conn))
+                stmt = self._select(conn)  # reflection first, with ordinary cursors
+                # Per statement, not per connection: only the SELECT runs as a server-side cursor.
+                result = conn.execute(
+                    stmt,
+                    execution_options={"stream_results": True, "max_row_buffer": chunk_rows},
+                )
                 columns = list(result.keys())
             yielded = False
             while True:

@@ -747,3 +747,25 @@ def test_pg_data_modifying_query_is_refused(pg_url):
             [src] = resolve_sources([pg_with(pg_url, query=query)])
             list(only_item(src).table_chunks())
     assert only_item(resolve_sources([pg_with(pg_url, table="customers")])[0]).count_rows() == 500
+
+
+@pytest.mark.postgres
+def test_pg_reads_through_a_server_side_cursor(pg_url, monkeypatch):
+    """Rows are fetched chunk by chunk from a server cursor, not loaded whole into memory."""
+    item = only_item(resolve_sources([pg_with(pg_url, table="customers")])[0])
+    reader = item._sql
+    opened = []
+    original = type(reader)._connect
+
+    def spy(self):
+        conn = original(self)
+        opened.append(conn)
+        return conn
+
+    monkeypatch.setattr(type(reader), "_connect", spy)
+    chunks = item.table_chunks(chunk_rows=50)
+    next(chunks)
+    [conn] = opened
+    assert conn.exec_driver_sql("SELECT count(*) FROM pg_cursors").scalar_one() == 1
+    assert sum(len(c) for c in chunks) == 450
+    assert conn.closed
