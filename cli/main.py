@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
 from cli import audit as audit_cmd
 from cli import redact as redact_cmd
 from cli import scan as scan_cmd
+from cli import zone as zone_cmd
 from cli.errors import report_error
 
 app = typer.Typer(
@@ -29,6 +30,9 @@ app = typer.Typer(
 app.command("scan")(scan_cmd.scan)
 app.command("redact")(redact_cmd.redact)
 app.add_typer(audit_cmd.app, name="audit")
+app.command("init")(zone_cmd.init)
+app.add_typer(zone_cmd.app, name="zone")
+app.add_typer(zone_cmd.keys_app, name="keys")
 
 
 def _print_version(value: bool) -> None:
@@ -66,7 +70,7 @@ def main() -> None:
     except click_exceptions.ClickException as e:
         report_error(e.format_message())
         sys.exit(e.exit_code)
-    except (TyperAbort, click_exceptions.Abort):
+    except TyperAbort:
         report_error("aborted")
         sys.exit(1)
     except BrokenPipeError:

@@ -24,7 +24,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,22 +111,59 @@ def redact_file(
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(input_path), size)
     with DecodeCounter() as decoding, _open_output(output_path) as out:
-        if fmt in ("csv", "tsv"):
-            job.write_csv(source, fmt, out, chunk_rows)
-        elif fmt == "parquet":
-            job.write_parquet(source, out, chunk_rows)
-        elif fmt == "jsonl":
-            job.write_jsonl(source, out, chunk_rows)
-        elif fmt == "json":
-            job.write_json(source, out, chunk_rows)
-        else:
-            job.write_text(source, out, chunk_chars)
-    if decoding.invalid_bytes:
+        _WRITERS[fmt](job, source, fmt, out, chunk_rows, chunk_chars)
+    if progress:
+        progress(str(input_path), size, size)
+    return _finish(summary, decoding, started)
+
+
+def redact_into(
+    source: Path,
+    out: IO[bytes],
+    engine: Engine,
+    redactor: Redactor,
+    *,
+    fmt: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> RedactSummary:
+    """Redact a file into an open binary stream (e.g. an encrypting writer), same format.
+
+    The caller owns `out`: nothing is renamed or closed here. Zones use it so that redacted
+    plaintext goes straight into encryption and never to disk.
+    """
+    started = time.monotonic()
+    path, fmt, size = _resolve_input(source, fmt)
+    summary = RedactSummary(format=fmt)
+    job = _Job(engine, redactor, summary, progress, str(source), size)
+    with DecodeCounter() as decoding:
+        _WRITERS[fmt](job, path, fmt, out, CHUNK_ROWS, TEXT_CHUNK_CHARS)
+    return _finish(summary, decoding, started)
+
+
+def redact_frames(
+    chunks: Iterable[pd.DataFrame],
+    out: IO[bytes],
+    engine: Engine,
+    redactor: Redactor,
+    *,
+    name: str = "table",
+    progress: ProgressCallback | None = None,
+) -> RedactSummary:
+    """Redact a table given as DataFrame chunks (a database query) into Parquet on `out`."""
+    started = time.monotonic()
+    summary = RedactSummary(format="parquet")
+    job = _Job(engine, redactor, summary, progress, name, 0)
+    job.write_frames_parquet(chunks, out)
+    return _finish(summary, None, started)
+
+
+def _finish(
+    summary: RedactSummary, decoding: DecodeCounter | None, started: float
+) -> RedactSummary:
+    if decoding is not None and decoding.invalid_bytes:
         summary.warnings.append(
             f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
         )
-    if progress:
-        progress(str(input_path), size, size)
     summary.entities = dict(sorted(summary.entities.items()))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
@@ -410,6 +447,47 @@ class _Job:
             if writer is not None:
                 writer.close()
 
+    def write_frames_parquet(self, chunks: Iterable[pd.DataFrame], out: IO[bytes]) -> None:
+        """DataFrame chunks to Parquet: the first chunk fixes the schema for the rest."""
+        writer: pq.ParquetWriter | None = None
+        schema: pa.Schema | None = None
+        try:
+            for chunk in chunks:
+                kept = []
+                for column in chunk.columns:
+                    series = chunk[column]
+                    textual = series.dtype == object and bool(
+                        series.map(lambda v: isinstance(v, str)).any()
+                    )
+                    plan = self.plan(str(column), series, textual)
+                    if plan.action == "drop":
+                        continue
+                    kept.append(column)
+                    if plan.action in ("operator", "scan"):
+                        chunk[column] = self.transform(str(column), plan, series.astype(object))
+                frame = chunk[kept]
+                if schema is None:
+                    table = pa.Table.from_pandas(frame, preserve_index=False)
+                    # A column that is all NULL in the first chunk has no type yet; strings are
+                    # the type later chunks can always be written as.
+                    schema = pa.schema(
+                        [
+                            f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                            for f in table.schema
+                        ]
+                    ).remove_metadata()
+                    writer = pq.ParquetWriter(out, schema)
+                table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                writer.write_table(table)
+                self.summary.rows += table.num_rows
+            if writer is None:  # no rows at all: an empty file with no columns
+                writer = pq.ParquetWriter(out, pa.schema([]))
+        except (pa.ArrowException, ValueError, TypeError) as e:
+            raise InputError(f"{self.name}: cannot write as Parquet ({type(e).__name__})") from None
+        finally:
+            if writer is not None:
+                writer.close()
+
     # --- jsonl / json ------------------------------------------------------------------------
 
     def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
@@ -623,3 +701,13 @@ def _replace_strings(value: Any, mapping: dict[str, str]) -> Any:
     if isinstance(value, list):
         return [_replace_strings(v, mapping) for v in value]
     return value
+
+
+_WRITERS: dict[str, Callable[..., None]] = {
+    "csv": lambda job, path, fmt, out, rows, chars: job.write_csv(path, fmt, out, rows),
+    "tsv": lambda job, path, fmt, out, rows, chars: job.write_csv(path, fmt, out, rows),
+    "parquet": lambda job, path, fmt, out, rows, chars: job.write_parquet(path, out, rows),
+    "jsonl": lambda job, path, fmt, out, rows, chars: job.write_jsonl(path, out, rows),
+    "json": lambda job, path, fmt, out, rows, chars: job.write_json(path, out, rows),
+    "txt": lambda job, path, fmt, out, rows, chars: job.write_text(path, out, chars),
+}

@@ -1,0 +1,20 @@
+"""Confirmation for destructive commands: ask on a terminal, require --yes in scripts."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from zones.exceptions import ZoneError
+
+
+def confirm_or_abort(question: str, yes: bool) -> None:
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ZoneError(
+            f"{question} — refusing without confirmation", hint="no terminal to ask on: pass --yes"
+        )
+    if not typer.confirm(question, default=False, err=True):
+        raise ZoneError("cancelled")

@@ -1,0 +1,396 @@
+"""`piizone init`, `piizone zone …` and `piizone keys …`: provisioning and lifecycle of zones."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cli.confirm import confirm_or_abort
+from cli.errors import handle_errors
+from cli.progress import stderr_console
+from zones import lifecycle
+from zones.provision import ZoneRequest, create_zone, refresh_zone
+
+app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
+keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
+console = Console()
+
+
+def _print_json(data) -> None:
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def _item_progress():
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=stderr_console,
+        transient=True,
+        disable=not stderr_console.is_terminal,
+    )
+
+
+def _build_summary(result, verb: str) -> None:
+    m = result.manifest
+    rows = sum(f.get("rows") or 0 for f in m["files"])
+    totals = (
+        ", ".join(f"{e} {n}" for e, n in sorted(m["scan"]["totals"].items(), key=lambda kv: -kv[1]))
+        or "none"
+    )
+    console.print(
+        f"[bold green]{verb}[/] zone [bold]{m['name']}[/] version {m['version']}: "
+        f"{len(m['files'])} files, {rows} rows, risk {m['scan']['risk']}"
+    )
+    console.print(f"  PII redacted under policy {m['policy']['sha256'][:12]}: {totals}")
+    if result.reused:
+        console.print(f"  reused unchanged: {', '.join(result.reused)}")
+    for relpath, reason in result.skipped:
+        console.print(f"  skipped {relpath}: {reason}", style="dim")
+    console.print(f"  encrypted with {m['key']['provider']}; expires {m['expires']}")
+
+
+@handle_errors
+def init(json_out: bool = typer.Option(False, "--json", help="Print the result as JSON.")) -> None:
+    """Create $PIIZONE_HOME (default ~/.piizone): config, keys and the audit log. Idempotent.
+
+    Existing keys are never overwritten; running it again only fills in what is missing.
+
+    Example:
+
+        PIIZONE_HOME=/srv/piizone piizone init
+    """
+    result = lifecycle.init_home()
+    if json_out:
+        _print_json({"home": str(result.home), "created": result.created, "kek": result.kek})
+        return
+    console.print(f"piizone home: {result.home} (key-encryption key {result.kek})")
+    for path in result.created:
+        console.print(f"  created {path}")
+    if not result.created:
+        console.print("  already initialised; nothing changed")
+
+
+@app.command("create")
+@handle_errors
+def create(
+    name: str = typer.Argument(..., help="Zone name: letters, digits, '.', '_', '-'."),
+    sources: list[str] = typer.Option(
+        ..., "--from", help="File, directory or database URL (?table= / ?query=). Repeatable."
+    ),
+    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy YAML."),
+    purpose: str = typer.Option("", "--purpose", help="Why the zone exists (for the ROPA)."),
+    ttl: str | None = typer.Option(None, "--ttl", help="Lifetime, e.g. 30d (config default)."),
+    owner: str | None = typer.Option(None, "--owner", help="Owner (default: you)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Provision a zone: scan, redact, encrypt; built in staging and published atomically.
+
+    Example:
+
+        piizone zone create churn --from sample_data --purpose "churn model" --ttl 30d
+
+        piizone zone create crm --from "postgresql://app@db/prod?table=customers"
+    """
+    request = ZoneRequest(
+        name=name,
+        sources=sources,
+        policy_path=str(policy) if policy else None,
+        purpose=purpose,
+        ttl=ttl,
+        owner=owner,
+    )
+    with _item_progress() as progress:
+        task = progress.add_task(f"provisioning {name}", total=None, current="")
+        result = create_zone(
+            request,
+            progress=lambda item, done, total: progress.update(
+                task, completed=done, total=total, current=item[-40:]
+            ),
+        )
+    if json_out:
+        _print_json({k: v for k, v in result.manifest.items() if k != "key"})
+    else:
+        _build_summary(result, "created")
+
+
+@app.command("refresh")
+@handle_errors
+def refresh(
+    name: str = typer.Argument(...),
+    sources: list[str] | None = typer.Option(
+        None, "--from", help="Override the recorded sources (e.g. to pass a database password)."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+) -> None:
+    """Re-read the sources into a new version; unchanged sources are reused, not re-scanned.
+
+    Pseudonyms stay identical across versions (same key). The new manifest names its parent.
+
+    Example:
+
+        piizone zone refresh churn
+    """
+    with _item_progress() as progress:
+        task = progress.add_task(f"refreshing {name}", total=None, current="")
+        result = refresh_zone(
+            name,
+            sources=sources or None,
+            progress=lambda item, done, total: progress.update(
+                task, completed=done, total=total, current=item[-40:]
+            ),
+        )
+    if json_out:
+        _print_json({k: v for k, v in result.manifest.items() if k != "key"})
+    else:
+        _build_summary(result, "refreshed")
+
+
+@app.command("list")
+@handle_errors
+def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """List zones: version, created, owner, expiry, size and risk.
+
+    Example:
+
+        piizone zone list --json
+    """
+    zones = lifecycle.list_zones()
+    if json_out:
+        _print_json(zones)
+        return
+    table = Table(title="Zones", title_justify="left")
+    for col in ("Name", "Version", "Created", "Owner", "Expires", "Size", "Risk", "Hold"):
+        table.add_column(col)
+    for z in zones:
+        expires = z["expires"] + (" (expired)" if z["expired"] else "")
+        table.add_row(
+            z["name"],
+            str(z["version"]),
+            z["created"],
+            z["owner"],
+            expires,
+            f"{z['size'] / 1e6:.1f} MB",
+            z["risk"],
+            "yes" if z["legal_hold"] else "",
+        )
+    console.print(table if zones else "no zones (create one with `piizone zone create`)")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    name: str = typer.Argument(...),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show a zone's manifest: sources, policy, files, scan summary and lineage.
+
+    Example:
+
+        piizone zone show churn
+    """
+    data = lifecycle.show_zone(name)
+    if json_out:
+        _print_json(data)
+        return
+    console.print(
+        f"[bold]{data['name']}[/] v{data['version']} (id {data['id']}), owner "
+        f"{data['owner']}, created {data['created']}, expires {data['expires']}"
+        f"{', LEGAL HOLD' if data['legal_hold'] else ''}"
+    )
+    if data.get("purpose"):
+        console.print(f"purpose: {data['purpose']}")
+    console.print(
+        f"policy {data['policy']['sha256'][:12]} ({data['policy']['source']}), "
+        f"key {data['key']['provider']}, risk {data['scan']['risk']}"
+    )
+    for s in data["sources"]:
+        console.print(f"source {s['uri']}: {s['rows']} rows, sha256 {s['sha256'][:12]}")
+    files = Table(title="Files", title_justify="left")
+    for col in ("Path", "Rows", "Bytes", "PII redacted"):
+        files.add_column(col)
+    for f in data["files"]:
+        files.add_row(
+            f["path"],
+            str(f.get("rows") or ""),
+            str(f["bytes"]),
+            ", ".join(f"{e} {n}" for e, n in (f.get("entities") or {}).items()) or "-",
+        )
+    console.print(files)
+    console.print(
+        "lineage: " + " -> ".join(f"v{v['version']} ({v['created']})" for v in data["lineage"])
+    )
+    if data.get("grants"):
+        console.print(f"granted: {', '.join(data['grants'])}")
+
+
+@app.command("verify")
+@handle_errors
+def verify(
+    name: str = typer.Argument(...),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Decrypt every file and check it against the manifest; exit 1 naming each bad file.
+
+    Example:
+
+        piizone zone verify churn
+    """
+    report = lifecycle.verify_zone(name)
+    if json_out:
+        _print_json(
+            {
+                "name": report.name,
+                "version": report.version,
+                "ok": report.ok,
+                "files": report.files,
+                "bytes": report.bytes,
+                "problems": report.problems,
+            }
+        )
+    elif report.ok:
+        console.print(
+            f"zone {name} v{report.version}: {report.files} files, {report.bytes} bytes verified"
+        )
+    else:
+        for p in report.problems:
+            stderr_console.print(f"error: {p['path']}: {p['problem']}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("destroy")
+@handle_errors
+def destroy(
+    name: str = typer.Argument(...),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+) -> None:
+    """Crypto-shred a zone: its wrapped data keys first, then its data (all versions).
+
+    Refused while the zone is under legal hold.
+
+    Example:
+
+        piizone zone destroy churn --yes
+    """
+    confirm_or_abort(f"destroy zone {name!r} and every version of it", yes)
+    versions = lifecycle.destroy_zone(name)
+    console.print(f"destroyed zone {name} ({versions} versions crypto-shredded)")
+
+
+@app.command("hold")
+@handle_errors
+def hold(
+    name: str = typer.Argument(...),
+    on: bool = typer.Option(..., "--on/--off", help="Place or lift a legal hold."),
+) -> None:
+    """Place or lift a legal hold: a held zone cannot be destroyed, not even by gc.
+
+    Example:
+
+        piizone zone hold churn --on
+    """
+    lifecycle.set_hold(name, on)
+    console.print(f"zone {name}: legal hold {'on' if on else 'off'}")
+
+
+@app.command("grant")
+@handle_errors
+def grant(name: str = typer.Argument(...), user: str = typer.Argument(...)) -> None:
+    """Allow USER to open the zone in sandbox sessions (the owner always may).
+
+    Example:
+
+        piizone zone grant churn alice
+    """
+    users = lifecycle.set_grant(name, user, True)
+    console.print(f"zone {name}: granted to {', '.join(users)}")
+
+
+@app.command("revoke")
+@handle_errors
+def revoke(name: str = typer.Argument(...), user: str = typer.Argument(...)) -> None:
+    """Withdraw USER's access to the zone.
+
+    Example:
+
+        piizone zone revoke churn alice
+    """
+    users = lifecycle.set_grant(name, user, False)
+    console.print(f"zone {name}: granted to {', '.join(users) or 'owner only'}")
+
+
+@app.command("gc")
+@handle_errors
+def gc(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
+) -> None:
+    """Destroy expired zones that are not on legal hold, and leftovers of crashed runs.
+
+    Example:
+
+        piizone zone gc --dry-run
+    """
+    if not dry_run:
+        confirm_or_abort("destroy every expired zone not on hold", yes)
+    result = lifecycle.gc_zones(dry_run=dry_run)
+    verb = "would destroy" if dry_run else "destroyed"
+    console.print(f"{verb}: {', '.join(result['expired']) or 'nothing'}")
+    if result["held"]:
+        console.print(f"kept (legal hold): {', '.join(result['held'])}")
+
+
+@app.command("export-policy")
+@handle_errors
+def export_policy(
+    name: str = typer.Argument(...),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory."),
+) -> None:
+    """Copy the zone's exact policy out, to run the same policy in production.
+
+    Example:
+
+        piizone zone export-policy churn -o deploy/ && piizone serve --policy deploy/policy.yaml
+    """
+    target = lifecycle.export_policy(name, output)
+    console.print(f"wrote {target}")
+
+
+@keys_app.command("status")
+@handle_errors
+def keys_status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+    """Show the configured key-encryption key and which KEK wraps each zone's data key.
+
+    Example:
+
+        piizone keys status
+    """
+    status = lifecycle.keys_status()
+    if json_out:
+        _print_json(status)
+        return
+    console.print(f"configured: {status['configured']}")
+    for z in status["zones"]:
+        console.print(f"  {z['name']}: {z['provider']}")
+
+
+@keys_app.command("rotate")
+@handle_errors
+def keys_rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.")) -> None:
+    """Create a new keyfile KEK and re-wrap every zone's data key with it (no re-encryption).
+
+    Example:
+
+        piizone keys rotate --yes
+    """
+    confirm_or_abort("re-wrap every zone's data key under a new key-encryption key", yes)
+    result = lifecycle.rotate_keys()
+    console.print(f"new KEK {result['provider']}; {result['rewrapped']} zone versions re-wrapped")

@@ -1,0 +1,361 @@
+"""Zone lifecycle: init, list, show, verify, destroy, hold, gc, grant/revoke, keys rotate/status.
+
+Each operation on a zone writes one audit record with its outcome through `zones.audit.record`;
+operations that change or reveal a zone check the log is writable first (fail closed).
+"""
+
+from __future__ import annotations
+
+import base64
+import getpass
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zones import audit
+from zones.config import DEFAULTS, config_path, load_config, save_config
+from zones.crypto import CryptoError, iter_decrypt
+from zones.exceptions import ZoneError
+from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
+from zones.keys import (
+    create_keyfile_kek,
+    ensure_keyfile_kek,
+    ensure_pseudonym_key,
+    load_kek_for,
+    rewrap,
+)
+from zones.provision import require_initialized
+from zones.store import ZoneStore, is_expired, utc_now, zone_size
+
+
+@dataclass
+class InitResult:
+    home: Path
+    created: list[str] = field(default_factory=list)  # what this run created
+    kek: str = ""
+
+
+def init_home(home: Path | None = None) -> InitResult:
+    """Create $PIIZONE_HOME: dirs, config, keyfile KEK, pseudonym key, audit key. Idempotent."""
+    home = home or piizone_home()
+    result = InitResult(home=home)
+    for directory in (home, keys_dir(home), audit_dir(home), zones_dir(home)):
+        if not directory.exists():
+            result.created.append(str(directory))
+        ensure_private_dir(directory)
+    if not config_path(home).exists():
+        kek = ensure_keyfile_kek(home)
+        config = {section: dict(values) for section, values in DEFAULTS.items()}
+        config["kek"]["key_id"] = kek.provider_id.removeprefix("keyfile:")
+        save_config(config, home)
+        result.created.append(str(config_path(home)))
+    kek_config = load_config(home)["kek"]
+    provider = kek_config.get("provider", "keyfile")
+    result.kek = f"keyfile:{kek_config.get('key_id', '?')}" if provider == "keyfile" else provider
+    pseudonym = keys_dir(home) / "pseudonym.key"
+    if not pseudonym.exists():
+        result.created.append(str(pseudonym))
+    ensure_pseudonym_key(home)
+    audit_key = keys_dir(home) / audit.KEY_FILE
+    if not audit_key.exists():
+        result.created.append(str(audit_key))
+    audit.ensure_audit_key(home)
+    audit.record("init", details={"created": len(result.created)}, home=home)
+    return result
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def zone_summary(store: ZoneStore, name: str) -> dict[str, Any]:
+    m = store.manifest(name)
+    return {
+        "name": name,
+        "version": m["version"],
+        "created": m["created"],
+        "owner": m["owner"],
+        "expires": m.get("expires"),
+        "expired": is_expired(m),
+        "legal_hold": m["legal_hold"],
+        "size": zone_size(store.current_dir(name)),
+        "risk": m["scan"]["risk"],
+        "purpose": m.get("purpose", ""),
+        "files": len(m["files"]),
+    }
+
+
+def list_zones(store: ZoneStore | None = None) -> list[dict[str, Any]]:
+    store = store or ZoneStore()
+    zones = [zone_summary(store, name) for name in store.names()]
+    audit.record("zone.list", details={"zones": len(zones)}, home=store.home)
+    return zones
+
+
+def show_zone(name: str, store: ZoneStore | None = None) -> dict[str, Any]:
+    """The manifest without the wrapped key, plus lineage (all versions) and the summary."""
+    store = store or ZoneStore()
+    manifest = _audited_read("zone.show", name, store, store.manifest)
+    shown = {k: v for k, v in manifest.items() if k != "key"}
+    shown["key"] = {"provider": manifest["key"]["provider"]}
+    shown["lineage"] = [
+        {
+            "version": v,
+            "created": (m := store.manifest(name, v))["created"],
+            "parent": m.get("parent"),
+            "policy_sha256": m["policy"]["sha256"],
+            "files": len(m["files"]),
+        }
+        for v in store.versions(name)
+    ]
+    shown["size"] = zone_size(store.current_dir(name))
+    return shown
+
+
+def _audited_read(action: str, name: str, store: ZoneStore, read):
+    try:
+        value = read(name)
+    except ZoneError as e:
+        audit.record(
+            action, zone=name, outcome="failure", details={"error": str(e)}, home=store.home
+        )
+        raise
+    audit.record(action, zone=name, home=store.home)
+    return value
+
+
+def unwrap_zone_key(store: ZoneStore, manifest: dict[str, Any]) -> bytes:
+    config = require_initialized(store)
+    provider, wrapped = store.wrapped_key(manifest)
+    return load_kek_for(provider, config["kek"], store.home).unwrap(
+        wrapped, context=manifest["id"].encode()
+    )
+
+
+@dataclass
+class VerifyReport:
+    name: str
+    version: int
+    files: int = 0
+    bytes: int = 0
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
+    """Decrypt every file and check its sha256 against the manifest; name each bad file."""
+    store = store or ZoneStore()
+    details: dict[str, Any] = {}
+    try:
+        audit.open_audit_log(store.home).check_writable()
+        manifest = store.manifest(name)
+        directory = store.current_dir(name)
+        dek = unwrap_zone_key(store, manifest)
+        report = VerifyReport(name=name, version=manifest["version"])
+        listed = set()
+        for entry in manifest["files"]:
+            listed.add(entry["path"])
+            problem = _verify_file(directory, entry, dek, manifest["id"])
+            report.files += 1
+            report.bytes += entry["bytes"]
+            if problem:
+                report.problems.append({"path": entry["path"], "problem": problem})
+        for path in sorted((directory / "data").rglob("*")):
+            rel = path.relative_to(directory).as_posix()
+            if path.is_file() and rel not in listed:
+                report.problems.append({"path": rel, "problem": "not in the manifest"})
+        details = {
+            "version": report.version,
+            "files": report.files,
+            "problems": len(report.problems),
+        }
+    except BaseException as e:
+        if not isinstance(e, audit.AuditError):
+            audit.record(
+                "zone.verify",
+                zone=name,
+                outcome="failure",
+                details={"error": " ".join(str(e).split())[:300]},
+                home=store.home,
+            )
+        raise
+    audit.record(
+        "zone.verify",
+        zone=name,
+        outcome="success" if report.ok else "failure",
+        details=details,
+        home=store.home,
+    )
+    return report
+
+
+def _verify_file(directory: Path, entry: dict[str, Any], dek: bytes, zone_id: str) -> str | None:
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        with open(directory / entry["path"], "rb") as f:
+            for chunk in iter_decrypt(f, dek, zone_id=zone_id, path=entry["path"]):
+                digest.update(chunk)
+                size += len(chunk)
+    except FileNotFoundError:
+        return "missing"
+    except CryptoError as e:
+        return str(e)
+    if size != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
+        return "content does not match the manifest's sha256"
+    return None
+
+
+# -- changing -----------------------------------------------------------------------------------
+
+
+def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
+    """Crypto-shred every version (wrapped keys first); refused under legal hold."""
+    store = store or ZoneStore()
+    audit.open_audit_log(store.home).check_writable()
+    try:
+        with store.lock(name):
+            manifest = store.manifest(name)
+            if manifest.get("legal_hold"):
+                raise ZoneError(
+                    f"zone {name!r} is under legal hold",
+                    hint=f"lift it first: piizone zone hold {name} --off",
+                )
+            versions = store.shred(name)
+    except ZoneError as e:
+        audit.record(
+            "zone.destroy",
+            zone=name,
+            outcome="denied" if "legal hold" in str(e) else "failure",
+            details={"error": str(e)},
+            home=store.home,
+        )
+        raise
+    audit.record(
+        "zone.destroy",
+        zone=name,
+        details={"versions": versions, "method": "crypto-shred"},
+        home=store.home,
+    )
+    return versions
+
+
+def set_hold(name: str, on: bool, store: ZoneStore | None = None) -> dict[str, Any]:
+    store = store or ZoneStore()
+    audit.open_audit_log(store.home).check_writable()
+    with store.lock(name):
+        manifest = store.update_manifest(name, legal_hold=on)
+    audit.record("zone.hold", zone=name, details={"legal_hold": on}, home=store.home)
+    return manifest
+
+
+def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None) -> list[str]:
+    store = store or ZoneStore()
+    if not user or not user.replace("-", "").replace("_", "").replace(".", "").isalnum():
+        raise ZoneError(f"invalid user name {user!r}")
+    audit.open_audit_log(store.home).check_writable()
+    with store.lock(name):
+        grants = set(store.manifest(name).get("grants", []))
+        (grants.add if grant else grants.discard)(user)
+        store.update_manifest(name, grants=sorted(grants))
+    audit.record(
+        "zone.grant" if grant else "zone.revoke", zone=name, details={"user": user}, home=store.home
+    )
+    return sorted(grants)
+
+
+def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[str, list[str]]:
+    """Destroy expired zones not on hold; remove staging dirs left by crashed runs."""
+    store = store or ZoneStore()
+    expired, held = [], []
+    for name in store.names():
+        manifest = store.manifest(name)
+        if is_expired(manifest):
+            (held if manifest.get("legal_hold") else expired).append(name)
+    if not dry_run:
+        for name in expired:
+            destroy_zone(name, store)
+        stale = store.clean_stale_staging()
+    else:
+        stale = 0
+    audit.record(
+        "zone.gc",
+        details={
+            "destroyed": 0 if dry_run else len(expired),
+            "held": len(held),
+            "stale_staging": stale,
+        },
+        home=store.home,
+    )
+    return {"expired": expired, "held": held}
+
+
+def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
+    """Copy the zone's exact policy out, for `piizone serve --policy` in production."""
+    store = store or ZoneStore()
+    directory = _audited_read("zone.export_policy", name, store, store.current_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "policy.yaml"
+    shutil.copyfile(directory / "policy.yaml", target)
+    return target
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
+    store = store or ZoneStore()
+    config = require_initialized(store)
+    zones = [{"name": n, "provider": store.manifest(n)["key"]["provider"]} for n in store.names()]
+    current = config["kek"]
+    audit.record("key.status", details={"zones": len(zones)}, home=store.home)
+    return {"configured": dict(current), "zones": zones}
+
+
+def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
+    """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted."""
+    store = store or ZoneStore()
+    config = require_initialized(store)
+    audit.open_audit_log(store.home).check_writable()
+    if config["kek"].get("provider", "keyfile") != "keyfile":
+        raise ZoneError(
+            f"keys rotate creates keyfile KEKs; this home uses {config['kek'].get('provider')}",
+            hint="rotate that provider's key in its own system",
+        )
+    new = create_keyfile_kek(store.home)
+    rewrapped = 0
+    for name in store.names():
+        with store.lock(name):
+            for version in store.versions(name):
+                directory = store.version_dir(name, version)
+                manifest = store.manifest(name, version)
+                provider, wrapped = store.wrapped_key(manifest)
+                old = load_kek_for(provider, config["kek"], store.home)
+                blob = rewrap(wrapped, old, new, manifest["id"].encode())
+                manifest["key"] = {
+                    "provider": new.provider_id,
+                    "wrapped": base64.b64encode(blob).decode(),
+                }
+                store.write_manifest(directory, manifest)
+                rewrapped += 1
+    config["kek"]["key_id"] = new.provider_id.removeprefix("keyfile:")
+    save_config(config, store.home)
+    audit.record(
+        "key.rotate",
+        details={"provider": new.provider_id, "rewrapped": rewrapped, "by": getpass.getuser()},
+        home=store.home,
+    )
+    return {"provider": new.provider_id, "rewrapped": rewrapped}
+
+
+def open_check(manifest: dict[str, Any]) -> None:
+    """Expired zones cannot be opened."""
+    if is_expired(manifest, utc_now()):
+        raise ZoneError(
+            f"zone {manifest['name']!r} expired at {manifest['expires']}",
+            hint="refresh it or ask its owner",
+        )

@@ -1,0 +1,431 @@
+"""Provisioning: build a zone version from sources — scan, redact, encrypt — and publish it.
+
+Plaintext never reaches the disk: redaction writes into an EncryptingWriter, so the only bytes
+written under $PIIZONE_HOME are ciphertext, manifests and the (value-free) scan report. A
+version is built in a staging directory and published with renames; an error or Ctrl-C removes
+the staging directory, and a SIGKILL leaves only ciphertext there, which `zone gc` removes.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import getpass
+import hashlib
+import json
+import os
+import shutil
+import socket
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from scrubbers.engine import engine_for
+from scrubbers.operators import Redactor
+from scrubbers.policy import Policy, load_policy, parse_policy
+from scrubbers.redact import redact_frames, redact_into
+from scrubbers.reports import Report, SourceReport, render_json, tool_version
+from scrubbers.scan import scan_file, scan_frames
+from zones import audit
+from zones.config import load_config
+from zones.crypto import EncryptingWriter, new_dek
+from zones.exceptions import ZoneError
+from zones.keys import ensure_pseudonym_key, load_kek, load_kek_for
+from zones.sources import Source, SourceItem, resolve_sources
+from zones.store import (
+    MANIFEST_FORMAT,
+    MANIFEST_VERSION,
+    ZoneStore,
+    iso,
+    parse_ttl,
+    utc_now,
+    validate_zone_name,
+)
+
+# (item relpath, done, total) for progress bars: one tick per finished item.
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass
+class ZoneRequest:
+    """What `zone create` was asked for."""
+
+    name: str
+    sources: list[str]
+    policy_path: str | None = None
+    purpose: str = ""
+    ttl: str | None = None
+    owner: str | None = None
+
+
+@dataclass
+class BuildResult:
+    manifest: dict[str, Any]
+    reused: list[str] = field(default_factory=list)  # relpaths taken from the parent version
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def actor() -> dict[str, Any]:
+    return {"user": getpass.getuser(), "uid": os.getuid(), "host": socket.gethostname()}
+
+
+def policy_text(policy_path: str | None) -> str:
+    if policy_path is None:
+        return resources.files("scrubbers").joinpath("default_policy.yaml").read_text("utf-8")
+    return Path(policy_path).read_text("utf-8")
+
+
+def require_initialized(store: ZoneStore) -> dict[str, Any]:
+    if not (store.home / "config.toml").is_file():
+        raise ZoneError(f"piizone is not initialised in {store.home}", hint="run `piizone init`")
+    return load_config(store.home)
+
+
+def create_zone(
+    request: ZoneRequest, store: ZoneStore | None = None, progress: ProgressCallback | None = None
+) -> BuildResult:
+    """Build and publish version 1 of a new zone; audited (zone.create) with its outcome."""
+    store = store or ZoneStore()
+    name = validate_zone_name(request.name)
+    details: dict[str, Any] = {"sources": len(request.sources)}
+    try:
+        config = require_initialized(store)
+        audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+        policy = load_policy(request.policy_path)
+        ttl = parse_ttl(request.ttl or config["zones"].get("default_ttl", "30d"))
+        with store.lock(name):
+            if store.exists(name):
+                raise ZoneError(
+                    f"zone {name!r} already exists",
+                    hint=f"`piizone zone refresh {name}` makes a new version",
+                )
+            kek = load_kek(config["kek"], store.home)
+            zone_id = uuid.uuid4().hex
+            dek = new_dek()
+            now = utc_now()
+            meta = {
+                "id": zone_id,
+                "name": name,
+                "version": 1,
+                "parent": None,
+                "created": iso(now),
+                "created_by": actor(),
+                "purpose": request.purpose,
+                "owner": request.owner or getpass.getuser(),
+                "expires": iso(now + ttl),
+                "legal_hold": False,
+                "grants": [],
+                "key": {
+                    "provider": kek.provider_id,
+                    "wrapped": base64.b64encode(kek.wrap(dek, context=zone_id.encode())).decode(),
+                },
+            }
+            result = _build(
+                store,
+                name,
+                request.sources,
+                policy,
+                policy_text(request.policy_path),
+                dek,
+                meta,
+                parent=None,
+                progress=progress,
+            )
+            details.update(_summary(result))
+            _publish_audited(store, "zone.create", name, result, previous=None, details=details)
+            return result
+    except BaseException as e:
+        _audit_failure("zone.create", name, details, e, store)
+        raise
+
+
+def refresh_zone(
+    name: str,
+    store: ZoneStore | None = None,
+    sources: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> BuildResult:
+    """A new version from the same sources and policy; unchanged sources are reused as is."""
+    store = store or ZoneStore()
+    validate_zone_name(name)
+    details: dict[str, Any] = {}
+    try:
+        config = require_initialized(store)
+        audit.open_audit_log(store.home).check_writable()
+        with store.lock(name):
+            parent = store.manifest(name)
+            parent_dir = store.current_dir(name)
+            text = (parent_dir / "policy.yaml").read_text("utf-8")
+            policy = parse_policy(text, source=f"zone {name} v{parent['version']}")
+            provider, wrapped = store.wrapped_key(parent)
+            dek = load_kek_for(provider, config["kek"], store.home).unwrap(
+                wrapped, context=parent["id"].encode()
+            )
+            meta = {
+                k: v
+                for k, v in parent.items()
+                if k in ("id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key")
+            }
+            meta.update(
+                version=parent["version"] + 1,
+                parent=parent["version"],
+                created=iso(utc_now()),
+                created_by=actor(),
+            )
+            specs = sources or [s["spec"] for s in parent["sources"]]
+            details = {"version": meta["version"], "parent": parent["version"]}
+            result = _build(
+                store,
+                name,
+                specs,
+                policy,
+                text,
+                dek,
+                meta,
+                parent=(parent, parent_dir),
+                progress=progress,
+            )
+            details.update(_summary(result))
+            _publish_audited(
+                store, "zone.refresh", name, result, previous=parent["version"], details=details
+            )
+            return result
+    except BaseException as e:
+        _audit_failure("zone.refresh", name, details, e, store)
+        raise
+
+
+def _build(
+    store: ZoneStore,
+    name: str,
+    specs: list[str],
+    policy: Policy,
+    text: str,
+    dek: bytes,
+    meta: dict[str, Any],
+    *,
+    parent: tuple[dict, Path] | None,
+    progress: ProgressCallback | None,
+) -> BuildResult:
+    resolved = resolve_sources(specs)
+    items = [item for source in resolved for item in source.items()]
+    engine = engine_for(policy)
+    redactor = Redactor(policy, ensure_pseudonym_key(store.home))
+    parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
+    parent_report = _load_report(parent[1]) if parent else {}
+    staging = store.staging_dir(name)
+    result = BuildResult(manifest={})
+    try:
+        (staging / "data").mkdir(mode=0o700)
+        report = Report(policy_sha256=policy.sha256, policy_source=policy.source)
+        files: list[dict[str, Any]] = []
+        source_entries = []
+        for index, item in enumerate(items, 1):
+            zone_path = f"data/{item.relpath}"
+            fingerprint = item.fingerprint()
+            previous = parent_files.get(zone_path)
+            if (
+                previous
+                and previous.get("source_sha256") == fingerprint
+                and parent[0]["policy"]["sha256"] == policy.sha256
+            ):
+                os.link(parent[1] / zone_path, _prepare(staging / zone_path))
+                files.append(dict(previous))
+                if zone_path in parent_report:
+                    report.sources.append(parent_report[zone_path])
+                result.reused.append(item.relpath)
+            else:
+                entry, source_report = _provision_item(
+                    item, zone_path, staging, dek, meta["id"], engine, redactor
+                )
+                entry["source_sha256"] = fingerprint
+                files.append(entry)
+                report.sources.append(source_report)
+            if progress:
+                progress(item.relpath, index, len(items))
+        for spec, source in zip(specs, resolved, strict=True):
+            source_entries.append(_source_entry(spec, source, files))
+            result.skipped.extend(source.skipped)
+        report.filters = dict(engine.stats.filtered)
+        (staging / "report.json").write_text(render_json(report))
+        (staging / "policy.yaml").write_text(text)
+        for p in (staging / "report.json", staging / "policy.yaml"):
+            p.chmod(0o600)
+        manifest = {
+            "format": MANIFEST_FORMAT,
+            "manifest_version": MANIFEST_VERSION,
+            **meta,
+            "sources": source_entries,
+            "policy": {"sha256": policy.sha256, "source": policy.source},
+            "tool": {"name": "piizone", "version": tool_version()},
+            "files": files,
+            "scan": {"totals": report.totals, "risk": report.risk.label},
+        }
+        store.write_manifest(staging, manifest)
+        result.manifest = manifest
+        result.staging = staging  # type: ignore[attr-defined]
+        return result
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _provision_item(
+    item: SourceItem, zone_path: str, staging: Path, dek: bytes, zone_id: str, engine, redactor
+) -> tuple[dict[str, Any], SourceReport]:
+    """Scan one item for the report, then redact it straight into its encrypted file."""
+    source_report = SourceReport(
+        path=zone_path, kind=item.kind, format=item.fmt, bytes=item.size or 0
+    )
+    if item.path is not None:
+        source_report = scan_file(item.path, engine)
+        source_report.path = zone_path
+    else:
+        scan_frames(item.table_chunks(), engine, source_report)
+    target = _prepare(staging / zone_path)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as raw:
+        writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
+        if item.path is not None:
+            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt)
+        else:
+            summary = redact_frames(item.table_chunks(), writer, engine, redactor)
+        writer.close()
+    return {
+        "path": zone_path,
+        "sha256": writer.sha256,
+        "bytes": writer.size,
+        "rows": summary.rows,
+        "format": "parquet" if item.fmt == "sql" else item.fmt,
+        "kind": item.kind,
+        "entities": summary.entities,
+        "source": item.source_uri,
+    }, source_report
+
+
+def _prepare(path: Path) -> Path:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _source_entry(spec: str, source: Source, files: list[dict[str, Any]]) -> dict[str, Any]:
+    mine = [f for f in files if f.get("source") == source.uri or f.get("source_uri") == source.uri]
+    return {
+        "uri": source.uri,
+        "spec": _refresh_spec(spec),
+        "kind": source.kind,
+        "sha256": _combined([f["source_sha256"] for f in mine]),
+        "rows": sum(f.get("rows") or 0 for f in mine),
+        "files": [f["path"] for f in mine],
+    }
+
+
+def _combined(hashes: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(hashes)).encode()).hexdigest()
+
+
+def _refresh_spec(spec: str) -> str:
+    """What refresh re-reads: an absolute path, or the URL without its password.
+
+    A password is never stored; refresh takes it from PGPASSWORD / ~/.pgpass as libpq does, or
+    from `zone refresh --from URL`.
+    """
+    if "://" not in spec:
+        return str(Path(spec).resolve())
+    url = make_url(spec)
+    return url.set(password=None).render_as_string(hide_password=False) if url.password else spec
+
+
+def _load_report(directory: Path) -> dict[str, SourceReport]:
+    """The parent version's report, by zone path, for reused items."""
+    from scrubbers.reports import ColumnReport, Sample
+
+    try:
+        data = json.loads((directory / "report.json").read_text("utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    out = {}
+    for s in data.get("sources", []):
+        out[s["path"]] = SourceReport(
+            path=s["path"],
+            kind=s["kind"],
+            format=s["format"],
+            rows=s["rows"],
+            bytes=s["bytes"],
+            columns=[ColumnReport(**c) for c in s["columns"]],
+            entities=s["entities"],
+            samples=[Sample(**x) for x in s["samples"]],
+            warnings=s.get("warnings", []),
+        )
+    return out
+
+
+def _summary(result: BuildResult) -> dict[str, Any]:
+    manifest = result.manifest
+    totals: Counter[str] = Counter(manifest["scan"]["totals"])
+    return {
+        "version": manifest["version"],
+        "files": len(manifest["files"]),
+        "rows": sum(f.get("rows") or 0 for f in manifest["files"]),
+        "reused": len(result.reused),
+        "policy_sha256": manifest["policy"]["sha256"],
+        "entities": dict(totals),
+        "risk": manifest["scan"]["risk"],
+    }
+
+
+def _publish_audited(
+    store: ZoneStore,
+    action: str,
+    name: str,
+    result: BuildResult,
+    previous: int | None,
+    details: dict[str, Any],
+) -> None:
+    staging: Path = result.staging  # type: ignore[attr-defined]
+    version = result.manifest["version"]
+    try:
+        store.publish(name, staging, version)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    try:
+        audit.record(action, zone=name, outcome="success", details=details, home=store.home)
+    except BaseException:
+        # Fail closed: a zone nobody can account for must not exist.
+        store.unpublish(name, version, previous)
+        raise
+
+
+def _audit_failure(
+    action: str, name: str, details: dict[str, Any], error: BaseException, store: ZoneStore
+) -> None:
+    if isinstance(error, audit.AuditError):
+        return  # the log itself is what failed
+    reason = (
+        "interrupted"
+        if isinstance(error, KeyboardInterrupt)
+        else " ".join(str(error).split())[:300] or type(error).__name__
+    )
+    with contextlib.suppress(Exception):  # the original error is the one to report
+        audit.record(
+            action,
+            zone=name if _valid(name) else None,
+            outcome="failure",
+            details={**details, "error": reason},
+            home=store.home,
+        )
+
+
+def _valid(name: str) -> bool:
+    try:
+        validate_zone_name(name)
+        return True
+    except ZoneError:
+        return False
