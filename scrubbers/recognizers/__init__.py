@@ -16,6 +16,12 @@ CUSTOM_RECOGNIZERS: dict[str, str] = {
     "AccountNumberRecognizer": "scrubbers.recognizers.account_number:AccountNumberRecognizer",
     "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",
     "SpokenEmailRecognizer": "scrubbers.recognizers.spoken_email:SpokenEmailRecognizer",
+    "PersonNameRecognizer": "scrubbers.recognizers.person_name:PersonNameRecognizer",
+    "LuhnCardRecognizer": "scrubbers.recognizers.luhn_card:LuhnCardRecognizer",
+    "SsnLastFourRecognizer": "scrubbers.recognizers.ssn_last_four:SsnLastFourRecognizer",
+    "SpokenDateOfBirthRecognizer": (
+        "scrubbers.recognizers.spoken_date_of_birth:SpokenDateOfBirthRecognizer"
+    ),
     # Presidio's EmailRecognizer downloads the public suffix list: the name always means the
     # offline variant, so no policy can switch the network back on.
     "EmailRecognizer": "scrubbers.recognizers.offline_email:OfflineEmailRecognizer",

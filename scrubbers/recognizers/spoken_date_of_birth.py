@@ -1,0 +1,79 @@
+"""Dates of birth read out as digits in ASR transcripts: "oh three one four nineteen eighty five".
+
+DateOfBirthRecognizer reads month names ("march fourteenth nineteen eighty five"); callers as often
+read the numeric form, month and day digit by digit, then the year. Only in a birth context
+(a birth word in the preceding words, across the agent's question): alone, such a run is as
+likely an expiry date or a number.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+
+from scrubbers.recognizers.date_of_birth import _YEAR_WORDS
+
+_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
+_NONZERO = r"(?:one|two|three|four|five|six|seven|eight|nine)"
+_ZERO = r"(?:zero|oh)"
+_SEP = r"(?:[\s,/-]+|\s+slash\s+)"
+_MONTH = rf"(?:{_ZERO}\s+{_NONZERO}|one\s+(?:{_ZERO}|one|two)|{_NONZERO})"
+_DAY = rf"(?:{_ZERO}\s+{_NONZERO}|(?:one|two)\s+{_DIGIT}|three\s+(?:{_ZERO}|one)|{_NONZERO})"
+_YEAR_DIGITS = rf"(?:one\s+nine|two\s+{_ZERO})\s+{_DIGIT}\s+{_DIGIT}"
+_DATE = re.compile(
+    rf"\b{_MONTH}{_SEP}{_DAY}{_SEP}(?:{_YEAR_WORDS}|{_YEAR_DIGITS})\b", re.IGNORECASE
+)
+_DIGIT_BEFORE = re.compile(rf"\b{_DIGIT}[\s,/-]*$", re.IGNORECASE)
+_BIRTH = re.compile(r"\b(?:born|birth|birthday|birthdate|dob|d\s?o\s?b)\b", re.IGNORECASE)
+
+
+class SpokenDateOfBirthRecognizer(EntityRecognizer):
+    """Month and day as digit words, then a year, after a birth word."""
+
+    ENTITY = "DATE_OF_BIRTH"
+    SCORE = 0.75
+    # Characters before the date searched for a birth word: the question and its speaker label.
+    CONTEXT_CHARS = 100
+
+    def __init__(self, supported_language: str = "en"):
+        super().__init__(
+            supported_entities=[self.ENTITY],
+            name="SpokenDateOfBirthRecognizer",
+            supported_language=supported_language,
+        )
+
+    def load(self) -> None:
+        """Nothing to load: regular expressions only."""
+
+    def analyze(
+        self, text: str, entities: list[str] | None, nlp_artifacts=None
+    ) -> list[RecognizerResult]:
+        """Find spoken numeric dates of birth in `text`; `nlp_artifacts` is not used."""
+        if entities and self.ENTITY not in entities:
+            return []
+        results = []
+        for match in _DATE.finditer(text):
+            before = text[max(0, match.start() - self.CONTEXT_CHARS) : match.start()]
+            # The date must be the whole digit run: "one three one four ..." is no month 13
+            # read from its second word.
+            if not _BIRTH.search(before) or _DIGIT_BEFORE.search(before):
+                continue
+            results.append(
+                RecognizerResult(
+                    entity_type=self.ENTITY,
+                    start=match.start(),
+                    end=match.end(),
+                    score=self.SCORE,
+                    analysis_explanation=AnalysisExplanation(
+                        recognizer=self.name,
+                        original_score=self.SCORE,
+                        textual_explanation="spoken numeric date after a birth word",
+                    ),
+                    recognition_metadata={
+                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+                    },
+                )
+            )
+        return results
