@@ -1,10 +1,11 @@
 """Card numbers Presidio's CreditCardRecognizer pattern cannot see: 2-series Mastercard,
-15-digit JCB (2131/1800), 19-digit Visa, UnionPay and Maestro.
+15-digit JCB (2131/1800), 19-digit Visa, UnionPay and 12-19 digit Maestro.
 
 Presidio's regex only starts a card with 1, 3, 4, 5 or 6 and stops at 16 digits plus a 3-5 digit
 tail; Mastercard has issued 2221-2720 since 2017 and Visa, UnionPay and Maestro issue up to 19
 digits. Here any 13-19 digit number (one space or hyphen allowed between digit groups) whose prefix
-is an issuer range of ISO/IEC 7812 and whose Luhn checksum holds is a card.
+is an issuer range of ISO/IEC 7812 and whose Luhn checksum holds is a card (12 digits:
+Maestro prefixes only).
 """
 
 from __future__ import annotations
@@ -20,13 +21,15 @@ _IIN = re.compile(
     r"|6(?:011|5|4[4-9]|2)|35(?:2[89]|[3-8]\d)|2131|1800|5[06-9]|6\d)"
 )
 
+_MAESTRO = re.compile(r"^(?:5[06-9]|6\d)")
+
 
 class LuhnCardRecognizer(PatternRecognizer):
     """A 13-19 digit number with an issuer prefix and a valid Luhn checksum."""
 
     ENTITY = "CREDIT_CARD"
     PATTERNS = [
-        Pattern("card_13_19_digits", r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])", 0.6),
+        Pattern("card_13_19_digits", r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])", 0.6),
     ]
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "jcb", "unionpay"]
 
@@ -45,6 +48,8 @@ class LuhnCardRecognizer(PatternRecognizer):
         groups = re.split(r"[ -]", pattern_text)
         if len(groups) > 1 and min(len(g) for g in groups) < 3:
             return False
+        if len(digits) == 12:  # only Maestro issues 12-digit cards
+            return bool(_MAESTRO.match(digits)) and _luhn(digits)
         return 13 <= len(digits) <= 19 and bool(_IIN.match(digits)) and _luhn(digits)
 
 

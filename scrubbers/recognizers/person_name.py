@@ -69,7 +69,7 @@ _STOP_AFTER = """
         his how i if in into is it its me my no not now of off ok okay on or our out she so than
         that the their them then there they this to too up us was we were what when where which
         who why will with would yes yeah yep you your speaking calling here please thanks thank
-        again sir maam ma'am mam
+        again sir maam ma'am mam spelled spelt spelling actually
         """
 
 

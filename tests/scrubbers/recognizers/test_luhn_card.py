@@ -22,6 +22,7 @@ def found(text: str) -> list[str]:
         ("4111 1111 1111 1111", "4111 1111 1111 1111"),
         ("5500-0000-0000-0004", "5500-0000-0000-0004"),
         ("amex 3782 822463 10005 please", "3782 822463 10005"),
+        ("What is the limit for card 639081551215?", "639081551215"),  # 12-digit Maestro
     ],
 )
 def test_cards(text, expected):
@@ -37,6 +38,7 @@ def test_cards(text, expected):
         "account 41111111111111111111",  # 20 digits
         "1800 555 0199",  # too short
         "id 9111111111111111",  # 9 is no issuer
+        "ref 411111111117",  # 12 digits, Luhn valid, but no Maestro prefix
     ],
 )
 def test_not_cards(text):

@@ -29,6 +29,7 @@ def found(text: str) -> list[str]:
         ("customer: bradley wright", ["bradley wright"]),
         ("[00:01:02] agent: hi jessica", ["jessica"]),
         ("customer: my name is mason carter", ["mason carter"]),
+        ("customer: it's john lopez last name is spelled l o p e z", ["john lopez", "l o p e z"]),
     ],
 )
 def test_names(text, expected):
