@@ -181,6 +181,7 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     data, lines = _load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:1: a policy is a YAML mapping (got {type(data).__name__})")
+    data = _with_defaults(data, source)
     try:
         model = PolicyModel.model_validate(data)
     except ValidationError as e:
@@ -195,6 +196,28 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         raise PolicyError(f"{source}:{_line_for(loc, lines)}: {where}: {msg}") from None
     _check_semantics(model, source, lines)
     return Policy(model=model, source=source)
+
+
+def _default_data() -> dict[str, Any]:
+    text = resources.files("scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
+    """Fill what a policy leaves out from the default policy: the engine settings (model,
+    recognizers) and the entity list. A policy that only changes operators should not silently
+    detect less than the default does; the effective values enter the sha256 version.
+    """
+    if source == "<default policy>":
+        return data
+    defaults = _default_data()
+    merged = dict(data)
+    engine = merged.get("engine")
+    if engine is None or isinstance(engine, dict):
+        merged["engine"] = {**defaults["engine"], **(engine or {})}
+    if "entities" not in merged:
+        merged["entities"] = defaults["entities"]
+    return merged
 
 
 def _check_semantics(model: PolicyModel, source: str, lines: dict[tuple, int]) -> None:
