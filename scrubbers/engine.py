@@ -9,6 +9,7 @@ import re
 # Presidio imports transformers when it is installed (the benchmark extra brings it), and
 # transformers then warns on stderr that PyTorch is missing. piizone never uses it.
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -101,6 +102,38 @@ class EngineStats:
     filtered: dict[str, int] = field(default_factory=dict)
 
 
+class _Memo:
+    """An LRU of findings per short text, bounded by total characters held."""
+
+    MAX_TEXT = 4096
+    BUDGET_CHARS = 32_000_000
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
+        self._chars = 0
+
+    def accepts(self, text: str) -> bool:
+        return len(text) <= self.MAX_TEXT
+
+    def get(self, text: str) -> list[Finding] | None:
+        if not self.accepts(text):
+            return None
+        found = self._items.get(text)
+        if found is None:
+            return None
+        self._items.move_to_end(text)
+        return list(found)  # a fresh list: callers may sort or extend theirs
+
+    def put(self, text: str, findings: list[Finding]) -> None:
+        if text in self._items:
+            return
+        self._items[text] = tuple(findings)
+        self._chars += len(text)
+        while self._chars > self.BUDGET_CHARS:
+            old, _ = self._items.popitem(last=False)
+            self._chars -= len(old)
+
+
 class Engine:
     """Detects the policy's entities in texts, with the policy's thresholds and lists."""
 
@@ -151,6 +184,7 @@ class Engine:
             default_score_threshold=0.0,
         )
         self._allow = set(policy.model.allow_list)
+        self._memo = _Memo()
         self.stats = EngineStats()
 
     def analyze(self, text: str) -> list[Finding]:
@@ -158,10 +192,15 @@ class Engine:
         return next(self.analyze_many([text]))
 
     def analyze_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Finding]]:
-        """Findings for each text, in order. spaCy runs batched (nlp.pipe), one pass per window."""
+        """Findings for each text, in order. spaCy runs batched (nlp.pipe), one pass per window.
+
+        Short texts are memoised: tables repeat values, and a zone scans then redacts the same
+        cells, so each distinct value is analysed once per process.
+        """
         windows: list[tuple[int, int, str]] = []  # (text index, offset, window text)
         pending: dict[int, list[Finding]] = {}
         remaining: dict[int, int] = {}
+        to_memo: dict[int, str] = {}
         next_out = 0
 
         def flush() -> Iterator[list[Finding]]:
@@ -178,12 +217,21 @@ class Engine:
             windows.clear()
             while next_out in remaining and remaining[next_out] == 0:
                 del remaining[next_out]
-                yield resolve_overlaps(pending.pop(next_out, []))
+                result = resolve_overlaps(pending.pop(next_out, []))
+                if next_out in to_memo:
+                    self._memo.put(to_memo.pop(next_out), result)
+                yield result
                 next_out += 1
 
         for idx, text in enumerate(texts):
             self.stats.texts += 1
             self.stats.chars += len(text)
+            cached = self._memo.get(text)
+            if cached is not None:
+                pending[idx], remaining[idx] = cached, 0
+                continue
+            if self._memo.accepts(text):
+                to_memo[idx] = text
             parts = [(o, w) for o, w in split_windows(blank_long_runs(text)) if not w.isspace()]
             remaining[idx] = len(parts)
             if not parts:

@@ -108,3 +108,16 @@ def test_deny_list_and_custom_recognizer():
         ("PERSON", "Zorblax"),
         ("EMPLOYEE_ID", "EMP-123456"),
     ]
+
+
+def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
+    calls = []
+    real = engine._analyze_window
+    monkeypatch.setattr(engine, "_analyze_window", lambda t, a: calls.append(t) or real(t, a))
+    text = "Reach Ingrid Svensson at ingrid.s@example.org"
+    first = engine.analyze(text)
+    again = list(engine.analyze_many([text, "", text]))
+    assert again == [first, [], first]
+    assert calls == [text]  # analysed once, served from the memo afterwards
+    again[0].append("mutated")  # a caller's list must not leak into the memo
+    assert engine.analyze(text) == first
