@@ -30,6 +30,12 @@ from zones.provision import require_initialized
 from zones.store import ZoneStore, is_expired, utc_now, zone_size
 
 
+class ZoneDenied(ZoneError):
+    """The operation is not allowed on this zone (legal hold): exit 1, audited as denied."""
+
+    exit_code = 1
+
+
 @dataclass
 class InitResult:
     home: Path
@@ -221,7 +227,7 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
         with store.lock(name):
             manifest = store.manifest(name)
             if manifest.get("legal_hold"):
-                raise ZoneError(
+                raise ZoneDenied(
                     f"zone {name!r} is under legal hold",
                     hint=f"lift it first: piizone zone hold {name} --off",
                 )
@@ -230,7 +236,7 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
         audit.record(
             "zone.destroy",
             zone=name,
-            outcome="denied" if "legal hold" in str(e) else "failure",
+            outcome="denied" if isinstance(e, ZoneDenied) else "failure",
             details={"error": str(e)},
             home=store.home,
         )

@@ -92,9 +92,10 @@ def create_zone(
 ) -> BuildResult:
     """Build and publish version 1 of a new zone; audited (zone.create) with its outcome."""
     store = store or ZoneStore()
-    name = validate_zone_name(request.name)
+    name = request.name
     details: dict[str, Any] = {"sources": len(request.sources)}
     try:
+        validate_zone_name(name)  # inside the try: a refused name is audited too
         config = require_initialized(store)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
         policy = load_policy(request.policy_path)
@@ -142,6 +143,7 @@ def create_zone(
             return result
     except BaseException as e:
         _audit_failure("zone.create", name, details, e, store)
+        _raise_os_error(name, e)
         raise
 
 
@@ -153,9 +155,9 @@ def refresh_zone(
 ) -> BuildResult:
     """A new version from the same sources and policy; unchanged sources are reused as is."""
     store = store or ZoneStore()
-    validate_zone_name(name)
     details: dict[str, Any] = {}
     try:
+        validate_zone_name(name)
         config = require_initialized(store)
         audit.open_audit_log(store.home).check_writable()
         with store.lock(name):
@@ -198,6 +200,7 @@ def refresh_zone(
             return result
     except BaseException as e:
         _audit_failure("zone.refresh", name, details, e, store)
+        _raise_os_error(name, e)
         raise
 
 
@@ -421,6 +424,16 @@ def _audit_failure(
             details={**details, "error": reason},
             home=store.home,
         )
+
+
+def _raise_os_error(name: str, error: BaseException) -> None:
+    """A full disk or an I/O error while writing the zone: one clear line, not a traceback."""
+    if isinstance(error, OSError):
+        where = f" ({error.filename})" if error.filename else ""
+        raise ZoneError(
+            f"zone {name!r} not written: {error.strerror or error}{where}",
+            hint="free space under $PIIZONE_HOME (or fix the error) and retry",
+        ) from None
 
 
 def _valid(name: str) -> bool:

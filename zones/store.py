@@ -169,6 +169,7 @@ class ZoneStore:
     def publish(self, name: str, staging: Path, version: int) -> Path:
         """Move a finished staging dir into place and point NAME at it, atomically."""
         target = self.version_dir(name, version)
+        ensure_private_dir(self.root / ".versions")  # parents=True would make it 0755
         ensure_private_dir(target.parent)
         fsync_tree(staging)
         os.rename(staging, target)
