@@ -15,6 +15,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
 
 from cli import audit as audit_cmd
 from cli import redact as redact_cmd
+from cli import sandbox as sandbox_cmd
 from cli import scan as scan_cmd
 from cli import zone as zone_cmd
 from cli.errors import report_error
@@ -33,6 +34,7 @@ app.add_typer(audit_cmd.app, name="audit")
 app.command("init")(zone_cmd.init)
 app.add_typer(zone_cmd.app, name="zone")
 app.add_typer(zone_cmd.keys_app, name="keys")
+app.add_typer(sandbox_cmd.app, name="sandbox")
 
 
 def _print_version(value: bool) -> None:

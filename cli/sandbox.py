@@ -1,0 +1,90 @@
+"""`piizone sandbox …`: run a command or a shell on a zone's data, isolated, outputs checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from cli.errors import handle_errors
+from zones import sandbox
+
+app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
+# The sandboxed command owns stdout; everything piizone says goes to stderr.
+err = Console(stderr=True, highlight=False)
+
+
+def _render(result: sandbox.SessionResult) -> None:
+    report = result.egress
+    for note in result.notes:
+        err.print(f"note: {note}", style="dim")
+    for f in report.released:
+        extra = " (binary: not content-scanned)" if f.kind == "binary" else ""
+        err.print(f"released    {f.file}  {f.bytes} bytes{extra}")
+    for f in report.quarantined:
+        err.print(f"[bold red]quarantined[/] {f.file}  {f.bytes} bytes")
+    for s in report.skipped:
+        err.print(f"skipped     {s['file']}: {s['reason']}", style="dim")
+    for finding in report.findings:
+        where = f"{finding.file}:{finding.line}" if finding.line else finding.file
+        err.print(f"  {where}: {finding.entity}: {finding.context}", markup=False)
+    if report.quarantined:
+        err.print(f"quarantined outputs stay encrypted in {report.quarantine_dir}", style="dim")
+    err.print(
+        f"session {result.session}: exit {result.command_status}, "
+        f"{result.duration_s:.1f}s, {len(report.released)} released to {report.out_dir}, "
+        f"{len(report.quarantined)} quarantined",
+        style="dim",
+    )
+
+
+@app.command("run")
+@handle_errors
+def run(
+    name: str = typer.Argument(..., help="Zone name."),
+    command: list[str] = typer.Argument(..., help="The command and its arguments, after --."),
+    out: Path = typer.Option(
+        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
+    ),
+    memory: str | None = typer.Option(
+        None, "--memory", help="Cap the data and /tmp tmpfs, e.g. 4G (not a cgroup limit)."
+    ),
+    gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
+) -> None:
+    """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
+
+    The command writes results to /zone/out; text outputs are scanned with the zone's policy
+    when it exits. Clean files are copied to --out, flagged ones stay encrypted in quarantine.
+    Exits with CMD's status, or 1 when CMD succeeded but outputs were quarantined.
+
+    Example:
+
+        piizone sandbox run churn --out results -- python train.py --epochs 3
+    """
+    result = sandbox.run_session(name, command, out_dir=out, gpu=gpu, memory=memory)
+    _render(result)
+    raise typer.Exit(result.exit_code)
+
+
+@app.command("shell")
+@handle_errors
+def shell(
+    name: str = typer.Argument(..., help="Zone name."),
+    out: Path = typer.Option(
+        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
+    ),
+    memory: str | None = typer.Option(None, "--memory", help="Cap the data and /tmp tmpfs."),
+    gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
+) -> None:
+    """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
+
+    Example:
+
+        piizone sandbox shell churn
+    """
+    result = sandbox.run_session(
+        name, sandbox.shell_command(), out_dir=out, gpu=gpu, memory=memory, tty=True
+    )
+    _render(result)
+    raise typer.Exit(result.exit_code)

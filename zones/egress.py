@@ -1,0 +1,221 @@
+"""Egress check: what a sandboxed command wrote to /zone/out is scanned before it leaves.
+
+Rules (docs/sandbox.md, "Egress"):
+
+* Regular files only. Symlinks, fifos, devices and sockets are never followed nor released: a
+  symlink to /etc/shadow written inside must not make us copy the host's file out.
+* A file is *text* when its extension says so (csv, tsv, json, jsonl, txt, md, ipynb, log) or when
+  its content looks like text (valid UTF-8, no NUL in the first 64 KiB): renaming `leak.csv` to
+  `leak.bin` does not skip the scan. Text is scanned line by line with the zone's own policy
+  detectors; any finding quarantines the whole file.
+* Anything else is *binary* (model weights, pickles, images): released, and listed in the report
+  with its size and sha256, because weights are the point of training and detectors cannot read
+  them. That is a known gap, stated in the docs: a model can memorise records (canaries are the
+  planned check for that).
+* Quarantined files are encrypted with the zone's data key into
+  $PIIZONE_HOME/zones/.quarantine/<session>/ and the plaintext is removed; the report names file,
+  line and entity type with masked context, never the value.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import stat
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zones import audit
+from zones.crypto import EncryptingWriter
+from zones.exceptions import ZoneError
+from zones.home import ensure_private_dir, fsync_dir
+from zones.store import ZoneStore
+
+TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
+_SNIFF_BYTES = 64 * 1024
+MAX_FINDINGS_PER_FILE = 20
+
+
+class EgressError(ZoneError):
+    """The outputs of a session could not be checked or released."""
+
+
+@dataclass
+class Finding:
+    file: str
+    entity: str
+    context: str  # masked: the value itself never appears
+    line: int | None = None
+
+
+@dataclass
+class OutputFile:
+    file: str
+    bytes: int
+    kind: str  # "text" | "binary"
+    sha256: str = ""
+
+
+@dataclass
+class EgressReport:
+    session: str
+    released: list[OutputFile] = field(default_factory=list)
+    quarantined: list[OutputFile] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # not regular files
+    findings: list[Finding] = field(default_factory=list)
+    entities: dict[str, int] = field(default_factory=dict)
+    out_dir: str = ""
+    quarantine_dir: str = ""
+
+    @property
+    def bytes_released(self) -> int:
+        return sum(f.bytes for f in self.released)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bytes_released"] = self.bytes_released
+        return data
+
+
+def is_text_output(path: Path) -> bool:
+    """By extension, else by content: valid UTF-8 without NUL bytes in the first 64 KiB."""
+    if path.suffix.lower() in TEXT_EXTENSIONS:
+        return True
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # A multi-byte character cut at the probe boundary is still text.
+        return e.start >= len(head) - 3
+    return True
+
+
+def iter_outputs(root: Path):
+    """(relpath, path, lstat) for everything under root, without following symlinks."""
+    for dirpath, dirs, files in os.walk(root, followlinks=False):
+        dirs.sort()
+        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
+            path = Path(dirpath) / name
+            yield path.relative_to(root).as_posix(), path, os.lstat(path)
+
+
+def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]:
+    """Scan a file as text whatever its extension (line numbers for every format)."""
+    from scrubbers.scan import scan_file
+
+    with tempfile.TemporaryDirectory(prefix="piizone-egress-") as tmp:
+        # scan_file picks the reader by extension; a .txt link makes it read any file as text.
+        alias = Path(tmp) / "output.txt"
+        os.symlink(path, alias)
+        source = scan_file(alias, engine)
+    findings = [
+        Finding(file="", entity=s.entity, context=s.context, line=s.line)
+        for s in source.samples[:MAX_FINDINGS_PER_FILE]
+    ]
+    return dict(source.entities), findings
+
+
+def release_outputs(
+    host_out: Path,
+    out_dir: Path,
+    *,
+    store: ZoneStore,
+    name: str,
+    manifest: dict[str, Any],
+    dek: bytes,
+    session: str,
+) -> EgressReport:
+    """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out."""
+    report = EgressReport(session=session, out_dir=str(out_dir))
+    engine = None
+    entities: Counter[str] = Counter()
+    clean: list[tuple[str, Path, OutputFile]] = []
+    qdir = None
+    try:
+        for rel, path, st in iter_outputs(host_out):
+            if not stat.S_ISREG(st.st_mode):
+                report.skipped.append({"file": rel, "reason": "not a regular file"})
+                continue
+            item = OutputFile(file=rel, bytes=st.st_size, kind="binary", sha256=_sha256(path))
+            if st.st_size and is_text_output(path):
+                item.kind = "text"
+                if engine is None:
+                    engine = _engine_for_zone(store, name)
+                found, findings = scan_text_output(path, engine)
+                if found:
+                    entities.update(found)
+                    report.findings += [Finding(rel, f.entity, f.context, f.line) for f in findings]
+                    if qdir is None:
+                        parent = ensure_private_dir(store.root / ".quarantine")
+                        qdir = ensure_private_dir(parent / session)
+                        report.quarantine_dir = str(qdir)
+                    _quarantine(path, qdir, rel, dek, manifest["id"], session)
+                    report.quarantined.append(item)
+                    continue
+            elif not st.st_size:
+                item.kind = "text"
+            clean.append((rel, path, item))
+        for rel, path, item in clean:
+            target = out_dir / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            report.released.append(item)
+    except OSError as e:
+        raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
+    report.entities = dict(entities)
+    audit.record(
+        "egress.scan",
+        zone=name,
+        outcome="success" if not report.quarantined else "denied",
+        details={
+            "session": session,
+            "files_released": len(report.released),
+            "files_quarantined": len(report.quarantined),
+            "files_skipped": len(report.skipped),
+            "bytes_released": report.bytes_released,
+            "binary_released": sum(1 for f in report.released if f.kind == "binary"),
+            "entities": report.entities,
+        },
+        home=store.home,
+    )
+    return report
+
+
+def _engine_for_zone(store: ZoneStore, name: str):
+    from scrubbers.engine import engine_for
+    from scrubbers.policy import parse_policy
+
+    policy_path = store.current_dir(name) / "policy.yaml"
+    policy = parse_policy(policy_path.read_text("utf-8"), source=f"zone {name} policy")
+    return engine_for(policy)
+
+
+def _quarantine(path: Path, qdir: Path, rel: str, dek: bytes, zone_id: str, session: str) -> None:
+    """Encrypt `path` into the quarantine with the zone's DEK, then remove the plaintext."""
+    target = qdir / (rel.replace("/", "__") + ".piiz")
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as dst:
+        # Bound to the zone id and a quarantine path: it cannot be swapped in as zone data.
+        writer = EncryptingWriter(dst, dek, zone_id=zone_id, path=f"quarantine/{session}/{rel}")
+        with open(path, "rb") as src:
+            shutil.copyfileobj(src, writer, 1 << 20)
+        writer.close()
+        dst.flush()
+        os.fsync(dst.fileno())
+    fsync_dir(qdir)
+    path.unlink()
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

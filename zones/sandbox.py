@@ -1,0 +1,633 @@
+"""Sandbox sessions: run a command on a zone's decrypted data with no network, under bubblewrap.
+
+How (docs/sandbox.md has the threat model and the measured numbers):
+
+* bwrap unshares every namespace (user, mount, pid, ipc, uts, net, cgroup). The new network
+  namespace has only `lo`, so nothing leaves; the pid namespace dies with bwrap, and bwrap dies
+  with us (`--die-with-parent`), so a SIGKILL of piizone leaves no sandboxed process behind.
+* The zone's plaintext is streamed by this process as a tar over a pipe straight into a tmpfs
+  that exists only in the sandbox's mount namespace; an in-sandbox init step unpacks it, remounts
+  it read-only and then drops every capability before exec'ing the command. Nothing decrypted
+  touches a persistent filesystem, and the tmpfs vanishes with the namespace.
+* Only /usr, /etc and the caller's Python prefixes are visible (read-only); $PIIZONE_HOME, the
+  caller's home and the rest of /root are not. The command's outputs go to /zone/out, a private
+  host dir that `zones.egress` scans before anything is released.
+"""
+
+from __future__ import annotations
+
+import getpass
+import glob
+import os
+import re
+import secrets
+import shlex
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from zones import audit
+from zones.crypto import iter_decrypt
+from zones.exceptions import ZoneError
+from zones.home import ensure_private_dir, piizone_home, zones_dir
+from zones.lifecycle import open_check, unwrap_zone_key
+from zones.store import ZoneStore
+
+ISOLATION_BWRAP = "bwrap"
+SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+ZONE_DATA = "/zone/data"
+ZONE_OUT = "/zone/out"
+ZONE_HOME = "/zone/home"
+ZONE_WORK = "/zone/work"
+# Device nodes the NVIDIA driver needs in user space; bound only when they exist on the host.
+NVIDIA_DEVICE_GLOBS = (
+    "/dev/nvidia[0-9]*",
+    "/dev/nvidiactl",
+    "/dev/nvidia-uvm*",
+    "/dev/nvidia-modeset",
+)
+_SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)i?[bB]?$")
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+# The in-sandbox init step. It runs with CAP_SYS_ADMIN inside the new user namespace (needed to
+# remount the data read-only), then `setpriv` empties the bounding set and forbids new privileges,
+# so the command cannot remount /zone/data read-write nor regain anything via setuid binaries.
+# The data fd is closed before exec: the command never sees the stream.
+INIT_SCRIPT = (
+    "tar -C {data} --no-same-owner -xf - <&{fd} && exec {fd}<&- && "
+    "mount -o remount,bind,ro {data} && "
+    'exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "$@"'
+)
+
+
+class SandboxError(ZoneError):
+    """A sandbox session could not be started or run."""
+
+
+class SandboxUnavailable(SandboxError):
+    """No isolation is available here (bubblewrap missing or user namespaces blocked)."""
+
+
+class SandboxDenied(SandboxError):
+    """The caller may not open this zone (not its owner, not granted, expired)."""
+
+    exit_code = 1
+
+
+@dataclass
+class SessionResult:
+    session: str
+    zone: str
+    version: int
+    isolation: str
+    command_status: int
+    exit_code: int  # what `piizone sandbox run` exits with
+    duration_s: float
+    data_bytes: int
+    data_ready_s: float | None  # time to stream the zone's data into the sandbox
+    egress: Any = None  # zones.egress.EgressReport
+    notes: list[str] = field(default_factory=list)
+
+
+# -- pure pieces (unit-tested without bubblewrap) ----------------------------------------------
+
+
+def parse_size(text: str) -> int:
+    """ "512M", "2G", "1048576" -> bytes (binary units)."""
+    match = _SIZE.match(text.strip())
+    if not match or int(match.group(1)) == 0:
+        raise SandboxError(f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G")
+    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+
+
+def gpu_devices(globs: Iterable[str] = NVIDIA_DEVICE_GLOBS) -> list[str]:
+    return sorted({p for pattern in globs for p in glob.glob(pattern)})
+
+
+def python_prefixes() -> list[str]:
+    """The dirs `python` needs inside: the venv (sys.prefix) and the interpreter it points at."""
+    prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
+    return sorted(p for p in prefixes if p not in ("/", "/usr") and not p.startswith("/usr/"))
+
+
+def build_bwrap_args(
+    *,
+    zone: str,
+    session: str,
+    out_dir: str,
+    data_fd: int,
+    command: Sequence[str],
+    ro_binds: Sequence[str] = (),
+    work_dir: str | None = None,
+    memory: int | None = None,
+    devices: Sequence[str] = (),
+    new_session: bool = True,
+    lang: str = "C.UTF-8",
+    extra_env: dict[str, str] | None = None,
+    path_prefix: Sequence[str] = (),
+) -> list[str]:
+    """The full bwrap argv. Pure: every decision about what the sandbox sees is made here."""
+    size = ["--size", str(memory)] if memory else []
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        # uid 0 inside, mapped to the caller outside: the init step needs it to remount (mount(8)
+        # refuses non-zero uids); the command keeps the name but not one capability.
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--die-with-parent",
+    ]
+    if new_session:
+        # setsid(): the command cannot TIOCSTI keystrokes into the caller's terminal.
+        args.append("--new-session")
+    args += [
+        "--cap-add",
+        "CAP_SYS_ADMIN",
+        "--cap-add",
+        "CAP_SETPCAP",
+        "--hostname",
+        "piizone-sandbox",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/sbin",
+        "/sbin",
+        "--ro-bind",
+        "/etc",
+        "/etc",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+    ]
+    for device in devices:
+        args += ["--dev-bind", device, device]
+    args += [*size, "--tmpfs", "/tmp"]
+    for path in ro_binds:
+        args += ["--ro-bind", path, path]
+    args += [
+        "--tmpfs",
+        "/zone",
+        *size,
+        "--tmpfs",
+        ZONE_DATA,
+        "--tmpfs",
+        ZONE_HOME,
+        "--bind",
+        out_dir,
+        ZONE_OUT,
+    ]
+    if work_dir:
+        args += ["--ro-bind", work_dir, ZONE_WORK]
+    args += ["--chdir", ZONE_WORK if work_dir else ZONE_HOME, "--clearenv"]
+    env = {
+        "PATH": ":".join([*path_prefix, SANDBOX_PATH]),
+        "LANG": lang,
+        "HOME": ZONE_HOME,
+        "PIIZONE_ZONE": zone,
+        "PIIZONE_SESSION": session,
+        **(extra_env or {}),
+    }
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    init = INIT_SCRIPT.format(data=ZONE_DATA, fd=data_fd)
+    args += ["--", "sh", "-c", init, "piizone-init", *command]
+    return args
+
+
+def is_within(path: str, parent: str) -> bool:
+    """True when `path` is `parent` or below it (both real paths)."""
+    return path == parent or path.startswith(parent.rstrip("/") + "/")
+
+
+def check_binds(binds: Iterable[str], home: str, *, allowed_inside: Iterable[str] = ()) -> None:
+    """Refuse when a bound dir would expose $PIIZONE_HOME (keys, other zones, the audit log)."""
+    allowed = list(allowed_inside)
+    for bind in binds:
+        if is_within(home, bind) or (
+            is_within(bind, home) and not any(is_within(bind, a) for a in allowed)
+        ):
+            raise SandboxError(
+                f"$PIIZONE_HOME ({home}) overlaps {bind}, which the sandbox would see",
+                hint="move $PIIZONE_HOME out of /usr, /etc, the Python environment and the "
+                "working directory",
+            )
+
+
+def may_open(manifest: dict[str, Any], user: str) -> bool:
+    return user == manifest.get("owner") or user in (manifest.get("grants") or [])
+
+
+def tar_stream(
+    entries: Iterable[tuple[str, int, Iterator[bytes]]], dst: Any, *, mtime: float | None = None
+) -> int:
+    """Write (relpath, size, chunks) as an uncompressed tar stream ('w|': never seeks, no temp
+    files), so decrypted bytes go from memory straight into the pipe. Returns bytes of content."""
+    total = 0
+    now = time.time() if mtime is None else mtime
+    with tarfile.open(fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+        for relpath, size, chunks in entries:
+            info = tarfile.TarInfo(relpath)
+            info.size, info.mode, info.mtime, info.uid, info.gid = size, 0o444, now, 0, 0
+            tar.addfile(info, _ChunkReader(chunks, size))
+            total += size
+    return total
+
+
+class _ChunkReader:
+    """A read()-able view of an iterator of byte chunks; checks the promised size exactly."""
+
+    def __init__(self, chunks: Iterator[bytes], size: int):
+        self._chunks, self._buf, self._left = iter(chunks), b"", size
+
+    def read(self, n: int = -1) -> bytes:
+        while (n < 0 or len(self._buf) < n) and (chunk := next(self._chunks, None)) is not None:
+            self._buf += chunk
+        out, self._buf = (self._buf, b"") if n < 0 else (self._buf[:n], self._buf[n:])
+        self._left -= len(out)
+        if self._left < 0 or (not out and self._left > 0):
+            # A size mismatch would shift every later tar header; stop the stream instead.
+            raise SandboxError("zone file does not match the size in its manifest")
+        return out
+
+
+def zone_entries(directory: Path, manifest: dict[str, Any], dek: bytes):
+    """(relpath under /zone/data, size, decrypted chunks) for every file of the zone."""
+    for entry in manifest["files"]:
+        path = entry["path"]
+        rel = path.removeprefix("data/")
+        parts = Path(rel).parts
+        if not path.startswith("data/") or Path(rel).is_absolute() or ".." in parts:
+            raise SandboxError(f"zone {manifest['name']!r}: bad file path in the manifest")
+        yield rel, entry["bytes"], _decrypted(directory / path, dek, manifest["id"], path)
+
+
+def _decrypted(path: Path, dek: bytes, zone_id: str, rel: str) -> Iterator[bytes]:
+    with open(path, "rb") as f:
+        yield from iter_decrypt(f, dek, zone_id=zone_id, path=rel)
+
+
+# -- isolation probe ---------------------------------------------------------------------------
+
+
+_PROBE_CACHE: dict[str, str | None] = {}
+
+
+def probe_isolation() -> str:
+    """Return the isolation method, or raise SandboxUnavailable (never run unsandboxed)."""
+    if "result" not in _PROBE_CACHE:
+        _PROBE_CACHE["result"] = _probe_bwrap()
+    problem = _PROBE_CACHE["result"]
+    if problem:
+        raise SandboxUnavailable(
+            f"cannot isolate a sandbox here: {problem}",
+            hint="install bubblewrap (apt-get install bubblewrap) and allow user namespaces "
+            "(Ubuntu >= 23.10: an AppArmor profile for bwrap or "
+            "sysctl kernel.apparmor_restrict_unprivileged_userns=0; Docker: a seccomp profile "
+            "that permits clone(CLONE_NEWUSER))",
+        )
+    return ISOLATION_BWRAP
+
+
+def _probe_bwrap() -> str | None:
+    if not shutil.which("bwrap"):
+        return "bubblewrap (bwrap) is not installed"
+    probe = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--die-with-parent",
+        "--cap-add",
+        "CAP_SYS_ADMIN",
+        "--ro-bind",
+        "/usr",
+        "/usr",
+        "--symlink",
+        "usr/bin",
+        "/bin",
+        "--symlink",
+        "usr/lib",
+        "/lib",
+        "--symlink",
+        "usr/lib64",
+        "/lib64",
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/zone",
+        "sh",
+        "-c",
+        "mount -o remount,bind,ro /zone",
+    ]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"bwrap could not run ({type(e).__name__})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"bwrap failed: {last[:200]}"
+    return None
+
+
+# -- sessions ----------------------------------------------------------------------------------
+
+
+def sessions_dir(home: Path) -> Path:
+    return zones_dir(home) / ".sessions"
+
+
+def quarantine_dir(home: Path, session: str) -> Path:
+    return zones_dir(home) / ".quarantine" / session
+
+
+def clean_stale_sessions(home: Path) -> int:
+    """Remove out dirs of sessions whose piizone died (SIGKILL): their outputs were never
+    scanned, so they must not linger or be released."""
+    root = sessions_dir(home)
+    removed = 0
+    if not root.is_dir():
+        return 0
+    for entry in root.iterdir():
+        try:
+            pid = int((entry / "pid").read_text().strip())
+        except (OSError, ValueError):
+            pid = 0
+        if pid and _alive(pid):
+            continue
+        shutil.rmtree(entry, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def open_zone_for_session(store: ZoneStore, name: str, user: str) -> dict[str, Any]:
+    """The manifest, if `user` may open the zone now; audited `access.denied` otherwise."""
+    try:
+        manifest = store.manifest(name)
+        if not may_open(manifest, user):
+            raise SandboxDenied(
+                f"{user} may not open zone {name!r}",
+                hint=f"ask its owner to run `piizone zone grant {name} {user}`",
+            )
+        open_check(manifest)
+    except ZoneError as e:
+        audit.record(
+            "access.denied",
+            zone=name,
+            outcome="denied",
+            details={"operation": "sandbox", "user": user, "reason": str(e)[:200]},
+            home=store.home,
+        )
+        if isinstance(e, SandboxDenied):
+            raise
+        raise SandboxDenied(str(e), hint=e.hint) from None
+    return manifest
+
+
+def run_session(
+    name: str,
+    cmd: Sequence[str],
+    *,
+    out_dir: Path,
+    gpu: bool = False,
+    memory: str | None = None,
+    home: Path | None = None,
+    tty: bool = False,
+) -> SessionResult:
+    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`."""
+    from zones import egress  # egress pulls in the NLP engine; only needed after the command
+
+    if not cmd:
+        raise SandboxError("no command given", hint="piizone sandbox run NAME -- python train.py")
+    home = Path(home or piizone_home())
+    store = ZoneStore(home)
+    user = getpass.getuser()
+    audit.open_audit_log(home).check_writable()
+    manifest = open_zone_for_session(store, name, user)
+    isolation = probe_isolation()
+    memory_bytes = parse_size(memory) if memory else None
+    devices = gpu_devices() if gpu else []
+    notes = []
+    if gpu and not devices:
+        notes.append("--gpu: no NVIDIA device nodes on this host; running without a GPU")
+
+    real_home = os.path.realpath(home)
+    work_dir = _work_dir(real_home)
+    if work_dir is None:
+        notes.append(
+            "the current directory is not shared (it is your home, / or holds "
+            "$PIIZONE_HOME); the command starts in /zone/home"
+        )
+    ro_binds = python_prefixes()
+    check_binds(["/usr", "/etc", *ro_binds, *([work_dir] if work_dir else [])], real_home)
+
+    clean_stale_sessions(home)
+    session = secrets.token_hex(8)
+    session_dir = ensure_private_dir(ensure_private_dir(sessions_dir(home)) / session)
+    (session_dir / "pid").write_text(str(os.getpid()))
+    host_out = ensure_private_dir(session_dir / "out")
+    try:
+        # Fail closed: no audit record, no session.
+        audit.record(
+            "session.start",
+            zone=name,
+            details={
+                "session": session,
+                "version": manifest["version"],
+                "command": os.path.basename(cmd[0]),
+                "isolation": isolation,
+                "gpu": bool(devices),
+                "memory_bytes": memory_bytes,
+                "tty": tty,
+            },
+            home=home,
+        )
+        started = time.monotonic()
+        dek = unwrap_zone_key(store, manifest)
+        status, data_bytes, ready = _run_bwrap(
+            store,
+            manifest,
+            dek,
+            cmd,
+            session=session,
+            host_out=str(host_out),
+            ro_binds=ro_binds,
+            work_dir=work_dir,
+            memory=memory_bytes,
+            devices=devices,
+            tty=tty,
+        )
+        duration = time.monotonic() - started
+        report = egress.release_outputs(
+            host_out,
+            Path(out_dir),
+            store=store,
+            name=name,
+            manifest=manifest,
+            dek=dek,
+            session=session,
+        )
+    except BaseException as e:
+        if not isinstance(e, audit.AuditError):
+            audit.record(
+                "session.end",
+                zone=name,
+                outcome="failure",
+                details={"session": session, "error": type(e).__name__},
+                home=home,
+            )
+        raise
+    finally:
+        shutil.rmtree(session_dir, ignore_errors=True)
+    exit_code = status if status != 0 else (1 if report.quarantined else 0)
+    audit.record(
+        "session.end",
+        zone=name,
+        outcome="success" if exit_code == 0 else "failure",
+        details={
+            "session": session,
+            "exit_code": status,
+            "duration_s": round(duration, 3),
+            "data_bytes": data_bytes,
+            "bytes_released": report.bytes_released,
+            "files_released": len(report.released),
+            "files_quarantined": len(report.quarantined),
+        },
+        home=home,
+    )
+    return SessionResult(
+        session=session,
+        zone=name,
+        version=manifest["version"],
+        isolation=isolation,
+        command_status=status,
+        exit_code=exit_code,
+        duration_s=duration,
+        data_bytes=data_bytes,
+        data_ready_s=ready,
+        egress=report,
+        notes=notes,
+    )
+
+
+def _work_dir(real_home: str) -> str | None:
+    """The caller's cwd, shared read-only at /zone/work so `python train.py` finds the script —
+    unless sharing it would show the whole home dir, / or $PIIZONE_HOME."""
+    cwd = os.path.realpath(os.getcwd())
+    user_home = os.path.realpath(os.path.expanduser("~"))
+    if cwd in ("/", user_home) or is_within(real_home, cwd) or is_within(cwd, real_home):
+        return None
+    return cwd
+
+
+def _run_bwrap(
+    store: ZoneStore,
+    manifest: dict[str, Any],
+    dek: bytes,
+    cmd: Sequence[str],
+    *,
+    session: str,
+    host_out: str,
+    ro_binds: list[str],
+    work_dir: str | None,
+    memory: int | None,
+    devices: list[str],
+    tty: bool,
+) -> tuple[int, int, float | None]:
+    read_fd, write_fd = os.pipe()
+    command = list(cmd)
+    extra_env = {}
+    if tty:
+        extra_env["TERM"] = os.environ.get("TERM", "xterm")
+        # A shell needs a controlling terminal for job control, but sharing ours would let the
+        # command TIOCSTI keystrokes into it. script(1) gives it a fresh pty from the sandbox's
+        # own devpts instead, so --new-session stays on.
+        command = ["script", "-qefc", shlex.join(cmd), "/dev/null"]
+    args = build_bwrap_args(
+        zone=manifest["name"],
+        session=session,
+        out_dir=host_out,
+        data_fd=read_fd,
+        command=command,
+        ro_binds=ro_binds,
+        work_dir=work_dir,
+        memory=memory,
+        devices=devices,
+        lang=os.environ.get("LANG") or "C.UTF-8",
+        extra_env=extra_env,
+        # The caller's venv first, so `python` inside is the interpreter with their packages.
+        path_prefix=[os.path.join(sys.prefix, "bin")],
+    )
+    directory = store.current_dir(manifest["name"])
+    fed: dict[str, Any] = {}
+
+    def feed() -> None:
+        start = time.monotonic()
+        try:
+            with os.fdopen(write_fd, "wb", buffering=1 << 20) as pipe:
+                fed["bytes"] = tar_stream(zone_entries(directory, manifest, dek), pipe)
+            fed["seconds"] = time.monotonic() - start
+        except BrokenPipeError:
+            fed["error"] = "the sandbox stopped reading the zone data"
+        except Exception as e:  # noqa: BLE001 - reported below; closing the pipe stops tar
+            fed["error"] = f"{type(e).__name__}: {str(e)[:200]}"
+
+    try:
+        proc = subprocess.Popen(args, pass_fds=(read_fd,))
+    except OSError as e:
+        os.close(write_fd)
+        raise SandboxUnavailable(f"cannot start bwrap ({e.strerror})") from e
+    finally:
+        os.close(read_fd)
+    feeder = threading.Thread(target=feed, name="piizone-feed", daemon=True)
+    feeder.start()
+    try:
+        status = proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        status = proc.wait()
+    feeder.join()
+    if "error" in fed:
+        raise SandboxError(f"could not load zone {manifest['name']!r}: {fed['error']}")
+    if status < 0:  # killed by a signal: report it like a shell does
+        status = 128 - status
+    return status, fed.get("bytes", 0), fed.get("seconds")
+
+
+def shell_command() -> list[str]:
+    return ["bash", "-i"] if os.path.exists("/usr/bin/bash") else ["sh", "-i"]
