@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.confirm import confirm_or_abort
-from cli.errors import handle_errors
+from cli.errors import handle_errors, report_error
 from cli.progress import stderr_console
 from zones import lifecycle
 from zones.provision import ZoneRequest, create_zone, refresh_zone
@@ -261,7 +261,7 @@ def verify(
         )
     else:
         for p in report.problems:
-            stderr_console.print(f"error: {p['path']}: {p['problem']}", highlight=False)
+            report_error(f"{p['path']}: {p['problem']}")  # one line each, never wrapped
     if not report.ok:
         raise typer.Exit(1)
 
