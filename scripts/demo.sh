@@ -1,13 +1,37 @@
 #!/usr/bin/env bash
-# The main job on sample_data/, with a throwaway PIIZONE_HOME under .demo/.
+# The main job on sample_data/, in a throwaway PIIZONE_HOME under .demo/ (reset on every run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIIZONE_HOME="$PWD/.demo/home"
 PIIZONE=.venv/bin/piizone
-mkdir -p .demo
-echo "== piizone scan sample_data  (PII report per source and column)"
+rm -rf .demo && mkdir -p .demo
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "piizone scan sample_data   (what PII is where: per source and per column)"
 "$PIIZONE" scan sample_data
 "$PIIZONE" scan sample_data --format html -o .demo/scan.html
 "$PIIZONE" scan sample_data --format json -o .demo/scan.json
+
+step "piizone redact sample_data/call_transcripts/call_006.txt   (an ASR transcript, redacted)"
+"$PIIZONE" redact sample_data/call_transcripts/call_006.txt -o .demo/call_006.redacted.txt
+head -n 16 .demo/call_006.redacted.txt
+
+step "piizone init   (keys, config and the audit log in $PIIZONE_HOME)"
+"$PIIZONE" init
+
+step "piizone zone create churn --from sample_data   (scan, redact, encrypt, publish)"
+"$PIIZONE" zone create churn --from sample_data --purpose "churn model training" --ttl 30d
+
+step "piizone zone show churn"
+"$PIIZONE" zone show churn
+
+step "piizone zone verify churn   (decrypt every file, check it against the manifest)"
+"$PIIZONE" zone verify churn
+
+step "piizone audit log / audit verify   (who did what, tamper-evident)"
+"$PIIZONE" audit log
+"$PIIZONE" audit verify
+
 echo
-echo "Reports written: .demo/scan.html (open in a browser), .demo/scan.json"
+echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json; zone home: $PIIZONE_HOME"
