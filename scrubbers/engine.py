@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import spacy
 from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
-from presidio_analyzer.predefined_recognizers import SpacyRecognizer
+from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
 from scrubbers.filters import apply_filters
@@ -155,7 +155,12 @@ class Engine:
             )
         )
         for name in settings.recognizers:
-            registry.add_recognizer(recognizer_factory(name)(self.language))
+            if name == "PhoneRecognizer":
+                registry.add_recognizer(PhoneRecognizer(
+                    supported_language=self.language,
+                    supported_regions=tuple(settings.phone_regions)))
+            else:
+                registry.add_recognizer(recognizer_factory(name)(self.language))
         for custom in policy.model.custom_recognizers:
             registry.add_recognizer(
                 regex_recognizer(

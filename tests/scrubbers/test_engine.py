@@ -121,3 +121,11 @@ def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
     assert calls == [text]  # analysed once, served from the memo afterwards
     again[0].append("mutated")  # a caller's list must not leak into the memo
     assert engine.analyze(text) == first
+
+
+def test_phone_regions_default_to_us_and_keep_international_numbers(engine):
+    text = "order 460-5737896 shipped; call 212-555-0199 or +44 20 7946 0958"
+    phones = [
+        text[f.start : f.end] for f in engine.analyze(text) if f.entity_type == "PHONE_NUMBER"
+    ]
+    assert phones == ["212-555-0199", "+44 20 7946 0958"]
