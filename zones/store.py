@@ -31,7 +31,7 @@ from zones.home import ensure_private_dir, fsync_dir, piizone_home, write_privat
 MANIFEST_FORMAT = "piizone-zone-manifest"
 MANIFEST_VERSION = 1
 # Zone names become directory names: anything else could walk out of $PIIZONE_HOME/zones.
-ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")  # \Z: "$" allows a final "\n"
 _TTL = re.compile(r"^(\d+)([smhdw])$")
 _TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
