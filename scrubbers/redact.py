@@ -456,9 +456,10 @@ class _Job:
                 kept = []
                 for column in chunk.columns:
                     series = chunk[column]
-                    textual = series.dtype == object and bool(
-                        series.map(lambda v: isinstance(v, str)).any()
-                    )
+                    # pandas 3 gives string columns the "str" dtype, not object
+                    textual = (
+                        series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+                    ) and bool(series.map(lambda v: isinstance(v, str)).any())
                     plan = self.plan(str(column), series, textual)
                     if plan.action == "drop":
                         continue
