@@ -46,6 +46,7 @@ ZONE_DATA = "/zone/data"
 ZONE_OUT = "/zone/out"
 ZONE_HOME = "/zone/home"
 ZONE_WORK = "/zone/work"
+DATA_FD = 3
 # Device nodes the NVIDIA driver needs in user space; bound only when they exist on the host.
 NVIDIA_DEVICE_GLOBS = (
     "/dev/nvidia[0-9]*",
@@ -582,7 +583,7 @@ def _run_bwrap(
         zone=manifest["name"],
         session=session,
         out_dir=host_out,
-        data_fd=read_fd,
+        data_fd=DATA_FD,
         command=command,
         ro_binds=ro_binds,
         work_dir=work_dir,
@@ -608,7 +609,11 @@ def _run_bwrap(
             fed["error"] = f"{type(e).__name__}: {str(e)[:200]}"
 
     try:
-        proc = subprocess.Popen(args, pass_fds=(read_fd,))
+        # The stream always arrives as fd 3 (dash, the usual /bin/sh, cannot redirect from
+        # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
+        proc = subprocess.Popen(
+            args, pass_fds=(DATA_FD,), preexec_fn=lambda: os.dup2(read_fd, DATA_FD)
+        )
     except OSError as e:
         os.close(write_fd)
         raise SandboxUnavailable(f"cannot start bwrap ({e.strerror})") from e
