@@ -361,7 +361,7 @@ def export_policy(
         piizone zone export-policy churn -o deploy/ && piizone serve --policy deploy/policy.yaml
     """
     target = lifecycle.export_policy(name, output)
-    console.print(f"wrote {target}")
+    console.print(f"wrote {target}", soft_wrap=True, highlight=False)  # a path: never wrapped
 
 
 @keys_app.command("status")

