@@ -4,10 +4,10 @@ Rules (docs/sandbox.md, "Egress"):
 
 * Regular files only. Symlinks, fifos, devices and sockets are never followed nor released: a
   symlink to /etc/shadow written inside must not make us copy the host's file out.
-* A file is *text* when its extension says so (csv, tsv, json, jsonl, txt, md, ipynb, log) or when
-  its content looks like text (valid UTF-8, no NUL in the first 64 KiB): renaming `leak.csv` to
-  `leak.bin` does not skip the scan. Text is scanned line by line with the zone's own policy
-  detectors; any finding quarantines the whole file.
+* A file is *text* when its extension says so (csv, tsv, json, jsonl, txt, md, ipynb, log) or
+  when its content looks like text (no NUL, few control bytes in the first 64 KiB): renaming
+  `leak.csv` to `leak.bin` does not skip the scan. Text is scanned line by line with the
+  zone's own policy detectors; any finding quarantines the whole file.
 * Anything else is *binary* (model weights, pickles, images): released, and listed in the report
   with its size and sha256, because weights are the point of training and detectors cannot read
   them. That is a known gap, stated in the docs: a model can memorise records (canaries are the
@@ -82,19 +82,19 @@ class EgressReport:
 
 
 def is_text_output(path: Path) -> bool:
-    """By extension, else by content: valid UTF-8 without NUL bytes in the first 64 KiB."""
+    """By extension, else by content: no NUL byte and few control bytes in the first 64 KiB.
+
+    Deliberately loose (latin-1 or broken UTF-8 counts as text): a file wrongly taken for text
+    costs a scan, a file wrongly taken for binary would leave unscanned.
+    """
     if path.suffix.lower() in TEXT_EXTENSIONS:
         return True
     with open(path, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if b"\x00" in head:
         return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as e:
-        # A multi-byte character cut at the probe boundary is still text.
-        return e.start >= len(head) - 3
-    return True
+    control = sum(1 for b in head if b < 32 and b not in b"\t\n\r\f\b\x1b")
+    return control <= len(head) // 10
 
 
 def iter_outputs(root: Path):
