@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from scrubbers.engine import engine_for
 from scrubbers.operators import Redactor
@@ -342,7 +342,18 @@ def _refresh_spec(spec: str) -> str:
     if "://" not in spec:
         return str(Path(spec).resolve())
     url = make_url(spec)
-    return url.set(password=None).render_as_string(hide_password=False) if url.password else spec
+    if not url.password:
+        return spec
+    # Not url.set(password=None): to URL.set, None means "leave unchanged".
+    bare = URL.create(
+        url.drivername,
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return bare.render_as_string(hide_password=False)
 
 
 def _load_report(directory: Path) -> dict[str, SourceReport]:
