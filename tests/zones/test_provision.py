@@ -1,0 +1,213 @@
+"""zones.provision: create_zone / refresh_zone on tiny real sources (files, SQLite, PostgreSQL):
+staging and publish, reuse on refresh, pseudonyms, audit outcomes, and failures mid-build."""
+
+from __future__ import annotations
+
+import errno
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import zones.provision as provision
+from scrubbers.operators import pseudonym_token
+from zones import audit
+from zones.crypto import iter_decrypt
+from zones.exceptions import ZoneError
+from zones.keys import ensure_pseudonym_key
+from zones.lifecycle import init_home, unwrap_zone_key, verify_zone
+from zones.provision import ZoneRequest, create_zone, refresh_zone
+from zones.store import ZoneStore
+
+EMAIL = "devin.sparks@yahoo.com"
+PSEUDO_POLICY = "version: 1\nentities:\n  EMAIL_ADDRESS: {operator: pseudonymize}\n  PERSON: {}\n"
+
+
+@pytest.fixture
+def store(piizone_home: Path) -> ZoneStore:
+    init_home(piizone_home)
+    return ZoneStore(piizone_home)
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    d = tmp_path / "src"
+    d.mkdir()
+    (d / "people.csv").write_text(
+        f"name,email\nDevin Sparks,{EMAIL}\nTrevor Fritz,fritz.trevor@james.com\n"
+    )
+    (d / "a.txt").write_text("Agent: hello.\nCustomer: thanks, bye.\n")
+    (d / "b.txt").write_text("Customer: this is Michelle Hall.\n")
+    return d
+
+
+def plaintext(store: ZoneStore, name: str, path: str, version: int | None = None) -> bytes:
+    m = store.manifest(name, version)
+    dek = unwrap_zone_key(store, m)
+    with open(store.version_dir(name, m["version"]) / path, "rb") as f:
+        return b"".join(iter_decrypt(f, dek, zone_id=m["id"], path=path))
+
+
+def last(store: ZoneStore) -> dict:
+    return list(audit.open_audit_log(store.home).records())[-1]
+
+
+def staging(store: ZoneStore) -> list[Path]:
+    d = store.root / ".staging"
+    return list(d.iterdir()) if d.is_dir() else []
+
+
+def test_create_then_refresh_reuses_by_content_hash(store: ZoneStore, src: Path) -> None:
+    ticks: list[tuple[str, int, int]] = []
+    first = create_zone(
+        ZoneRequest("z", [str(src)], purpose="p"), store, lambda *t: ticks.append(t)
+    )
+    assert [t[1:] for t in ticks] == [(1, 3), (2, 3), (3, 3)] and first.reused == []
+    assert last(store)["action"] == "zone.create" and last(store)["outcome"] == "success"
+
+    again = refresh_zone("z", store)  # nothing changed: everything reused, a new version anyway
+    assert sorted(again.reused) == ["src/a.txt", "src/b.txt", "src/people.csv"]
+    assert (again.manifest["version"], again.manifest["parent"]) == (2, 1)
+
+    (src / "b.txt").write_text("Customer: this is Trevor Fritz now.\n")
+    (src / "c.txt").write_text("Customer: a new file.\n")
+    third = refresh_zone("z", store)
+    assert sorted(third.reused) == ["src/a.txt", "src/people.csv"]
+    assert third.manifest["parent"] == 2 and store.versions("z") == [1, 2, 3]
+    assert "data/src/c.txt" in {f["path"] for f in third.manifest["files"]}
+    assert b"Trevor Fritz" not in plaintext(store, "z", "data/src/b.txt")
+    rec = last(store)
+    assert (rec["action"], rec["details"]["reused"], rec["details"]["parent"]) == (
+        "zone.refresh",
+        2,
+        2,
+    )
+    assert verify_zone("z", store).ok
+
+
+def test_refresh_with_the_file_gone_fails_and_keeps_the_zone(store: ZoneStore, src: Path) -> None:
+    create_zone(ZoneRequest("z", [str(src)]), store)
+    (src / "b.txt").unlink()
+    result = refresh_zone("z", store)  # a file removed from a directory source is just gone
+    assert "data/src/b.txt" not in {f["path"] for f in result.manifest["files"]}
+    assert "data/src/b.txt" in {f["path"] for f in store.manifest("z", 1)["files"]}
+
+
+def test_pseudonyms_match_across_files_and_versions(
+    store: ZoneStore, src: Path, tmp_path: Path
+) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text(PSEUDO_POLICY)
+    create_zone(ZoneRequest("z", [str(src)], policy_path=str(policy)), store)
+    token = pseudonym_token(ensure_pseudonym_key(store.home), "EMAIL_ADDRESS", EMAIL)
+    assert token.encode() in plaintext(store, "z", "data/src/people.csv")
+    (src / "a.txt").write_text(f"Customer: write to {EMAIL} please.\n")
+    refresh_zone("z", store)
+    v2 = plaintext(store, "z", "data/src/a.txt")
+    assert token.encode() in v2 and EMAIL.encode() not in v2
+    assert plaintext(store, "z", "data/src/people.csv", 1) == plaintext(
+        store, "z", "data/src/people.csv", 2
+    )
+
+
+def test_a_failing_writer_leaves_no_staging_and_is_audited(
+    store: ZoneStore, src: Path, monkeypatch
+) -> None:
+    create_zone(ZoneRequest("z", [str(src)]), store)
+    (src / "b.txt").write_text("Customer: changed.\n")
+
+    def full(self, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(provision.EncryptingWriter, "write", full)
+    with pytest.raises(ZoneError, match="zone 'z' not written: No space left on device"):
+        refresh_zone("z", store)
+    with pytest.raises(ZoneError, match="No space left on device"):
+        create_zone(ZoneRequest("y", [str(src)]), store)
+    rec = last(store)
+    assert (rec["action"], rec["zone"], rec["outcome"]) == ("zone.create", "y", "failure")
+    assert staging(store) == [] and store.versions("z") == [1] and not store.exists("y")
+
+
+def test_ctrl_c_mid_build_removes_staging(store: ZoneStore, src: Path) -> None:
+    def interrupt(relpath, done, total):
+        assert staging(store), "the build happens in staging"
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        create_zone(ZoneRequest("z", [str(src)]), store, interrupt)
+    assert staging(store) == [] and not store.exists("z") and store.versions("z") == []
+    rec = last(store)
+    assert (rec["action"], rec["outcome"], rec["details"]["error"]) == (
+        "zone.create",
+        "failure",
+        "interrupted",
+    )
+
+
+def test_audit_failure_at_publish_unpublishes(store: ZoneStore, src: Path, monkeypatch) -> None:
+    """Fail closed: if the success record cannot be written, the new version is withdrawn."""
+    create_zone(ZoneRequest("z", [str(src)]), store)
+    real = audit.record
+
+    def refuse(action, **kw):
+        if kw.get("outcome", "success") == "success" and action == "zone.refresh":
+            raise audit.AuditError("audit log not writable")
+        return real(action, **kw)
+
+    monkeypatch.setattr(provision.audit, "record", refuse)
+    (src / "a.txt").write_text("Customer: new text.\n")
+    with pytest.raises(audit.AuditError):
+        refresh_zone("z", store)
+    assert store.versions("z") == [1] and store.manifest("z")["version"] == 1
+    assert staging(store) == []
+
+
+def test_invalid_names_are_audited_without_a_zone(store: ZoneStore, src: Path) -> None:
+    for name in ("../x", "a/b", ".hidden", "x\n"):
+        with pytest.raises(ZoneError, match="invalid zone name"):
+            create_zone(ZoneRequest(name, [str(src)]), store)
+        rec = last(store)
+        assert (rec["action"], rec["zone"], rec["outcome"]) == ("zone.create", None, "failure")
+    with pytest.raises(ZoneError, match="invalid zone name"):
+        refresh_zone("../x", store)
+    assert store.names() == []
+
+
+def test_sqlite_tables_and_queries_are_redacted(store: ZoneStore, sqlite_url: str) -> None:
+    create_zone(
+        ZoneRequest("t", [f"{sqlite_url}?query=SELECT * FROM customers WHERE customer_id <= 30"]),
+        store,
+    )
+    create_zone(
+        ZoneRequest("q", [f"{sqlite_url}?query=SELECT full_name, ssn FROM customers LIMIT 5"]),
+        store,
+    )
+    t = pd.read_parquet(io.BytesIO(plaintext(store, "t", store.manifest("t")["files"][0]["path"])))
+    assert (
+        len(t) == 500 and set(t["ssn"]) == {"<US_SSN>"} and set(t["email"]) == {"<EMAIL_ADDRESS>"}
+    )
+    assert t["plan"].isin(["basic", "plus", "premium"]).all()  # clean columns kept
+    (path,) = [f["path"] for f in store.manifest("q")["files"]]
+    q = pd.read_parquet(io.BytesIO(plaintext(store, "q", path)))
+    assert list(q.columns) == ["full_name", "ssn"] and set(q["full_name"]) == {"<PERSON>"}
+    assert store.manifest("t")["files"][0]["entities"]["US_SSN"] == 30
+
+
+def test_postgresql_password_is_never_stored(store: ZoneStore, pg_url: str, monkeypatch) -> None:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(pg_url)
+    spec = f"{pg_url}?query=SELECT customer_id, ssn FROM customers ORDER BY customer_id LIMIT 3"
+    create_zone(ZoneRequest("pg", [spec]), store)
+    manifest_text = (store.current_dir("pg") / "manifest.json").read_text()
+    assert url.password and url.password not in manifest_text
+    log = b"".join(p.read_bytes() for p in (store.home / "audit").iterdir())
+    assert url.password.encode() not in log
+    monkeypatch.setenv("PGPASSWORD", url.password)
+    result = refresh_zone("pg", store)  # the password comes from the environment, as libpq does
+    assert result.reused == [result.manifest["files"][0]["path"].removeprefix("data/")]
+    frame = pd.read_parquet(io.BytesIO(plaintext(store, "pg", result.manifest["files"][0]["path"])))
+    assert set(frame["ssn"]) == {"<US_SSN>"} and len(frame) == 3
