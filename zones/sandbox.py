@@ -47,6 +47,7 @@ ZONE_OUT = "/zone/out"
 ZONE_HOME = "/zone/home"
 ZONE_WORK = "/zone/work"
 DATA_FD = 3
+_TAR_BUFSIZE = 1 << 20
 # Device nodes the NVIDIA driver needs in user space; bound only when they exist on the host.
 NVIDIA_DEVICE_GLOBS = (
     "/dev/nvidia[0-9]*",
@@ -246,7 +247,12 @@ def tar_stream(
     files), so decrypted bytes go from memory straight into the pipe. Returns bytes of content."""
     total = 0
     now = time.time() if mtime is None else mtime
-    with tarfile.open(fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    # 1 MiB (one AEAD segment) both for reads and for the stream's buffer: tarfile's stream
+    # re-slices its buffer per `bufsize` written, quadratic with the 10 KiB default.
+    with tarfile.open(
+        fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_TAR_BUFSIZE
+    ) as tar:
+        tar.copybufsize = _TAR_BUFSIZE
         for relpath, size, chunks in entries:
             info = tarfile.TarInfo(relpath)
             info.size, info.mode, info.mtime, info.uid, info.gid = size, 0o444, now, 0, 0
@@ -256,20 +262,39 @@ def tar_stream(
 
 
 class _ChunkReader:
-    """A read()-able view of an iterator of byte chunks; checks the promised size exactly."""
+    """A read()-able view of an iterator of byte chunks; checks the promised size exactly.
+
+    Reads return exactly n bytes until the end (tarfile treats a short read as truncation) and
+    copy each byte once: slicing a growing buffer made streaming quadratic in the segment size.
+    """
 
     def __init__(self, chunks: Iterator[bytes], size: int):
-        self._chunks, self._buf, self._left = iter(chunks), b"", size
+        self._chunks, self._left = iter(chunks), size
+        self._view, self._pos = memoryview(b""), 0
 
     def read(self, n: int = -1) -> bytes:
-        while (n < 0 or len(self._buf) < n) and (chunk := next(self._chunks, None)) is not None:
-            self._buf += chunk
-        out, self._buf = (self._buf, b"") if n < 0 else (self._buf[:n], self._buf[n:])
-        self._left -= len(out)
-        if self._left < 0 or (not out and self._left > 0):
-            # A size mismatch would shift every later tar header; stop the stream instead.
-            raise SandboxError("zone file does not match the size in its manifest")
-        return out
+        n = self._left if n < 0 else min(n, self._left)
+        if self._pos >= len(self._view) and n:
+            chunk = next(self._chunks, None)
+            if chunk is not None and len(chunk) == n:  # the common case: one whole segment
+                self._left -= n
+                return chunk
+            self._view, self._pos = memoryview(chunk or b""), 0
+            if chunk is None:
+                raise SandboxError("zone file is shorter than the size in its manifest")
+        out = bytearray()
+        while len(out) < n:
+            if self._pos >= len(self._view):
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    # A short file would shift every later tar header; stop the stream instead.
+                    raise SandboxError("zone file is shorter than the size in its manifest")
+                self._view, self._pos = memoryview(chunk), 0
+            take = min(n - len(out), len(self._view) - self._pos)
+            out += self._view[self._pos : self._pos + take]
+            self._pos += take
+        self._left -= n
+        return bytes(out)
 
 
 def zone_entries(directory: Path, manifest: dict[str, Any], dek: bytes):
