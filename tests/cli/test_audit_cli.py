@@ -192,23 +192,32 @@ def test_an_unwritable_audit_dir_is_one_error_line(piizone_home: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 2  # error + hint
 
 
-def _zone(home: Path) -> None:
-    d = home / "zones" / "customers"
-    d.mkdir(parents=True)
-    manifest = {
-        "id": "z1",
-        "name": "customers",
-        "purpose": "churn model",
-        "owner": "ada",
-        "sources": [{"uri": "sample_data/customers.csv", "sha256": "ab" * 32, "rows": 3}],
-        "policy": {"sha256": "cd" * 32},
-        "scan_summary": {"totals": {"EMAIL_ADDRESS": 3}},
-    }
-    (d / "manifest.json").write_text(json.dumps(manifest))
+def _zone(home: Path, tmp_path: Path) -> Path:
+    """A real zone `customers` (init + create_zone) from a tiny CSV and a tiny transcript.
+
+    Returns the source directory (for commands that create another zone from it).
+    """
+    from zones.lifecycle import init_home
+    from zones.provision import ZoneRequest, create_zone
+    from zones.store import ZoneStore
+
+    src = tmp_path / "crm"
+    src.mkdir()
+    (src / "customers.csv").write_text(
+        "customer_id,email,plan\n"
+        "1,devin.sparks@yahoo.com,plus\n2,fritz.trevor@james.com,basic\n"
+        "3,michelle.hall@yahoo.com,premium\n"
+    )
+    (src / "call.txt").write_text("Agent: Thanks for calling.\nCustomer: It works now, bye.\n")
+    init_home(home)
+    create_zone(
+        ZoneRequest("customers", [str(src)], purpose="churn model", owner="ada"), ZoneStore(home)
+    )
+    return src
 
 
 def test_ropa_prints_markdown_and_is_audited(home: Path, tmp_path: Path) -> None:
-    _zone(home)
+    _zone(home, tmp_path)
     result = run("ropa", "customers")
     assert result.exit_code == 0, result.stderr
     assert result.output.startswith("# Record of processing — zone `customers`")
@@ -240,10 +249,26 @@ def test_the_console_script_verifies(home: Path) -> None:
 # Issue 4, item 5: every command that touches a zone leaves an audit record. Each command of
 # the app must be listed in exactly one table below; a new command fails the walk until it is.
 
-# command path -> (argv after the path, action its record must carry, zone it must name)
+# command path -> (argv after the path, action its record must carry, zone it must name).
+# "{src}" is the zone's source directory and "{out}" a fresh directory. `init`, `keys …`,
+# `zone list` and `zone gc` act on the home, not on one zone: their records name no zone (None).
 ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "audit ropa": (["customers"], "audit.ropa", "customers"),
     "audit export": (["--zone", "customers", "--format", "csv"], "audit.export", "customers"),
+    "init": ([], "init", None),
+    "zone create": (["fresh", "--from", "{src}"], "zone.create", "fresh"),
+    "zone list": ([], "zone.list", None),
+    "zone show": (["customers"], "zone.show", "customers"),
+    "zone verify": (["customers"], "zone.verify", "customers"),
+    "zone refresh": (["customers"], "zone.refresh", "customers"),
+    "zone destroy": (["customers", "--yes"], "zone.destroy", "customers"),
+    "zone hold": (["customers", "--on"], "zone.hold", "customers"),
+    "zone grant": (["customers", "alice"], "zone.grant", "customers"),
+    "zone revoke": (["customers", "alice"], "zone.revoke", "customers"),
+    "zone gc": (["--yes"], "zone.gc", None),
+    "zone export-policy": (["customers", "-o", "{out}"], "zone.export_policy", "customers"),
+    "keys status": ([], "key.status", None),
+    "keys rotate": (["--yes"], "key.rotate", None),
 }
 # Commands that read or report without touching a zone.
 NOT_ZONE_COMMANDS = {"scan", "redact", "audit log", "audit verify"}
@@ -271,11 +296,12 @@ def test_every_command_is_classified_for_auditing() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(ZONE_COMMANDS))
-def test_every_zone_command_leaves_an_audit_record(home: Path, path: str) -> None:
+def test_every_zone_command_leaves_an_audit_record(home: Path, tmp_path: Path, path: str) -> None:
     if path not in command_paths():
         pytest.fail(f"{path} is listed in ZONE_COMMANDS but not registered")
-    _zone(home)
+    src = _zone(home, tmp_path)
     argv, action, zone = ZONE_COMMANDS[path]
+    argv = [a.format(src=src, out=tmp_path / "out") for a in argv]
     before = audit.open_audit_log(home).verify().records
     result = runner.invoke(app, [*path.split(), *argv])
     assert result.exit_code == 0, result.stderr
