@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
         out, seconds, good = run_step(name, cmd)
         ok &= good
         shown = " ".join(["python", *script] + (quick_args if args.quick else []))
+        # A script that prints its own "## Title" line gets ours instead.
+        if out.startswith("## "):
+            out = out.split("\n", 1)[1] if "\n" in out else ""
         sections.append(f"## {title}\n\n`{shown}` ({seconds:.0f} s)\n\n" + out.strip() + "\n")
     header = (
         "# piizone benchmark results\n\n"
