@@ -9,9 +9,9 @@ from pathlib import Path
 
 import typer
 
+from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind, EngineOptions, engine_from
 from cli.errors import handle_errors
 from cli.progress import byte_progress
-from scrubbers.engine import engine_for
 from scrubbers.exceptions import ScrubberError
 from scrubbers.operators import Redactor
 from scrubbers.policy import load_policy
@@ -42,6 +42,9 @@ def redact(
         None, "--format", "-f", help="Input format when reading stdin (default txt)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stderr."),
+    workers: int | None = WORKERS,
+    engine_kind: EngineKind = ENGINE,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Redact PII from a file, keeping its format, rows, columns and non-string values.
 
@@ -60,12 +63,15 @@ def redact(
     auditing = piizone_home().is_dir()
     if auditing:  # fail closed: no redaction that cannot be recorded
         audit.open_audit_log().check_writable()
-    engine = engine_for(loaded)
     size = (
         Path(input_path).stat().st_size if input_path != STDIO and Path(input_path).is_file() else 0
     )
+    options = EngineOptions(workers, engine_kind.value, scheduler)
     try:
-        with byte_progress("redacting", size) as progress:
+        with (
+            engine_from(loaded, options, size) as engine,
+            byte_progress("redacting", size) as progress,
+        ):
             summary = redact_file(
                 input_path, output, engine, redactor, progress, fmt.value if fmt else None
             )

@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind, EngineOptions, engine_from
 from cli.errors import handle_errors, report_error
 from cli.output import write_output
 from cli.progress import byte_progress
-from scrubbers.engine import engine_for
 from scrubbers.entities import Risk
 from scrubbers.exceptions import InputError
 from scrubbers.policy import load_policy
@@ -48,6 +48,9 @@ def scan(
         FailOn.none, "--fail-on", help="Exit 1 when the overall risk reaches this level."
     ),
     json_out: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+    workers: int | None = WORKERS,
+    engine_kind: EngineKind = ENGINE,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Scan files for PII and report counts per source, column and entity type.
 
@@ -64,8 +67,11 @@ def scan(
     if json_out:
         fmt = ReportFormat.json
     total = sum(t.path.stat().st_size for t in collect_targets(paths))
-    engine = engine_for(load_policy(policy))
-    with byte_progress("scanning", total) as progress:
+    options = EngineOptions(workers, engine_kind.value, scheduler)
+    with (
+        engine_from(load_policy(policy), options, total) as engine,
+        byte_progress("scanning", total) as progress,
+    ):
         report = scan_paths(paths, engine, progress=progress)
     if fmt is ReportFormat.table:
         if output is not None:

@@ -11,6 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cli.confirm import confirm_or_abort
+from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from cli.errors import handle_errors, report_error
 from cli.progress import stderr_console
 from zones import lifecycle
@@ -90,6 +91,9 @@ def create(
     ttl: str | None = typer.Option(None, "--ttl", help="Lifetime, e.g. 30d (config default)."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (default: you)."),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    workers: int | None = WORKERS,
+    engine_kind: EngineKind = ENGINE,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Provision a zone: scan, redact, encrypt; built in staging and published atomically.
 
@@ -106,6 +110,7 @@ def create(
         purpose=purpose,
         ttl=ttl,
         owner=owner,
+        engine={"workers": workers, "engine": engine_kind.value, "scheduler": scheduler},
     )
     with _item_progress() as progress:
         task = progress.add_task(f"provisioning {name}", total=None, current="")
@@ -129,6 +134,9 @@ def refresh(
         None, "--from", help="Override the recorded sources (e.g. to pass a database password)."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
+    workers: int | None = WORKERS,
+    engine_kind: EngineKind = ENGINE,
+    scheduler: str | None = SCHEDULER,
 ) -> None:
     """Re-read the sources into a new version; unchanged sources are reused, not re-scanned.
 
@@ -143,6 +151,11 @@ def refresh(
         result = refresh_zone(
             name,
             sources=sources or None,
+            engine_options={
+                "workers": workers,
+                "engine": engine_kind.value,
+                "scheduler": scheduler,
+            },
             progress=lambda item, done, total: progress.update(
                 task, completed=done, total=total, current=item[-40:]
             ),

@@ -102,7 +102,7 @@ class EngineStats:
     filtered: dict[str, int] = field(default_factory=dict)
 
 
-class _Memo:
+class FindingsMemo:
     """An LRU of findings per short text, bounded by total characters held."""
 
     MAX_TEXT = 4096
@@ -189,7 +189,7 @@ class Engine:
             default_score_threshold=0.0,
         )
         self._allow = set(policy.model.allow_list)
-        self._memo = _Memo()
+        self._memo = FindingsMemo()
         self.stats = EngineStats()
 
     def analyze(self, text: str) -> list[Finding]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, order=True)
@@ -13,7 +13,10 @@ class Finding:
     end: int
     entity_type: str
     score: float
-    recognizer: str = ""
+    # Which recognizer won a tie is not part of a finding's identity: Presidio dedupes equal spans
+    # through a set, whose order follows each process's hash seed, and findings from worker
+    # processes must equal a single process's.
+    recognizer: str = field(default="", compare=False)
 
     def shifted(self, offset: int) -> Finding:
         return Finding(

@@ -26,8 +26,8 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-from scrubbers.engine import engine_for
 from scrubbers.operators import Redactor
+from scrubbers.parallel import close_engine, make_engine
 from scrubbers.policy import Policy, load_policy, parse_policy
 from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
@@ -62,6 +62,8 @@ class ZoneRequest:
     purpose: str = ""
     ttl: str | None = None
     owner: str | None = None
+    # Engine choice: {"workers": N, "engine": "local"|"dask", "scheduler": address}.
+    engine: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -137,6 +139,7 @@ def create_zone(
                 meta,
                 parent=None,
                 progress=progress,
+                engine_options=request.engine,
             )
             details.update(_summary(result))
             _publish_audited(store, "zone.create", name, result, previous=None, details=details)
@@ -152,6 +155,7 @@ def refresh_zone(
     store: ZoneStore | None = None,
     sources: list[str] | None = None,
     progress: ProgressCallback | None = None,
+    engine_options: dict[str, Any] | None = None,
 ) -> BuildResult:
     """A new version from the same sources and policy; unchanged sources are reused as is."""
     store = store or ZoneStore()
@@ -192,6 +196,7 @@ def refresh_zone(
                 meta,
                 parent=(parent, parent_dir),
                 progress=progress,
+                engine_options=engine_options,
             )
             details.update(_summary(result))
             _publish_audited(
@@ -215,10 +220,48 @@ def _build(
     *,
     parent: tuple[dict, Path] | None,
     progress: ProgressCallback | None,
+    engine_options: dict[str, Any] | None = None,
 ) -> BuildResult:
     resolved = resolve_sources(specs)
     items = [item for source in resolved for item in source.items()]
-    engine = engine_for(policy)
+    sizes = [item.size for item in items]
+    engine = make_engine(
+        policy, **(engine_options or {}), input_bytes=sum(sizes) if None not in sizes else None
+    )
+    try:
+        return _build_with(
+            store,
+            name,
+            resolved,
+            specs,
+            items,
+            policy,
+            text,
+            dek,
+            meta,
+            parent=parent,
+            progress=progress,
+            engine=engine,
+        )
+    finally:
+        close_engine(engine)
+
+
+def _build_with(
+    store: ZoneStore,
+    name: str,
+    resolved: list[Source],
+    specs: list[str],
+    items: list[SourceItem],
+    policy: Policy,
+    text: str,
+    dek: bytes,
+    meta: dict[str, Any],
+    *,
+    parent: tuple[dict, Path] | None,
+    progress: ProgressCallback | None,
+    engine: Any,
+) -> BuildResult:
     redactor = Redactor(policy, ensure_pseudonym_key(store.home))
     parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
     parent_report = _load_report(parent[1]) if parent else {}

@@ -233,3 +233,12 @@ def test_fifty_megabyte_single_line_in_bounded_memory(tmp_path):
     # of str, and spaCy on one 50 MB doc several GB.
     assert maxrss_mb < 800, maxrss_mb
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss > 0
+
+
+def test_workers_give_the_same_report():
+    target = str(SAMPLE_DATA / "support_tickets.jsonl")
+    one = json.loads(scan(target, "--json", "--workers", "1").stdout)
+    two = json.loads(scan(target, "--json", "--workers", "2").stdout)
+    for report in (one, two):
+        report.pop("generated_at"), report.pop("duration_s")
+    assert one == two and one["totals"]

@@ -1,0 +1,55 @@
+"""The options every analysing command shares: --workers, --engine, --scheduler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from enum import StrEnum
+
+import typer
+
+from scrubbers.parallel import close_engine, make_engine
+from scrubbers.policy import Policy
+
+
+class EngineKind(StrEnum):
+    local = "local"
+    dask = "dask"
+
+
+WORKERS = typer.Option(
+    None,
+    "--workers",
+    "-w",
+    min=1,
+    help="Processes analysing text (default: all cores for inputs over 4 MB, else 1).",
+)
+ENGINE = typer.Option(EngineKind.local, "--engine", help="local processes, or a Dask cluster.")
+SCHEDULER = typer.Option(
+    None, "--scheduler", help="Dask scheduler address (tcp://host:8786); none: a LocalCluster."
+)
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    workers: int | None = None
+    engine: str = "local"
+    scheduler: str | None = None
+
+
+@contextmanager
+def engine_from(
+    policy: Policy, options: EngineOptions, input_bytes: int | None = None
+) -> Iterator[object]:
+    engine = make_engine(
+        policy,
+        workers=options.workers,
+        engine=options.engine,
+        scheduler=options.scheduler,
+        input_bytes=input_bytes,
+    )
+    try:
+        yield engine
+    finally:
+        close_engine(engine)

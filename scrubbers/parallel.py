@@ -1,0 +1,174 @@
+"""Engines that spread analysis over processes (local) or a Dask cluster, with the same output.
+
+Both wrap the one-process `Engine`: each worker builds it once from the policy (the spaCy model
+loads once per worker), texts travel in ordered batches, and results come back in input order.
+Analysis of a text depends only on the text and the policy, so any number of workers gives the
+same findings, byte for byte, as one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
+from typing import Any
+
+from scrubbers.engine import Engine, EngineStats, FindingsMemo, engine_for
+from scrubbers.findings import Finding
+from scrubbers.policy import Policy
+
+BATCH_TEXTS = 64
+BATCH_CHARS = 256_000
+_worker_engine: Engine | None = None
+
+
+def default_workers() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def _init_worker(policy: Policy) -> None:
+    global _worker_engine
+    _worker_engine = engine_for(policy)
+
+
+def _analyze_batch(texts: list[str]) -> tuple[list[list[Finding]], dict[str, int]]:
+    engine = _worker_engine
+    assert engine is not None, "worker initialiser did not run"
+    engine.stats = EngineStats()
+    results = list(engine.analyze_many(texts))
+    return results, dict(engine.stats.filtered)
+
+
+class _FanOutEngine:
+    """Engine interface over a pool: subclasses say how a batch is submitted."""
+
+    def __init__(self, policy: Policy, workers: int):
+        self.policy = policy
+        self.workers = workers
+        self.entities = policy.entities
+        self.language = policy.model.engine.language
+        self.stats = EngineStats()
+        self._memo = FindingsMemo()
+
+    def _submit(self, batch: list[str]) -> Any:
+        raise NotImplementedError
+
+    def _result(self, handle: Any) -> tuple[list[list[Finding]], dict[str, int]]:
+        raise NotImplementedError
+
+    def analyze(self, text: str) -> list[Finding]:
+        return next(self.analyze_many([text]))
+
+    def analyze_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Finding]]:
+        """Findings per text in input order; at most 2 batches per worker in flight (memory).
+
+        Short texts already analysed in this process come from the memo, as with Engine.
+        """
+        order: deque[list[Any]] = deque()  # per text: [findings or None, text]
+        in_flight: deque[tuple[Any, list[list[Any]]]] = deque()
+        batch: list[list[Any]] = []
+        chars = 0
+        limit = max(2, self.workers * 2)
+
+        def submit() -> None:
+            nonlocal batch, chars
+            if batch:
+                in_flight.append((self._submit([slot[1] for slot in batch]), batch))
+                batch, chars = [], 0
+
+        def settle_oldest() -> None:
+            handle, slots = in_flight.popleft()
+            results, filtered = self._result(handle)
+            for name, n in filtered.items():
+                self.stats.filtered[name] = self.stats.filtered.get(name, 0) + n
+            for slot, found in zip(slots, results, strict=True):
+                slot[0] = found
+                if self._memo.accepts(slot[1]):
+                    self._memo.put(slot[1], found)
+
+        def ready() -> Iterator[list[Finding]]:
+            while order and order[0][0] is not None:
+                yield list(order.popleft()[0])
+
+        for text in texts:
+            self.stats.texts += 1
+            self.stats.chars += len(text)
+            slot = [self._memo.get(text), text]
+            order.append(slot)
+            if slot[0] is None:
+                batch.append(slot)
+                chars += len(text)
+                if len(batch) >= BATCH_TEXTS or chars >= BATCH_CHARS:
+                    submit()
+            if len(in_flight) >= limit:
+                settle_oldest()
+            yield from ready()
+        submit()
+        while in_flight:
+            settle_oldest()
+            yield from ready()
+        yield from ready()
+
+    def close(self) -> None:
+        pass
+
+
+class ProcessPoolEngine(_FanOutEngine):
+    """`--workers N` on one machine: N processes, each with its own Engine."""
+
+    def __init__(self, policy: Policy, workers: int):
+        super().__init__(policy, workers)
+        # spawn, not fork: the parent may run threads (progress bars), and a forked child of a
+        # threaded parent can deadlock on a lock held at fork time.
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(policy,),
+        )
+
+    def _submit(self, batch: list[str]) -> Future:
+        return self._pool.submit(_analyze_batch, batch)
+
+    def _result(self, handle: Future) -> tuple[list[list[Finding]], dict[str, int]]:
+        return handle.result()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+# Below this much input the pool's start-up (a spawn and a model load per worker, seconds)
+# costs more than it saves; an explicit --workers always wins.
+AUTO_POOL_MIN_BYTES = 4 * 1024 * 1024
+
+
+def make_engine(
+    policy: Policy,
+    *,
+    workers: int | None = None,
+    engine: str = "local",
+    scheduler: str | None = None,
+    input_bytes: int | None = None,
+):
+    """The engine for a command: in-process, a local process pool, or a Dask cluster."""
+    if engine == "dask":
+        from scrubbers.dask_engine import DaskEngine
+
+        return DaskEngine(policy, scheduler=scheduler, workers=workers)
+    if engine != "local":
+        raise ValueError(f"unknown engine {engine!r}")
+    if workers is None:
+        small = input_bytes is not None and input_bytes < AUTO_POOL_MIN_BYTES
+        workers = 1 if small else default_workers()
+    if workers <= 1:
+        return engine_for(policy)
+    return ProcessPoolEngine(policy, workers)
+
+
+def close_engine(engine) -> None:
+    """Stop a pool or a Dask client; the in-process engine stays cached."""
+    close = getattr(engine, "close", None)
+    if close is not None:
+        close()
