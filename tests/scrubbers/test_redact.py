@@ -290,7 +290,7 @@ SEAM_TEXT = (
     Agent: May I have your full name and e-mail please?
     Customer: Sure, it is Maria Garcia and maria.garcia@example.com, and my phone is 415-555-0132.
     Agent: And the card on file?
-    Customer: 4111 1111 1111 1111, expiring next year. My SSN is 078-05-1120 if you need it.
+    Customer: 4111 1111 1111 1111, expiring next year. My SSN is 536-22-8741 if you need it.
     Agent: Thank you, Mr. Jonathan Blackwood. Your IP was 203.0.113.77 during the login.
     """
     )
@@ -306,7 +306,7 @@ def test_text_chunk_seams(engine, default, tmp_path: Path, chunk_chars: int) -> 
     redact_file(src, out, engine, default, chunk_chars=chunk_chars)
     result = out.read_text()
     assert result == redact_text(SEAM_TEXT, engine, default)
-    for planted in ("maria.garcia@", "415-555-0132", "4111 1111", "078-05-1120", "203.0.113.77"):
+    for planted in ("maria.garcia@", "415-555-0132", "4111 1111", "536-22-8741", "203.0.113.77"):
         assert planted not in result
 
 
