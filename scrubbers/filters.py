@@ -87,7 +87,21 @@ def is_too_short_for_phone(f: Finding, ctx: FilterContext) -> bool:
     """phonenumbers accepts "16.85" as a short number in some regions; amounts are not phones."""
     if f.entity_type != "PHONE_NUMBER":
         return False
-    return sum(c.isdigit() for c in ctx.text[f.start : f.end]) < MIN_PHONE_DIGITS
+    return count_digits(ctx.text[f.start : f.end]) < MIN_PHONE_DIGITS
+
+
+_DIGIT_WORD = re.compile(
+    r"\b(?:(double|triple)\s+)?(zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b", re.I
+)
+
+
+def count_digits(text: str) -> int:
+    """Digits written or spoken ("five five five oh one", "double seven")."""
+    spoken = sum(
+        {"double": 2, "triple": 3}.get((m.group(1) or "").lower(), 1)
+        for m in _DIGIT_WORD.finditer(text)
+    )
+    return sum(c.isdigit() for c in text) + spoken
 
 
 def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:

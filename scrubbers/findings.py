@@ -25,13 +25,38 @@ class Finding:
 
 
 def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """Keep a non-overlapping set: higher score first, then the longer span, then position.
+    """A non-overlapping set that covers every character any finding covered.
 
-    Reports count each stretch of text once; redaction then replaces each kept span.
+    Higher score first, then the longer span. A lower-ranked finding that overlaps kept ones
+    still counts for its uncovered characters: of the same type as the finding it overlaps, it
+    widens that finding ("wright" + "bradley wright" -> "bradley wright"); of another type, its
+    uncovered remainder is kept as its own finding. Dropping it whole would leak "bradley".
     """
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start, f.entity_type))
     kept: list[Finding] = []
     for f in ranked:
-        if all(f.end <= k.start or f.start >= k.end for k in kept):
+        overlapping = [k for k in kept if f.start < k.end and k.start < f.end]
+        if not overlapping:
             kept.append(f)
+            continue
+        if len(overlapping) == 1 and overlapping[0].entity_type == f.entity_type:
+            k = overlapping[0]
+            start, end = min(k.start, f.start), max(k.end, f.end)
+            if all(o is k or o.end <= start or o.start >= end for o in kept):
+                kept[kept.index(k)] = Finding(start, end, k.entity_type, k.score, k.recognizer)
+                continue
+        for start, end in _uncovered(f, kept):
+            kept.append(Finding(start, end, f.entity_type, f.score, f.recognizer))
     return sorted(kept)
+
+
+def _uncovered(f: Finding, kept: list[Finding]) -> list[tuple[int, int]]:
+    """The parts of `f` no kept finding covers (at least 2 characters: no stray letters)."""
+    pieces, pos = [], f.start
+    for k in sorted(k for k in kept if f.start < k.end and k.start < f.end):
+        if k.start > pos:
+            pieces.append((pos, k.start))
+        pos = max(pos, k.end)
+    if pos < f.end:
+        pieces.append((pos, f.end))
+    return [(a, b) for a, b in pieces if b - a >= 2]

@@ -12,6 +12,7 @@ from scrubbers.exceptions import EngineError
 # piizone's own recognizers: name -> "module:Class" (imported lazily to keep start-up fast).
 CUSTOM_RECOGNIZERS: dict[str, str] = {
     "StreetAddressRecognizer": "scrubbers.recognizers.us_street_address:StreetAddressRecognizer",
+    "PhoneInContextRecognizer": "scrubbers.recognizers.phone_in_context:PhoneInContextRecognizer",
     "DateOfBirthRecognizer": "scrubbers.recognizers.date_of_birth:DateOfBirthRecognizer",
     "AccountNumberRecognizer": "scrubbers.recognizers.account_number:AccountNumberRecognizer",
     "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",

@@ -55,6 +55,22 @@ CASES = [
     ("is_name_with_digits", "on 5th Avenue today", "5th Avenue", "LOCATION", [], False),
     ("is_too_short_for_phone", "spend 16.85 monthly", "16.85", "PHONE_NUMBER", [], True),
     ("is_too_short_for_phone", "call 555-0134 today", "555-0134", "PHONE_NUMBER", [], False),
+    (
+        "is_too_short_for_phone",
+        "it's five five five oh one two three four",
+        "five five five oh one two three four",
+        "PHONE_NUMBER",
+        [],
+        False,
+    ),
+    (
+        "is_too_short_for_phone",
+        "double five one two three four",
+        "double five one two three four",
+        "PHONE_NUMBER",
+        [],
+        True,
+    ),
     ("is_phone_shaped_nhs", "call (415) 555-0134", "(415) 555-0134", "UK_NHS", [], True),
     ("is_phone_shaped_nhs", "NHS number 943 476 5919", "943 476 5919", "UK_NHS", [], False),
 ]
