@@ -22,6 +22,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -532,7 +533,9 @@ def _grep(marker: str, roots: list[Path], exclude: Path) -> list[str]:
             for f in files:
                 path = os.path.join(dirpath, f)
                 try:
-                    if os.path.islink(path) or os.path.getsize(path) > 256 << 20:
+                    st = os.lstat(path)
+                    # Regular files only: opening a fifo left by another test would block.
+                    if not stat.S_ISREG(st.st_mode) or st.st_size > 256 << 20:
                         continue
                     with open(path, "rb") as fh:
                         if needle in fh.read():
