@@ -12,6 +12,8 @@ from presidio_analyzer import Pattern, PatternRecognizer
 _SUFFIXES = sorted(
     set(_UsAddress.street_suffixes)
     | {
+        "Boulevard",  # USPS abbreviates it BLVD; Faker's list lacks the long form
+        "Close",
         "St",
         "Ave",
         "Rd",
@@ -35,16 +37,21 @@ _SUFFIXES = sorted(
     reverse=True,
 )
 _SUFFIX = "(?:" + "|".join(re.escape(s) for s in _SUFFIXES) + r")\.?"
-_SPOKEN_NUMBER = (
-    r"(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+_NUMBER_WORD = (
+    r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
     r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|"
-    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand)[\s-]+){1,6}"
+    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|double|triple)"
 )
+_SPOKEN_NUMBER = rf"(?:{_NUMBER_WORD}[\s-]+){{1,6}}"
 _NUMBER = rf"(?:\d{{1,6}}[A-Za-z]?\s+|{_SPOKEN_NUMBER})"
 _DIRECTION = r"(?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW)\.?\s+)?"
 # One to three name words (letters, digits for "5th"), then the suffix.
 _NAME = r"(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){1,3}"
-_UNIT = r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*[A-Za-z0-9-]+)?"
+# The unit number may be spoken too ("apartment thirty seven b").
+_UNIT = (
+    r"(?:,?\s+(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|#)\s*"
+    rf"(?:{_NUMBER_WORD}(?:[\s-]{_NUMBER_WORD}){{0,5}}(?:\s[a-z]\b)?|[A-Za-z0-9-]+))?"
+)
 _CITY_STATE_ZIP = r"(?:,?\s+[A-Za-z][A-Za-z .'-]{1,30},\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?)?"
 
 

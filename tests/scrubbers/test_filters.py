@@ -83,6 +83,16 @@ def test_filter(name, text, value, entity, others, dropped):
     assert FILTERS[name](f, FilterContext(text, findings)) is dropped
 
 
+def test_spoken_segments_are_not_too_short_for_a_phone():
+    # SpokenNumberRecognizer reports "seven six five" / "eight four oh one ..." read across turns
+    # as one segment per turn; it checked the digits of the whole number itself.
+    text = "customer: seven six five"
+    f = Finding(10, 24, "PHONE_NUMBER", 0.75, "SpokenNumberRecognizer")
+    assert not FILTERS["is_too_short_for_phone"](f, FilterContext(text, [f]))
+    g = Finding(10, 24, "PHONE_NUMBER", 0.75, "PhoneRecognizer")
+    assert FILTERS["is_too_short_for_phone"](g, FilterContext(text, [g]))
+
+
 def test_apply_filters_counts_what_each_filter_dropped():
     text = "mail jane@example.com, ticket T000123"
     findings = [

@@ -18,6 +18,12 @@ CASES = [
     ("office at 10 N. Main St. Suite 400", "10 N. Main St. Suite 400"),
     ("mail PO Box 4411 instead", "PO Box 4411"),
     ("it's four two one oak avenue", "four two one oak avenue"),
+    ("mail it to 1635 Peterson Boulevard today", "1635 Peterson Boulevard"),
+    (
+        "it's four durham lane apartment thirty seven in ames",
+        "four durham lane apartment thirty seven",
+    ),
+    ("five forty chase place unit twenty one c please", "five forty chase place unit twenty one c"),
     ("we sold 12 apples and 3 pears", None),
     ("the 3 of us drove home", None),
     ("version 2 of the Street Fighter game", None),
