@@ -21,7 +21,7 @@ install: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-demo: install
+demo: install system-deps
 	@bash scripts/demo.sh
 
 test: install system-deps

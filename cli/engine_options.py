@@ -6,11 +6,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import typer
 
-from scrubbers.parallel import close_engine, make_engine
-from scrubbers.policy import Policy
+if TYPE_CHECKING:
+    from scrubbers.policy import Policy
 
 
 class EngineKind(StrEnum):
@@ -42,6 +43,10 @@ class EngineOptions:
 def engine_from(
     policy: Policy, options: EngineOptions, input_bytes: int | None = None
 ) -> Iterator[object]:
+    # Imported here: loading Presidio and spaCy takes seconds, and `piizone --help` or
+    # `piizone audit log` should not pay for it.
+    from scrubbers.parallel import close_engine, make_engine
+
     engine = make_engine(
         policy,
         workers=options.workers,

@@ -13,9 +13,8 @@ from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind, EngineOpt
 from cli.errors import handle_errors
 from cli.progress import byte_progress
 from scrubbers.exceptions import ScrubberError
-from scrubbers.operators import Redactor
 from scrubbers.policy import load_policy
-from scrubbers.redact import STDIO, RedactSummary, redact_file
+from scrubbers.redact import STDIO, RedactSummary
 from zones import audit
 from zones.home import keys_dir, piizone_home
 from zones.keys import PSEUDONYM_KEY_NAME
@@ -58,6 +57,10 @@ def redact(
 
         cat call.txt | piizone redact - --policy policy.yaml > call.redacted.txt
     """
+    # Imported here, not at the top: they load Presidio, spaCy and Faker (seconds).
+    from scrubbers.operators import Redactor
+    from scrubbers.redact import redact_file
+
     loaded = load_policy(policy)
     redactor = Redactor(loaded, _pseudonym_key())
     auditing = piizone_home().is_dir()

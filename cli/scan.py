@@ -17,7 +17,6 @@ from scrubbers.entities import Risk
 from scrubbers.exceptions import InputError
 from scrubbers.policy import load_policy
 from scrubbers.reports import RENDERERS, Report
-from scrubbers.scan import collect_targets, scan_paths
 
 
 class ReportFormat(StrEnum):
@@ -66,6 +65,8 @@ def scan(
     """
     if json_out:
         fmt = ReportFormat.json
+    from scrubbers.scan import collect_targets, scan_paths  # loads the NLP stack: not at import
+
     total = sum(t.path.stat().st_size for t in collect_targets(paths))
     options = EngineOptions(workers, engine_kind.value, scheduler)
     with (

@@ -15,7 +15,6 @@ from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from cli.errors import handle_errors, report_error
 from cli.progress import stderr_console
 from zones import lifecycle
-from zones.provision import ZoneRequest, create_zone, refresh_zone
 
 app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
@@ -103,6 +102,8 @@ def create(
 
         piizone zone create crm --from "postgresql://app@db/prod?table=customers"
     """
+    from zones.provision import ZoneRequest, create_zone  # loads the NLP stack: not at import
+
     request = ZoneRequest(
         name=name,
         sources=sources,
@@ -146,6 +147,8 @@ def refresh(
 
         piizone zone refresh churn
     """
+    from zones.provision import refresh_zone
+
     with _item_progress() as progress:
         task = progress.add_task(f"refreshing {name}", total=None, current="")
         result = refresh_zone(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The main job on sample_data/, in a throwaway PIIZONE_HOME under .demo/ (reset on every run).
+# The main job on sample_data/, in a throwaway PIIZONE_HOME (reset on every run); reports in .demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export PIIZONE_HOME="$PWD/.demo/home"
+# Outside the checkout: the sandbox shares the current directory read-only with the session and
+# refuses to when it holds $PIIZONE_HOME (keys must never be visible inside).
+export PIIZONE_HOME="${TMPDIR:-/tmp}/piizone-demo-home"
 PIIZONE=.venv/bin/piizone
-rm -rf .demo && mkdir -p .demo
+rm -rf .demo "$PIIZONE_HOME" && mkdir -p .demo
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
@@ -29,9 +31,14 @@ step "piizone zone show churn"
 step "piizone zone verify churn   (decrypt every file, check it against the manifest)"
 "$PIIZONE" zone verify churn
 
+step "piizone sandbox run churn -- python examples/train_churn.py   (no network, data in memory)"
+"$PIIZONE" sandbox run churn --out .demo/results -- python examples/train_churn.py
+echo "released: $(ls .demo/results)"; cat .demo/results/metrics.json
+
 step "piizone audit log / audit verify   (who did what, tamper-evident)"
 "$PIIZONE" audit log
 "$PIIZONE" audit verify
 
 echo
-echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json; zone home: $PIIZONE_HOME"
+echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json, .demo/results/metrics.json"
+echo "Demo home (keys, zone, audit log): $PIIZONE_HOME"

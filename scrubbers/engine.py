@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import logging
-import os
 import re
-
-# Presidio imports transformers when it is installed (the benchmark extra brings it), and
-# transformers then warns on stderr that PyTorch is missing. piizone never uses it.
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +14,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
+from scrubbers.fast_nlp import StagedPipeline, ThresholdAwareEnhancer
 from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
 from scrubbers.policy import Policy
@@ -182,11 +178,15 @@ class Engine:
                     )
                 )
         self._nlp_engine = nlp_engine
+        # NER runs batched up front; the tagger/lemmatizer only for windows whose context
+        # enhancement can change a finding (scrubbers/fast_nlp.py says why that is exact).
+        self._pipeline = StagedPipeline(nlp_engine, self.language)
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
             supported_languages=[self.language],
             default_score_threshold=0.0,
+            context_aware_enhancer=ThresholdAwareEnhancer(policy.threshold),
         )
         self._allow = set(policy.model.allow_list)
         self._memo = FindingsMemo()
@@ -211,10 +211,8 @@ class Engine:
         def flush() -> Iterator[list[Finding]]:
             nonlocal next_out
             items = [w[2] for w in windows]
-            for (idx, offset, wtext), (_, artifacts) in zip(
-                windows,
-                self._nlp_engine.process_batch(items, self.language, batch_size=batch_size),
-                strict=True,
+            for (idx, offset, wtext), artifacts in zip(
+                windows, self._pipeline.artifacts(items, batch_size), strict=True
             ):
                 found = self._analyze_window(wtext, artifacts)
                 pending.setdefault(idx, []).extend(f.shifted(offset) for f in found)

@@ -28,14 +28,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scrubbers.engine import Engine
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
 from scrubbers.formats import (
@@ -48,9 +47,12 @@ from scrubbers.formats import (
     iter_table_chunks,
     open_text,
 )
-from scrubbers.operators import Redactor
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
+
+if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
+    from scrubbers.engine import Engine
+    from scrubbers.operators import Redactor
 
 # (path, bytes done, total bytes): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]

@@ -8,10 +8,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from scrubbers.engine import Engine
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
 from scrubbers.formats import (
@@ -24,6 +24,9 @@ from scrubbers.formats import (
 from scrubbers.masking import masked_context
 from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
+
+if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
+    from scrubbers.engine import Engine
 
 # (path, bytes done in this file, file size): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]

@@ -12,10 +12,13 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from scrubbers.engine import Engine
+if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
+    from scrubbers.engine import Engine
+
 
 SAMPLE_SIZE = 200
 CLASSIFY_SHARE = 0.6  # share of sampled values that must hold the type

@@ -40,6 +40,14 @@ def load_config(home: Path | None = None) -> dict[str, dict[str, Any]]:
     return merged
 
 
+def require_initialized(home: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The config of an initialised home; ZoneError with a hint when `piizone init` never ran."""
+    home = home or piizone_home()
+    if not config_path(home).is_file():
+        raise ZoneError(f"piizone is not initialised in {home}", hint="run `piizone init`")
+    return load_config(home)
+
+
 def save_config(config: dict[str, dict[str, Any]], home: Path | None = None) -> None:
     """Write the config atomically (0600). Comments are regenerated, values kept."""
     lines = ["# piizone configuration (written by piizone; edit with care).", ""]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from zones import audit
-from zones.config import DEFAULTS, config_path, load_config, save_config
+from zones.config import DEFAULTS, config_path, load_config, require_initialized, save_config
 from zones.crypto import CryptoError, iter_decrypt
 from zones.exceptions import ZoneError
 from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
@@ -26,7 +26,6 @@ from zones.keys import (
     load_kek_for,
     rewrap,
 )
-from zones.provision import require_initialized
 from zones.store import ZoneStore, is_expired, utc_now, zone_size
 
 
@@ -132,7 +131,7 @@ def _audited_read(action: str, name: str, store: ZoneStore, read):
 
 
 def unwrap_zone_key(store: ZoneStore, manifest: dict[str, Any]) -> bytes:
-    config = require_initialized(store)
+    config = require_initialized(store.home)
     provider, wrapped = store.wrapped_key(manifest)
     return load_kek_for(provider, config["kek"], store.home).unwrap(
         wrapped, context=manifest["id"].encode()
@@ -315,7 +314,7 @@ def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
 
 def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
     store = store or ZoneStore()
-    config = require_initialized(store)
+    config = require_initialized(store.home)
     zones = [{"name": n, "provider": store.manifest(n)["key"]["provider"]} for n in store.names()]
     current = config["kek"]
     audit.record("key.status", details={"zones": len(zones)}, home=store.home)
@@ -325,7 +324,7 @@ def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
 def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted."""
     store = store or ZoneStore()
-    config = require_initialized(store)
+    config = require_initialized(store.home)
     audit.open_audit_log(store.home).check_writable()
     if config["kek"].get("provider", "keyfile") != "keyfile":
         raise ZoneError(

@@ -33,7 +33,7 @@ from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import scan_file, scan_frames
 from zones import audit
-from zones.config import load_config
+from zones.config import require_initialized
 from zones.crypto import EncryptingWriter, new_dek
 from zones.exceptions import ZoneError
 from zones.keys import ensure_pseudonym_key, load_kek, load_kek_for
@@ -83,12 +83,6 @@ def policy_text(policy_path: str | None) -> str:
     return Path(policy_path).read_text("utf-8")
 
 
-def require_initialized(store: ZoneStore) -> dict[str, Any]:
-    if not (store.home / "config.toml").is_file():
-        raise ZoneError(f"piizone is not initialised in {store.home}", hint="run `piizone init`")
-    return load_config(store.home)
-
-
 def create_zone(
     request: ZoneRequest, store: ZoneStore | None = None, progress: ProgressCallback | None = None
 ) -> BuildResult:
@@ -98,7 +92,7 @@ def create_zone(
     details: dict[str, Any] = {"sources": len(request.sources)}
     try:
         validate_zone_name(name)  # inside the try: a refused name is audited too
-        config = require_initialized(store)
+        config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
         policy = load_policy(request.policy_path)
         ttl = parse_ttl(request.ttl or config["zones"].get("default_ttl", "30d"))
@@ -162,7 +156,7 @@ def refresh_zone(
     details: dict[str, Any] = {}
     try:
         validate_zone_name(name)
-        config = require_initialized(store)
+        config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()
         with store.lock(name):
             parent = store.manifest(name)
