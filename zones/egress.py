@@ -7,11 +7,13 @@ Rules (docs/sandbox.md, "Egress"):
 * A file is *text* when its extension says so (csv, tsv, json, jsonl, txt, md, ipynb, log) or
   when its content looks like text (no NUL, few control bytes in the first 64 KiB): renaming
   `leak.csv` to `leak.bin` does not skip the scan. Text is scanned line by line with the
-  zone's own policy detectors; any finding quarantines the whole file.
+  zone's own policy detectors, and token-wise against the zone's keyed fingerprints of the
+  original PII values seen at provisioning and its canaries (zones.fingerprints,
+  zones.canaries); any finding or hit quarantines the whole file.
 * Anything else is *binary* (model weights, pickles, images): released, and listed in the report
   with its size and sha256, because weights are the point of training and detectors cannot read
-  them. That is a known gap, stated in the docs: a model can memorise records (canaries are the
-  planned check for that).
+  them. That is a known gap, stated in the docs: a model can memorise records (canaries catch
+  that when it writes them out, e.g. as generated samples).
 * Quarantined files are encrypted with the zone's data key into
   $PIIZONE_HOME/zones/.quarantine/<session>/ and the plaintext is removed; the report names file,
   line and entity type with masked context, never the value.
@@ -30,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from zones import audit
+from zones.canaries import zone_matcher
 from zones.crypto import EncryptingWriter
 from zones.exceptions import ZoneError
 from zones.home import ensure_private_dir, fsync_dir
@@ -50,6 +53,7 @@ class Finding:
     entity: str
     context: str  # masked: the value itself never appears
     line: int | None = None
+    reason: str = "policy"  # "policy" (detectors) | "fingerprint" | "canary"
 
 
 @dataclass
@@ -68,6 +72,7 @@ class EgressReport:
     skipped: list[dict[str, str]] = field(default_factory=list)  # not regular files
     findings: list[Finding] = field(default_factory=list)
     entities: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)  # hits per reason
     out_dir: str = ""
     quarantine_dir: str = ""
 
@@ -122,6 +127,21 @@ def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]
     return dict(source.entities), findings
 
 
+def match_text_output(path: Path, matcher) -> list[Finding]:
+    """Fingerprint and canary hits in a text file, line by line, masked."""
+    from scrubbers.findings import Finding as Span
+    from scrubbers.masking import masked_context
+
+    findings: list[Finding] = []
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        for number, line, hits in matcher.scan_lines(f):
+            spans = [Span(h.start, h.end, h.entity_type, 1.0) for h in hits]
+            for hit, span in zip(hits, spans, strict=True):
+                context = masked_context(line, span, spans)
+                findings.append(Finding("", hit.entity_type, context, number, hit.reason))
+    return findings
+
+
 def release_outputs(
     host_out: Path,
     out_dir: Path,
@@ -135,7 +155,9 @@ def release_outputs(
     """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out."""
     report = EgressReport(session=session, out_dir=str(out_dir))
     engine = None
+    matcher = None
     entities: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
     clean: list[tuple[str, Path, OutputFile]] = []
     qdir = None
     try:
@@ -149,9 +171,19 @@ def release_outputs(
                 if engine is None:
                     engine = _engine_for_zone(store, name)
                 found, findings = scan_text_output(path, engine)
-                if found:
+                if matcher is None:
+                    matcher = zone_matcher(store.current_dir(name), manifest, dek)
+                hits = match_text_output(path, matcher) if matcher else []
+                if found or hits:
                     entities.update(found)
-                    report.findings += [Finding(rel, f.entity, f.context, f.line) for f in findings]
+                    reasons.update({"policy": sum(found.values())} if found else {})
+                    reasons.update(h.reason for h in hits)
+                    # Canaries first: the most telling finding must survive the cap.
+                    ranked = sorted(hits, key=lambda h: h.reason != "canary") + findings
+                    report.findings += [
+                        Finding(rel, f.entity, f.context, f.line, f.reason)
+                        for f in ranked[:MAX_FINDINGS_PER_FILE]
+                    ]
                     if qdir is None:
                         parent = ensure_private_dir(store.root / ".quarantine")
                         qdir = ensure_private_dir(parent / session)
@@ -170,6 +202,7 @@ def release_outputs(
     except OSError as e:
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(entities)
+    report.reasons = dict(reasons)
     audit.record(
         "egress.scan",
         zone=name,
@@ -182,6 +215,7 @@ def release_outputs(
             "bytes_released": report.bytes_released,
             "binary_released": sum(1 for f in report.released if f.kind == "binary"),
             "entities": report.entities,
+            "reasons": report.reasons,
         },
         home=store.home,
     )

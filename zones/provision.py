@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from scrubbers.formats import iter_table_chunks
 from scrubbers.operators import Redactor
 from scrubbers.parallel import close_engine, make_engine
 from scrubbers.policy import Policy, load_policy, parse_policy
@@ -33,9 +34,18 @@ from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import scan_file, scan_frames
 from zones import audit
+from zones.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
 from zones.config import require_initialized
 from zones.crypto import EncryptingWriter, new_dek
 from zones.exceptions import ZoneError
+from zones.fingerprints import (
+    FingerprintCollector,
+    collect_columns,
+    collecting_redactor,
+    identifier_columns,
+    load_fingerprints,
+    write_fingerprints,
+)
 from zones.keys import ensure_pseudonym_key, load_kek, load_kek_for
 from zones.sources import Source, SourceItem, resolve_sources
 from zones.store import (
@@ -64,6 +74,7 @@ class ZoneRequest:
     owner: str | None = None
     # Engine choice: {"workers": N, "engine": "local"|"dask", "scheduler": address}.
     engine: dict[str, Any] = field(default_factory=dict)
+    canaries: int = 0  # synthetic records to plant (zones.canaries)
 
 
 @dataclass
@@ -134,6 +145,7 @@ def create_zone(
                 parent=None,
                 progress=progress,
                 engine_options=request.engine,
+                canaries=request.canaries,
             )
             details.update(_summary(result))
             _publish_audited(store, "zone.create", name, result, previous=None, details=details)
@@ -215,6 +227,7 @@ def _build(
     parent: tuple[dict, Path] | None,
     progress: ProgressCallback | None,
     engine_options: dict[str, Any] | None = None,
+    canaries: int = 0,
 ) -> BuildResult:
     resolved = resolve_sources(specs)
     items = [item for source in resolved for item in source.items()]
@@ -236,6 +249,7 @@ def _build(
             parent=parent,
             progress=progress,
             engine=engine,
+            canaries=canaries,
         )
     finally:
         close_engine(engine)
@@ -255,8 +269,14 @@ def _build_with(
     parent: tuple[dict, Path] | None,
     progress: ProgressCallback | None,
     engine: Any,
+    canaries: int = 0,
 ) -> BuildResult:
-    redactor = Redactor(policy, ensure_pseudonym_key(store.home))
+    # Every value the redactor transforms is fingerprinted on the way (zones.fingerprints):
+    # the cheapest place, it already sees each distinct redacted value once.
+    collector = FingerprintCollector(dek)
+    redactor = collecting_redactor(Redactor(policy, ensure_pseudonym_key(store.home)), collector)
+    if parent:  # items reused from the parent were not redacted again: keep their fingerprints
+        collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
     parent_report = _load_report(parent[1]) if parent else {}
     staging = store.staging_dir(name)
@@ -282,13 +302,14 @@ def _build_with(
                 result.reused.append(item.relpath)
             else:
                 entry, source_report = _provision_item(
-                    item, zone_path, staging, dek, meta["id"], engine, redactor
+                    item, zone_path, staging, dek, meta["id"], engine, redactor, collector
                 )
                 entry["source_sha256"] = fingerprint
                 files.append(entry)
                 report.sources.append(source_report)
             if progress:
                 progress(item.relpath, index, len(items))
+        side = _plant_canaries(staging, files, canaries, parent, dek, meta["id"])
         for spec, source in zip(specs, resolved, strict=True):
             source_entries.append(_source_entry(spec, source, files))
             result.skipped.extend(source.skipped)
@@ -306,6 +327,8 @@ def _build_with(
             "tool": {"name": "piizone", "version": tool_version()},
             "files": files,
             "scan": {"totals": report.totals, "risk": report.risk.label},
+            "fingerprints": write_fingerprints(staging, collector.fingerprints, dek, meta["id"]),
+            **side,
         }
         store.write_manifest(staging, manifest)
         result.manifest = manifest
@@ -317,7 +340,14 @@ def _build_with(
 
 
 def _provision_item(
-    item: SourceItem, zone_path: str, staging: Path, dek: bytes, zone_id: str, engine, redactor
+    item: SourceItem,
+    zone_path: str,
+    staging: Path,
+    dek: bytes,
+    zone_id: str,
+    engine,
+    redactor,
+    collector: FingerprintCollector | None = None,
 ) -> tuple[dict[str, Any], SourceReport]:
     """Scan one item for the report, then redact it straight into its encrypted file."""
     source_report = SourceReport(
@@ -328,6 +358,11 @@ def _provision_item(
         source_report.path = zone_path
     else:
         scan_frames(item.table_chunks(), engine, source_report)
+    # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
+    columns = identifier_columns(source_report, redactor.policy) if collector else {}
+    if columns and item.path is not None:
+        for _ in collect_columns(collector, iter_table_chunks(item.path, item.fmt), columns):
+            pass
     target = _prepare(staging / zone_path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
@@ -335,7 +370,10 @@ def _provision_item(
         if item.path is not None:
             summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt)
         else:
-            summary = redact_frames(item.table_chunks(), writer, engine, redactor)
+            chunks = item.table_chunks()
+            if columns:  # not one more database query: collect on the way through
+                chunks = collect_columns(collector, chunks, columns)
+            summary = redact_frames(chunks, writer, engine, redactor)
         writer.close()
     return {
         "path": zone_path,
@@ -347,6 +385,27 @@ def _provision_item(
         "entities": summary.entities,
         "source": item.source_uri,
     }, source_report
+
+
+def _plant_canaries(
+    staging: Path,
+    files: list[dict[str, Any]],
+    count: int,
+    parent: tuple[dict, Path] | None,
+    dek: bytes,
+    zone_id: str,
+) -> dict[str, Any]:
+    """Plant new canaries (create) or carry the parent's over (refresh); the manifest part."""
+    records = load_canaries(parent[1], parent[0], dek) if parent else []
+    if not records and count:
+        records = make_canaries(count)
+    if not records:
+        return {}
+    if any(f["path"] == CANARY_DATA_PATH for f in files):
+        raise ZoneError(f"a source item already uses {CANARY_DATA_PATH}, where canaries go")
+    data_entry, side = plant(staging, records, dek, zone_id)
+    files.append(data_entry)
+    return {"canaries": side}
 
 
 def _prepare(path: Path) -> Path:
