@@ -14,6 +14,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
+from scrubbers.fast_nlp import StagedPipeline, ThresholdAwareEnhancer
 from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
 from scrubbers.policy import Policy
@@ -151,9 +152,12 @@ class Engine:
         )
         for name in settings.recognizers:
             if name == "PhoneRecognizer":
-                registry.add_recognizer(PhoneRecognizer(
-                    supported_language=self.language,
-                    supported_regions=tuple(settings.phone_regions)))
+                registry.add_recognizer(
+                    PhoneRecognizer(
+                        supported_language=self.language,
+                        supported_regions=tuple(settings.phone_regions),
+                    )
+                )
             else:
                 registry.add_recognizer(recognizer_factory(name)(self.language))
         for custom in policy.model.custom_recognizers:
@@ -177,11 +181,15 @@ class Engine:
                     )
                 )
         self._nlp_engine = nlp_engine
+        # NER runs batched up front; the tagger/lemmatizer only for windows whose context
+        # enhancement can change a finding (scrubbers/fast_nlp.py says why that is exact).
+        self._pipeline = StagedPipeline(nlp_engine, self.language)
         self.analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
             supported_languages=[self.language],
             default_score_threshold=0.0,
+            context_aware_enhancer=ThresholdAwareEnhancer(policy.threshold),
         )
         self._allow = set(policy.model.allow_list)
         self._memo = FindingsMemo()
@@ -206,10 +214,8 @@ class Engine:
         def flush() -> Iterator[list[Finding]]:
             nonlocal next_out
             items = [w[2] for w in windows]
-            for (idx, offset, wtext), (_, artifacts) in zip(
-                windows,
-                self._nlp_engine.process_batch(items, self.language, batch_size=batch_size),
-                strict=True,
+            for (idx, offset, wtext), artifacts in zip(
+                windows, self._pipeline.artifacts(items, batch_size), strict=True
             ):
                 found = self._analyze_window(wtext, artifacts)
                 pending.setdefault(idx, []).extend(f.shifted(offset) for f in found)

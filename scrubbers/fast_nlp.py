@@ -1,0 +1,223 @@
+"""Run only the spaCy work a window's findings need, with exactly the findings of the full run.
+
+Where the time went (profile of `Engine.analyze_many` on the quality benchmark's sentences and
+call transcripts, en_core_web_sm): NER ~45%, the tagging chain (tok2vec + tagger +
+attribute_ruler + lemmatizer) ~30%, Presidio's recognizers and context enhancement the rest.
+The tagging chain feeds one consumer: Presidio's `LemmaContextAwareEnhancer`, which reads lemmas
+to raise the score of a pattern match that has a context word ("phone", "ssn") before it.
+
+So the pipeline is split in two stages:
+- early: tokenizer + NER (+ a tok2vec NER listens to), batched through `nlp.pipe`;
+- late: the tagging chain, run on a window's Doc only when the enhancer really reads lemmas.
+`LazyNlpArtifacts` computes lemmas/keywords on first use; `ThresholdAwareEnhancer` skips the
+enhancement (and its deep copy of every result) when no result can be changed by it in a way
+that survives the policy's thresholds (see `_enhancement_matters`).
+
+Why this is exact, not approximate:
+- NER's own embedding reads only lexical attributes (NORM, PREFIX, SUFFIX, SHAPE), which the
+  tagging chain never writes (checked at load time: otherwise the full pipeline is used), and
+  `nlp.pipe` hands NER the same minibatches as before. Running the chain later on the same Doc
+  gives the same tags and lemmas: every layer of tok2vec/tagger works row by row, and
+  attribute_ruler/lemmatizer are deterministic rules on the Doc.
+- A result whose score even after the enhancer's boost stays below its entity's threshold is
+  dropped by `Engine` whatever the enhancer does; Presidio's `remove_duplicates` lets a result
+  remove only same-type results contained in it with a score no higher, which are below the
+  threshold then too. A result already at the maximum score cannot change.
+`benchmarks/check_findings.py` compares findings with the previous engine on the benchmark data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.context_aware_enhancers import (
+    ContextAwareEnhancer,
+    LemmaContextAwareEnhancer,
+)
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+# Components whose only consumer is the lemma-based context enhancer (their factory names).
+_LATE_FACTORIES = {"tok2vec", "tagger", "attribute_ruler", "lemmatizer", "morphologizer"}
+# Components the early stage may run: NER and an embedding layer NER listens to.
+_EARLY_FACTORIES = {"ner", "tok2vec"}
+# Token attributes that only the tokenizer and the vocabulary set.
+_LEXICAL_ATTRS = {"ORTH", "LOWER", "NORM", "PREFIX", "SUFFIX", "SHAPE", "SPACY", "IS_SPACE"}
+
+
+def plan_stages(nlp) -> tuple[list[str], list[str]] | None:
+    """(component names the late stage runs, names the early stage disables), in pipeline order.
+
+    None when the split cannot be shown exact for this pipeline (unknown components, NER reading
+    non-lexical attributes, an attribute_ruler writing lexical ones): the caller then runs
+    everything up front, as before.
+    """
+    names = list(nlp.pipe_names)
+    if "ner" not in names:
+        return None
+    factories = {name: nlp.get_pipe_meta(name).factory for name in names}
+    early = {"ner"}
+    for name in names:
+        listeners = getattr(nlp.get_pipe(name), "listening_components", None) or []
+        if factories[name] == "tok2vec" and "ner" in listeners:
+            early.add(name)
+    late = [n for n in names if n not in early]
+    if any(factories[n] not in _LATE_FACTORIES for n in late):
+        return None
+    if any(factories[n] not in _EARLY_FACTORIES for n in early):
+        return None
+    for name in early:
+        attrs = _features(nlp, name)
+        if attrs is None or not attrs <= _LEXICAL_ATTRS:
+            return None
+    for name in late:
+        if factories[name] == "attribute_ruler":
+            written = {str(k).upper() for p in nlp.get_pipe(name).patterns for k in p["attrs"]}
+            if written & _LEXICAL_ATTRS:
+                return None
+    return late, late
+
+
+def _features(nlp, name: str) -> set[str] | None:
+    """Token attributes the embedding of component `name` reads; None if it cannot be told."""
+    component = nlp.get_pipe(name)
+    model = component.model
+    if nlp.get_pipe_meta(name).factory == "ner":
+        if not model.has_ref("tok2vec"):
+            return None
+        model = model.get_ref("tok2vec")
+        if any(node.name.startswith("tok2vec-listener") for node in model.walk()):
+            return set()  # reads the early tok2vec's output; that one is checked itself
+    for node in model.walk():
+        if node.name == "extract_features" and node.attrs.get("columns"):
+            return {str(c).upper() for c in node.attrs["columns"]}
+    return None
+
+
+class LazyNlpArtifacts(NlpArtifacts):
+    """NlpArtifacts whose lemmas, keywords and token offsets are computed on first use.
+
+    `complete(doc)` runs the late pipeline stage on the Doc (tags, then lemmas). Entities and
+    scores are there from the start: the SpacyRecognizer reads them for every window.
+    """
+
+    def __init__(self, doc, entities, scores, nlp_engine, language: str, complete: Callable):
+        # NlpArtifacts.__init__ would compute lemmas and keywords at once: not called on purpose.
+        self.tokens = doc
+        self.entities = entities
+        self.nlp_engine = nlp_engine
+        self.scores = scores if scores else [0.85] * len(entities)
+        self._language = language
+        self._complete = complete
+        self._lemmas: list[str] | None = None
+        self._keywords: list[str] | None = None
+        self._indices: list[int] | None = None
+
+    @property
+    def lemmas(self) -> list[str]:
+        if self._lemmas is None:
+            self._complete(self.tokens)
+            self._lemmas = [token.lemma_ for token in self.tokens]
+        return self._lemmas
+
+    @lemmas.setter
+    def lemmas(self, value: list[str]) -> None:
+        self._lemmas = value
+
+    @property
+    def keywords(self) -> list[str]:
+        if self._keywords is None:
+            self._keywords = self.set_keywords(self.nlp_engine, self.lemmas, self._language)
+        return self._keywords
+
+    @keywords.setter
+    def keywords(self, value: list[str]) -> None:
+        self._keywords = value
+
+    @property
+    def tokens_indices(self) -> list[int]:
+        if self._indices is None:
+            self._indices = [token.idx for token in self.tokens]
+        return self._indices
+
+    @tokens_indices.setter
+    def tokens_indices(self, value: list[int]) -> None:
+        self._indices = value
+
+
+class StagedPipeline:
+    """Batched early stage through `nlp.pipe`; late stage per Doc, on demand."""
+
+    def __init__(self, nlp_engine, language: str):
+        self.nlp_engine = nlp_engine
+        self.language = language
+        self.nlp = nlp_engine.nlp[language]
+        stages = plan_stages(self.nlp)
+        self.enabled = stages is not None
+        late, disabled = stages if stages is not None else ([], [])
+        self._late = [self.nlp.get_pipe(name) for name in late]
+        self._disabled = disabled
+        self.late_runs = 0  # windows that needed lemmas (for profiling)
+
+    def _complete(self, doc) -> None:
+        self.late_runs += 1
+        for component in self._late:
+            component(doc)
+
+    def artifacts(self, texts: Sequence[str], batch_size: int) -> Iterator[NlpArtifacts]:
+        if not self.enabled:
+            for _, artifacts in self.nlp_engine.process_batch(
+                list(texts), self.language, batch_size=batch_size
+            ):
+                yield artifacts
+            return
+        engine = self.nlp_engine
+        for doc in self.nlp.pipe(texts, batch_size=batch_size, disable=self._disabled):
+            # As SpacyNlpEngine._doc_to_nlp_artifact, without the eager lemmas.
+            entities = engine._get_entities(doc)
+            scores = engine._get_scores_for_entities(doc)
+            entities, scores = engine._get_updated_entities(entities, scores)
+            yield LazyNlpArtifacts(doc, entities, scores, engine, self.language, self._complete)
+
+
+class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
+    """Presidio's default lemma enhancer, skipped when it cannot change a surviving finding."""
+
+    def __init__(self, threshold: Callable[[str], float]):
+        super().__init__()  # Presidio's defaults: factor 0.35, floor 0.4, 5 words before
+        self._threshold = threshold
+
+    def enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers,
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        if context or self._enhancement_matters(raw_results, recognizers):
+            return super().enhance_using_context(
+                text, raw_results, nlp_artifacts, recognizers, context
+            )
+        return raw_results
+
+    def _enhancement_matters(self, results: list[RecognizerResult], recognizers) -> bool:
+        """Could the boost change a result that then passes its threshold?"""
+        by_id = {r.id: r for r in recognizers}
+        for result in results:
+            meta = result.recognition_metadata or {}
+            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
+            if recognizer is None or not recognizer.context:
+                continue  # the enhancer skips these too
+            if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
+                continue
+            score = result.score
+            if score == ContextAwareEnhancer.MAX_SCORE:
+                continue  # min(max(1 + f, floor), 1) == 1
+            # The same arithmetic as the enhancer's, so the comparison is exact.
+            boosted = score + self.context_similarity_factor
+            boosted = max(boosted, self.min_score_with_context_similarity)
+            boosted = min(boosted, ContextAwareEnhancer.MAX_SCORE)
+            if boosted >= self._threshold(result.entity_type):
+                return True
+        return False
