@@ -89,6 +89,13 @@ def create(
     purpose: str = typer.Option("", "--purpose", help="Why the zone exists (for the ROPA)."),
     ttl: str | None = typer.Option(None, "--ttl", help="Lifetime, e.g. 30d (config default)."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (default: you)."),
+    canaries: int = typer.Option(
+        0,
+        "--canaries",
+        min=0,
+        max=10_000,
+        help="Plant N synthetic records (fake identities) to detect memorisation.",
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print the manifest as JSON."),
     workers: int | None = WORKERS,
     engine_kind: EngineKind = ENGINE,
@@ -96,11 +103,16 @@ def create(
 ) -> None:
     """Provision a zone: scan, redact, encrypt; built in staging and published atomically.
 
+    --canaries N adds N fake records (data/_extra/members.jsonl) whose values, if a model
+    trained on the zone ever writes them, show up in the egress check and `zone canary-check`.
+
     Example:
 
         piizone zone create churn --from sample_data --purpose "churn model" --ttl 30d
 
         piizone zone create crm --from "postgresql://app@db/prod?table=customers"
+
+        piizone zone create churn --from sample_data --canaries 20
     """
     from zones.provision import ZoneRequest, create_zone  # loads the NLP stack: not at import
 
@@ -111,6 +123,7 @@ def create(
         purpose=purpose,
         ttl=ttl,
         owner=owner,
+        canaries=canaries,
         engine={"workers": workers, "engine": engine_kind.value, "scheduler": scheduler},
     )
     with _item_progress() as progress:
@@ -341,6 +354,44 @@ def revoke(name: str = typer.Argument(...), user: str = typer.Argument(...)) -> 
     """
     users = lifecycle.set_grant(name, user, False)
     console.print(f"zone {name}: granted to {', '.join(users) or 'owner only'}")
+
+
+@app.command("canary-check")
+@handle_errors
+def canary_check(
+    name: str = typer.Argument(..., help="Zone name."),
+    file: Path = typer.Argument(..., help="File to check, e.g. a model's generated samples."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Check FILE for the zone's canaries and original PII values; exit 1 if any is found.
+
+    Looks for the canary records planted by `zone create --canaries N` (a model that writes
+    one has memorised training records) and for keyed fingerprints of the original PII the
+    sources held. The report names line and entity type with masked context, never the value.
+    Every check is audited (zone.canary_check).
+
+    Example:
+
+        piizone zone canary-check churn generated_samples.txt
+    """
+    from zones.canaries import canary_check as check
+
+    report = check(name, file)
+    if json_out:
+        _print_json(report.to_dict())
+    else:
+        for f in report.findings:
+            # markup=False: a masked context may hold "[...]" that rich would eat.
+            stderr_console.print(
+                f"{f.file}:{f.line}: {f.entity} ({f.reason}): {f.context}", markup=False
+            )
+        summary = ", ".join(f"{n} {r}" for r, n in sorted(report.reasons.items()))
+        console.print(
+            f"zone {name}: {file}: {report.lines} lines, "
+            + (f"FOUND {summary}" if not report.clean else "clean")
+        )
+    if not report.clean:
+        raise typer.Exit(1)
 
 
 @app.command("gc")

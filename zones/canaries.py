@@ -29,10 +29,14 @@ import json
 import os
 import secrets
 import string
+from collections import Counter
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from zones import audit
 from zones.crypto import EncryptingWriter
+from zones.exceptions import ZoneError
 from zones.fingerprints import (
     FingerprintError,
     FingerprintSet,
@@ -41,6 +45,7 @@ from zones.fingerprints import (
     load_fingerprints,
     read_encrypted,
 )
+from zones.store import ZoneStore
 
 CANARIES_FILE = "canaries.json"
 CANARY_DATA_PATH = "data/_extra/members.jsonl"
@@ -150,3 +155,83 @@ def _write_encrypted(
         writer.write(data)
         writer.close()
     return {"path": rel, "sha256": writer.sha256, "bytes": writer.size}
+
+
+# -- `piizone zone canary-check NAME FILE` ----------------------------------------------------
+
+
+@dataclass
+class CheckReport:
+    zone: str
+    file: str
+    lines: int = 0
+    findings: list[Any] = field(default_factory=list)  # zones.egress.Finding, masked
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def clean(self) -> bool:
+        return not self.findings
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["clean"] = self.clean
+        return data
+
+
+def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> CheckReport:
+    """Look for the zone's canaries and original-PII fingerprints in `file`; audited.
+
+    Like the other `zone` commands it needs the zone's key, i.e. access to $PIIZONE_HOME. Each
+    check is a membership test against the zone's original values, so each one is audited
+    (`zone.canary_check`, hit counts only) — repeated checks of guessed values show in the log.
+    """
+    from zones.egress import match_text_output
+    from zones.lifecycle import unwrap_zone_key
+
+    store = store or ZoneStore()
+    details: dict[str, Any] = {"file": Path(file).name}
+    try:
+        audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+        manifest = store.manifest(name)
+        path = Path(file)
+        if not path.is_file():
+            raise ZoneError(f"{file}: not a file", hint="pass the file of samples to check")
+        dek = unwrap_zone_key(store, manifest)
+        matcher = zone_matcher(store.current_dir(name), manifest, dek)
+        report = CheckReport(zone=name, file=str(file))
+        findings = match_text_output(path, matcher) if matcher else []
+        for f in findings:
+            f.file = path.name
+        report.findings = findings
+        report.reasons = dict(Counter(f.reason for f in findings))
+        with open(path, "rb") as fh:
+            report.lines = sum(1 for _ in fh)
+        details.update(
+            version=manifest["version"],
+            bytes=path.stat().st_size,
+            lines=report.lines,
+            reasons=report.reasons,
+            entities=dict(Counter(f.entity for f in findings)),
+            canaries=(manifest.get("canaries") or {}).get("count", 0),
+            fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
+        )
+    except BaseException as e:
+        if not isinstance(e, audit.AuditError):
+            audit.record(
+                "zone.canary_check",
+                zone=name,
+                outcome="failure",
+                details={**details, "error": type(e).__name__},
+                home=store.home,
+            )
+        if isinstance(e, OSError):
+            raise ZoneError(f"cannot read {file} ({e.strerror})") from None
+        raise
+    audit.record(
+        "zone.canary_check",
+        zone=name,
+        outcome="success" if report.clean else "denied",
+        details=details,
+        home=store.home,
+    )
+    return report

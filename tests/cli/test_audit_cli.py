@@ -266,6 +266,7 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "zone grant": (["customers", "alice"], "zone.grant", "customers"),
     "zone revoke": (["customers", "alice"], "zone.revoke", "customers"),
     "zone gc": (["--yes"], "zone.gc", None),
+    "zone canary-check": (["customers", "{src}/call.txt"], "zone.canary_check", "customers"),
     "zone export-policy": (["customers", "-o", "{out}"], "zone.export_policy", "customers"),
     "keys status": ([], "key.status", None),
     "keys rotate": (["--yes"], "key.rotate", None),
