@@ -67,12 +67,26 @@ def log_cmd(
             out.write(("," if i else "") + "\n" + json.dumps(rec, sort_keys=True))
         out.write("\n]\n")
         return
+    console = Console()
+    # Details need room; on a narrow terminal they are left to --json rather than folded into
+    # a column a few characters wide.
+    show_details = console.width >= 110
     table = Table(show_lines=False, header_style="bold")
-    for column in ("seq", "time (UTC)", "user", "action", "zone", "outcome"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("details", overflow="fold")
+    for column, width in (
+        ("seq", 3),
+        ("time (UTC)", 19),
+        ("user", 4),
+        ("action", 13),
+        ("zone", 4),
+        ("outcome", 7),
+    ):
+        table.add_column(column, no_wrap=True, min_width=width)
+    # One line per record: the table is for scanning by eye; --json has every detail.
+    if show_details:
+        table.add_column("details", overflow="fold")
     for rec in records:
-        details = json.dumps(rec["details"], sort_keys=True, separators=(",", ":"))
+        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec["details"].items()))
+        details = details if len(details) <= 60 else details[:59] + "…"
         style = None if rec["outcome"] == "success" else "red"
         table.add_row(
             str(rec["seq"]),
@@ -81,13 +95,21 @@ def log_cmd(
             rec["action"],
             rec["zone"] or "",
             rec["outcome"],
-            details if details != "{}" else "",
+            *([details] if show_details else []),
             style=style,
         )
     if table.row_count:
-        Console().print(table)
+        console.print(table)
+        if not show_details:
+            console.print("details: widen the terminal or use --json", style="dim")
     else:
         typer.echo("no audit records match")
+
+
+def _short(value: object) -> str:
+    if isinstance(value, dict):
+        return "{" + ",".join(f"{k}:{v}" for k, v in sorted(value.items())) + "}"
+    return str(value)
 
 
 def _describe(result: VerifyResult) -> str:
