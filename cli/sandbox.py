@@ -10,6 +10,11 @@ from rich.console import Console
 from cli.errors import handle_errors
 from zones import sandbox
 
+PUBLISH = typer.Option(
+    None,
+    "--publish",
+    help="Relay the host's 127.0.0.1:PORT to 127.0.0.1:PORT inside (e.g. a notebook).",
+)
 app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
 # The sandboxed command owns stdout; everything piizone says goes to stderr.
 err = Console(stderr=True, highlight=False)
@@ -28,7 +33,9 @@ def _render(result: sandbox.SessionResult) -> None:
         err.print(f"skipped     {s['file']}: {s['reason']}", style="dim")
     for finding in report.findings:
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
-        err.print(f"  {where}: {finding.entity}: {finding.context}", markup=False)
+        # Say why when it is not the policy's detectors: a canary means memorisation.
+        why = "" if finding.reason == "policy" else f" ({finding.reason})"
+        err.print(f"  {where}: {finding.entity}{why}: {finding.context}", markup=False)
     if report.quarantined:
         err.print(f"quarantined outputs stay encrypted in {report.quarantine_dir}", style="dim")
     err.print(
@@ -51,18 +58,27 @@ def run(
         None, "--memory", help="Cap the data and /tmp tmpfs, e.g. 4G (not a cgroup limit)."
     ),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
+    publish: int | None = PUBLISH,
 ) -> None:
     """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
 
     The command writes results to /zone/out; text outputs are scanned with the zone's policy
     when it exits. Clean files are copied to --out, flagged ones stay encrypted in quarantine.
     Exits with CMD's status, or 1 when CMD succeeded but outputs were quarantined.
+    --publish PORT makes a server listening on 127.0.0.1:PORT inside reachable at the host's
+    127.0.0.1:PORT (through a Unix socket relay; nothing else crosses, nothing goes out).
 
     Example:
 
         piizone sandbox run churn --out results -- python train.py --epochs 3
+
+        piizone sandbox run churn --publish 8888 -- jupyter lab --port 8888 --no-browser
     """
-    result = sandbox.run_session(name, command, out_dir=out, gpu=gpu, memory=memory)
+    if publish is not None:
+        err.print(f"publishing http://127.0.0.1:{publish}/ (host) -> 127.0.0.1:{publish} (sandbox)")
+    result = sandbox.run_session(
+        name, command, out_dir=out, gpu=gpu, memory=memory, publish=publish
+    )
     _render(result)
     raise typer.Exit(result.exit_code)
 
@@ -76,15 +92,26 @@ def shell(
     ),
     memory: str | None = typer.Option(None, "--memory", help="Cap the data and /tmp tmpfs."),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
+    publish: int | None = PUBLISH,
 ) -> None:
     """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
 
     Example:
 
         piizone sandbox shell churn
+
+        piizone sandbox shell churn --publish 8888
     """
+    if publish is not None:
+        err.print(f"publishing http://127.0.0.1:{publish}/ (host) -> 127.0.0.1:{publish} (sandbox)")
     result = sandbox.run_session(
-        name, sandbox.shell_command(), out_dir=out, gpu=gpu, memory=memory, tty=True
+        name,
+        sandbox.shell_command(),
+        out_dir=out,
+        gpu=gpu,
+        memory=memory,
+        tty=True,
+        publish=publish,
     )
     _render(result)
     raise typer.Exit(result.exit_code)

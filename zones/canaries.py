@@ -199,7 +199,8 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
         dek = unwrap_zone_key(store, manifest)
         matcher = zone_matcher(store.current_dir(name), manifest, dek)
         report = CheckReport(zone=name, file=str(file))
-        findings = match_text_output(path, matcher) if matcher else []
+        # The policy's detectors mask whatever else is on a hit's line (loaded only for hits).
+        findings = match_text_output(path, matcher, _LazyEngine(store, name)) if matcher else []
         for f in findings:
             f.file = path.name
         report.findings = findings
@@ -235,3 +236,18 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
         home=store.home,
     )
     return report
+
+
+class _LazyEngine:
+    """The zone's policy engine, loaded on the first line that needs it (NLP start-up costs
+    seconds; a clean file never pays it)."""
+
+    def __init__(self, store: ZoneStore, name: str):
+        self._store, self._name, self._engine = store, name, None
+
+    def analyze(self, text: str):
+        if self._engine is None:
+            from zones.egress import _engine_for_zone
+
+            self._engine = _engine_for_zone(self._store, self._name)
+        return self._engine.analyze(text)

@@ -127,19 +127,61 @@ def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]
     return dict(source.entities), findings
 
 
-def match_text_output(path: Path, matcher) -> list[Finding]:
-    """Fingerprint and canary hits in a text file, line by line, masked."""
+def match_text_output(path: Path, matcher, engine=None) -> list[Finding]:
+    """Fingerprint and canary hits in a text file, line by line, masked.
+
+    The context around a hit masks the other hits *and* what the policy's detectors find on
+    that line (`engine`), so the report never shows a neighbouring value raw.
+    """
     from scrubbers.findings import Finding as Span
+    from scrubbers.findings import resolve_overlaps
     from scrubbers.masking import masked_context
 
     findings: list[Finding] = []
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        for number, line, hits in matcher.scan_lines(f):
+    with open(path, "rb") as f:
+        for number, line, hits in matcher.scan_lines(_text_lines(f)):
             spans = [Span(h.start, h.end, h.entity_type, 1.0) for h in hits]
+            detected = list(engine.analyze(line)) if engine is not None else []
+            masked = resolve_overlaps(spans + detected)
             for hit, span in zip(hits, spans, strict=True):
-                context = masked_context(line, span, spans)
+                context = masked_context(line, span, masked)
                 findings.append(Finding("", hit.entity_type, context, number, hit.reason))
     return findings
+
+
+def _text_lines(f):
+    # Lines end at "\n" only, as in scrubbers.scan: line numbers agree between the two checks.
+    for raw in f:
+        yield raw.decode("utf-8", errors="replace")
+
+
+def remask_policy_findings(path: Path, findings: list[Finding], matcher, engine) -> None:
+    """Rebuild the detectors' contexts of a file that also has fingerprint or canary hits.
+
+    A detector's context masks only what the detectors found, so a fingerprinted value next
+    to it (the very thing they missed) would show raw. Each context is rebuilt from its own
+    line with both kinds of span masked; one that cannot be placed is withheld.
+    """
+    from scrubbers.findings import Finding as Span
+    from scrubbers.findings import resolve_overlaps
+    from scrubbers.masking import masked_context
+
+    wanted = {f.line for f in findings if f.line}
+    lines: dict[int, str] = {}
+    with open(path, "rb") as f:
+        for number, line in enumerate(_text_lines(f), 1):
+            if number in wanted:
+                lines[number] = line
+    for f in findings:
+        line = lines.get(f.line or 0)
+        f.context = "(context withheld)"
+        if line is None:
+            continue
+        hits = [Span(h.start, h.end, h.entity_type, 1.0) for h in matcher.scan_line(line)]
+        spans = resolve_overlaps(hits + list(engine.analyze(line)))
+        focus = next((s for s in spans if s.entity_type == f.entity), None)
+        if focus is not None:
+            f.context = masked_context(line, focus, spans)
 
 
 def release_outputs(
@@ -173,7 +215,9 @@ def release_outputs(
                 found, findings = scan_text_output(path, engine)
                 if matcher is None:
                     matcher = zone_matcher(store.current_dir(name), manifest, dek)
-                hits = match_text_output(path, matcher) if matcher else []
+                hits = match_text_output(path, matcher, engine) if matcher else []
+                if hits and findings:
+                    remask_policy_findings(path, findings, matcher, engine)
                 if found or hits:
                     entities.update(found)
                     reasons.update({"policy": sum(found.values())} if found else {})

@@ -16,6 +16,7 @@ How (docs/sandbox.md has the threat model and the measured numbers):
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import glob
 import os
@@ -23,6 +24,8 @@ import re
 import secrets
 import shlex
 import shutil
+import socket
+import stat
 import subprocess
 import sys
 import tarfile
@@ -46,6 +49,8 @@ ZONE_DATA = "/zone/data"
 ZONE_OUT = "/zone/out"
 ZONE_HOME = "/zone/home"
 ZONE_WORK = "/zone/work"
+ZONE_PUBLISH = "/zone/publish"
+RELAY_SOCKET = "relay.sock"
 DATA_FD = 3
 _TAR_BUFSIZE = 1 << 20
 # Device nodes the NVIDIA driver needs in user space; bound only when they exist on the host.
@@ -66,6 +71,59 @@ INIT_SCRIPT = (
     "tar -C {data} --no-same-owner -xf - <&{fd} && exec {fd}<&- && "
     "mount -o remount,bind,ro {data} && "
     'exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "$@"'
+)
+
+
+# `--publish PORT`, the sandbox's end: started by the init step (capabilities dropped, like the
+# command), it accepts on the Unix socket in the bind-mounted publish dir and connects each
+# connection to 127.0.0.1:PORT *inside* the sandbox's network namespace. It only ever connects
+# to that loopback port: nothing outbound exists to connect to.
+RELAY_SCRIPT = """
+import socket, sys, threading
+path, port = sys.argv[1], int(sys.argv[2])
+srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+srv.bind(path)
+srv.listen(64)
+def pump(a, b):
+    try:
+        while True:
+            data = a.recv(65536)
+            if not data:
+                break
+            b.sendall(data)
+    except OSError:
+        pass
+    try:
+        b.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+def serve(c):
+    try:
+        t = socket.create_connection(("127.0.0.1", port), timeout=10)
+        t.settimeout(None)
+    except OSError:
+        c.close()
+        return
+    back = threading.Thread(target=pump, args=(t, c), daemon=True)
+    back.start()
+    pump(c, t)
+    back.join()
+    c.close()
+    t.close()
+while True:
+    conn, _ = srv.accept()
+    threading.Thread(target=serve, args=(conn,), daemon=True).start()
+"""
+# The init step starts the relay, waits for its socket, then remounts the publish dir read-only:
+# the command (same uid) can then neither remove the socket nor plant a symlink in its place
+# that the host side would follow. Connecting to a socket on a read-only mount still works.
+# (`{ … & }`: a bare `&` would put the whole preceding && chain in the background.)
+PUBLISH_STEP = (
+    "{{ setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "
+    "{python} -c {script} {sock} {port} </dev/null >/dev/null 2>&1 & }} && n=0 && "
+    "while [ ! -S {sock} ]; do n=$((n+1)); if [ $n -gt 200 ]; then "
+    'echo "piizone: the publish relay did not start" >&2; exit 125; fi; sleep 0.05; done && '
+    "mount -o remount,bind,ro {publish} && "
 )
 
 
@@ -134,6 +192,9 @@ def build_bwrap_args(
     lang: str = "C.UTF-8",
     extra_env: dict[str, str] | None = None,
     path_prefix: Sequence[str] = (),
+    publish_dir: str | None = None,
+    publish_port: int | None = None,
+    python: str | None = None,
 ) -> list[str]:
     """The full bwrap argv. Pure: every decision about what the sandbox sees is made here."""
     size = ["--size", str(memory)] if memory else []
@@ -199,6 +260,9 @@ def build_bwrap_args(
         out_dir,
         ZONE_OUT,
     ]
+    if publish_dir:
+        # Writable only until the init step has created the relay's socket (see PUBLISH_STEP).
+        args += ["--bind", publish_dir, ZONE_PUBLISH]
     if work_dir:
         args += ["--ro-bind", work_dir, ZONE_WORK]
     args += ["--chdir", ZONE_WORK if work_dir else ZONE_HOME, "--clearenv"]
@@ -213,6 +277,19 @@ def build_bwrap_args(
     for key, value in env.items():
         args += ["--setenv", key, value]
     init = INIT_SCRIPT.format(data=ZONE_DATA, fd=data_fd)
+    if publish_dir:
+        if not publish_port or not python:
+            raise SandboxError("publishing needs a port and the relay's python")
+        step = PUBLISH_STEP.format(
+            python=shlex.quote(python),
+            script=shlex.quote(RELAY_SCRIPT),
+            sock=f"{ZONE_PUBLISH}/{RELAY_SOCKET}",
+            port=int(publish_port),
+            publish=ZONE_PUBLISH,
+        )
+        # After the data is loaded and fd 3 closed: the relay never holds the data stream.
+        marker = f"mount -o remount,bind,ro {ZONE_DATA} && "
+        init = init.replace(marker, marker + step, 1)
     args += ["--", "sh", "-c", init, "piizone-init", *command]
     return args
 
@@ -311,6 +388,117 @@ def zone_entries(directory: Path, manifest: dict[str, Any], dek: bytes):
 def _decrypted(path: Path, dek: bytes, zone_id: str, rel: str) -> Iterator[bytes]:
     with open(path, "rb") as f:
         yield from iter_decrypt(f, dek, zone_id=zone_id, path=rel)
+
+
+# -- --publish PORT: the host's end of the relay ----------------------------------------------
+
+
+def check_port(port: int) -> int:
+    if not 1 <= int(port) <= 65535:
+        raise SandboxError(f"invalid port {port}", hint="--publish takes a TCP port, e.g. 8888")
+    return int(port)
+
+
+class Publisher:
+    """Listens on the host's 127.0.0.1:PORT and relays each connection over the Unix socket that
+    the sandbox's relay listens on. Only host-initiated connections to that one socket cross;
+    the sandbox cannot initiate anything through it.
+
+    The socket is reached through an O_PATH fd on the publish dir taken before the sandbox
+    starts (`/proc/self/fd/N/relay.sock`: short enough for sun_path wherever $PIIZONE_HOME is),
+    and must be a socket, not a symlink, each time: defence in depth on top of the read-only
+    remount that keeps the command from touching the dir at all.
+    """
+
+    def __init__(self, port: int, publish_dir: Path):
+        self.port = check_port(port)
+        self._dir_fd = os.open(publish_dir, os.O_PATH | os.O_DIRECTORY)
+        self._server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            # Loopback only: publishing must not expose the notebook to the network.
+            self._server.bind(("127.0.0.1", self.port))
+            self._server.listen(64)
+        except OSError as e:
+            self.close()
+            raise SandboxError(
+                f"cannot publish port {self.port} on 127.0.0.1 ({e.strerror})",
+                hint="pick another port with --publish",
+            ) from None
+        self._conns: set[socket.socket] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._thread = threading.Thread(target=self._accept, name="piizone-publish", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return  # closed at the end of the session
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _inner(self) -> socket.socket | None:
+        try:
+            st = os.stat(RELAY_SOCKET, dir_fd=self._dir_fd, follow_symlinks=False)
+        except OSError:
+            return None
+        if not stat.S_ISSOCK(st.st_mode):
+            return None
+        inner = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            inner.connect(f"/proc/self/fd/{self._dir_fd}/{RELAY_SOCKET}")
+        except OSError:
+            inner.close()
+            return None
+        return inner
+
+    def _serve(self, client: socket.socket) -> None:
+        inner = self._inner()
+        if inner is None:  # the sandbox is not (or no longer) listening
+            client.close()
+            return
+        with self._lock:
+            if self._closed:
+                client.close()
+                inner.close()
+                return
+            self._conns |= {client, inner}
+        back = threading.Thread(target=_pump, args=(inner, client), daemon=True)
+        back.start()
+        _pump(client, inner)
+        back.join()
+        with self._lock:
+            self._conns -= {client, inner}
+        client.close()
+        inner.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if hasattr(self, "_server"):
+            self._server.close()
+        with getattr(self, "_lock", threading.Lock()):
+            for conn in list(getattr(self, "_conns", ())):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+        if self._dir_fd >= 0:
+            os.close(self._dir_fd)
+            self._dir_fd = -1
+
+
+def _pump(src: socket.socket, dst: socket.socket) -> None:
+    """Copy one direction until EOF, then pass the EOF on (half-close keeps HTTP working)."""
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
 
 
 # -- isolation probe ---------------------------------------------------------------------------
@@ -454,6 +642,7 @@ def run_session(
     memory: str | None = None,
     home: Path | None = None,
     tty: bool = False,
+    publish: int | None = None,
 ) -> SessionResult:
     """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`."""
     from zones import egress  # egress pulls in the NLP engine; only needed after the command
@@ -467,6 +656,7 @@ def run_session(
     manifest = open_zone_for_session(store, name, user)
     isolation = probe_isolation()
     memory_bytes = parse_size(memory) if memory else None
+    publish = check_port(publish) if publish is not None else None
     devices = gpu_devices() if gpu else []
     notes = []
     if gpu and not devices:
@@ -487,6 +677,7 @@ def run_session(
     session_dir = ensure_private_dir(ensure_private_dir(sessions_dir(home)) / session)
     (session_dir / "pid").write_text(str(os.getpid()))
     host_out = ensure_private_dir(session_dir / "out")
+    publisher = None
     try:
         # Fail closed: no audit record, no session.
         audit.record(
@@ -500,9 +691,14 @@ def run_session(
                 "gpu": bool(devices),
                 "memory_bytes": memory_bytes,
                 "tty": tty,
+                "publish": publish,
             },
             home=home,
         )
+        publish_dir = None
+        if publish is not None:
+            publish_dir = ensure_private_dir(session_dir / "publish")
+            publisher = Publisher(publish, publish_dir)
         started = time.monotonic()
         dek = unwrap_zone_key(store, manifest)
         status, data_bytes, ready = _run_bwrap(
@@ -517,7 +713,11 @@ def run_session(
             memory=memory_bytes,
             devices=devices,
             tty=tty,
+            publish_dir=str(publish_dir) if publish_dir else None,
+            publish_port=publish,
         )
+        if publisher is not None:  # the sandbox is gone: stop relaying before anything else
+            publisher.close()
         duration = time.monotonic() - started
         report = egress.release_outputs(
             host_out,
@@ -539,6 +739,8 @@ def run_session(
             )
         raise
     finally:
+        if publisher is not None:
+            publisher.close()
         shutil.rmtree(session_dir, ignore_errors=True)
     exit_code = status if status != 0 else (1 if report.quarantined else 0)
     audit.record(
@@ -594,6 +796,8 @@ def _run_bwrap(
     memory: int | None,
     devices: list[str],
     tty: bool,
+    publish_dir: str | None = None,
+    publish_port: int | None = None,
 ) -> tuple[int, int, float | None]:
     read_fd, write_fd = os.pipe()
     command = list(cmd)
@@ -618,6 +822,9 @@ def _run_bwrap(
         extra_env=extra_env,
         # The caller's venv first, so `python` inside is the interpreter with their packages.
         path_prefix=[os.path.join(sys.prefix, "bin")],
+        publish_dir=publish_dir,
+        publish_port=publish_port,
+        python=sys.executable,
     )
     directory = store.current_dir(manifest["name"])
     fed: dict[str, Any] = {}

@@ -67,3 +67,30 @@ def test_exit_codes(cli_zone, monkeypatch, tmp_path, script, code, released):
     assert (sorted(p.name for p in out.iterdir()) if out.exists() else []) == released
     if code == 1:
         assert "quarantined" in done.output and "jane.roe" not in done.output
+
+
+def test_publish_is_in_the_help_and_a_bad_port_is_refused(cli_zone, monkeypatch):
+    for command in (["sandbox", "run"], ["sandbox", "shell"]):
+        assert "--publish" in runner.invoke(app, [*command, "--help"]).output
+    monkeypatch.setenv("PIIZONE_HOME", str(cli_zone / "home"))
+    done = runner.invoke(app, ["sandbox", "run", "c1", "--publish", "0", "--", "true"])
+    assert done.exit_code == 2 and "invalid port 0" in done.output
+
+
+def test_fingerprint_hit_is_reported_with_its_reason(tmp_path, monkeypatch):
+    require_isolation()
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.csv").write_text("name,ssn\nMaria Gonzalez,219-09-9999\n")
+    init_home(tmp_path / "home")
+    create_zone(
+        ZoneRequest(name="f1", sources=[str(tmp_path / "src")]), ZoneStore(tmp_path / "home")
+    )
+    monkeypatch.setenv("PIIZONE_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    # The raw SSN, without dashes: the command could not have read it in the redacted zone.
+    script = "echo 'best id 219099999' > /zone/out/ids.txt; echo 'auc 0.9' > /zone/out/m.txt"
+    done = runner.invoke(app, ["sandbox", "run", "f1", "--out", str(out), "--", "sh", "-c", script])
+    assert done.exit_code == 1, done.output
+    assert "ids.txt:1: US_SSN (fingerprint)" in done.output
+    assert "219099999" not in done.output
+    assert sorted(p.name for p in out.iterdir()) == ["m.txt"]

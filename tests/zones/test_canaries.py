@@ -119,11 +119,12 @@ def test_canary_check_cli_exit_codes(zone, tmp_path, monkeypatch):
     store, _, _, records, _ = zone
     monkeypatch.setenv("PIIZONE_HOME", str(store.home))
     hit, clean = tmp_path / "hit.jsonl", tmp_path / "clean.txt"
-    hit.write_text(json.dumps({"text": f"Contact: {records[1]['email']}"}) + "\n")
+    hit.write_text(json.dumps({"text": f"Contact: {records[1]['email']} or bob.jones@gmail.com"}))
     clean.write_text("all good\n")
     done = runner.invoke(app, ["zone", "canary-check", "cz", str(hit)])
     assert done.exit_code == 1, done.output
     assert "EMAIL_ADDRESS (canary)" in done.output and records[1]["email"] not in done.output
+    assert "bob.jones" not in done.output  # the rest of the line is masked by the detectors
     done = runner.invoke(app, ["zone", "canary-check", "cz", str(clean)])
     assert done.exit_code == 0 and "clean" in done.output
     done = runner.invoke(app, ["zone", "canary-check", "cz", str(tmp_path / "missing")])

@@ -162,6 +162,17 @@ def test_egress_quarantines_an_original_value_by_fingerprint(zone, tmp_path):
     assert "219099999" not in str(scan)
 
 
+def test_report_contexts_mask_every_value_on_the_line(zone, tmp_path):
+    host_out, out = tmp_path / "host", tmp_path / "out"
+    host_out.mkdir()
+    # A fingerprint hit next to a value only the detectors see, and the other way round.
+    (host_out / "mixed.txt").write_text("maria_gonzalez wrote to bob.jones@gmail.com today\n")
+    report = _release(zone, host_out, out, "s-mixed")
+    assert {f.reason for f in report.findings} == {"fingerprint", "policy"}
+    text = str(report.to_dict()).lower()
+    assert "maria" not in text and "gonzalez" not in text and "bob.jones" not in text
+
+
 def test_refresh_keeps_the_fingerprints_of_reused_items(zone):
     store, manifest, dek, _ = zone
     refresh_zone("fp", store)

@@ -147,6 +147,33 @@ def test_bwrap_args_work_dir_is_read_only_and_the_start_dir():
     assert _args()[_args().index("--chdir") + 1] == "/zone/home"
 
 
+def test_bwrap_args_publish_binds_the_relay_dir_and_starts_the_relay_before_the_command():
+    args = _args(publish_dir="/host/pub", publish_port=8888, python="/venv/bin/python")
+    assert _pairs(args, "--bind") == [("/host/out", "/zone/out"), ("/host/pub", "/zone/publish")]
+    assert "--share-net" not in args
+    script = args[args.index("--") + 3]
+    data_ro = script.index("mount -o remount,bind,ro /zone/data")
+    relay = script.index("/venv/bin/python -c")
+    pub_ro = script.index("mount -o remount,bind,ro /zone/publish")
+    command = script.index(
+        'exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "$@"'
+    )
+    # Data loaded and fd closed first; the relay runs without capabilities; the publish dir is
+    # read-only before the command starts.
+    assert script.index("exec 7<&-") < data_ro < relay < pub_ro < command
+    assert script[:relay].rstrip().endswith("--no-new-privs --")
+    assert "/zone/publish/relay.sock 8888" in script
+    assert "/zone/publish" not in " ".join(_args())
+    with pytest.raises(SandboxError):
+        _args(publish_dir="/host/pub")
+
+
+@pytest.mark.parametrize("port", [0, 70000, -1])
+def test_publish_refuses_bad_ports(port):
+    with pytest.raises(SandboxError, match="invalid port"):
+        sandbox.check_port(port)
+
+
 def test_bwrap_args_without_new_session():
     assert "--new-session" not in _args(new_session=False)
 
@@ -520,6 +547,89 @@ def test_exit_status_is_the_commands(zone_env):
     )
     assert done.returncode == 3, done.stderr
     assert (zone_env.base / "rel-3" / "ok.txt").read_text() == "ok\n"
+
+
+PUBLISHED = r"""
+import http.server, json, os, socket, sys
+port, host_port = int(sys.argv[1]), int(sys.argv[2])
+r = {}
+try:
+    socket.create_connection(("127.0.0.1", host_port), timeout=3).close(); r["tcp"] = "connected"
+except OSError as e:
+    r["tcp"] = type(e).__name__
+for what, act in (("unlink", lambda: os.unlink("/zone/publish/relay.sock")),
+                  ("symlink", lambda: os.symlink("/etc/shadow", "/zone/publish/x.sock"))):
+    try:
+        act(); r[what] = "ok"
+    except OSError as e:
+        r[what] = e.strerror
+json.dump(r, open("/zone/out/published.json", "w"))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = ("hello from the sandbox " + ",".join(sorted(os.listdir("/zone/data")))).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body)))
+        self.end_headers(); self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+server = http.server.HTTPServer(("127.0.0.1", port), H)
+server.timeout = 90
+server.handle_request()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_publish_relays_a_server_inside_and_nothing_goes_out(zone_env, host_listener):
+    import urllib.request
+
+    host_port, state = host_listener
+    port = _free_port()
+    zone_env.write(zone_env.work / "published.py", PUBLISHED)
+    out = zone_env.base / "rel-publish"
+    proc = zone_env.popen(
+        ["sandbox", "run", zone_env.name, "--out", str(out), "--publish", str(port), "--"]
+        + ["python", "published.py", str(port), str(host_port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    body, deadline = None, time.monotonic() + 120
+    while body is None:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "nothing answered on the published port"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+                body = resp.read().decode()
+        except OSError:
+            time.sleep(0.3)  # piizone not listening yet, or the server inside not up yet
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert body == "hello from the sandbox src-prod"
+    r = json.loads((out / "published.json").read_text())
+    # Still no way out, and the relay's dir is out of the command's reach.
+    assert r["tcp"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
+    assert not state["connected"]
+    assert r["unlink"] == "Read-only file system" and r["symlink"] == "Read-only file system"
+    start = _records(zone_env, "session.start")[-1]["details"]
+    assert start["publish"] == port
+    # The session is over: the port is closed again.
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=3).close()
+
+
+def test_publish_port_in_use_is_refused(own_zone, tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        with pytest.raises(SandboxError, match=f"cannot publish port {port}"):
+            sandbox.run_session(
+                "mine", ["true"], out_dir=tmp_path, home=own_zone.home, publish=port
+            )
 
 
 def _grep(marker: str, roots: list[Path], exclude: Path) -> list[str]:
