@@ -110,6 +110,9 @@ class FingerprintSet:
     entries: dict[bytes, str] = field(default_factory=dict)
     ngram_sizes: set[int] = field(default_factory=set)
     digit_lengths: set[int] = field(default_factory=set)
+    # Keyed digests of each text value's first token: the matcher keys an output's tokens once
+    # each and builds n-grams only where one of these starts (10x fewer HMACs on typical text).
+    first_tokens: set[bytes] = field(default_factory=set)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -120,7 +123,11 @@ class FingerprintSet:
             return False
         text, size = form
         self.entries.setdefault(_digest(key, text), entity_type)
-        (self.digit_lengths if text[0] == "d" else self.ngram_sizes).add(size)
+        if text[0] == "d":
+            self.digit_lengths.add(size)
+        else:
+            self.ngram_sizes.add(size)
+            self.first_tokens.add(_digest(key, "f\0" + text[2:].split(" ", 1)[0]))
         return True
 
     def update(self, other: FingerprintSet) -> None:
@@ -128,6 +135,7 @@ class FingerprintSet:
             self.entries.setdefault(digest, entity)
         self.ngram_sizes |= other.ngram_sizes
         self.digit_lengths |= other.digit_lengths
+        self.first_tokens |= other.first_tokens
 
     def to_bytes(self) -> bytes:
         # Sorted by digest: the file's order says nothing about where values came from.
@@ -137,6 +145,7 @@ class FingerprintSet:
                 "version": 1,
                 "ngram_sizes": sorted(self.ngram_sizes),
                 "digit_lengths": sorted(self.digit_lengths),
+                "first_tokens": sorted(d.hex() for d in self.first_tokens),
                 "entries": [[d.hex(), e] for d, e in sorted(self.entries.items())],
             },
             separators=(",", ":"),
@@ -152,6 +161,7 @@ class FingerprintSet:
                 entries={bytes.fromhex(d): e for d, e in doc["entries"]},
                 ngram_sizes={int(n) for n in doc["ngram_sizes"]},
                 digit_lengths={int(n) for n in doc["digit_lengths"]},
+                first_tokens={bytes.fromhex(d) for d in doc["first_tokens"]},
             )
         except (ValueError, KeyError, TypeError) as e:
             raise FingerprintError(f"unreadable fingerprint set ({type(e).__name__})") from None
@@ -279,6 +289,8 @@ class Matcher:
         self._entries: dict[bytes, tuple[str, str]] = {}
         self._ngram_sizes: set[int] = set()
         self._digit_lengths: set[int] = set()
+        self._first_tokens: set[bytes] = set()
+        self._starts: dict[str, bool] = {}  # token -> may start a value (outputs repeat tokens)
 
     def add_set(self, fingerprints: FingerprintSet, reason: str) -> None:
         for digest, entity in fingerprints.entries.items():
@@ -287,17 +299,35 @@ class Matcher:
                 self._entries[digest] = (entity, reason)
         self._ngram_sizes |= fingerprints.ngram_sizes
         self._digit_lengths |= fingerprints.digit_lengths
+        self._first_tokens |= fingerprints.first_tokens
+        self._starts.clear()
+
+    def _may_start(self, token: str) -> bool:
+        """Whether `token` (as written; casefolded here) begins some fingerprinted value."""
+        found = self._starts.get(token)
+        if found is None:
+            if len(self._starts) >= 200_000:
+                self._starts.clear()  # bounded memory beats a perfect hit rate
+            digest = _digest(self._key, "f\0" + token.casefold())
+            found = self._starts[token] = digest in self._first_tokens
+        return found
 
     def __bool__(self) -> bool:
         return bool(self._entries)
 
     def scan_line(self, line: str) -> list[Hit]:
         hits: dict[tuple[int, int], Hit] = {}
-        if self._ngram_sizes:
+        # Fast path: most lines hold no token that starts a fingerprinted value; only those
+        # that do pay for positions and n-grams.
+        if self._ngram_sizes and any(map(self._may_start, _TOKEN.findall(line))):
             tokens = [(m.start(), m.end(), m.group().casefold()) for m in _TOKEN.finditer(line)]
-            for n in sorted(self._ngram_sizes):
-                for i in range(len(tokens) - n + 1):
+            for i, token in enumerate(tokens):
+                if not self._may_start(token[2]):
+                    continue
+                for n in self._ngram_sizes:
                     window = tokens[i : i + n]
+                    if len(window) < n:
+                        continue
                     if sum(len(t[2]) for t in window) < MIN_TEXT_CHARS:
                         continue
                     found = self._entries.get(
