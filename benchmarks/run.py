@@ -1,8 +1,10 @@
 """Run every benchmark and write benchmarks/RESULTS.md (what `make bench` calls).
 
-    .venv/bin/python -m benchmarks.run [--quick] [--only quality,crypto,audit]
+    .venv/bin/python -m benchmarks.run [--quick] [--only quality,throughput,crypto,audit]
 
 - quality: benchmarks/quality/run_quality.py (piizone vs vanilla Presidio, same run);
+- throughput: benchmarks/throughput.py (text records/s vs vanilla Presidio, 1 and 2 workers;
+  100k/1M-row tables with peak RSS; cost growth 1x/4x/16x; Dask vs the local pool);
 - crypto, audit: benchmarks/crypto_bench.py and benchmarks/audit_bench.py when present, run as
   scripts; their Markdown output is captured into RESULTS.md.
 Each benchmark runs in its own process so one's memory and threads never skew another's timing.
@@ -21,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_MD = Path(__file__).with_name("RESULTS.md")
+QUALITY_ANALYSIS = ROOT / "benchmarks" / "quality" / "ANALYSIS.md"
+THROUGHPUT_ANALYSIS = ROOT / "benchmarks" / "THROUGHPUT_ANALYSIS.md"
 
 # name -> (command, arguments for --quick, section title)
 SCRIPTS = {
@@ -47,10 +51,10 @@ def _env() -> dict[str, str]:
 def run_step(title: str, cmd: list[str]) -> tuple[str, float, bool]:
     print(f"== {title}: {' '.join(cmd)}", file=sys.stderr, flush=True)
     started = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True)
+    # stderr streams through (progress of the long steps); stdout is the Markdown section.
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), stdout=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
-        sys.stderr.write(proc.stderr[-4000:])
         return (
             f"_failed (exit {proc.returncode}), see stderr of `{' '.join(cmd)}`_\n",
             seconds,
@@ -62,10 +66,10 @@ def run_step(title: str, cmd: list[str]) -> tuple[str, float, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes everywhere")
-    parser.add_argument("--only", help="comma-separated subset: quality,crypto,audit")
+    parser.add_argument("--only", help="comma-separated subset: quality,throughput,crypto,audit")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
-    wanted = set(args.only.split(",")) if args.only else {"quality", *SCRIPTS}
+    wanted = set(args.only.split(",")) if args.only else {"quality", "throughput", *SCRIPTS}
     python = sys.executable
     sections: list[str] = []
     ok = True
@@ -74,6 +78,11 @@ def main(argv: list[str] | None = None) -> int:
         out, seconds, good = run_step("quality", cmd)
         ok &= good
         sections.append(out if good else "## Detection quality\n\n" + out)
+    if "throughput" in wanted:
+        cmd = [python, "-m", "benchmarks.throughput"] + (["--quick"] if args.quick else [])
+        out, seconds, good = run_step("throughput", cmd)
+        ok &= good
+        sections.append(out if good else "## Throughput and scale (issue 7)\n\n" + out)
     for name, (script, quick_args, title) in SCRIPTS.items():
         if name not in wanted or not (ROOT / script[0]).exists():
             continue
@@ -93,10 +102,11 @@ def main(argv: list[str] | None = None) -> int:
         + f"). Generated {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. "
         "Everything runs offline on data generated with fixed seeds.\n"
     )
-    analysis = ROOT / "benchmarks" / "quality" / "ANALYSIS.md"
     body = "\n".join([header, *sections])
-    if analysis.exists():
-        body += "\n" + analysis.read_text(encoding="utf-8")
+    # Hand-written analyses, appended after the regenerated figures.
+    for analysis in (QUALITY_ANALYSIS, THROUGHPUT_ANALYSIS):
+        if analysis.exists():
+            body += "\n" + analysis.read_text(encoding="utf-8")
     args.output.write_text(body, encoding="utf-8")
     print(f"wrote {args.output}", file=sys.stderr)
     return 0 if ok else 1

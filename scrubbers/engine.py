@@ -14,7 +14,7 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
-from scrubbers.fast_nlp import StagedPipeline, ThresholdAwareEnhancer
+from scrubbers.fast_nlp import LemmasNeeded, StagedPipeline, ThresholdAwareEnhancer
 from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
 from scrubbers.policy import Policy
@@ -214,11 +214,21 @@ class Engine:
         def flush() -> Iterator[list[Finding]]:
             nonlocal next_out
             items = [w[2] for w in windows]
-            for (idx, offset, wtext), artifacts in zip(
-                windows, self._pipeline.artifacts(items, batch_size), strict=True
-            ):
-                found = self._analyze_window(wtext, artifacts)
-                pending.setdefault(idx, []).extend(f.shifted(offset) for f in found)
+            artifacts = list(self._pipeline.artifacts(items, batch_size))
+            found: list[list[Finding] | None] = []
+            later = []  # windows whose context enhancement needs lemmas: one batched pass
+            for k, wtext in enumerate(items):
+                try:
+                    found.append(self._analyze_window(wtext, artifacts[k]))
+                except LemmasNeeded:
+                    found.append(None)
+                    later.append(k)
+            if later:
+                self._pipeline.complete([artifacts[k] for k in later], batch_size)
+                for k in later:
+                    found[k] = self._analyze_window(items[k], artifacts[k])
+            for (idx, offset, _), window_found in zip(windows, found, strict=True):
+                pending.setdefault(idx, []).extend(f.shifted(offset) for f in window_found or ())
                 remaining[idx] -= 1
             windows.clear()
             while next_out in remaining and remaining[next_out] == 0:

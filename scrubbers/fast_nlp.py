@@ -8,10 +8,13 @@ to raise the score of a pattern match that has a context word ("phone", "ssn") b
 
 So the pipeline is split in two stages:
 - early: tokenizer + NER (+ a tok2vec NER listens to), batched through `nlp.pipe`;
-- late: the tagging chain, run on a window's Doc only when the enhancer really reads lemmas.
-`LazyNlpArtifacts` computes lemmas/keywords on first use; `ThresholdAwareEnhancer` skips the
-enhancement (and its deep copy of every result) when no result can be changed by it in a way
-that survives the policy's thresholds (see `_enhancement_matters`).
+- late: the tagging chain, only for the windows whose enhancement can change a finding, batched
+  over those windows (run per Doc, tok2vec's fixed cost per call would dominate short cells).
+`ThresholdAwareEnhancer` decides per window whether the enhancement matters (see
+`_enhancement_matters`); when it does and the lemmas are not there yet it raises `LemmasNeeded`
+before anything is changed, `Engine` runs the late stage on all such windows of the batch and
+analyses them again (recognizers are deterministic). When it does not, the enhancement (and its
+deep copy of every result) is skipped.
 
 Why this is exact, not approximate:
 - NER's own embedding reads only lexical attributes (NORM, PREFIX, SUFFIX, SHAPE), which the
@@ -95,28 +98,32 @@ def _features(nlp, name: str) -> set[str] | None:
 
 
 class LazyNlpArtifacts(NlpArtifacts):
-    """NlpArtifacts whose lemmas, keywords and token offsets are computed on first use.
+    """NlpArtifacts whose lemmas and keywords exist only once the late stage ran on the Doc.
 
-    `complete(doc)` runs the late pipeline stage on the Doc (tags, then lemmas). Entities and
-    scores are there from the start: the SpacyRecognizer reads them for every window.
+    Entities and scores are there from the start: the SpacyRecognizer reads them for every
+    window. Reading lemmas before `StagedPipeline.complete` raises LemmasNeeded.
     """
 
-    def __init__(self, doc, entities, scores, nlp_engine, language: str, complete: Callable):
+    def __init__(self, doc, entities, scores, nlp_engine, language: str):
         # NlpArtifacts.__init__ would compute lemmas and keywords at once: not called on purpose.
         self.tokens = doc
         self.entities = entities
         self.nlp_engine = nlp_engine
         self.scores = scores if scores else [0.85] * len(entities)
         self._language = language
-        self._complete = complete
+        self.ready = False  # set by StagedPipeline.complete
         self._lemmas: list[str] | None = None
         self._keywords: list[str] | None = None
         self._indices: list[int] | None = None
 
+    def require_lemmas(self) -> None:
+        if not self.ready:
+            raise LemmasNeeded
+
     @property
     def lemmas(self) -> list[str]:
         if self._lemmas is None:
-            self._complete(self.tokens)
+            self.require_lemmas()
             self._lemmas = [token.lemma_ for token in self.tokens]
         return self._lemmas
 
@@ -145,8 +152,16 @@ class LazyNlpArtifacts(NlpArtifacts):
         self._indices = value
 
 
+class LemmasNeeded(Exception):
+    """A window's context enhancement needs lemmas that are not computed yet.
+
+    Raised before Presidio changes anything; `Engine` collects such windows, runs the late stage
+    on all of them in one batch and analyses them again (recognizers are deterministic).
+    """
+
+
 class StagedPipeline:
-    """Batched early stage through `nlp.pipe`; late stage per Doc, on demand."""
+    """Early stage batched through `nlp.pipe`; late stage batched over the windows that need it."""
 
     def __init__(self, nlp_engine, language: str):
         self.nlp_engine = nlp_engine
@@ -159,10 +174,15 @@ class StagedPipeline:
         self._disabled = disabled
         self.late_runs = 0  # windows that needed lemmas (for profiling)
 
-    def _complete(self, doc) -> None:
-        self.late_runs += 1
+    def complete(self, artifacts: list[LazyNlpArtifacts], batch_size: int) -> None:
+        """Run the late stage on these windows' Docs, batched (per Doc, tok2vec's fixed cost
+        dominates short texts)."""
+        self.late_runs += len(artifacts)
+        docs = [a.tokens for a in artifacts]
         for component in self._late:
-            component(doc)
+            docs = list(component.pipe(docs, batch_size=batch_size))
+        for a in artifacts:
+            a.ready = True
 
     def artifacts(self, texts: Sequence[str], batch_size: int) -> Iterator[NlpArtifacts]:
         if not self.enabled:
@@ -177,7 +197,7 @@ class StagedPipeline:
             entities = engine._get_entities(doc)
             scores = engine._get_scores_for_entities(doc)
             entities, scores = engine._get_updated_entities(entities, scores)
-            yield LazyNlpArtifacts(doc, entities, scores, engine, self.language, self._complete)
+            yield LazyNlpArtifacts(doc, entities, scores, engine, self.language)
 
 
 class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
@@ -196,6 +216,8 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
         context: list[str] | None = None,
     ) -> list[RecognizerResult]:
         if context or self._enhancement_matters(raw_results, recognizers):
+            if isinstance(nlp_artifacts, LazyNlpArtifacts):
+                nlp_artifacts.require_lemmas()
             return super().enhance_using_context(
                 text, raw_results, nlp_artifacts, recognizers, context
             )
