@@ -161,7 +161,9 @@ class FingerprintSet:
                 entries={bytes.fromhex(d): e for d, e in doc["entries"]},
                 ngram_sizes={int(n) for n in doc["ngram_sizes"]},
                 digit_lengths={int(n) for n in doc["digit_lengths"]},
-                first_tokens={bytes.fromhex(d) for d in doc["first_tokens"]},
+                # Absent in sets written before the prefilter: the matcher then tries every
+                # n-gram (slower, same result).
+                first_tokens={bytes.fromhex(d) for d in doc.get("first_tokens", [])},
             )
         except (ValueError, KeyError, TypeError) as e:
             raise FingerprintError(f"unreadable fingerprint set ({type(e).__name__})") from None
@@ -291,6 +293,7 @@ class Matcher:
         self._digit_lengths: set[int] = set()
         self._first_tokens: set[bytes] = set()
         self._starts: dict[str, bool] = {}  # token -> may start a value (outputs repeat tokens)
+        self._prefilter = True
 
     def add_set(self, fingerprints: FingerprintSet, reason: str) -> None:
         for digest, entity in fingerprints.entries.items():
@@ -300,10 +303,14 @@ class Matcher:
         self._ngram_sizes |= fingerprints.ngram_sizes
         self._digit_lengths |= fingerprints.digit_lengths
         self._first_tokens |= fingerprints.first_tokens
+        if fingerprints.ngram_sizes and not fingerprints.first_tokens:
+            self._prefilter = False
         self._starts.clear()
 
     def _may_start(self, token: str) -> bool:
         """Whether `token` (as written; casefolded here) begins some fingerprinted value."""
+        if not self._prefilter:
+            return True
         found = self._starts.get(token)
         if found is None:
             if len(self._starts) >= 200_000:

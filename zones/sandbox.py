@@ -44,6 +44,7 @@ from zones.lifecycle import open_check, unwrap_zone_key
 from zones.store import ZoneStore
 
 ISOLATION_BWRAP = "bwrap"
+ISOLATION_UNSHARE = "unshare"
 SANDBOX_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ZONE_DATA = "/zone/data"
 ZONE_OUT = "/zone/out"
@@ -294,6 +295,160 @@ def build_bwrap_args(
     return args
 
 
+# Brings `lo` up in the fallback's new network namespace (bwrap does it itself): a notebook and
+# the --publish relay listen on 127.0.0.1. Python, not ip(8), which may not be installed.
+_LO_UP = (
+    "import fcntl,socket,struct;s=socket.socket();"
+    "f=struct.unpack('16sH',fcntl.ioctl(s,0x8913,struct.pack('16sH',b'lo',0)))[1];"
+    "fcntl.ioctl(s,0x8914,struct.pack('16sH',b'lo',f|1))"
+)
+
+
+def build_unshare_args(
+    *,
+    zone: str,
+    session: str,
+    out_dir: str,
+    data_fd: int,
+    command: Sequence[str],
+    ro_binds: Sequence[str] = (),
+    work_dir: str | None = None,
+    memory: int | None = None,
+    devices: Sequence[str] = (),
+    new_session: bool = True,
+    lang: str = "C.UTF-8",
+    extra_env: dict[str, str] | None = None,
+    path_prefix: Sequence[str] = (),
+    publish_dir: str | None = None,
+    publish_port: int | None = None,
+    python: str | None = None,
+) -> list[str]:
+    """The fallback when bubblewrap cannot run: unshare(1) as root, the same layout by hand.
+
+    New mount, pid, net, ipc, uts and cgroup namespaces; the setup script builds a root of
+    tmpfs and read-only binds (what bwrap's arguments describe), pivots into it, and execs the
+    command with every capability dropped. There is no user namespace: the command is the
+    host's uid 0 without capabilities, so, as bwrap does, /proc/sys, /proc/sysrq-trigger,
+    /proc/irq and /proc/bus are read-only, /sys is not mounted and /dev holds only the usual
+    character devices (root's file permissions would otherwise reach kernel knobs).
+    """
+    if os.geteuid() != 0:
+        raise SandboxError("the unshare fallback needs root")
+    q = shlex.quote
+    size = f",size={memory}" if memory else ""
+    env = {
+        "PATH": ":".join([*path_prefix, SANDBOX_PATH]),
+        "LANG": lang,
+        "HOME": ZONE_HOME,
+        "PIIZONE_ZONE": zone,
+        "PIIZONE_SESSION": session,
+        **(extra_env or {}),
+    }
+
+    def ro(src: str, dst: str) -> list[str]:
+        return [
+            f'mkdir -p "$R"{q(dst)}',
+            f'mount --rbind {q(src)} "$R"{q(dst)}',
+            f'mount -o remount,bind,ro "$R"{q(dst)}',
+        ]
+
+    lines = [
+        "set -eu",
+        # Nothing mounted here propagates back to the host.
+        "mount --make-rprivate /",
+        # The new root is a tmpfs mounted, in this namespace only, on an empty dir of the
+        # session (removed with it): nothing reaches the host's disk.
+        f"R={q(os.path.join(os.path.dirname(out_dir.rstrip('/')), 'root'))}",
+        'mkdir -p "$R"',
+        'mount -t tmpfs -o mode=0755 root "$R"',
+        'cd "$R"',
+        "mkdir -p usr etc proc dev tmp zone .old",
+        "ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin",
+        *ro("/usr", "/usr"),
+        *ro("/etc", "/etc"),
+    ]
+    for path in ro_binds:
+        lines += ro(path, path)
+    lines += [
+        'mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
+        'for d in sys sysrq-trigger irq bus; do [ -e "$R/proc/$d" ] || continue; '
+        'mount --bind "$R/proc/$d" "$R/proc/$d"; mount -o remount,bind,ro "$R/proc/$d"; done',
+        'mount -t tmpfs -o mode=0755,nosuid dev "$R/dev"',
+        "for n in null zero full random urandom tty; do "
+        'touch "$R/dev/$n"; mount --bind "/dev/$n" "$R/dev/$n"; done',
+        'mkdir "$R/dev/pts" "$R/dev/shm"',
+        'mount -t devpts -o newinstance,ptmxmode=0666,mode=620 devpts "$R/dev/pts"',
+        'ln -s pts/ptmx "$R/dev/ptmx"; ln -s /proc/self/fd "$R/dev/fd"',
+        'ln -s /proc/self/fd/0 "$R/dev/stdin"; ln -s /proc/self/fd/1 "$R/dev/stdout"',
+        'ln -s /proc/self/fd/2 "$R/dev/stderr"',
+        'mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"',
+    ]
+    for device in devices:
+        lines += [f'touch "$R"{q(device)}', f'mount --bind {q(device)} "$R"{q(device)}']
+    lines += [
+        f'mount -t tmpfs -o mode=1777,nosuid,nodev{size} tmp "$R/tmp"',
+        'mount -t tmpfs -o mode=0755 zone "$R/zone"',
+        'mkdir "$R/zone/data" "$R/zone/home" "$R/zone/out"',
+        f'mount -t tmpfs -o mode=0755,nosuid,nodev{size} data "$R/zone/data"',
+        'mount -t tmpfs -o mode=0700,nosuid,nodev home "$R/zone/home"',
+        f'mount --bind {q(out_dir)} "$R/zone/out"',
+    ]
+    if work_dir:
+        lines += ro(work_dir, ZONE_WORK)
+    if publish_dir:
+        lines += [f'mkdir "$R{ZONE_PUBLISH}"', f'mount --bind {q(publish_dir)} "$R{ZONE_PUBLISH}"']
+    lines += [
+        f'tar -C "$R/zone/data" --no-same-owner -xf - <&{data_fd}',
+        f"exec {data_fd}<&-",
+        'mount -o remount,bind,ro "$R/zone/data"',
+        "hostname piizone-sandbox",
+        f"{q(python or sys.executable)} -c {q(_LO_UP)}",
+        'pivot_root "$R" "$R/.old"',
+        "cd /",
+        "umount -l /.old",
+        "rmdir /.old",
+    ]
+    if publish_dir:
+        if not publish_port or not python:
+            raise SandboxError("publishing needs a port and the relay's python")
+        step = PUBLISH_STEP.format(
+            python=q(python),
+            script=q(RELAY_SCRIPT),
+            sock=f"{ZONE_PUBLISH}/{RELAY_SOCKET}",
+            port=int(publish_port),
+            publish=ZONE_PUBLISH,
+        )
+        lines.append(step.removesuffix(" && ") + " || exit 125")
+    lines.append(f"cd {ZONE_WORK if work_dir else ZONE_HOME}")
+    env_args = " ".join(q(f"{k}={v}") for k, v in env.items())
+    # setsid (bwrap's --new-session): no TIOCSTI into the caller's terminal.
+    session_cmd = "setsid -w " if new_session else ""
+    lines.append(
+        "exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "
+        f'env -i {env_args} {session_cmd}"$@"'
+    )
+    script = "\n".join(lines)
+    return [
+        "unshare",
+        "--mount",
+        "--uts",
+        "--ipc",
+        "--net",
+        "--pid",
+        "--cgroup",
+        "--fork",
+        # The namespace's init dies with unshare, and unshare with us (PR_SET_PDEATHSIG in
+        # _run_bwrap): a SIGKILL of piizone leaves no sandboxed process, as with bwrap.
+        "--kill-child",
+        "--",
+        "sh",
+        "-c",
+        script,
+        "piizone-init",
+        *command,
+    ]
+
+
 def is_within(path: str, parent: str) -> bool:
     """True when `path` is `parent` or below it (both real paths)."""
     return path == parent or path.startswith(parent.rstrip("/") + "/")
@@ -512,6 +667,12 @@ def probe_isolation() -> str:
     if "result" not in _PROBE_CACHE:
         _PROBE_CACHE["result"] = _probe_bwrap()
     problem = _PROBE_CACHE["result"]
+    if problem and os.geteuid() == 0:
+        if "unshare" not in _PROBE_CACHE:
+            _PROBE_CACHE["unshare"] = _probe_unshare()
+        if _PROBE_CACHE["unshare"] is None:
+            return ISOLATION_UNSHARE  # root without bwrap: the same guarantees by hand
+        problem += f"; unshare fallback: {_PROBE_CACHE['unshare']}"
     if problem:
         raise SandboxUnavailable(
             f"cannot isolate a sandbox here: {problem}",
@@ -521,6 +682,21 @@ def probe_isolation() -> str:
             "that permits clone(CLONE_NEWUSER))",
         )
     return ISOLATION_BWRAP
+
+
+def _probe_unshare() -> str | None:
+    if not shutil.which("unshare"):
+        return "unshare is not installed"
+    probe = ["unshare", "--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child"]
+    probe += ["--", "sh", "-c", "mount --make-rprivate / && mount -t tmpfs piizone /tmp"]
+    try:
+        done = subprocess.run(probe, capture_output=True, text=True, timeout=20, check=False)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"unshare could not run ({type(e).__name__})"
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        return f"unshare failed: {last[:200]}"
+    return None
 
 
 def _probe_bwrap() -> str | None:
@@ -715,6 +891,7 @@ def run_session(
             tty=tty,
             publish_dir=str(publish_dir) if publish_dir else None,
             publish_port=publish,
+            isolation=isolation,
         )
         if publisher is not None:  # the sandbox is gone: stop relaying before anything else
             publisher.close()
@@ -798,6 +975,7 @@ def _run_bwrap(
     tty: bool,
     publish_dir: str | None = None,
     publish_port: int | None = None,
+    isolation: str = ISOLATION_BWRAP,
 ) -> tuple[int, int, float | None]:
     read_fd, write_fd = os.pipe()
     command = list(cmd)
@@ -808,7 +986,8 @@ def _run_bwrap(
         # command TIOCSTI keystrokes into it. script(1) gives it a fresh pty from the sandbox's
         # own devpts instead, so --new-session stays on.
         command = ["script", "-qefc", shlex.join(cmd), "/dev/null"]
-    args = build_bwrap_args(
+    build = build_unshare_args if isolation == ISOLATION_UNSHARE else build_bwrap_args
+    args = build(
         zone=manifest["name"],
         session=session,
         out_dir=host_out,
@@ -843,8 +1022,9 @@ def _run_bwrap(
     try:
         # The stream always arrives as fd 3 (dash, the usual /bin/sh, cannot redirect from
         # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
+        parent = os.getpid()
         proc = subprocess.Popen(
-            args, pass_fds=(DATA_FD,), preexec_fn=lambda: os.dup2(read_fd, DATA_FD)
+            args, pass_fds=(DATA_FD,), preexec_fn=lambda: _child(read_fd, parent)
         )
     except OSError as e:
         os.close(write_fd)
@@ -864,6 +1044,20 @@ def _run_bwrap(
     if status < 0:  # killed by a signal: report it like a shell does
         status = 128 - status
     return status, fed.get("bytes", 0), fed.get("seconds")
+
+
+def _child(read_fd: int, parent: int) -> None:
+    """In the forked child before exec: the data pipe as fd 3, and die with us (bwrap has
+    --die-with-parent; unshare(1) has no such option, so PR_SET_PDEATHSIG is set here)."""
+    import ctypes
+    import signal
+
+    os.dup2(read_fd, DATA_FD)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG
+        os._exit(126)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(126)
 
 
 def shell_command() -> list[str]:

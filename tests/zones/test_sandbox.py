@@ -774,7 +774,11 @@ def test_home_under_a_bound_dir_is_refused(own_zone, tmp_path, monkeypatch):
 
 
 def test_unavailable_isolation_refuses(own_zone, tmp_path, monkeypatch):
-    monkeypatch.setattr(sandbox, "_PROBE_CACHE", {"result": "bubblewrap (bwrap) is not installed"})
+    monkeypatch.setattr(
+        sandbox,
+        "_PROBE_CACHE",
+        {"result": "bubblewrap (bwrap) is not installed", "unshare": "unshare is not installed"},
+    )
     with pytest.raises(sandbox.SandboxUnavailable) as e:
         sandbox.run_session("mine", ["true"], out_dir=tmp_path, home=own_zone.home)
     assert "apt-get install bubblewrap" in e.value.hint
@@ -795,3 +799,196 @@ def test_memory_cap_bounds_the_data_tmpfs(own_zone, tmp_path, capfd):
 def _log(store) -> list[dict]:
     key = (store.home / "keys" / audit.KEY_FILE).read_bytes()
     return list(audit.AuditLog(store.home / "audit", key).records())
+
+
+# -- the unshare(1) fallback (root, bubblewrap unavailable) ------------------------------------
+
+
+def test_unshare_args_rebuild_the_bwrap_layout():
+    if os.geteuid() != 0:
+        pytest.skip("the unshare fallback is for root")
+    args = sandbox.build_unshare_args(
+        zone="churn",
+        session="s1",
+        out_dir="/host/sessions/s1/out",
+        data_fd=3,
+        command=["python", "train.py"],
+        ro_binds=["/opt/py"],
+        publish_dir="/host/sessions/s1/publish",
+        publish_port=8888,
+        python="/opt/py/bin/python",
+    )
+    head = args[: args.index("--")]
+    assert head == ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup"] + [
+        "--fork",
+        "--kill-child",
+    ]
+    script = args[args.index("--") + 3]
+    assert args[args.index("--") + 4 :] == ["piizone-init", "python", "train.py"]
+    order = [
+        "mount --make-rprivate /",
+        "R=/host/sessions/s1/root",
+        'mount -o remount,bind,ro "$R"/usr',
+        'mount -o remount,bind,ro "$R"/opt/py',
+        "for d in sys sysrq-trigger irq bus",
+        'mount --bind /host/sessions/s1/out "$R/zone/out"',
+        'tar -C "$R/zone/data" --no-same-owner -xf - <&3',
+        "exec 3<&-",
+        'mount -o remount,bind,ro "$R/zone/data"',
+        'pivot_root "$R" "$R/.old"',
+        "umount -l /.old",
+        "mount -o remount,bind,ro /zone/publish",
+        "exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- env -i",
+        'setsid -w "$@"',
+    ]
+    positions = [script.index(step) for step in order]
+    assert positions == sorted(positions)
+    assert "/sys" not in script.replace("/proc/$d", "")  # /sys is never mounted
+
+
+def _force_unshare(monkeypatch):
+    if os.geteuid() != 0:
+        pytest.skip("the unshare fallback is for root")
+    if not shutil.which("unshare"):
+        pytest.skip("unshare(1) is not installed")
+    monkeypatch.setattr(sandbox, "_PROBE_CACHE", {"result": "bubblewrap (bwrap) is not installed"})
+
+
+UNSHARE_PROBE = r"""
+import json, os, socket, sys
+port, keys = int(sys.argv[1]), sys.argv[2]
+r = {"files": sorted(os.path.relpath(os.path.join(d, f), "/zone/data")
+                     for d, _, fs in os.walk("/zone/data") for f in fs)}
+r["data"] = open("/zone/data/src/t.txt").read()
+r["caps"] = {l.split(":")[0]: l.split()[1]
+             for l in open("/proc/self/status") if l.startswith("Cap")}
+r["ifaces"] = sorted(n for _, n in socket.if_nameindex())
+try:
+    socket.create_connection(("127.0.0.1", port), timeout=3).close(); r["tcp"] = "connected"
+except OSError as e:
+    r["tcp"] = type(e).__name__
+try:
+    socket.getaddrinfo("example.com", 443); r["dns"] = "resolved"
+except OSError as e:
+    r["dns"] = type(e).__name__
+for what, act in (("keys", lambda: os.listdir(keys)),
+                  ("write_data", lambda: open("/zone/data/new.txt", "w")),
+                  ("sysctl", lambda: open("/proc/sys/kernel/core_pattern", "w")),
+                  ("sysrq", lambda: open("/proc/sysrq-trigger", "w"))):
+    try:
+        act(); r[what] = "ok"
+    except OSError as e:
+        r[what] = e.strerror
+os.system("mount -o remount,bind,rw /zone/data 2>/dev/null")
+r["remount"] = os.access("/zone/data", os.W_OK) and "rw"
+r["sys"] = os.path.exists("/sys/kernel")
+r["dev"] = sorted(os.listdir("/dev"))
+r["env"] = sorted(os.environ)
+r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+r["hostname"] = socket.gethostname()
+print(json.dumps(r))
+"""
+
+
+def test_unshare_fallback_isolates_like_bwrap(
+    own_zone, tmp_path, monkeypatch, host_listener, capfd
+):
+    _force_unshare(monkeypatch)
+    port, state = host_listener
+    out = tmp_path / "out"
+    result = sandbox.run_session(
+        "mine",
+        ["python", "-c", UNSHARE_PROBE, str(port), str(own_zone.home / "keys")],
+        out_dir=out,
+        home=own_zone.home,
+    )
+    assert result.isolation == "unshare" and result.exit_code == 0
+    r = json.loads(capfd.readouterr().out.strip().splitlines()[-1])
+    assert r["files"] == ["src/t.txt"] and r["data"] == "hello from the zone\n"
+    assert all(v == "0000000000000000" for v in r["caps"].values()), r["caps"]
+    assert r["ifaces"] == ["lo"] and r["hostname"] == "piizone-sandbox"
+    assert r["tcp"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
+    assert not state["connected"]
+    assert r["dns"] == "gaierror"
+    assert r["keys"] == "No such file or directory"
+    # The host's uid 0 without capabilities: kernel knobs stay read-only, as under bwrap.
+    assert r["write_data"] == r["sysctl"] == "Read-only file system"
+    assert r["sysrq"] in ("Read-only file system", "No such file or directory")
+    assert r["remount"] is False and r["sys"] is False
+    assert set(r["dev"]) <= {"fd", "full", "null", "ptmx", "pts", "random", "shm"} | {
+        "stderr",
+        "stdin",
+        "stdout",
+        "tty",
+        "urandom",
+        "zero",
+    }
+    assert set(r["env"]) <= {"PATH", "LANG", "HOME", "PIIZONE_ZONE", "PIIZONE_SESSION", "PWD"}
+    assert len(r["pids"]) <= 2  # the command (pid 1 of its namespace), maybe os.system's sh
+    start = [x for x in _log(own_zone) if x["action"] == "session.start"][-1]
+    assert start["details"]["isolation"] == "unshare"
+    # Nothing of the namespace's mounts is left on the host.
+    assert "/.sessions/" not in Path("/proc/self/mountinfo").read_text()
+    assert list((own_zone.home / "zones" / ".sessions").iterdir()) == []
+
+
+def test_unshare_fallback_publishes_a_port(own_zone, tmp_path, monkeypatch):
+    import urllib.request
+
+    _force_unshare(monkeypatch)
+    port = _free_port()
+    server = (
+        "import http.server as h; "
+        f"s = h.HTTPServer(('127.0.0.1', {port}), h.SimpleHTTPRequestHandler); "
+        "s.timeout = 60; s.handle_request()"
+    )
+    body: dict[str, str] = {}
+
+    def get():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and "text" not in body:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/src/t.txt", timeout=10) as r:
+                    body["text"] = r.read().decode()
+            except OSError:
+                time.sleep(0.3)
+
+    client = threading.Thread(target=get)
+    client.start()
+    result = sandbox.run_session(
+        "mine",
+        ["sh", "-c", f'cd /zone/data && exec python -c "{server}"'],
+        out_dir=tmp_path / "out",
+        home=own_zone.home,
+        publish=port,
+    )
+    client.join()
+    assert result.isolation == "unshare" and result.exit_code == 0
+    assert body.get("text") == "hello from the zone\n"
+
+
+def test_unshare_fallback_dies_with_piizone(own_zone, tmp_path, monkeypatch):
+    _force_unshare(monkeypatch)
+    tag = "UNSHTAG" + secrets.token_hex(4)
+    driver = (
+        "import sys; from pathlib import Path; from zones import sandbox; "
+        "sandbox._PROBE_CACHE['result'] = 'bubblewrap (bwrap) is not installed'; "
+        f"sandbox.run_session('mine', ['sh', '-c', 'touch /zone/out/started; "
+        f'exec python -c "import time; time.sleep(600)" {tag}\'], '
+        f"out_dir=Path({str(tmp_path / 'out')!r}), home=Path({str(own_zone.home)!r}))"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", driver], cwd=str(Path(__file__).parents[2]))
+    sessions = own_zone.home / "zones" / ".sessions"
+    deadline = time.monotonic() + 60
+    while not list(sessions.glob("*/out/started")):
+        assert proc.poll() is None, "the session ended early"
+        assert time.monotonic() < deadline, "the sandboxed command never started"
+        time.sleep(0.2)
+    time.sleep(0.5)
+    assert _processes_with(tag)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(tag) == []
