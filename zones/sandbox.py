@@ -12,6 +12,10 @@ How (docs/sandbox.md has the threat model and the measured numbers):
 * Only /usr, /etc and the caller's Python prefixes are visible (read-only); $PIIZONE_HOME, the
   caller's home and the rest of /root are not. The command's outputs go to /zone/out, a private
   host dir that `zones.egress` scans before anything is released.
+* Without a working bwrap, root falls back to unshare(1) with the same layout built by a setup
+  script (`build_unshare_args`); anyone else is refused. Never unsandboxed.
+* `--publish PORT` relays the host's 127.0.0.1:PORT over a Unix socket to 127.0.0.1:PORT
+  inside (`Publisher` here, `RELAY_SCRIPT` inside); the sandbox gains no way out.
 """
 
 from __future__ import annotations
@@ -346,9 +350,11 @@ def build_unshare_args(
     }
 
     def ro(src: str, dst: str) -> list[str]:
+        # Not --rbind: a remount makes only the top mount read-only, and mounts below it (in a
+        # container, /etc/hosts and /etc/resolv.conf) would stay writable to the host's uid 0.
         return [
             f'mkdir -p "$R"{q(dst)}',
-            f'mount --rbind {q(src)} "$R"{q(dst)}',
+            f'mount --bind {q(src)} "$R"{q(dst)}',
             f'mount -o remount,bind,ro "$R"{q(dst)}',
         ]
 
