@@ -72,6 +72,9 @@ _WHITESPACE = re.compile(r"\s+")
 _DIGITS_AND_SEPARATORS = re.compile(r"[\d\s().+/-]+")
 # A digit run: digit groups joined by one separator (or "(555) 010"): phone, SSN and card layouts.
 _DIGIT_RUN = re.compile(r"\d+(?:(?:[ .\-/]|\) ?|[ .\-]?\()\d+)*")
+# A plain decimal number (a metric, a prediction): its fraction would otherwise be a digit
+# group tried against every stored length, and model outputs are full of them.
+_DECIMAL = re.compile(r"\d+\.\d+")
 
 
 class FingerprintError(ZoneError):
@@ -345,6 +348,8 @@ class Matcher:
                         hits[span] = Hit(*span, found[0], found[1])
         if self._digit_lengths:
             for run in _DIGIT_RUN.finditer(line):
+                if _DECIMAL.fullmatch(run.group()):
+                    continue
                 for span, entity, reason in self._digit_hits(run):
                     hits[span] = Hit(*span, entity, reason)
         return sorted(hits.values(), key=lambda h: (h.start, h.end))

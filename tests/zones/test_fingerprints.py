@@ -70,6 +70,7 @@ def test_matcher_finds_ngrams_and_aligned_digit_runs():
     assert {h.reason for h in hits} == {"fingerprint"}
     # Not a value: other people, parts of a name, digits inside a longer group.
     assert matcher.scan_line("maria lopez; gonzalez; 92190999999; 0.2190999991") == []
+    assert matcher.scan_line("auc 0.219099999, loss 219099999.5") == []  # decimals
 
 
 def test_a_different_key_matches_nothing():
