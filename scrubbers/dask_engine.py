@@ -12,7 +12,7 @@ from typing import Any
 
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 
-from scrubbers.engine import EngineStats, engine_for
+from scrubbers.engine import engine_for
 from scrubbers.exceptions import EngineError
 from scrubbers.findings import Finding
 from scrubbers.parallel import _FanOutEngine, default_workers
@@ -34,11 +34,8 @@ class EnginePlugin(WorkerPlugin):
         self.engine = engine_for(self.policy)
 
 
-def _analyze_on_worker(texts: list[str]) -> tuple[list[list[Finding]], dict[str, int]]:
-    plugin = get_worker().plugins[PLUGIN_NAME]
-    engine = plugin.engine
-    engine.stats = EngineStats()
-    return list(engine.analyze_many(texts)), dict(engine.stats.filtered)
+def _analyze_on_worker(texts: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
+    return list(get_worker().plugins[PLUGIN_NAME].engine.analyze_counted(texts))
 
 
 class DaskEngine(_FanOutEngine):
@@ -73,7 +70,7 @@ class DaskEngine(_FanOutEngine):
     def _submit(self, batch: list[str]) -> Any:
         return self._client.submit(_analyze_on_worker, batch, pure=False)
 
-    def _result(self, handle: Any) -> tuple[list[list[Finding]], dict[str, int]]:
+    def _result(self, handle: Any) -> list[tuple[list[Finding], dict[str, int]]]:
         return handle.result()
 
     def close(self) -> None:

@@ -99,31 +99,35 @@ class EngineStats:
 
 
 class FindingsMemo:
-    """An LRU of findings per short text, bounded by total characters held."""
+    """An LRU of (findings, filter counts) per short text, bounded by total characters held.
+
+    The filter counts travel with the findings so that a report's per-filter counts are the
+    same whether a text was analysed now, came from the memo, or from a worker process.
+    """
 
     MAX_TEXT = 4096
     BUDGET_CHARS = 32_000_000
 
     def __init__(self) -> None:
-        self._items: OrderedDict[str, tuple[Finding, ...]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]] = OrderedDict()
         self._chars = 0
 
     def accepts(self, text: str) -> bool:
         return len(text) <= self.MAX_TEXT
 
-    def get(self, text: str) -> list[Finding] | None:
+    def get(self, text: str) -> tuple[list[Finding], dict[str, int]] | None:
         if not self.accepts(text):
             return None
         found = self._items.get(text)
         if found is None:
             return None
         self._items.move_to_end(text)
-        return list(found)  # a fresh list: callers may sort or extend theirs
+        return list(found[0]), dict(found[1])  # fresh copies: callers may change theirs
 
-    def put(self, text: str, findings: list[Finding]) -> None:
-        if text in self._items:
+    def put(self, text: str, findings: list[Finding], counts: dict[str, int]) -> None:
+        if text in self._items or not self.accepts(text):
             return
-        self._items[text] = tuple(findings)
+        self._items[text] = (tuple(findings), dict(counts))
         self._chars += len(text)
         while self._chars > self.BUDGET_CHARS:
             old, _ = self._items.popitem(last=False)
@@ -205,8 +209,17 @@ class Engine:
         Short texts are memoised: tables repeat values, and a zone scans then redacts the same
         cells, so each distinct value is analysed once per process.
         """
+        for findings, counts in self.analyze_counted(texts, batch_size):
+            add_counts(self.stats.filtered, counts)
+            yield findings
+
+    def analyze_counted(
+        self, texts: Iterable[str], batch_size: int = 32
+    ) -> Iterator[tuple[list[Finding], dict[str, int]]]:
+        """Like analyze_many, with each text's false-positive filter counts beside its findings."""
         windows: list[tuple[int, int, str]] = []  # (text index, offset, window text)
         pending: dict[int, list[Finding]] = {}
+        pending_counts: dict[int, dict[str, int]] = {}
         remaining: dict[int, int] = {}
         to_memo: dict[int, str] = {}
         next_out = 0
@@ -218,15 +231,17 @@ class Engine:
             found: list[list[Finding] | None] = []
             later = []  # windows whose context enhancement needs lemmas: one batched pass
             for k, wtext in enumerate(items):
+                counts = pending_counts.setdefault(windows[k][0], {})
                 try:
-                    found.append(self._analyze_window(wtext, artifacts[k]))
+                    found.append(self._analyze_window(wtext, artifacts[k], counts))
                 except LemmasNeeded:
                     found.append(None)
                     later.append(k)
             if later:
                 self._pipeline.complete([artifacts[k] for k in later], batch_size)
                 for k in later:
-                    found[k] = self._analyze_window(items[k], artifacts[k])
+                    counts = pending_counts.setdefault(windows[k][0], {})
+                    found[k] = self._analyze_window(items[k], artifacts[k], counts)
             for (idx, offset, _), window_found in zip(windows, found, strict=True):
                 pending.setdefault(idx, []).extend(f.shifted(offset) for f in window_found or ())
                 remaining[idx] -= 1
@@ -234,9 +249,10 @@ class Engine:
             while next_out in remaining and remaining[next_out] == 0:
                 del remaining[next_out]
                 result = resolve_overlaps(pending.pop(next_out, []))
+                counts = pending_counts.pop(next_out, {})
                 if next_out in to_memo:
-                    self._memo.put(to_memo.pop(next_out), result)
-                yield result
+                    self._memo.put(to_memo.pop(next_out), result, counts)
+                yield result, counts
                 next_out += 1
 
         for idx, text in enumerate(texts):
@@ -244,7 +260,8 @@ class Engine:
             self.stats.chars += len(text)
             cached = self._memo.get(text)
             if cached is not None:
-                pending[idx], remaining[idx] = cached, 0
+                pending[idx], pending_counts[idx] = cached
+                remaining[idx] = 0
                 continue
             if self._memo.accepts(text):
                 to_memo[idx] = text
@@ -257,7 +274,7 @@ class Engine:
                 yield from flush()
         yield from flush()
 
-    def _analyze_window(self, text: str, artifacts) -> list[Finding]:
+    def _analyze_window(self, text: str, artifacts, counts: dict[str, int]) -> list[Finding]:
         if not text.strip():
             return []
         results = self.analyzer.analyze(
@@ -278,7 +295,12 @@ class Engine:
             for r in results
             if r.score >= self.policy.threshold(r.entity_type)
         ]
-        return apply_filters(text, findings, self.stats.filtered)
+        return apply_filters(text, findings, counts)
+
+
+def add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
+    for name, n in counts.items():
+        into[name] = into.get(name, 0) + n
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -15,7 +15,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
-from scrubbers.engine import Engine, EngineStats, FindingsMemo, engine_for
+from scrubbers.engine import Engine, EngineStats, FindingsMemo, add_counts, engine_for
 from scrubbers.findings import Finding
 from scrubbers.policy import Policy
 
@@ -33,12 +33,10 @@ def _init_worker(policy: Policy) -> None:
     _worker_engine = engine_for(policy)
 
 
-def _analyze_batch(texts: list[str]) -> tuple[list[list[Finding]], dict[str, int]]:
+def _analyze_batch(texts: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
     engine = _worker_engine
     assert engine is not None, "worker initialiser did not run"
-    engine.stats = EngineStats()
-    results = list(engine.analyze_many(texts))
-    return results, dict(engine.stats.filtered)
+    return list(engine.analyze_counted(texts))
 
 
 class _FanOutEngine:
@@ -55,7 +53,7 @@ class _FanOutEngine:
     def _submit(self, batch: list[str]) -> Any:
         raise NotImplementedError
 
-    def _result(self, handle: Any) -> tuple[list[list[Finding]], dict[str, int]]:
+    def _result(self, handle: Any) -> list[tuple[list[Finding], dict[str, int]]]:
         raise NotImplementedError
 
     def analyze(self, text: str) -> list[Finding]:
@@ -66,7 +64,7 @@ class _FanOutEngine:
 
         Short texts already analysed in this process come from the memo, as with Engine.
         """
-        order: deque[list[Any]] = deque()  # per text: [findings or None, text]
+        order: deque[list[Any]] = deque()  # per text: [(findings, counts) or None, text]
         in_flight: deque[tuple[Any, list[list[Any]]]] = deque()
         batch: list[list[Any]] = []
         chars = 0
@@ -80,17 +78,15 @@ class _FanOutEngine:
 
         def settle_oldest() -> None:
             handle, slots = in_flight.popleft()
-            results, filtered = self._result(handle)
-            for name, n in filtered.items():
-                self.stats.filtered[name] = self.stats.filtered.get(name, 0) + n
-            for slot, found in zip(slots, results, strict=True):
-                slot[0] = found
-                if self._memo.accepts(slot[1]):
-                    self._memo.put(slot[1], found)
+            for slot, (found, counts) in zip(slots, self._result(handle), strict=True):
+                slot[0] = (found, counts)
+                self._memo.put(slot[1], found, counts)
 
         def ready() -> Iterator[list[Finding]]:
             while order and order[0][0] is not None:
-                yield list(order.popleft()[0])
+                found, counts = order.popleft()[0]
+                add_counts(self.stats.filtered, counts)
+                yield list(found)
 
         for text in texts:
             self.stats.texts += 1
@@ -132,7 +128,7 @@ class ProcessPoolEngine(_FanOutEngine):
     def _submit(self, batch: list[str]) -> Future:
         return self._pool.submit(_analyze_batch, batch)
 
-    def _result(self, handle: Future) -> tuple[list[list[Finding]], dict[str, int]]:
+    def _result(self, handle: Future) -> list[tuple[list[Finding], dict[str, int]]]:
         return handle.result()
 
     def close(self) -> None:
