@@ -1,12 +1,12 @@
 """Run every benchmark and write benchmarks/RESULTS.md (what `make bench` calls).
 
-    .venv/bin/python -m benchmarks.run [--quick] [--only quality,throughput,crypto,audit]
+    .venv/bin/python -m benchmarks.run [--quick] [--only quality,throughput,...] [-o FILE]
 
 - quality: benchmarks/quality/run_quality.py (piizone vs vanilla Presidio, same run);
 - throughput: benchmarks/throughput.py (text records/s vs vanilla Presidio, 1 and 2 workers;
   100k/1M-row tables with peak RSS; cost growth 1x/4x/16x; Dask vs the local pool);
-- crypto, audit: benchmarks/crypto_bench.py and benchmarks/audit_bench.py when present, run as
-  scripts; their Markdown output is captured into RESULTS.md.
+- crypto, audit, zone, sandbox: benchmarks/{crypto,audit,zone,sandbox}_bench.py, run as scripts;
+  their Markdown output is captured into RESULTS.md.
 Each benchmark runs in its own process so one's memory and threads never skew another's timing.
 Everything is offline: the data is generated in memory with fixed seeds.
 """
@@ -38,6 +38,16 @@ SCRIPTS = {
         ["--appends", "300", "--procs", "2", "--verify", "5000"],
         "Audit log",
     ),
+    "zone": (
+        ["benchmarks/zone_bench.py"],
+        ["--repeat", "1"],
+        "Zone provisioning",
+    ),
+    "sandbox": (
+        ["benchmarks/sandbox_bench.py", "--mb", "1024", "--repeat", "2"],
+        ["--mb", "128", "--repeat", "1"],
+        "Sandbox sessions",
+    ),
 }
 
 
@@ -66,7 +76,9 @@ def run_step(title: str, cmd: list[str]) -> tuple[str, float, bool]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes everywhere")
-    parser.add_argument("--only", help="comma-separated subset: quality,throughput,crypto,audit")
+    parser.add_argument(
+        "--only", help="comma-separated subset: quality,throughput,crypto,audit,zone,sandbox"
+    )
     parser.add_argument("-o", "--output", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
     wanted = set(args.only.split(",")) if args.only else {"quality", "throughput", *SCRIPTS}
