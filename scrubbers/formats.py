@@ -176,9 +176,17 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
 
 
 def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    for records, _ in iter_jsonl_records(path, chunk_rows):
+        yield pd.DataFrame.from_records(records)
+
+
+def iter_jsonl_records(path: Path, chunk_rows: int) -> Iterator[tuple[list[dict], int]]:
+    """JSON Lines as batches of records (objects), each with the characters read so far."""
     rows: list[dict] = []
+    done = 0
     with open_text(path) as f:
         for lineno, line in enumerate(f, 1):
+            done += len(line)
             if not line.strip():
                 continue
             try:
@@ -189,10 +197,10 @@ def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
                 raise InputError(f"{path}:{lineno}: expected a JSON object per line")
             rows.append(value)
             if len(rows) >= chunk_rows:
-                yield pd.DataFrame.from_records(rows)
+                yield rows, done
                 rows = []
     if rows:
-        yield pd.DataFrame.from_records(rows)
+        yield rows, done
 
 
 def _json_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:

@@ -44,6 +44,7 @@ from scrubbers.formats import (
     TEXT_CHUNK_OVERLAP,
     DecodeCounter,
     detect_format,
+    iter_jsonl_records,
     iter_table_chunks,
     open_text,
 )
@@ -494,25 +495,9 @@ class _Job:
     # --- jsonl / json ------------------------------------------------------------------------
 
     def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
-        records: list[dict] = []
-        done = 0
-        with open_text(source) as f:
-            for lineno, line in enumerate(f, 1):
-                done += len(line)
-                if not line.strip():
-                    continue
-                try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise InputError(f"{source}:{lineno}: invalid JSON ({e.msg})") from None
-                if not isinstance(value, dict):
-                    raise InputError(f"{source}:{lineno}: expected a JSON object per line")
-                records.append(value)
-                if len(records) >= chunk_rows:
-                    self._jsonl_chunk(records, out)
-                    records = []
-                    self._tick(done)
-        self._jsonl_chunk(records, out)
+        for records, done in iter_jsonl_records(source, chunk_rows):
+            self._jsonl_chunk(records, out)
+            self._tick(done)
 
     def _jsonl_chunk(self, records: list[dict], out: IO[bytes]) -> None:
         if not records:
