@@ -25,7 +25,9 @@ from pathlib import Path
 
 import yaml
 from faker.providers.lorem.en_US import Provider as _LOREM
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, RecognizerResult
+
+from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _NAMES_FILE = Path(__file__).with_name("person_names.yaml")
 
@@ -81,7 +83,7 @@ class _Word:
     capitalised: bool
 
 
-class PersonNameRecognizer(EntityRecognizer):
+class PersonNameRecognizer(TextRecognizer):
     """Listed first names and surnames in context; spelled-out names."""
 
     ENTITY = "PERSON"
@@ -119,13 +121,6 @@ class PersonNameRecognizer(EntityRecognizer):
     _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
     _GAP_RE = re.compile(r"[ \t]+")
     _LETTER_GAP_RE = re.compile(r"[ \t]*[-.]?[ \t]*")
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name="PersonNameRecognizer",
-            supported_language=supported_language,
-        )
 
     def load(self) -> None:
         self._first, self._last = _name_lists()

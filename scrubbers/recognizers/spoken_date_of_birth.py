@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, RecognizerResult
 
 from scrubbers.recognizers.date_of_birth import _YEAR_WORDS
+from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _NONZERO = r"(?:one|two|three|four|five|six|seven|eight|nine)"
@@ -28,23 +29,13 @@ _DIGIT_BEFORE = re.compile(rf"\b{_DIGIT}[\s,/-]*$", re.IGNORECASE)
 _BIRTH = re.compile(r"\b(?:born|birth|birthday|birthdate|dob|d\s?o\s?b)\b", re.IGNORECASE)
 
 
-class SpokenDateOfBirthRecognizer(EntityRecognizer):
+class SpokenDateOfBirthRecognizer(TextRecognizer):
     """Month and day as digit words, then a year, after a birth word."""
 
     ENTITY = "DATE_OF_BIRTH"
     SCORE = 0.75
     # Characters before the date searched for a birth word: the question and its speaker label.
     CONTEXT_CHARS = 100
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name="SpokenDateOfBirthRecognizer",
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: regular expressions only."""
 
     def analyze(
         self, text: str, entities: list[str] | None, nlp_artifacts=None

@@ -10,7 +10,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, RecognizerResult
+
+from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,7 @@ class _Chunk:
     end: int
 
 
-class SpokenEmailRecognizer(EntityRecognizer):
+class SpokenEmailRecognizer(TextRecognizer):
     """An address spoken around "at": local part words, then domain labels joined by "dot".
 
     The anchor is the domain: it must end in "dot <known tld>" ("example dot com", "example.com",
@@ -77,16 +79,6 @@ class SpokenEmailRecognizer(EntityRecognizer):
         r"[A-Za-z][\w.'-]{0,24}(?:[ \t](?:[0-9]{1,3}|[A-Za-z]))?[ \t]*:(?!\d)"
     )
     _EDGE_PUNCT = "\"'()[]{}<>,;:!?."
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name="SpokenEmailRecognizer",
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: word lists only."""
 
     def analyze(
         self, text: str, entities: list[str] | None, nlp_artifacts=None

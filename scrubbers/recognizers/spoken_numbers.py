@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, RecognizerResult
+
+from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class _Segment:
     lead_has_context: bool  # "my social is ..." before it in its turn: a new number starts
 
 
-class SpokenNumberRecognizer(EntityRecognizer):
+class SpokenNumberRecognizer(TextRecognizer):
     """Card numbers, SSNs, phone and account numbers spoken as digit words, across turns.
 
     A digit run joins across speaker turns when the other speaker only says something short like
@@ -145,13 +147,6 @@ class SpokenNumberRecognizer(EntityRecognizer):
     )
     _TOKEN_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*|[^\w\s]|_")
     _NUMERAL_RE = re.compile(r"[0-9]+")
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entities=list(self.ENTITIES),
-            name="SpokenNumberRecognizer",
-            supported_language=supported_language,
-        )
 
     def load(self) -> None:
         """Index the context phrases by their first word (one dict look-up per window word)."""

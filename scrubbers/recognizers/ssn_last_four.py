@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
+from presidio_analyzer import AnalysisExplanation, RecognizerResult
+
+from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _SSN_WORDS = (
     r"(?:social(?:\s+security)?(?:\s+(?:number|no\.?|#))?|ssn|s\.s\.n\.?|ss\s*(?:number|#))"
@@ -24,7 +26,7 @@ _CUE = re.compile(
 _FOUR = re.compile(r"(?<![\d/.,:-])\d{4}(?![\d/:-]|[.,]\d)")
 
 
-class SsnLastFourRecognizer(EntityRecognizer):
+class SsnLastFourRecognizer(TextRecognizer):
     """Four digits within the answer that follows a "last four of your social" question."""
 
     ENTITY = "US_SSN"
@@ -33,16 +35,6 @@ class SsnLastFourRecognizer(EntityRecognizer):
     # it may cross: the question's own line and the answer's.
     MAX_DISTANCE = 120
     MAX_LINE_BREAKS = 2
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entities=[self.ENTITY],
-            name="SsnLastFourRecognizer",
-            supported_language=supported_language,
-        )
-
-    def load(self) -> None:
-        """Nothing to load: two regular expressions."""
 
     def analyze(
         self, text: str, entities: list[str] | None, nlp_artifacts=None
