@@ -372,6 +372,9 @@ def build_unshare_args(
         "ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin",
         *ro("/usr", "/usr"),
         *ro("/etc", "/etc"),
+        # /tmp before the Python prefixes: a venv under /tmp (a CI checkout) is bound on top of
+        # the fresh tmpfs instead of being hidden by it, as with bwrap's argument order.
+        f'mount -t tmpfs -o mode=1777,nosuid,nodev{size} tmp "$R/tmp"',
     ]
     for path in ro_binds:
         lines += ro(path, path)
@@ -392,7 +395,6 @@ def build_unshare_args(
     for device in devices:
         lines += [f'touch "$R"{q(device)}', f'mount --bind {q(device)} "$R"{q(device)}']
     lines += [
-        f'mount -t tmpfs -o mode=1777,nosuid,nodev{size} tmp "$R/tmp"',
         'mount -t tmpfs -o mode=0755 zone "$R/zone"',
         'mkdir "$R/zone/data" "$R/zone/home" "$R/zone/out"',
         f'mount -t tmpfs -o mode=0755,nosuid,nodev{size} data "$R/zone/data"',
