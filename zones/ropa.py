@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections import defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from zones.audit import open_audit_log, record
 from zones.exceptions import ZoneError
 from zones.home import piizone_home, zones_dir
-
-# Zone names become directory names: anything else could walk out of $PIIZONE_HOME/zones.
-_ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+from zones.store import validate_zone_name
 
 SECURITY_MEASURES = (
     "Redaction before storage: personal data found by the scan is removed, masked, "
@@ -38,12 +35,7 @@ SECURITY_MEASURES = (
 
 
 def zone_manifest_path(name: str, home: Path | None = None) -> Path:
-    if not _ZONE_NAME.match(name or ""):
-        raise ZoneError(
-            f"invalid zone name {name!r}",
-            hint="zone names are letters, digits, '.', '_' and '-', not starting with '.' or '-'",
-        )
-    return zones_dir(home) / name / "manifest.json"
+    return zones_dir(home) / validate_zone_name(name) / "manifest.json"
 
 
 def load_manifest(name: str, home: Path | None = None) -> dict[str, Any]:
