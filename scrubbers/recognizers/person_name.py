@@ -25,7 +25,7 @@ from pathlib import Path
 
 import yaml
 from faker.providers.lorem.en_US import Provider as _LOREM
-from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from presidio_analyzer import RecognizerResult
 
 from scrubbers.recognizers.text_recognizer import TextRecognizer
 
@@ -161,14 +161,14 @@ class PersonNameRecognizer(TextRecognizer):
         while i < len(words):
             spelled = self._spelled_run(line, offset, words, i)
             if spelled:
-                out.append(self._result(words[i].start, words[spelled - 1].end, self.SCORE_SPELLED,
+                out.append(self.result(words[i].start, words[spelled - 1].end, self.SCORE_SPELLED,
                                         "spelled-out letters"))  # fmt: skip
                 i = spelled
                 continue
             found = self._name_run(line, offset, words, i, lower_line)
             if found:
                 end, score, reason = found
-                out.append(self._result(words[i].start, words[end - 1].end, score, reason))
+                out.append(self.result(words[i].start, words[end - 1].end, score, reason))
                 i = end
                 continue
             i += 1
@@ -246,18 +246,3 @@ class PersonNameRecognizer(TextRecognizer):
             return None
         cue = i > 0 and words[i - 1].text in self._spell_cues
         return end if cue or run >= 4 else None
-
-    def _result(self, start: int, end: int, score: float, reason: str) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=score,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name, original_score=score, textual_explanation=reason
-            ),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )

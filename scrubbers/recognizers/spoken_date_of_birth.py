@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from presidio_analyzer import RecognizerResult
 
 from scrubbers.recognizers.date_of_birth import _YEAR_WORDS
 from scrubbers.recognizers.text_recognizer import TextRecognizer
@@ -51,20 +51,8 @@ class SpokenDateOfBirthRecognizer(TextRecognizer):
             if not _BIRTH.search(before) or _DIGIT_BEFORE.search(before):
                 continue
             results.append(
-                RecognizerResult(
-                    entity_type=self.ENTITY,
-                    start=match.start(),
-                    end=match.end(),
-                    score=self.SCORE,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=self.SCORE,
-                        textual_explanation="spoken numeric date after a birth word",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
+                self.result(
+                    match.start(), match.end(), self.SCORE, "spoken numeric date after a birth word"
                 )
             )
         return results

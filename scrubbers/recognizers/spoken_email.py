@@ -10,9 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from presidio_analyzer import RecognizerResult
 
 from scrubbers.recognizers.text_recognizer import TextRecognizer
+
+_REASON = "spoken e-mail address ending in dot and a known TLD"
 
 
 @dataclass(frozen=True)
@@ -99,25 +101,10 @@ class SpokenEmailRecognizer(TextRecognizer):
                 start = self._local_start(chunks, at, provider)
                 if start is None:
                     continue
-                results.append(self._result(chunks[start].start, chunks[end].end))
+                results.append(
+                    self.result(chunks[start].start, chunks[end].end, self.SCORE, _REASON)
+                )
         return results
-
-    def _result(self, start: int, end: int) -> RecognizerResult:
-        return RecognizerResult(
-            entity_type=self.ENTITY,
-            start=start,
-            end=end,
-            score=self.SCORE,
-            analysis_explanation=AnalysisExplanation(
-                recognizer=self.name,
-                original_score=self.SCORE,
-                textual_explanation="spoken e-mail address ending in dot and a known TLD",
-            ),
-            recognition_metadata={
-                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-            },
-        )
 
     @staticmethod
     def _lines(text: str) -> Iterator[tuple[int, str]]:

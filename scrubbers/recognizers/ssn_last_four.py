@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from presidio_analyzer import RecognizerResult
 
 from scrubbers.recognizers.text_recognizer import TextRecognizer
 
@@ -50,20 +50,8 @@ class SsnLastFourRecognizer(TextRecognizer):
                 continue
             start = cue.end() + match.start()
             results.append(
-                RecognizerResult(
-                    entity_type=self.ENTITY,
-                    start=start,
-                    end=start + 4,
-                    score=self.SCORE,
-                    analysis_explanation=AnalysisExplanation(
-                        recognizer=self.name,
-                        original_score=self.SCORE,
-                        textual_explanation="four digits answering a last-four SSN question",
-                    ),
-                    recognition_metadata={
-                        RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                        RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                    },
+                self.result(
+                    start, start + 4, self.SCORE, "four digits answering a last-four SSN question"
                 )
             )
         return results

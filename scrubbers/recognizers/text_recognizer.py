@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import EntityRecognizer
+from presidio_analyzer import AnalysisExplanation, EntityRecognizer, RecognizerResult
 
 
 class TextRecognizer(EntityRecognizer):
@@ -25,3 +25,21 @@ class TextRecognizer(EntityRecognizer):
 
     def load(self) -> None:
         """Nothing to load: word lists and regular expressions are class constants."""
+
+    def result(
+        self, start: int, end: int, score: float, reason: str, entity: str | None = None
+    ) -> RecognizerResult:
+        """A finding of this recognizer, named and explained the way Presidio reports them."""
+        return RecognizerResult(
+            entity_type=entity or self.ENTITY,
+            start=start,
+            end=end,
+            score=score,
+            analysis_explanation=AnalysisExplanation(
+                recognizer=self.name, original_score=score, textual_explanation=reason
+            ),
+            recognition_metadata={
+                RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+                RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+            },
+        )
