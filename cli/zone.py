@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -25,8 +27,10 @@ def _print_json(data) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def _item_progress():
-    return Progress(
+@contextmanager
+def _item_progress(description: str) -> Iterator:
+    """Yield a callback (item, done, total) driving one bar over a zone's source items."""
+    progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -36,6 +40,11 @@ def _item_progress():
         transient=True,
         disable=not stderr_console.is_terminal,
     )
+    with progress:
+        task = progress.add_task(description, total=None, current="")
+        yield lambda item, done, total: progress.update(
+            task, completed=done, total=total, current=item[-40:]
+        )
 
 
 def _build_summary(result, verb: str) -> None:
@@ -126,14 +135,8 @@ def create(
         canaries=canaries,
         engine={"workers": workers, "engine": engine_kind.value, "scheduler": scheduler},
     )
-    with _item_progress() as progress:
-        task = progress.add_task(f"provisioning {name}", total=None, current="")
-        result = create_zone(
-            request,
-            progress=lambda item, done, total: progress.update(
-                task, completed=done, total=total, current=item[-40:]
-            ),
-        )
+    with _item_progress(f"provisioning {name}") as progress:
+        result = create_zone(request, progress=progress)
     if json_out:
         _print_json({k: v for k, v in result.manifest.items() if k != "key"})
     else:
@@ -162,8 +165,7 @@ def refresh(
     """
     from zones.provision import refresh_zone
 
-    with _item_progress() as progress:
-        task = progress.add_task(f"refreshing {name}", total=None, current="")
+    with _item_progress(f"refreshing {name}") as progress:
         result = refresh_zone(
             name,
             sources=sources or None,
@@ -172,9 +174,7 @@ def refresh(
                 "engine": engine_kind.value,
                 "scheduler": scheduler,
             },
-            progress=lambda item, done, total: progress.update(
-                task, completed=done, total=total, current=item[-40:]
-            ),
+            progress=progress,
         )
     if json_out:
         _print_json({k: v for k, v in result.manifest.items() if k != "key"})
