@@ -34,8 +34,8 @@ class EnginePlugin(WorkerPlugin):
         self.engine = engine_for(self.policy)
 
 
-def _analyze_on_worker(texts: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
-    return list(get_worker().plugins[PLUGIN_NAME].engine.analyze_counted(texts))
+def _analyze_on_worker(windows: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
+    return get_worker().plugins[PLUGIN_NAME].engine.analyze_windows(windows)
 
 
 class DaskEngine(_FanOutEngine):

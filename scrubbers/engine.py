@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -217,62 +217,42 @@ class Engine:
         self, texts: Iterable[str], batch_size: int = 32
     ) -> Iterator[tuple[list[Finding], dict[str, int]]]:
         """Like analyze_many, with each text's false-positive filter counts beside its findings."""
-        windows: list[tuple[int, int, str]] = []  # (text index, offset, window text)
-        pending: dict[int, list[Finding]] = {}
-        pending_counts: dict[int, dict[str, int]] = {}
-        remaining: dict[int, int] = {}
-        to_memo: dict[int, str] = {}
-        next_out = 0
-
-        def flush() -> Iterator[list[Finding]]:
-            nonlocal next_out
-            items = [w[2] for w in windows]
-            artifacts = list(self._pipeline.artifacts(items, batch_size))
-            found: list[list[Finding] | None] = []
-            later = []  # windows whose context enhancement needs lemmas: one batched pass
-            for k, wtext in enumerate(items):
-                counts = pending_counts.setdefault(windows[k][0], {})
-                try:
-                    found.append(self._analyze_window(wtext, artifacts[k], counts))
-                except LemmasNeeded:
-                    found.append(None)
-                    later.append(k)
-            if later:
-                self._pipeline.complete([artifacts[k] for k in later], batch_size)
-                for k in later:
-                    counts = pending_counts.setdefault(windows[k][0], {})
-                    found[k] = self._analyze_window(items[k], artifacts[k], counts)
-            for (idx, offset, _), window_found in zip(windows, found, strict=True):
-                pending.setdefault(idx, []).extend(f.shifted(offset) for f in window_found or ())
-                remaining[idx] -= 1
-            windows.clear()
-            while next_out in remaining and remaining[next_out] == 0:
-                del remaining[next_out]
-                result = resolve_overlaps(pending.pop(next_out, []))
-                counts = pending_counts.pop(next_out, {})
-                if next_out in to_memo:
-                    self._memo.put(to_memo.pop(next_out), result, counts)
-                yield result, counts
-                next_out += 1
-
-        for idx, text in enumerate(texts):
-            self.stats.texts += 1
-            self.stats.chars += len(text)
-            cached = self._memo.get(text)
-            if cached is not None:
-                pending[idx], pending_counts[idx] = cached
-                remaining[idx] = 0
-                continue
-            if self._memo.accepts(text):
-                to_memo[idx] = text
-            parts = [(o, w) for o, w in split_windows(blank_long_runs(text)) if not w.isspace()]
-            remaining[idx] = len(parts)
-            if not parts:
-                continue
-            windows.extend((idx, offset, part) for offset, part in parts)
+        assembly = WindowAssembly(self._memo, self.stats)
+        windows: list[str] = []
+        for text in texts:
+            windows.extend(assembly.add(text))
             if len(windows) >= batch_size:
-                yield from flush()
-        yield from flush()
+                assembly.settle(self.analyze_windows(windows, batch_size))
+                windows = []
+                yield from assembly.ready()
+        assembly.settle(self.analyze_windows(windows, batch_size))
+        yield from assembly.ready()
+
+    def analyze_windows(
+        self, windows: list[str], batch_size: int = 32
+    ) -> list[tuple[list[Finding], dict[str, int]]]:
+        """Raw findings (overlaps not yet resolved) and filter counts of each window.
+
+        This is the unit of work the process pool and Dask workers run, so a long text is
+        analysed window by window on any number of workers exactly as in one process.
+        """
+        if not windows:
+            return []
+        artifacts = list(self._pipeline.artifacts(windows, batch_size))
+        counts: list[dict[str, int]] = [{} for _ in windows]
+        found: list[list[Finding]] = []
+        later = []  # windows whose context enhancement needs lemmas: one batched pass
+        for k, wtext in enumerate(windows):
+            try:
+                found.append(self._analyze_window(wtext, artifacts[k], counts[k]))
+            except LemmasNeeded:
+                found.append([])
+                later.append(k)
+        if later:
+            self._pipeline.complete([artifacts[k] for k in later], batch_size)
+            for k in later:
+                found[k] = self._analyze_window(windows[k], artifacts[k], counts[k])
+        return list(zip(found, counts, strict=True))
 
     def _analyze_window(self, text: str, artifacts, counts: dict[str, int]) -> list[Finding]:
         if not text.strip():
@@ -301,6 +281,61 @@ class Engine:
 def add_counts(into: dict[str, int], counts: dict[str, int]) -> None:
     for name, n in counts.items():
         into[name] = into.get(name, 0) + n
+
+
+class WindowAssembly:
+    """Texts in, windows out; window results back in, each text's findings out, in order.
+
+    A text is cut into windows (split_windows); its findings are its windows' findings shifted
+    to text offsets, overlaps resolved once over all of them, its filter counts summed. Short
+    texts already analysed come from the memo. The in-process engine and the fan-out engines
+    (parallel.py, dask_engine.py) share this, so where a window was analysed cannot change
+    the result.
+    """
+
+    def __init__(self, memo: FindingsMemo, stats: EngineStats):
+        self._memo = memo
+        self._stats = stats
+        # per text, in input order: [findings so far, counts so far, windows left, offsets, text]
+        self._texts: deque[list] = deque()
+        # per window handed out and not yet settled, in order: (its text's slot, offset)
+        self._out: deque[tuple[list, int]] = deque()
+
+    def add(self, text: str) -> list[str]:
+        """Take the next text; returns the windows of it that need analysing (maybe none)."""
+        self._stats.texts += 1
+        self._stats.chars += len(text)
+        cached = self._memo.get(text)
+        if cached is not None:
+            self._texts.append([cached[0], cached[1], 0, text, True])
+            return []
+        parts = [(o, w) for o, w in split_windows(blank_long_runs(text)) if not w.isspace()]
+        slot: list = [[], {}, len(parts), text, False]
+        self._texts.append(slot)
+        self._out.extend((slot, offset) for offset, _ in parts)
+        return [w for _, w in parts]
+
+    def settle(self, results: list[tuple[list[Finding], dict[str, int]]]) -> None:
+        """Results of the oldest windows handed out and not yet settled, in their order."""
+        for found, counts in results:
+            slot, offset = self._out.popleft()
+            slot[0].extend(f.shifted(offset) for f in found)
+            add_counts(slot[1], counts)
+            slot[2] -= 1
+
+    def ready(self) -> Iterator[tuple[list[Finding], dict[str, int]]]:
+        """(findings, counts) of each leading text whose windows have all been settled."""
+        while self._texts and self._texts[0][2] == 0:
+            findings, counts, _, text, cached = self._texts.popleft()
+            if not cached:
+                findings = resolve_overlaps(findings)
+                self._memo.put(text, findings, counts)
+            yield findings, counts
+
+    @property
+    def pending(self) -> int:
+        """Windows handed out and not yet settled."""
+        return len(self._out)
 
 
 _ENGINES: dict[str, Engine] = {}

@@ -15,12 +15,19 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
-from scrubbers.engine import Engine, EngineStats, FindingsMemo, add_counts, engine_for
+from scrubbers.engine import (
+    Engine,
+    EngineStats,
+    FindingsMemo,
+    WindowAssembly,
+    add_counts,
+    engine_for,
+)
 from scrubbers.findings import Finding
 from scrubbers.policy import Policy
 
-BATCH_TEXTS = 64
-BATCH_CHARS = 256_000
+BATCH_TEXTS = 256
+BATCH_CHARS = 32_000
 _worker_engine: Engine | None = None
 
 
@@ -33,10 +40,10 @@ def _init_worker(policy: Policy) -> None:
     _worker_engine = engine_for(policy)
 
 
-def _analyze_batch(texts: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
+def _analyze_batch(windows: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
     engine = _worker_engine
     assert engine is not None, "worker initialiser did not run"
-    return list(engine.analyze_counted(texts))
+    return engine.analyze_windows(windows)
 
 
 class _FanOutEngine:
@@ -62,50 +69,41 @@ class _FanOutEngine:
     def analyze_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Finding]]:
         """Findings per text in input order; at most 2 batches per worker in flight (memory).
 
-        Short texts already analysed in this process come from the memo, as with Engine.
+        Texts are cut into windows here and the windows travel in batches, so one long text
+        (a 1 MB chunk of a transcript file) spreads over every worker too. Short texts already
+        analysed in this process come from the memo, as with Engine.
         """
-        order: deque[list[Any]] = deque()  # per text: [(findings, counts) or None, text]
-        in_flight: deque[tuple[Any, list[list[Any]]]] = deque()
-        batch: list[list[Any]] = []
+        assembly = WindowAssembly(self._memo, self.stats)
+        in_flight: deque[Any] = deque()
+        batch: list[str] = []
         chars = 0
         limit = max(2, self.workers * 2)
 
         def submit() -> None:
             nonlocal batch, chars
             if batch:
-                in_flight.append((self._submit([slot[1] for slot in batch]), batch))
+                in_flight.append(self._submit(batch))
                 batch, chars = [], 0
 
-        def settle_oldest() -> None:
-            handle, slots = in_flight.popleft()
-            for slot, (found, counts) in zip(slots, self._result(handle), strict=True):
-                slot[0] = (found, counts)
-                self._memo.put(slot[1], found, counts)
-
-        def ready() -> Iterator[list[Finding]]:
-            while order and order[0][0] is not None:
-                found, counts = order.popleft()[0]
+        def drain() -> Iterator[list[Finding]]:
+            for found, counts in assembly.ready():
                 add_counts(self.stats.filtered, counts)
-                yield list(found)
+                yield found
 
         for text in texts:
-            self.stats.texts += 1
-            self.stats.chars += len(text)
-            slot = [self._memo.get(text), text]
-            order.append(slot)
-            if slot[0] is None:
-                batch.append(slot)
-                chars += len(text)
+            for window in assembly.add(text):
+                batch.append(window)
+                chars += len(window)
                 if len(batch) >= BATCH_TEXTS or chars >= BATCH_CHARS:
                     submit()
-            if len(in_flight) >= limit:
-                settle_oldest()
-            yield from ready()
+                    if len(in_flight) >= limit:
+                        assembly.settle(self._result(in_flight.popleft()))
+            yield from drain()
         submit()
         while in_flight:
-            settle_oldest()
-            yield from ready()
-        yield from ready()
+            assembly.settle(self._result(in_flight.popleft()))
+            yield from drain()
+        yield from drain()
 
     def close(self) -> None:
         pass
