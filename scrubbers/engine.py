@@ -99,7 +99,12 @@ class EngineStats:
 
 
 class FindingsMemo:
-    """An LRU of (findings, filter counts) per short text, bounded by total characters held.
+    """An LRU of (findings, filter counts) per text analysed, bounded by characters held.
+
+    Short texts (table cells) are kept by the million: tables repeat values. Of long texts
+    only the last few are kept: `zone create` scans a file for its report and then redacts
+    it, and a file up to a text chunk long (1 MB) is the same text both times, so it is
+    analysed once.
 
     The filter counts travel with the findings so that a report's per-filter counts are the
     same whether a text was analysed now, came from the memo, or from a worker process.
@@ -107,27 +112,41 @@ class FindingsMemo:
 
     MAX_TEXT = 4096
     BUDGET_CHARS = 32_000_000
+    LONG_SLOTS = 2
+    MAX_LONG_TEXT = 2_000_000
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]] = OrderedDict()
+        self._long: OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]] = OrderedDict()
         self._chars = 0
 
     def accepts(self, text: str) -> bool:
-        return len(text) <= self.MAX_TEXT
+        return len(text) <= self.MAX_LONG_TEXT
+
+    def _table(self, text: str) -> OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]]:
+        return self._items if len(text) <= self.MAX_TEXT else self._long
 
     def get(self, text: str) -> tuple[list[Finding], dict[str, int]] | None:
         if not self.accepts(text):
             return None
-        found = self._items.get(text)
+        table = self._table(text)
+        found = table.get(text)
         if found is None:
             return None
-        self._items.move_to_end(text)
+        table.move_to_end(text)
         return list(found[0]), dict(found[1])  # fresh copies: callers may change theirs
 
     def put(self, text: str, findings: list[Finding], counts: dict[str, int]) -> None:
-        if text in self._items or not self.accepts(text):
+        if not self.accepts(text):
             return
-        self._items[text] = (tuple(findings), dict(counts))
+        table = self._table(text)
+        if text in table:
+            return
+        table[text] = (tuple(findings), dict(counts))
+        if table is self._long:
+            while len(table) > self.LONG_SLOTS:
+                table.popitem(last=False)
+            return
         self._chars += len(text)
         while self._chars > self.BUDGET_CHARS:
             old, _ = self._items.popitem(last=False)

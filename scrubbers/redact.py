@@ -583,7 +583,10 @@ class _Job:
                     buffer += block
                     if not buffer:
                         break
-                    if block:
+                    # A short read is the end of the file: cut nothing back, so a file shorter
+                    # than a chunk is analysed as one text (the text its scan analysed).
+                    final = len(block) < chunk_chars
+                    if not final:
                         limit = len(buffer) - overlap
                         if limit <= 0:
                             continue  # too little yet to keep `overlap` characters back
@@ -601,7 +604,7 @@ class _Job:
                     context = (context + emitted)[-overlap:]
                     buffer = buffer[cut:]
                     self._tick(done)
-                    if not block:
+                    if final:
                         break
         finally:
             sink.flush()

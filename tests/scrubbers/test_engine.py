@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
-from scrubbers.engine import Engine, split_windows
+from scrubbers.engine import WINDOW_CHARS, Engine, split_windows
 from scrubbers.exceptions import EngineError
 from scrubbers.policy import load_policy, parse_policy
+from tests.conftest import SAMPLE_DATA
 
 TEXT = (
     "Hi, this is Maria Gonzalez. Reach me at maria.gonzalez@example.org or 415-555-0134. "
@@ -113,9 +116,7 @@ def test_deny_list_and_custom_recognizer():
 def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
     calls = []
     real = engine._analyze_window
-    monkeypatch.setattr(
-        engine, "_analyze_window", lambda t, a, c: calls.append(t) or real(t, a, c)
-    )
+    monkeypatch.setattr(engine, "_analyze_window", lambda t, a, c: calls.append(t) or real(t, a, c))
     text = "Reach Ingrid Svensson at ingrid.s@example.org"
     first = engine.analyze(text)
     again = list(engine.analyze_many([text, "", text]))
@@ -123,6 +124,40 @@ def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
     assert calls == [text]  # analysed once, served from the memo afterwards
     again[0].append("mutated")  # a caller's list must not leak into the memo
     assert engine.analyze(text) == first
+
+
+def test_a_text_file_is_analysed_once_by_scan_then_redact(engine, monkeypatch, tmp_path):
+    # zone create scans a file for its report and then redacts it: a file up to one text
+    # chunk long is the same text both times, and is analysed once.
+    from scrubbers.operators import Redactor
+    from scrubbers.redact import redact_into
+    from scrubbers.scan import scan_file
+
+    call = (SAMPLE_DATA / "call_transcripts" / "call_003.txt").read_text()
+    path = tmp_path / "long_call.txt"
+    path.write_text("".join(f"[segment {i}]\n{call}" for i in range(40)))
+    assert len(path.read_text()) > WINDOW_CHARS  # several windows, far over the short memo
+    windows = []
+    real = engine.analyze_windows
+    monkeypatch.setattr(engine, "analyze_windows", lambda w, *a: windows.extend(w) or real(w, *a))
+    report = scan_file(path, engine)
+    analysed = len(windows)
+    out = io.BytesIO()
+    redact_into(path, out, engine, Redactor(engine.policy, b"k" * 32))
+    assert analysed >= 1 and len(windows) == analysed
+    assert report.entities and b"<PERSON>" in out.getvalue()
+
+
+def test_long_text_memo_keeps_only_the_last_few(engine):
+    memo = type(engine._memo)()
+    texts = [f"{i} " + "x" * 10_000 for i in range(memo.LONG_SLOTS + 1)]
+    for t in texts:
+        memo.put(t, [], {"f": 1})
+    assert memo.get(texts[0]) is None
+    assert memo.get(texts[-1]) == ([], {"f": 1})
+    huge = "y" * (memo.MAX_LONG_TEXT + 1)
+    memo.put(huge, [], {})
+    assert memo.get(huge) is None
 
 
 def test_phone_regions_default_to_us_and_keep_international_numbers(engine):
