@@ -93,8 +93,9 @@ def test_omitted_engine_and_entities_come_from_the_default_policy():
     policy = parse_policy("version: 1\ndefault_operator: redact\n")
     assert policy.model.engine.recognizers == default.model.engine.recognizers
     assert policy.entities == default.entities
-    explicit = parse_policy("version: 1\nengine: {recognizers: [PhoneRecognizer]}\n"
-                            "entities: {PHONE_NUMBER: {}}\n")
+    explicit = parse_policy(
+        "version: 1\nengine: {recognizers: [PhoneRecognizer]}\nentities: {PHONE_NUMBER: {}}\n"
+    )
     assert explicit.model.engine.recognizers == ["PhoneRecognizer"]
     assert explicit.model.engine.spacy_model == default.model.engine.spacy_model
     assert explicit.entities == ["PHONE_NUMBER"]
