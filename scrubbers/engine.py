@@ -101,10 +101,10 @@ class EngineStats:
 class FindingsMemo:
     """An LRU of (findings, filter counts) per text analysed, bounded by characters held.
 
-    Short texts (table cells) are kept by the million: tables repeat values. Of long texts
-    only the last few are kept: `zone create` scans a file for its report and then redacts
-    it, and a file up to a text chunk long (1 MB) is the same text both times, so it is
-    analysed once.
+    Short texts (table cells) are kept by the million: tables repeat values. Long texts are
+    kept up to a few million characters, most recent first: `zone create` scans a file for its
+    report and then redacts it, and a file up to a text chunk long (1 MB) is the same text
+    both times, so it is analysed once (and scrubbers/prefetch.py analyses several ahead).
 
     The filter counts travel with the findings so that a report's per-filter counts are the
     same whether a text was analysed now, came from the memo, or from a worker process.
@@ -112,13 +112,14 @@ class FindingsMemo:
 
     MAX_TEXT = 4096
     BUDGET_CHARS = 32_000_000
-    LONG_SLOTS = 2
+    LONG_BUDGET_CHARS = 8_000_000
     MAX_LONG_TEXT = 2_000_000
 
     def __init__(self) -> None:
         self._items: OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]] = OrderedDict()
         self._long: OrderedDict[str, tuple[tuple[Finding, ...], dict[str, int]]] = OrderedDict()
         self._chars = 0
+        self._long_chars = 0
 
     def accepts(self, text: str) -> bool:
         return len(text) <= self.MAX_LONG_TEXT
@@ -144,8 +145,10 @@ class FindingsMemo:
             return
         table[text] = (tuple(findings), dict(counts))
         if table is self._long:
-            while len(table) > self.LONG_SLOTS:
-                table.popitem(last=False)
+            self._long_chars += len(text)
+            while self._long_chars > self.LONG_BUDGET_CHARS:
+                old, _ = self._long.popitem(last=False)
+                self._long_chars -= len(old)
             return
         self._chars += len(text)
         while self._chars > self.BUDGET_CHARS:

@@ -22,6 +22,7 @@ from scrubbers.formats import (
     iter_text_chunks,
 )
 from scrubbers.masking import masked_context
+from scrubbers.prefetch import prefetch
 from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
 
@@ -66,7 +67,8 @@ def scan_paths(
     """Scan every file under `paths`. Per-file problems go into report.errors, not exceptions."""
     started = time.monotonic()
     report = Report(policy_sha256=engine.policy.sha256, policy_source=engine.policy.source)
-    for target in collect_targets(paths):
+    targets = collect_targets(paths)
+    for target in prefetch(engine, targets, lambda t: t.path):
         reason = skip_reason(target)
         if reason:
             if target.explicit and reason == "empty file":

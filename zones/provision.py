@@ -30,6 +30,7 @@ from scrubbers.formats import iter_table_chunks
 from scrubbers.operators import Redactor
 from scrubbers.parallel import close_engine, make_engine
 from scrubbers.policy import Policy, load_policy, parse_policy
+from scrubbers.prefetch import prefetch
 from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import scan_file, scan_frames
@@ -286,7 +287,12 @@ def _build_with(
         report = Report(policy_sha256=policy.sha256, policy_source=policy.source)
         files: list[dict[str, Any]] = []
         source_entries = []
-        for index, item in enumerate(items, 1):
+
+        def analysed_ahead(item: SourceItem) -> Path | None:
+            # Files a refresh may reuse from the parent are not analysed ahead.
+            return item.path if f"data/{item.relpath}" not in parent_files else None
+
+        for index, item in enumerate(prefetch(engine, items, analysed_ahead), 1):
             zone_path = f"data/{item.relpath}"
             fingerprint = item.fingerprint()
             previous = parent_files.get(zone_path)

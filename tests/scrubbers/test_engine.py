@@ -150,7 +150,7 @@ def test_a_text_file_is_analysed_once_by_scan_then_redact(engine, monkeypatch, t
 
 def test_long_text_memo_keeps_only_the_last_few(engine):
     memo = type(engine._memo)()
-    texts = [f"{i} " + "x" * 10_000 for i in range(memo.LONG_SLOTS + 1)]
+    texts = [f"{i} " + "x" * 1_000_000 for i in range(memo.LONG_BUDGET_CHARS // 1_000_000 + 1)]
     for t in texts:
         memo.put(t, [], {"f": 1})
     assert memo.get(texts[0]) is None

@@ -7,9 +7,10 @@ import json
 import pytest
 
 from scrubbers.engine import WINDOW_CHARS
-from scrubbers.parallel import BATCH_CHARS, ProcessPoolEngine, _FanOutEngine, make_engine
+from scrubbers.parallel import BATCH_CHARS, ProcessPoolEngine, make_engine
 from scrubbers.policy import load_policy
 from tests.conftest import SAMPLE_DATA
+from tests.scrubbers.fanout import InProcessFanOut
 
 
 @pytest.fixture(scope="module")
@@ -53,28 +54,12 @@ def test_small_inputs_stay_in_process():
         getattr(pool, "close", lambda: None)()
 
 
-class _InProcessFanOut(_FanOutEngine):
-    """The fan-out logic with batches run here, recorded: what a worker would receive."""
-
-    def __init__(self, engine, workers: int):
-        super().__init__(engine.policy, workers)
-        self._engine = engine
-        self.batches: list[list[str]] = []
-
-    def _submit(self, batch):
-        self.batches.append(list(batch))
-        return self._engine.analyze_windows(batch)
-
-    def _result(self, handle):
-        return handle
-
-
 def test_one_long_text_spreads_over_workers_in_window_batches(engine, texts):
     # A 1 MB chunk of a transcript file is one text: its windows, not the whole text, are the
     # unit of work, so every worker gets a share of it.
     long_text = " ".join(texts[:120]) * 8
     assert len(long_text) > 8 * WINDOW_CHARS
-    fan_out = _InProcessFanOut(engine, workers=2)
+    fan_out = InProcessFanOut(engine, workers=2)
     assert fan_out.analyze(long_text) == engine.analyze(long_text)
     assert len(fan_out.batches) >= 4
     assert all(sum(map(len, b)) <= BATCH_CHARS + WINDOW_CHARS for b in fan_out.batches)
@@ -82,7 +67,7 @@ def test_one_long_text_spreads_over_workers_in_window_batches(engine, texts):
 
 
 def test_fan_out_keeps_order_and_filter_counts_with_memo_hits(engine, texts):
-    fan_out = _InProcessFanOut(engine, workers=2)
+    fan_out = InProcessFanOut(engine, workers=2)
     mixed = texts[:5] + texts[:5] + [texts[-1]] + texts[:3]
     engine.stats.filtered.clear()
     expected = list(engine.analyze_many(mixed))

@@ -12,6 +12,7 @@ import pytest
 
 import zones.provision as provision
 from scrubbers.operators import pseudonym_token
+from tests.conftest import SAMPLE_DATA
 from zones import audit
 from zones.crypto import iter_decrypt
 from zones.exceptions import ZoneError
@@ -209,3 +210,17 @@ def test_postgresql_password_is_never_stored(store: ZoneStore, pg_url: str, monk
     assert result.reused == [result.manifest["files"][0]["path"].removeprefix("data/")]
     frame = pd.read_parquet(io.BytesIO(plaintext(store, "pg", result.manifest["files"][0]["path"])))
     assert set(frame["ssn"]) == {"<US_SSN>"} and len(frame) == 3
+
+
+def test_a_transcript_directory_with_two_workers_gives_the_same_zone(store: ZoneStore) -> None:
+    # With a pool, transcript files are analysed several at a time (scrubbers/prefetch.py):
+    # the redacted files, their entity counts and the scan report must not change.
+    calls = str(SAMPLE_DATA / "call_transcripts")
+    one = create_zone(ZoneRequest("one", [calls], engine={"workers": 1}), store).manifest
+    two = create_zone(ZoneRequest("two", [calls], engine={"workers": 2}), store).manifest
+
+    def files(m: dict) -> list[tuple]:
+        return [(f["path"], f["sha256"], f["rows"], f["entities"]) for f in m["files"]]
+
+    assert files(one) == files(two) and len(one["files"]) > 10
+    assert one["scan"] == two["scan"]
