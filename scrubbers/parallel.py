@@ -109,16 +109,27 @@ class _FanOutEngine:
         pass
 
 
+def _worker_context():
+    """Workers fork from a forkserver that has already imported the engine's libraries.
+
+    Not a plain fork: the parent may run threads (progress bars), and a forked child of a
+    threaded parent can deadlock on a lock held at fork time; the forkserver is a fresh,
+    single-threaded process. Not spawn: every worker would import spaCy, Presidio and pandas
+    again (seconds each on a small machine).
+    """
+    context = get_context("forkserver")
+    context.set_forkserver_preload(["scrubbers.engine"])
+    return context
+
+
 class ProcessPoolEngine(_FanOutEngine):
     """`--workers N` on one machine: N processes, each with its own Engine."""
 
     def __init__(self, policy: Policy, workers: int):
         super().__init__(policy, workers)
-        # spawn, not fork: the parent may run threads (progress bars), and a forked child of a
-        # threaded parent can deadlock on a lock held at fork time.
         self._pool = ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=get_context("spawn"),
+            mp_context=_worker_context(),
             initializer=_init_worker,
             initargs=(policy,),
         )
