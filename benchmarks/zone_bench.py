@@ -37,14 +37,21 @@ def main() -> None:
             with tempfile.TemporaryDirectory() as home:
                 env = {**os.environ, "PIIZONE_HOME": home}
                 run(["init"], env)
-                best = min(best, run(["zone", "create", f"z{i}", "--from", str(sample),
-                                      "--workers", workers], env))
+                best = min(
+                    best,
+                    run(
+                        ["zone", "create", f"z{i}", "--from", str(sample), "--workers", workers],
+                        env,
+                    ),
+                )
         rows.append((workers, best))
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print("## Zone provisioning\n")
-    print(f"`.venv/bin/python benchmarks/zone_bench.py --repeat {args.repeat}`: "
-          f"`piizone zone create` of sample_data ({size / 1e6:.2f} MB, 16 files) in a fresh "
-          f"process (model load included), best of {args.repeat}; {os.cpu_count()} CPUs.\n")
+    print(
+        f"`.venv/bin/python benchmarks/zone_bench.py --repeat {args.repeat}`: "
+        f"`piizone zone create` of sample_data ({size / 1e6:.2f} MB, 16 files) in a fresh "
+        f"process (model load included), best of {args.repeat}; {os.cpu_count()} CPUs.\n"
+    )
     print("| workers | wall time (s) | MB/s |")
     print("|---:|---:|---:|")
     for workers, best in rows:
