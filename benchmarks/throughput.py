@@ -175,6 +175,7 @@ def _child_redact(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     summary = redact_file(args.input, args.output, engine, Redactor(policy, None))
     seconds = time.perf_counter() - started
+    workers_rss = _workers_peak_rss_mib(engine, args.workers)
     close_engine(engine)
     out = {
         "startup_s": round(startup, 2),
@@ -182,10 +183,24 @@ def _child_redact(args: argparse.Namespace) -> None:
         "rows": summary.rows,
         "columns": summary.columns,
         "rss_self_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "rss_children_mib": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "rss_children_mib": workers_rss,
         "output_sha256": hashlib.sha256(Path(args.output).read_bytes()).hexdigest(),
     }
     print(json.dumps(out))
+
+
+def _peak_rss_mib(pause: float = 0.3) -> float:
+    time.sleep(pause)  # keep this worker busy so the others take the other calls
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def _workers_peak_rss_mib(engine, workers: int) -> float:
+    """Largest peak RSS among the pool's workers (they are the forkserver's children, not
+    ours, so RUSAGE_CHILDREN would not see them); 0 without a pool."""
+    pool = getattr(engine, "_pool", None)
+    if pool is None:
+        return 0.0
+    return max(f.result() for f in [pool.submit(_peak_rss_mib) for _ in range(2 * workers)])
 
 
 def _warm_pool(engine, workers: int) -> None:
