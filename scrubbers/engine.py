@@ -14,7 +14,12 @@ from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
-from scrubbers.fast_nlp import LemmasNeeded, StagedPipeline, ThresholdAwareEnhancer
+from scrubbers.fast_nlp import (
+    LemmasNeeded,
+    StagedPipeline,
+    ThresholdAwareEnhancer,
+    replay_results,
+)
 from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
 from scrubbers.policy import Policy
@@ -206,6 +211,8 @@ class Engine:
                         supported_language=self.language,
                     )
                 )
+        for recognizer in registry.recognizers:
+            replay_results(recognizer)
         self._nlp_engine = nlp_engine
         # NER runs batched up front; the tagger/lemmatizer only for windows whose context
         # enhancement can change a finding (scrubbers/fast_nlp.py says why that is exact).

@@ -13,7 +13,7 @@ So the pipeline is split in two stages:
 `ThresholdAwareEnhancer` decides per window whether the enhancement matters (see
 `_enhancement_matters`); when it does and the lemmas are not there yet it raises `LemmasNeeded`
 before anything is changed, `Engine` runs the late stage on all such windows of the batch and
-analyses them again (recognizers are deterministic). When it does not, the enhancement (and its
+analyses them again, handing back the recognizers' first results (`replay_results`). When it does not, the enhancement (and its
 deep copy of every result) is skipped.
 
 Why this is exact, not approximate:
@@ -112,6 +112,9 @@ class LazyNlpArtifacts(NlpArtifacts):
         self.scores = scores if scores else [0.85] * len(entities)
         self._language = language
         self.ready = False  # set by StagedPipeline.complete
+        # Each recognizer's results on this window, kept for the second analysis after
+        # LemmasNeeded (see replay_results): recognizers read the text and NER, never lemmas.
+        self.recognizer_results: dict[str, list[RecognizerResult]] = {}
         self._lemmas: list[str] | None = None
         self._keywords: list[str] | None = None
         self._indices: list[int] | None = None
@@ -150,6 +153,27 @@ class LazyNlpArtifacts(NlpArtifacts):
     @tokens_indices.setter
     def tokens_indices(self, value: list[int]) -> None:
         self._indices = value
+
+
+def replay_results(recognizer) -> None:
+    """Make `recognizer.analyze` compute its results once per window (LazyNlpArtifacts).
+
+    A window that needs lemmas is analysed twice: the first time stops at the context
+    enhancement, after every recognizer ran. Its recognizers read the text and the NER
+    entities, which the late stage does not change, so the second time their first results
+    are handed back instead of computed again. With other artifacts nothing changes.
+    """
+    compute = recognizer.analyze
+
+    def analyze(text, entities, nlp_artifacts=None, *args, **kwargs):
+        kept = getattr(nlp_artifacts, "recognizer_results", None)
+        if kept is None:
+            return compute(text, entities, nlp_artifacts, *args, **kwargs)
+        if recognizer.id not in kept:
+            kept[recognizer.id] = compute(text, entities, nlp_artifacts, *args, **kwargs)
+        return kept[recognizer.id]
+
+    recognizer.analyze = analyze
 
 
 class LemmasNeeded(Exception):

@@ -176,3 +176,22 @@ def test_filter_counts_do_not_depend_on_the_memo(engine):
     engine.stats.filtered.clear()
     engine.analyze(text)  # served from the memo
     assert first and engine.stats.filtered == first
+
+
+def test_a_window_that_needs_lemmas_runs_each_recognizer_once(monkeypatch):
+    # The first analysis stops at the context enhancement (LemmasNeeded); the second, after the
+    # late stage, must hand back the recognizers' first results rather than compute them again.
+    from scrubbers.recognizers.account_number import AccountNumberRecognizer
+
+    calls = []
+    real = AccountNumberRecognizer.analyze
+    monkeypatch.setattr(
+        AccountNumberRecognizer,
+        "analyze",
+        lambda self, *a, **k: calls.append(1) or real(self, *a, **k),
+    )
+    engine = Engine(load_policy())  # built after the spy, so its recognizer calls it
+    found = engine.analyze("Sure, my account number is 4417 2309 8812, thanks for asking")
+    assert engine._pipeline.late_runs == 1  # this window needed lemmas: analysed twice
+    assert len(calls) == 1
+    assert any(f.entity_type == "ACCOUNT_NUMBER" for f in found)
