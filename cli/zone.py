@@ -17,6 +17,7 @@ from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from cli.errors import handle_errors, report_error
 from cli.progress import stderr_console
 from zones import lifecycle
+from zones.exceptions import ZoneError
 
 app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
@@ -309,7 +310,11 @@ def destroy(
 
         piizone zone destroy churn --yes
     """
-    confirm_or_abort(f"destroy zone {name!r} and every version of it", yes)
+    try:
+        confirm_or_abort(f"destroy zone {name!r} and every version of it", yes)
+    except ZoneError:
+        lifecycle.record_unconfirmed("zone.destroy", name)
+        raise
     versions = lifecycle.destroy_zone(name)
     console.print(f"destroyed zone {name} ({versions} versions crypto-shredded)")
 
@@ -407,7 +412,11 @@ def gc(
         piizone zone gc --dry-run
     """
     if not dry_run:
-        confirm_or_abort("destroy every expired zone not on hold", yes)
+        try:
+            confirm_or_abort("destroy every expired zone not on hold", yes)
+        except ZoneError:
+            lifecycle.record_unconfirmed("zone.gc")
+            raise
     result = lifecycle.gc_zones(dry_run=dry_run)
     verb = "would destroy" if dry_run else "destroyed"
     console.print(f"{verb}: {', '.join(result['expired']) or 'nothing'}")
@@ -458,6 +467,10 @@ def keys_rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.
 
         piizone keys rotate --yes
     """
-    confirm_or_abort("re-wrap every zone's data key under a new key-encryption key", yes)
+    try:
+        confirm_or_abort("re-wrap every zone's data key under a new key-encryption key", yes)
+    except ZoneError:
+        lifecycle.record_unconfirmed("key.rotate")
+        raise
     result = lifecycle.rotate_keys()
     console.print(f"new KEK {result['provider']}; {result['rewrapped']} zone versions re-wrapped")

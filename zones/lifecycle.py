@@ -7,6 +7,7 @@ operations that change or reveal a zone check the log is writable first (fail cl
 from __future__ import annotations
 
 import base64
+import contextlib
 import getpass
 import hashlib
 import shutil
@@ -26,7 +27,7 @@ from zones.keys import (
     load_kek_for,
     rewrap,
 )
-from zones.store import ZoneStore, is_expired, utc_now, zone_size
+from zones.store import ZONE_NAME, ZoneStore, is_expired, utc_now, zone_size
 
 
 class ZoneDenied(ZoneError):
@@ -216,6 +217,27 @@ def _verify_file(directory: Path, entry: dict[str, Any], dek: bytes, zone_id: st
 
 
 # -- changing -----------------------------------------------------------------------------------
+
+
+def record_unconfirmed(
+    action: str, name: str | None = None, store: ZoneStore | None = None
+) -> None:
+    """Audit an irreversible command refused for want of confirmation (nothing was changed).
+
+    Best effort: with no valid zone name, or no audit log to write to, there is nothing to
+    record, and the refusal itself must still reach the user.
+    """
+    if name is not None and not ZONE_NAME.match(name):
+        return
+    store = store or ZoneStore()
+    with contextlib.suppress(ZoneError):  # AuditError included
+        audit.record(
+            action,
+            zone=name,
+            outcome="denied",
+            details={"error": "not confirmed"},
+            home=store.home,
+        )
 
 
 def destroy_zone(name: str, store: ZoneStore | None = None) -> int:

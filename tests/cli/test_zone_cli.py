@@ -459,6 +459,14 @@ def test_destroy_without_yes_and_no_terminal_is_refused(home: Path) -> None:
     assert_one_line_error(result, 2, "refusing without confirmation")
     result = run("keys", "rotate")
     assert_one_line_error(result, 2, "refusing without confirmation")
+    # Each refused attempt is on the record, as denied, with nothing done.
+    for action, zone in (("zone.destroy", "base"), ("zone.gc", None), ("key.rotate", None)):
+        rec = last(home, action)
+        assert (rec["outcome"], rec["zone"], rec["details"]) == (
+            "denied",
+            zone,
+            {"error": "not confirmed"},
+        )
 
 
 def test_an_unwritable_audit_log_means_no_zone(home: Path, src: Path) -> None:
