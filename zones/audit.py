@@ -35,6 +35,7 @@ from zones.home import (
     piizone_home,
     write_private_file,
 )
+from zones.store import ZONE_NAME
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64
@@ -1066,6 +1067,21 @@ def open_audit_log(home: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYT
     return AuditLog(directory, key, max_bytes=max_bytes)
 
 
+def _without_name(details: dict[str, Any] | None, name: str) -> dict[str, Any]:
+    """`details` for an attempt on something that is not a zone name.
+
+    Such a name is whatever was typed (an e-mail address, a customer's name): it is neither
+    recorded as the zone nor quoted in an error message; the record says the name was invalid.
+    """
+    out: dict[str, Any] = {}
+    for key, value in (details or {}).items():
+        if isinstance(value, str) and name:
+            value = value.replace(repr(name), "(invalid name)").replace(name, "(invalid name)")
+        out[key] = value
+    out["zone_name"] = "invalid"
+    return out
+
+
 def record(
     action: str,
     *,
@@ -1084,6 +1100,8 @@ def record(
         raise ValueError(f"unknown audit action {action!r}")
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {outcome!r}")
+    if zone is not None and not ZONE_NAME.match(zone):
+        zone, details = None, _without_name(details, zone)
     log = open_audit_log(home)
     try:
         return log.append(action, zone=zone, outcome=outcome, details=details)

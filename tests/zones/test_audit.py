@@ -705,3 +705,28 @@ def test_any_line_deletion_duplication_or_reordering_is_detected(
         ls.insert(j, ls.pop(i))
     (d / SEG1).write_bytes(b"".join(line + b"\n" for line in ls))
     assert not AuditLog(d, KEY).verify().ok
+
+
+@pytest.mark.parametrize("typed", ["jane.doe@example.com", "Jane Doe", "../etc", "a/b", "zq\n"])
+def test_a_name_that_is_not_a_zone_name_is_never_recorded_or_quoted(tmp_path: Path, typed) -> None:
+    # Whatever was typed where a zone name belongs (an e-mail address, a customer's name) is
+    # user input that may be personal data: the record says the name was invalid, nothing more.
+    home = tmp_path / "home"
+    audit.record(
+        "zone.show",
+        zone=typed,
+        outcome="failure",
+        details={"error": f"invalid zone name {typed!r}", "files": 0},
+        home=home,
+    )
+    audit.record("zone.show", zone="customers", details={"error": "customers ok"}, home=home)
+    bad, good = list(audit.open_audit_log(home).records())
+    assert bad["zone"] is None and bad["details"]["zone_name"] == "invalid"
+    assert bad["details"] == {
+        "error": "invalid zone name (invalid name)",
+        "files": 0,
+        "zone_name": "invalid",
+    }
+    raw = b"".join(p.read_bytes() for p in (home / "audit").iterdir() if p.is_file())
+    assert typed.strip().encode() not in raw and json.dumps(typed).encode() not in raw
+    assert (good["zone"], good["details"]) == ("customers", {"error": "customers ok"})
