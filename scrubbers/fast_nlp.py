@@ -13,8 +13,9 @@ So the pipeline is split in two stages:
 `ThresholdAwareEnhancer` decides per window whether the enhancement matters (see
 `_enhancement_matters`); when it does and the lemmas are not there yet it raises `LemmasNeeded`
 before anything is changed, `Engine` runs the late stage on all such windows of the batch and
-analyses them again, handing back the recognizers' first results (`replay_results`). When it does not, the enhancement (and its
-deep copy of every result) is skipped.
+analyses them again, handing back the recognizers' first results (`replay_results`). When it
+does not, the enhancement (and its deep copy of every result) is skipped. In the late stage the
+attribute ruler's single-token rules are looked up per (text, tag) (`CachedAttributeRuler`).
 
 Why this is exact, not approximate:
 - NER's own embedding reads only lexical attributes (NORM, PREFIX, SUFFIX, SHAPE), which the
@@ -184,6 +185,86 @@ class LemmasNeeded(Exception):
     """
 
 
+class CachedAttributeRuler:
+    """spaCy's AttributeRuler with its single-token rules looked up instead of matched.
+
+    The attribute ruler was the costliest part of the late stage (~half of it on transcripts):
+    its Matcher tries the model's 179 rules on every token, and almost all of them are
+    single-token rules on the token's TAG and text (the tag map: TAG -> POS, MORPH; a few
+    LEMMA exceptions). What such a rule does to a token depends only on the token's text and
+    tag, so the rules that fire are computed once per (text, tag) by the same Matcher on a
+    one-token Doc and cached. The other rules (several tokens, DEP) still go through a Matcher
+    on the whole Doc. All firings are applied in the ruler's own order (rule index, then
+    position), so a later rule overrides an earlier one exactly as in spaCy. spaCy has no such
+    mode; no library does this, hence by hand.
+    """
+
+    # Token attributes that are fixed by the token's own text, or its tag.
+    _SINGLE_KEYS = {"TAG", "ORTH", "TEXT", "LOWER", "IS_SPACE"}
+    _MAX_CACHE = 500_000
+
+    def __init__(self, ruler):
+        from spacy.matcher import Matcher
+
+        self.vocab = ruler.vocab
+        self._attrs = ruler.attrs
+        self._indices = ruler.indices
+        self._single = Matcher(self.vocab)
+        self._rest = Matcher(self.vocab)
+        for rule_id, rule in enumerate(ruler.patterns):
+            single = rule["index"] in (0, -1) and all(
+                len(p) == 1 and {str(k).upper() for k in p[0]} <= self._SINGLE_KEYS
+                for p in rule["patterns"]
+            )
+            (self._single if single else self._rest).add(str(rule_id), rule["patterns"])
+        self._cache: dict[tuple[int, int], tuple[int, ...]] = {}
+
+    @classmethod
+    def replacing(cls, component):
+        """The cached ruler for an AttributeRuler component; any other component unchanged."""
+        from spacy.pipeline import AttributeRuler
+
+        return cls(component) if type(component) is AttributeRuler else component
+
+    def _rule_id(self, match_id: int) -> int:
+        return int(self.vocab.strings[match_id])
+
+    def _single_rules(self, text: str, tag: str) -> tuple[int, ...]:
+        from spacy.tokens import Doc
+
+        doc = Doc(self.vocab, words=[text])
+        doc[0].tag_ = tag
+        found = self._single(doc, allow_missing=True, as_spans=False)
+        return tuple(sorted(self._rule_id(m) for m, _, _ in found))
+
+    def __call__(self, doc):
+        from spacy.pipeline.attributeruler import set_token_attrs
+
+        firings = []  # (rule id, start, end, token index): the order spaCy applies them in
+        cache = self._cache
+        if len(cache) > self._MAX_CACHE:
+            cache.clear()
+        for token in doc:
+            key = (token.orth, token.tag)
+            rules = cache.get(key)
+            if rules is None:
+                rules = cache[key] = self._single_rules(token.text, token.tag_)
+            firings.extend((rule, token.i, token.i + 1, token.i) for rule in rules)
+        for match_id, start, end in self._rest(doc, allow_missing=True, as_spans=False):
+            rule = self._rule_id(match_id)
+            index = self._indices[rule]
+            target = doc[start:end][index].i  # IndexError for a bad index, as spaCy's check
+            firings.append((rule, start, end, target))
+        firings.sort()
+        for rule, _, _, target in firings:
+            set_token_attrs(doc[target], self._attrs[rule])
+        return doc
+
+    def pipe(self, docs, batch_size: int = 128):
+        for doc in docs:
+            yield self(doc)
+
+
 class StagedPipeline:
     """Early stage batched through `nlp.pipe`; late stage batched over the windows that need it."""
 
@@ -194,7 +275,7 @@ class StagedPipeline:
         stages = plan_stages(self.nlp)
         self.enabled = stages is not None
         late, disabled = stages if stages is not None else ([], [])
-        self._late = [self.nlp.get_pipe(name) for name in late]
+        self._late = [CachedAttributeRuler.replacing(self.nlp.get_pipe(name)) for name in late]
         self._disabled = disabled
         self.late_runs = 0  # windows that needed lemmas (for profiling)
 

