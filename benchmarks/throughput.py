@@ -425,7 +425,7 @@ def bench_tables(quick: bool, tmp: Path) -> dict:
 # --------------------------------------------------------------------------- (c) growth
 
 
-def bench_growth(quick: bool, tmp: Path) -> dict:
+def bench_growth(quick: bool, tmp: Path, repeat: int = 1) -> dict:
     from benchmarks.quality import transcripts
 
     base_rows = 2_500 if quick else 5_000
@@ -436,16 +436,20 @@ def bench_growth(quick: bool, tmp: Path) -> dict:
         path = tmp / f"growth_{n}.csv"
         write_customers_csv(path, n, seed=TABLE_SEED + 7)
         _log(f"growth: table {n:,} rows")
-        r = _run_child(path, tmp / f"growth_out_{n}.csv", 1)
-        out["table"].append({"factor": factor, "rows": n, "seconds": r["seconds"]})
+        best = min(
+            _run_child(path, tmp / f"growth_out_{n}.csv", 1)["seconds"] for _ in range(repeat)
+        )
+        out["table"].append({"factor": factor, "rows": n, "seconds": best})
     calls = transcripts.generate(base_calls * 16)
     for factor in (1, 4, 16):
         text = "\n\n".join(c.text for c in calls[: base_calls * factor]) + "\n"
         path = tmp / f"growth_{factor}.txt"
         path.write_text(text, encoding="utf-8")
         _log(f"growth: text {len(text):,} chars")
-        r = _run_child(path, tmp / f"growth_out_{factor}.txt", 1)
-        out["text"].append({"factor": factor, "chars": len(text), "seconds": r["seconds"]})
+        best = min(
+            _run_child(path, tmp / f"growth_out_{factor}.txt", 1)["seconds"] for _ in range(repeat)
+        )
+        out["text"].append({"factor": factor, "chars": len(text), "seconds": best})
     return out
 
 
@@ -599,7 +603,7 @@ def render(results: dict, argv: list[str]) -> str:
     if "growth" in results:
         g = results["growth"]
         lines += [
-            "### Cost growth (1 worker, fresh process per size)",
+            "### Cost growth (1 worker, fresh process per run, best of the runs per size)",
             "",
             "| input | 1× | 4× | 16× | time per unit 16× / 1× | marginal 4→16× / 1→4× |",
             "|---|---:|---:|---:|---:|---:|",
@@ -694,7 +698,7 @@ def main(argv: list[str] | None = None) -> int:
         if "tables" in wanted:
             results["tables"] = bench_tables(args.quick, tmp_path)
         if "growth" in wanted:
-            results["growth"] = bench_growth(args.quick, tmp_path)
+            results["growth"] = bench_growth(args.quick, tmp_path, repeat)
             results["growth"]["verdict"] = _growth_verdict(results["growth"])
         if "dask" in wanted:
             results["dask"] = bench_dask(args.quick, tmp_path, repeat)

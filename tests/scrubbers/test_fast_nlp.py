@@ -59,3 +59,18 @@ def test_later_rules_win_across_single_and_multi_token_rules(single_first):
     assert expected == (["multi", "", "single"] if single_first else ["single", "", "single"])
     cached = CachedAttributeRuler.replacing(ruler)
     assert [t.lemma_ for t in cached(nlp.make_doc("a b a"))] == expected
+
+
+def test_token_lookup_by_bisection_matches_presidios_scan(nlp):
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from scrubbers.fast_nlp import ThresholdAwareEnhancer
+
+    doc = nlp.make_doc("Call  me at 212-555-0199,\n\nor e-mail jo@x.org ... ok")
+    indices = [t.idx for t in doc]
+    enhancer = ThresholdAwareEnhancer(lambda entity: 0.5)
+    for start in range(len(doc.text)):
+        expected = LemmaContextAwareEnhancer._find_index_of_match_token("w", start, doc, indices)
+        assert enhancer._find_index_of_match_token("w", start, doc, indices) == expected
+    with pytest.raises(ValueError):
+        enhancer._find_index_of_match_token("w", len(doc.text) + 5, doc, indices)
