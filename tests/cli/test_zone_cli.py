@@ -507,11 +507,19 @@ def test_bad_ttl_and_missing_source_are_usage_errors(home: Path, tmp_path: Path)
 
 @pytest.fixture
 def slow_src(tmp_path: Path) -> Path:
-    """a tiny note first, then the 500-row customers table: seconds of work after the note."""
+    """a tiny note first, then the 500-row customers table and a long call log of distinct
+    lines (nothing in it repeats, so no memo shortens it): seconds of work after the note."""
     d = tmp_path / "slow"
     d.mkdir()
     (d / "a_note.txt").write_text(NOTE_TXT)
     shutil.copyfile(SAMPLE_DATA / "customers.csv", d / "b_customers.csv")
+    (d / "c_calls.txt").write_text(
+        "".join(
+            f"Call {i}: Mr. Aldous Fenwick-{i} asked us to ring 212-555-{i % 10000:04d} "
+            f"about order {i * 7919} before the {i % 28 + 1}th.\n"
+            for i in range(1500)
+        )
+    )
     return d
 
 
