@@ -540,6 +540,9 @@ def start_create_and_wait_for_ciphertext(home: Path, slow_src: Path) -> subproce
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (`cmd &`, nohup) ignores SIGINT, and children
+        # inherit that: the Ctrl-C test needs the default disposition, as at a terminal.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 150
     while time.monotonic() < deadline:
