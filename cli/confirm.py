@@ -9,10 +9,14 @@ import typer
 from zones.exceptions import ZoneError
 
 
-def confirm_or_abort(question: str, yes: bool) -> None:
+def confirm_or_abort(question: str, yes: bool, *, action: str, zone: str | None = None) -> None:
+    """Go on only when confirmed; a refusal for want of a terminal is audited as `action`."""
     if yes:
         return
     if not sys.stdin.isatty():
+        from zones import lifecycle
+
+        lifecycle.record_unconfirmed(action, zone)
         raise ZoneError(
             f"{question} — refusing without confirmation", hint="no terminal to ask on: pass --yes"
         )

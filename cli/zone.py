@@ -17,7 +17,6 @@ from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from cli.errors import handle_errors, report_error
 from cli.progress import stderr_console
 from zones import lifecycle
-from zones.exceptions import ZoneError
 
 app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
@@ -310,11 +309,9 @@ def destroy(
 
         piizone zone destroy churn --yes
     """
-    try:
-        confirm_or_abort(f"destroy zone {name!r} and every version of it", yes)
-    except ZoneError:
-        lifecycle.record_unconfirmed("zone.destroy", name)
-        raise
+    confirm_or_abort(
+        f"destroy zone {name!r} and every version of it", yes, action="zone.destroy", zone=name
+    )
     versions = lifecycle.destroy_zone(name)
     console.print(f"destroyed zone {name} ({versions} versions crypto-shredded)")
 
@@ -412,11 +409,7 @@ def gc(
         piizone zone gc --dry-run
     """
     if not dry_run:
-        try:
-            confirm_or_abort("destroy every expired zone not on hold", yes)
-        except ZoneError:
-            lifecycle.record_unconfirmed("zone.gc")
-            raise
+        confirm_or_abort("destroy every expired zone not on hold", yes, action="zone.gc")
     result = lifecycle.gc_zones(dry_run=dry_run)
     verb = "would destroy" if dry_run else "destroyed"
     console.print(f"{verb}: {', '.join(result['expired']) or 'nothing'}")
@@ -467,10 +460,8 @@ def keys_rotate(yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask.
 
         piizone keys rotate --yes
     """
-    try:
-        confirm_or_abort("re-wrap every zone's data key under a new key-encryption key", yes)
-    except ZoneError:
-        lifecycle.record_unconfirmed("key.rotate")
-        raise
+    confirm_or_abort(
+        "re-wrap every zone's data key under a new key-encryption key", yes, action="key.rotate"
+    )
     result = lifecycle.rotate_keys()
     console.print(f"new KEK {result['provider']}; {result['rewrapped']} zone versions re-wrapped")

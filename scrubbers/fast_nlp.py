@@ -41,6 +41,10 @@ from presidio_analyzer.context_aware_enhancers import (
     LemmaContextAwareEnhancer,
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.matcher import Matcher
+from spacy.pipeline import AttributeRuler
+from spacy.pipeline.attributeruler import set_token_attrs
+from spacy.tokens import Doc
 
 # Components whose only consumer is the lemma-based context enhancer (their factory names).
 _LATE_FACTORIES = {"tok2vec", "tagger", "attribute_ruler", "lemmatizer", "morphologizer"}
@@ -205,8 +209,6 @@ class CachedAttributeRuler:
     _MAX_CACHE = 500_000
 
     def __init__(self, ruler):
-        from spacy.matcher import Matcher
-
         self.vocab = ruler.vocab
         self._attrs = ruler.attrs
         self._indices = ruler.indices
@@ -223,24 +225,18 @@ class CachedAttributeRuler:
     @classmethod
     def replacing(cls, component):
         """The cached ruler for an AttributeRuler component; any other component unchanged."""
-        from spacy.pipeline import AttributeRuler
-
         return cls(component) if type(component) is AttributeRuler else component
 
     def _rule_id(self, match_id: int) -> int:
         return int(self.vocab.strings[match_id])
 
     def _single_rules(self, text: str, tag: str) -> tuple[int, ...]:
-        from spacy.tokens import Doc
-
         doc = Doc(self.vocab, words=[text])
         doc[0].tag_ = tag
         found = self._single(doc, allow_missing=True, as_spans=False)
         return tuple(sorted(self._rule_id(m) for m, _, _ in found))
 
     def __call__(self, doc):
-        from spacy.pipeline.attributeruler import set_token_attrs
-
         firings = []  # (rule id, start, end, token index): the order spaCy applies them in
         cache = self._cache
         if len(cache) > self._MAX_CACHE:

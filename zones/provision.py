@@ -532,7 +532,7 @@ def _audit_failure(
     with contextlib.suppress(Exception):  # the original error is the one to report
         audit.record(
             action,
-            zone=name if _valid(name) else None,
+            zone=name,  # audit.record drops a name that is not a zone name
             outcome="failure",
             details={**details, "error": reason},
             home=store.home,
@@ -547,11 +547,3 @@ def _raise_os_error(name: str, error: BaseException) -> None:
             f"zone {name!r} not written: {error.strerror or error}{where}",
             hint="free space under $PIIZONE_HOME (or fix the error) and retry",
         ) from None
-
-
-def _valid(name: str) -> bool:
-    try:
-        validate_zone_name(name)
-        return True
-    except ZoneError:
-        return False
