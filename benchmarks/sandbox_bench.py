@@ -85,11 +85,13 @@ def main() -> None:
         bwrap_only = timed(
             lambda: subprocess.run(
                 sandbox.build_bwrap_args(
-                    zone="x",
-                    session="x",
-                    out_dir=str(out.mkdir(exist_ok=True) or out),
-                    data_fd=0,
-                    command=["true"],
+                    sandbox.SandboxLayout(
+                        zone="x",
+                        session="x",
+                        out_dir=str(out.mkdir(exist_ok=True) or out),
+                        data_fd=0,
+                        command=["true"],
+                    )
                 ),
                 input=b"\0" * 10240,  # an empty tar archive
                 check=True,

@@ -65,6 +65,19 @@ NVIDIA_DEVICE_GLOBS = (
     "/dev/nvidia-uvm*",
     "/dev/nvidia-modeset",
 )
+# How every bwrap call here starts (sessions and the probe that checks they can run): every
+# namespace unshared, and uid 0 inside, mapped to the caller outside: the init step needs it to
+# remount (mount(8) refuses non-zero uids); the command keeps the name but not one capability.
+BWRAP_NAMESPACES = (
+    "bwrap",
+    "--unshare-all",
+    "--unshare-user",
+    "--uid",
+    "0",
+    "--gid",
+    "0",
+    "--die-with-parent",
+)
 _SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)i?[bB]?$")
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -182,40 +195,57 @@ def python_prefixes() -> list[str]:
     return sorted(p for p in prefixes if p not in ("/", "/usr") and not p.startswith("/usr/"))
 
 
-def build_bwrap_args(
-    *,
-    zone: str,
-    session: str,
-    out_dir: str,
-    data_fd: int,
-    command: Sequence[str],
-    ro_binds: Sequence[str] = (),
-    work_dir: str | None = None,
-    memory: int | None = None,
-    devices: Sequence[str] = (),
-    new_session: bool = True,
-    lang: str = "C.UTF-8",
-    extra_env: dict[str, str] | None = None,
-    path_prefix: Sequence[str] = (),
-    publish_dir: str | None = None,
-    publish_port: int | None = None,
-    python: str | None = None,
-) -> list[str]:
+@dataclass(frozen=True, kw_only=True)
+class SandboxLayout:
+    """What one sandbox sees and runs: the input of both builders (bwrap and the unshare
+    fallback), so the two describe the same layout from the same values."""
+
+    zone: str
+    session: str
+    out_dir: str  # host dir bound writable at /zone/out
+    data_fd: int  # the fd the zone's tar stream arrives on
+    command: Sequence[str]
+    ro_binds: Sequence[str] = ()
+    work_dir: str | None = None
+    memory: int | None = None  # bytes; caps the /tmp and /zone/data tmpfs
+    devices: Sequence[str] = ()
+    new_session: bool = True
+    lang: str = "C.UTF-8"
+    extra_env: dict[str, str] | None = None
+    path_prefix: Sequence[str] = ()
+    publish_dir: str | None = None
+    publish_port: int | None = None
+    python: str | None = None
+
+    def env(self) -> dict[str, str]:
+        """The command's whole environment: an allow-list, nothing inherited from the caller."""
+        return {
+            "PATH": ":".join([*self.path_prefix, SANDBOX_PATH]),
+            "LANG": self.lang,
+            "HOME": ZONE_HOME,
+            "PIIZONE_ZONE": self.zone,
+            "PIIZONE_SESSION": self.session,
+            **(self.extra_env or {}),
+        }
+
+    def publish_step(self) -> str:
+        """The init step's part that starts the --publish relay (see PUBLISH_STEP)."""
+        if not self.publish_port or not self.python:
+            raise SandboxError("publishing needs a port and the relay's python")
+        return PUBLISH_STEP.format(
+            python=shlex.quote(self.python),
+            script=shlex.quote(RELAY_SCRIPT),
+            sock=f"{ZONE_PUBLISH}/{RELAY_SOCKET}",
+            port=int(self.publish_port),
+            publish=ZONE_PUBLISH,
+        )
+
+
+def build_bwrap_args(layout: SandboxLayout) -> list[str]:
     """The full bwrap argv. Pure: every decision about what the sandbox sees is made here."""
-    size = ["--size", str(memory)] if memory else []
-    args = [
-        "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        # uid 0 inside, mapped to the caller outside: the init step needs it to remount (mount(8)
-        # refuses non-zero uids); the command keeps the name but not one capability.
-        "--uid",
-        "0",
-        "--gid",
-        "0",
-        "--die-with-parent",
-    ]
-    if new_session:
+    size = ["--size", str(layout.memory)] if layout.memory else []
+    args = [*BWRAP_NAMESPACES]
+    if layout.new_session:
         # setsid(): the command cannot TIOCSTI keystrokes into the caller's terminal.
         args.append("--new-session")
     args += [
@@ -248,10 +278,10 @@ def build_bwrap_args(
         "--dev",
         "/dev",
     ]
-    for device in devices:
+    for device in layout.devices:
         args += ["--dev-bind", device, device]
     args += [*size, "--tmpfs", "/tmp"]
-    for path in ro_binds:
+    for path in layout.ro_binds:
         args += ["--ro-bind", path, path]
     args += [
         "--tmpfs",
@@ -262,40 +292,23 @@ def build_bwrap_args(
         "--tmpfs",
         ZONE_HOME,
         "--bind",
-        out_dir,
+        layout.out_dir,
         ZONE_OUT,
     ]
-    if publish_dir:
+    if layout.publish_dir:
         # Writable only until the init step has created the relay's socket (see PUBLISH_STEP).
-        args += ["--bind", publish_dir, ZONE_PUBLISH]
-    if work_dir:
-        args += ["--ro-bind", work_dir, ZONE_WORK]
-    args += ["--chdir", ZONE_WORK if work_dir else ZONE_HOME, "--clearenv"]
-    env = {
-        "PATH": ":".join([*path_prefix, SANDBOX_PATH]),
-        "LANG": lang,
-        "HOME": ZONE_HOME,
-        "PIIZONE_ZONE": zone,
-        "PIIZONE_SESSION": session,
-        **(extra_env or {}),
-    }
-    for key, value in env.items():
+        args += ["--bind", layout.publish_dir, ZONE_PUBLISH]
+    if layout.work_dir:
+        args += ["--ro-bind", layout.work_dir, ZONE_WORK]
+    args += ["--chdir", ZONE_WORK if layout.work_dir else ZONE_HOME, "--clearenv"]
+    for key, value in layout.env().items():
         args += ["--setenv", key, value]
-    init = INIT_SCRIPT.format(data=ZONE_DATA, fd=data_fd)
-    if publish_dir:
-        if not publish_port or not python:
-            raise SandboxError("publishing needs a port and the relay's python")
-        step = PUBLISH_STEP.format(
-            python=shlex.quote(python),
-            script=shlex.quote(RELAY_SCRIPT),
-            sock=f"{ZONE_PUBLISH}/{RELAY_SOCKET}",
-            port=int(publish_port),
-            publish=ZONE_PUBLISH,
-        )
+    init = INIT_SCRIPT.format(data=ZONE_DATA, fd=layout.data_fd)
+    if layout.publish_dir:
         # After the data is loaded and fd 3 closed: the relay never holds the data stream.
         marker = f"mount -o remount,bind,ro {ZONE_DATA} && "
-        init = init.replace(marker, marker + step, 1)
-    args += ["--", "sh", "-c", init, "piizone-init", *command]
+        init = init.replace(marker, marker + layout.publish_step(), 1)
+    args += ["--", "sh", "-c", init, "piizone-init", *layout.command]
     return args
 
 
@@ -308,25 +321,7 @@ _LO_UP = (
 )
 
 
-def build_unshare_args(
-    *,
-    zone: str,
-    session: str,
-    out_dir: str,
-    data_fd: int,
-    command: Sequence[str],
-    ro_binds: Sequence[str] = (),
-    work_dir: str | None = None,
-    memory: int | None = None,
-    devices: Sequence[str] = (),
-    new_session: bool = True,
-    lang: str = "C.UTF-8",
-    extra_env: dict[str, str] | None = None,
-    path_prefix: Sequence[str] = (),
-    publish_dir: str | None = None,
-    publish_port: int | None = None,
-    python: str | None = None,
-) -> list[str]:
+def build_unshare_args(layout: SandboxLayout) -> list[str]:
     """The fallback when bubblewrap cannot run: unshare(1) as root, the same layout by hand.
 
     New mount, pid, net, ipc, uts and cgroup namespaces; the setup script builds a root of
@@ -339,15 +334,7 @@ def build_unshare_args(
     if os.geteuid() != 0:
         raise SandboxError("the unshare fallback needs root")
     q = shlex.quote
-    size = f",size={memory}" if memory else ""
-    env = {
-        "PATH": ":".join([*path_prefix, SANDBOX_PATH]),
-        "LANG": lang,
-        "HOME": ZONE_HOME,
-        "PIIZONE_ZONE": zone,
-        "PIIZONE_SESSION": session,
-        **(extra_env or {}),
-    }
+    size = f",size={layout.memory}" if layout.memory else ""
 
     def ro(src: str, dst: str) -> list[str]:
         # Not --rbind: a remount makes only the top mount read-only, and mounts below it (in a
@@ -364,7 +351,7 @@ def build_unshare_args(
         "mount --make-rprivate /",
         # The new root is a tmpfs mounted, in this namespace only, on an empty dir of the
         # session (removed with it): nothing reaches the host's disk.
-        f"R={q(os.path.join(os.path.dirname(out_dir.rstrip('/')), 'root'))}",
+        f"R={q(os.path.join(os.path.dirname(layout.out_dir.rstrip('/')), 'root'))}",
         'mkdir -p "$R"',
         'mount -t tmpfs -o mode=0755 root "$R"',
         'cd "$R"',
@@ -376,7 +363,7 @@ def build_unshare_args(
         # the fresh tmpfs instead of being hidden by it, as with bwrap's argument order.
         f'mount -t tmpfs -o mode=1777,nosuid,nodev{size} tmp "$R/tmp"',
     ]
-    for path in ro_binds:
+    for path in layout.ro_binds:
         lines += ro(path, path)
     lines += [
         'mount -t proc -o nosuid,nodev,noexec proc "$R/proc"',
@@ -392,45 +379,37 @@ def build_unshare_args(
         'ln -s /proc/self/fd/2 "$R/dev/stderr"',
         'mount -t tmpfs -o mode=1777,nosuid,nodev shm "$R/dev/shm"',
     ]
-    for device in devices:
+    for device in layout.devices:
         lines += [f'touch "$R"{q(device)}', f'mount --bind {q(device)} "$R"{q(device)}']
     lines += [
         'mount -t tmpfs -o mode=0755 zone "$R/zone"',
         'mkdir "$R/zone/data" "$R/zone/home" "$R/zone/out"',
         f'mount -t tmpfs -o mode=0755,nosuid,nodev{size} data "$R/zone/data"',
         'mount -t tmpfs -o mode=0700,nosuid,nodev home "$R/zone/home"',
-        f'mount --bind {q(out_dir)} "$R/zone/out"',
+        f'mount --bind {q(layout.out_dir)} "$R/zone/out"',
     ]
-    if work_dir:
-        lines += ro(work_dir, ZONE_WORK)
-    if publish_dir:
-        lines += [f'mkdir "$R{ZONE_PUBLISH}"', f'mount --bind {q(publish_dir)} "$R{ZONE_PUBLISH}"']
+    if layout.work_dir:
+        lines += ro(layout.work_dir, ZONE_WORK)
+    if layout.publish_dir:
+        publish = q(layout.publish_dir)
+        lines += [f'mkdir "$R{ZONE_PUBLISH}"', f'mount --bind {publish} "$R{ZONE_PUBLISH}"']
     lines += [
-        f'tar -C "$R/zone/data" --no-same-owner -xf - <&{data_fd}',
-        f"exec {data_fd}<&-",
+        f'tar -C "$R/zone/data" --no-same-owner -xf - <&{layout.data_fd}',
+        f"exec {layout.data_fd}<&-",
         'mount -o remount,bind,ro "$R/zone/data"',
         "hostname piizone-sandbox",
-        f"{q(python or sys.executable)} -c {q(_LO_UP)}",
+        f"{q(layout.python or sys.executable)} -c {q(_LO_UP)}",
         'pivot_root "$R" "$R/.old"',
         "cd /",
         "umount -l /.old",
         "rmdir /.old",
     ]
-    if publish_dir:
-        if not publish_port or not python:
-            raise SandboxError("publishing needs a port and the relay's python")
-        step = PUBLISH_STEP.format(
-            python=q(python),
-            script=q(RELAY_SCRIPT),
-            sock=f"{ZONE_PUBLISH}/{RELAY_SOCKET}",
-            port=int(publish_port),
-            publish=ZONE_PUBLISH,
-        )
-        lines.append(step.removesuffix(" && ") + " || exit 125")
-    lines.append(f"cd {ZONE_WORK if work_dir else ZONE_HOME}")
-    env_args = " ".join(q(f"{k}={v}") for k, v in env.items())
+    if layout.publish_dir:
+        lines.append(layout.publish_step().removesuffix(" && ") + " || exit 125")
+    lines.append(f"cd {ZONE_WORK if layout.work_dir else ZONE_HOME}")
+    env_args = " ".join(q(f"{k}={v}") for k, v in layout.env().items())
     # setsid (bwrap's --new-session): no TIOCSTI into the caller's terminal.
-    session_cmd = "setsid -w " if new_session else ""
+    session_cmd = "setsid -w " if layout.new_session else ""
     lines.append(
         "exec setpriv --bounding-set -all --inh-caps -all --no-new-privs -- "
         f'env -i {env_args} {session_cmd}"$@"'
@@ -453,7 +432,7 @@ def build_unshare_args(
         "-c",
         script,
         "piizone-init",
-        *command,
+        *layout.command,
     ]
 
 
@@ -711,14 +690,7 @@ def _probe_bwrap() -> str | None:
     if not shutil.which("bwrap"):
         return "bubblewrap (bwrap) is not installed"
     probe = [
-        "bwrap",
-        "--unshare-all",
-        "--unshare-user",
-        "--uid",
-        "0",
-        "--gid",
-        "0",
-        "--die-with-parent",
+        *BWRAP_NAMESPACES,
         "--cap-add",
         "CAP_SYS_ADMIN",
         "--ro-bind",
@@ -995,7 +967,7 @@ def _run_bwrap(
         # own devpts instead, so --new-session stays on.
         command = ["script", "-qefc", shlex.join(cmd), "/dev/null"]
     build = build_unshare_args if isolation == ISOLATION_UNSHARE else build_bwrap_args
-    args = build(
+    layout = SandboxLayout(
         zone=manifest["name"],
         session=session,
         out_dir=host_out,
@@ -1013,6 +985,7 @@ def _run_bwrap(
         publish_port=publish_port,
         python=sys.executable,
     )
+    args = build(layout)
     directory = store.current_dir(manifest["name"])
     fed: dict[str, Any] = {}
 

@@ -28,6 +28,7 @@ import sys
 import tarfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,7 @@ from zones import audit, sandbox
 from zones.sandbox import (
     SandboxDenied,
     SandboxError,
+    SandboxLayout,
     build_bwrap_args,
     check_binds,
     parse_size,
@@ -49,16 +51,18 @@ TEST_USER = "piizone-test"
 # -- pure: the bwrap argv ----------------------------------------------------------------------
 
 
-def _args(**overrides):
-    kwargs = dict(
-        zone="churn",
-        session="s1",
-        out_dir="/host/out",
-        data_fd=7,
-        command=["python", "train.py", "--epochs", "3"],
-    )
-    kwargs.update(overrides)
-    return build_bwrap_args(**kwargs)
+# The layout the argv tests start from; each test replaces only the fields it is about.
+LAYOUT = SandboxLayout(
+    zone="churn",
+    session="s1",
+    out_dir="/host/out",
+    data_fd=7,
+    command=["python", "train.py", "--epochs", "3"],
+)
+
+
+def _args(**overrides) -> list[str]:
+    return build_bwrap_args(replace(LAYOUT, **overrides))
 
 
 def _pairs(args, flag):
@@ -408,14 +412,14 @@ def zone_env(request, tmp_path_factory):
     shutil.rmtree(base, ignore_errors=True)
 
 
-PROBE = r"""
+# The in-sandbox probes (argv: a host port, the keys dir) print their findings as one JSON
+# line. Both isolations (bwrap, the unshare fallback) get the same checks of the data, the
+# capabilities and the network; each probe adds its own in between (`_probe`).
+_PROBE_HEAD = r"""
 import json, os, socket, sys
 port, keys = int(sys.argv[1]), sys.argv[2]
-r = {"uid": os.getuid()}
-r["files"] = sorted(os.path.relpath(os.path.join(d, f), "/zone/data")
-                    for d, _, fs in os.walk("/zone/data") for f in fs)
-r["customers"] = open("/zone/data/src-prod/customers.csv").read()
-r["notes"] = open("/zone/data/src-prod/notes.txt").read()
+r = {"files": sorted(os.path.relpath(os.path.join(d, f), "/zone/data")
+                     for d, _, fs in os.walk("/zone/data") for f in fs)}
 r["caps"] = {l.split(":")[0]: l.split()[1]
              for l in open("/proc/self/status") if l.startswith("Cap")}
 r["ifaces"] = sorted(n for _, n in socket.if_nameindex())
@@ -427,6 +431,33 @@ try:
     socket.getaddrinfo("example.com", 443); r["dns"] = "resolved"
 except OSError as e:
     r["dns"] = type(e).__name__
+"""
+_PROBE_TAIL = r"""
+r["env"] = sorted(os.environ)
+r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
+print(json.dumps(r))
+"""
+
+
+def _probe(own: str) -> str:
+    return _PROBE_HEAD + own + _PROBE_TAIL
+
+
+def _assert_sealed(r: dict, state: dict) -> None:
+    """What a probe must find under either isolation: no capability left, only `lo`, no way
+    to the host's listener (`host_listener`'s state), no DNS, an allow-listed environment."""
+    assert all(v == "0000000000000000" for v in r["caps"].values()), r["caps"]
+    assert r["ifaces"] == ["lo"]
+    assert r["tcp"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
+    assert not state["connected"]
+    assert r["dns"] == "gaierror"
+    assert set(r["env"]) <= {"PATH", "LANG", "HOME", "PIIZONE_ZONE", "PIIZONE_SESSION", "PWD"}
+
+
+PROBE = _probe(r"""
+r["uid"] = os.getuid()
+r["customers"] = open("/zone/data/src-prod/customers.csv").read()
+r["notes"] = open("/zone/data/src-prod/notes.txt").read()
 for what, path in (("keys", keys), ("keyfile", os.path.join(keys, "audit.key"))):
     try:
         os.listdir(path) if what == "keys" else open(path, "rb").read(); r[what] = "readable"
@@ -443,10 +474,7 @@ except OSError as e:
     r["remount_rw"] = e.strerror
 r["root_dir"] = sorted(os.listdir("/root")) if os.path.isdir("/root") else []
 r["home_dirs"] = sorted(os.listdir("/home")) if os.path.isdir("/home") else []
-r["env"] = sorted(os.environ)
-r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
-print(json.dumps(r))
-"""
+""")
 
 
 @pytest.fixture
@@ -493,17 +521,12 @@ def test_isolation(zone_env, host_listener):
     # The command sees the redacted data, not the raw values.
     assert zone_env.marker in r["notes"] and "<PERSON>" in r["customers"]
     assert "John Smith" not in r["customers"] and "john.smith@example.com" not in r["customers"]
-    assert all(v == "0000000000000000" for v in r["caps"].values()), r["caps"]
-    assert r["ifaces"] == ["lo"]
-    assert r["tcp"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
-    assert not state["connected"]
-    assert r["dns"] == "gaierror"
+    _assert_sealed(r, state)
     assert r["keys"] == "FileNotFoundError" and r["keyfile"] == "FileNotFoundError"
     assert r["write_data"] == "Read-only file system"
     assert r["remount_rw"] == "Read-only file system"
     assert set(r["root_dir"]) <= {".pyenv"}  # only the interpreter's prefix, if it lives there
     assert r["home_dirs"] == []
-    assert set(r["env"]) <= {"PATH", "LANG", "HOME", "PIIZONE_ZONE", "PIIZONE_SESSION", "PWD"}
     assert len(r["pids"]) <= 3  # bwrap's init, sh/setpriv exec'd into python: nobody else
 
 
@@ -669,6 +692,25 @@ def _processes_with(marker: str) -> list[int]:
     return pids
 
 
+def _wait_started(proc: subprocess.Popen, sessions: Path, timeout: float) -> None:
+    """Wait for the sandboxed command to touch /zone/out/started (in its session's out dir)."""
+    deadline = time.monotonic() + timeout
+    while not list(sessions.glob("*/out/started")):
+        assert proc.poll() is None, "the session ended early"
+        assert time.monotonic() < deadline, "the sandboxed command never started"
+        time.sleep(0.2)
+
+
+def _kill_leaves_no_process(proc: subprocess.Popen, tag: str) -> None:
+    """SIGKILL piizone (`proc`): within 10 s no process whose argv holds `tag` is left."""
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 10
+    while _processes_with(tag) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _processes_with(tag) == []
+
+
 def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
     tag = "SLEEPTAG" + secrets.token_hex(4)
     # The command reads the data (so it is surely loaded), says so, then waits forever.
@@ -683,18 +725,9 @@ def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
         stderr=subprocess.DEVNULL,
     )
     sessions = zone_env.home / "zones" / ".sessions"
-    deadline = time.monotonic() + 120
-    while not list(sessions.glob("*/out/started")):
-        assert proc.poll() is None, "piizone exited early"
-        assert time.monotonic() < deadline, "the sandboxed command never started"
-        time.sleep(0.2)
+    _wait_started(proc, sessions, timeout=120)
     assert len(_processes_with(tag)) >= 2  # piizone, bwrap, the command
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 10
-    while _processes_with(tag) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_with(tag) == []
+    _kill_leaves_no_process(proc, tag)
     roots = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), zone_env.home, zone_env.base]
     assert _grep(zone_env.marker, [r for r in roots if r.exists()], exclude=zone_env.src) == []
     # The next session removes the dead session's (unscanned) out dir.
@@ -808,9 +841,8 @@ def _log(store) -> list[dict]:
 def test_unshare_args_rebuild_the_bwrap_layout():
     if os.geteuid() != 0:
         pytest.skip("the unshare fallback is for root")
-    args = sandbox.build_unshare_args(
-        zone="churn",
-        session="s1",
+    layout = replace(
+        LAYOUT,
         out_dir="/host/sessions/s1/out",
         data_fd=3,
         command=["python", "train.py"],
@@ -819,6 +851,7 @@ def test_unshare_args_rebuild_the_bwrap_layout():
         publish_port=8888,
         python="/opt/py/bin/python",
     )
+    args = sandbox.build_unshare_args(layout)
     head = args[: args.index("--")]
     assert head == ["unshare", "--mount", "--uts", "--ipc", "--net", "--pid", "--cgroup"] + [
         "--fork",
@@ -855,23 +888,8 @@ def _force_unshare(monkeypatch):
     monkeypatch.setattr(sandbox, "_PROBE_CACHE", {"result": "bubblewrap (bwrap) is not installed"})
 
 
-UNSHARE_PROBE = r"""
-import json, os, socket, sys
-port, keys = int(sys.argv[1]), sys.argv[2]
-r = {"files": sorted(os.path.relpath(os.path.join(d, f), "/zone/data")
-                     for d, _, fs in os.walk("/zone/data") for f in fs)}
+UNSHARE_PROBE = _probe(r"""
 r["data"] = open("/zone/data/src/t.txt").read()
-r["caps"] = {l.split(":")[0]: l.split()[1]
-             for l in open("/proc/self/status") if l.startswith("Cap")}
-r["ifaces"] = sorted(n for _, n in socket.if_nameindex())
-try:
-    socket.create_connection(("127.0.0.1", port), timeout=3).close(); r["tcp"] = "connected"
-except OSError as e:
-    r["tcp"] = type(e).__name__
-try:
-    socket.getaddrinfo("example.com", 443); r["dns"] = "resolved"
-except OSError as e:
-    r["dns"] = type(e).__name__
 for what, act in (("keys", lambda: os.listdir(keys)),
                   ("write_data", lambda: open("/zone/data/new.txt", "w")),
                   ("sysctl", lambda: open("/proc/sys/kernel/core_pattern", "w")),
@@ -884,11 +902,8 @@ os.system("mount -o remount,bind,rw /zone/data 2>/dev/null")
 r["remount"] = os.access("/zone/data", os.W_OK) and "rw"
 r["sys"] = os.path.exists("/sys/kernel")
 r["dev"] = sorted(os.listdir("/dev"))
-r["env"] = sorted(os.environ)
-r["pids"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
 r["hostname"] = socket.gethostname()
-print(json.dumps(r))
-"""
+""")
 
 
 def test_unshare_fallback_isolates_like_bwrap(
@@ -906,11 +921,8 @@ def test_unshare_fallback_isolates_like_bwrap(
     assert result.isolation == "unshare" and result.exit_code == 0
     r = json.loads(capfd.readouterr().out.strip().splitlines()[-1])
     assert r["files"] == ["src/t.txt"] and r["data"] == "hello from the zone\n"
-    assert all(v == "0000000000000000" for v in r["caps"].values()), r["caps"]
-    assert r["ifaces"] == ["lo"] and r["hostname"] == "piizone-sandbox"
-    assert r["tcp"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
-    assert not state["connected"]
-    assert r["dns"] == "gaierror"
+    _assert_sealed(r, state)
+    assert r["hostname"] == "piizone-sandbox"
     assert r["keys"] == "No such file or directory"
     # The host's uid 0 without capabilities: kernel knobs stay read-only, as under bwrap.
     assert r["write_data"] == r["sysctl"] == "Read-only file system"
@@ -924,7 +936,6 @@ def test_unshare_fallback_isolates_like_bwrap(
         "urandom",
         "zero",
     }
-    assert set(r["env"]) <= {"PATH", "LANG", "HOME", "PIIZONE_ZONE", "PIIZONE_SESSION", "PWD"}
     assert len(r["pids"]) <= 2  # the command (pid 1 of its namespace), maybe os.system's sh
     start = [x for x in _log(own_zone) if x["action"] == "session.start"][-1]
     assert start["details"]["isolation"] == "unshare"
@@ -979,17 +990,7 @@ def test_unshare_fallback_dies_with_piizone(own_zone, tmp_path, monkeypatch):
         f"out_dir=Path({str(tmp_path / 'out')!r}), home=Path({str(own_zone.home)!r}))"
     )
     proc = subprocess.Popen([sys.executable, "-c", driver], cwd=str(Path(__file__).parents[2]))
-    sessions = own_zone.home / "zones" / ".sessions"
-    deadline = time.monotonic() + 60
-    while not list(sessions.glob("*/out/started")):
-        assert proc.poll() is None, "the session ended early"
-        assert time.monotonic() < deadline, "the sandboxed command never started"
-        time.sleep(0.2)
+    _wait_started(proc, own_zone.home / "zones" / ".sessions", timeout=60)
     time.sleep(0.5)
     assert _processes_with(tag)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    deadline = time.monotonic() + 10
-    while _processes_with(tag) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert _processes_with(tag) == []
+    _kill_leaves_no_process(proc, tag)
