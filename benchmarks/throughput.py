@@ -210,6 +210,12 @@ def _warm_worker(texts: list[str]) -> None:
     time.sleep(0.5)  # keep this worker busy so the others take the other calls
 
 
+def _warm_dask_worker(texts: list[str], dask_worker=None) -> None:
+    from scrubbers.dask_engine import PLUGIN_NAME
+
+    dask_worker.plugins[PLUGIN_NAME].engine.analyze_windows(texts)  # Client.run passes it
+
+
 def _warm_pool(engine, workers: int) -> None:
     """Start every worker, load its model and warm it up as the one-process system is warmed
     up (benchmarks.quality.systems.WARM_UP) before the clock starts (start-up is reported)."""
@@ -220,7 +226,11 @@ def _warm_pool(engine, workers: int) -> None:
         # 2 calls per worker, each keeping its worker busy: every worker gets at least one.
         for f in [pool.submit(_warm_worker, WARM_UP) for _ in range(2 * workers)]:
             f.result()
-    # Dask workers load the engine when the plugin registers; one round trip checks them.
+    client = getattr(engine, "_client", None)
+    if client is not None:
+        # Every Dask worker (its engine is loaded by the plugin) runs the warm-up itself;
+        # analyze_many would send the few warm-up texts to one worker only.
+        client.run(_warm_dask_worker, WARM_UP)
     list(engine.analyze_many(WARM_UP))
     memo = getattr(engine, "_memo", None)
     if memo is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import dask.config
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 
 from scrubbers.engine import engine_for
@@ -19,6 +20,30 @@ from scrubbers.parallel import _FanOutEngine, default_workers
 from scrubbers.policy import Policy
 
 PLUGIN_NAME = "piizone-engine"
+
+# A LocalCluster shares the machine with the analysis it runs; its housekeeping defaults are
+# made for a dashboard nobody opens here. Measured on 2 cores, idle for 10 s: each worker used
+# 0.47 s of CPU and the calling process (scheduler + client) 0.53 s; with these, 0.07 s and
+# 0.16 s. Busy, a 50k-row redaction went from 1.2-1.5x the local pool's time to 1.1x.
+LOCAL_CLUSTER_CONFIG = {
+    "distributed.worker.profile.enabled": False,  # a stack sample every 10 ms per worker
+    "distributed.admin.tick.interval": "200ms",  # event-loop blocked detection, 20 ms
+    "distributed.admin.system-monitor.interval": "2s",  # psutil counters, 500 ms
+    "distributed.worker.memory.monitor-interval": "1s",  # RSS poll, 100 ms
+}
+
+
+def _local_cluster_config() -> dict[str, Any]:
+    """LOCAL_CLUSTER_CONFIG, and Dask's worker environment without MALLOC_TRIM_THRESHOLD_.
+
+    Dask sets it (64 KiB) so workers hand freed memory back to the OS at once; spaCy allocates
+    and frees per batch, and the trimming cost the local pool's workers 12% more CPU on the
+    same redaction (10.4 s -> 11.7 s each) when set there. Worker memory stays bounded by the
+    batch size (the local pool's workers run without it).
+    """
+    environ = dask.config.get("distributed.nanny.pre-spawn-environ", default={}) or {}
+    kept = {k: v for k, v in environ.items() if k != "MALLOC_TRIM_THRESHOLD_"}
+    return {**LOCAL_CLUSTER_CONFIG, "distributed.nanny.pre-spawn-environ": kept}
 
 
 class EnginePlugin(WorkerPlugin):
@@ -51,14 +76,16 @@ class DaskEngine(_FanOutEngine):
             if scheduler:
                 self._client = Client(scheduler, timeout="30s")
             else:
-                self._cluster = LocalCluster(
-                    n_workers=workers,
-                    threads_per_worker=1,
-                    processes=True,
-                    dashboard_address=None,
-                    host="127.0.0.1",
-                )
-                self._client = Client(self._cluster)
+                # Nannies hand the configuration to the worker processes they start.
+                with dask.config.set(_local_cluster_config()):
+                    self._cluster = LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        dashboard_address=None,
+                        host="127.0.0.1",
+                    )
+                    self._client = Client(self._cluster)
         except (OSError, TimeoutError) as e:
             raise EngineError(
                 f"cannot reach the Dask scheduler {scheduler or '(local)'}: {type(e).__name__}",

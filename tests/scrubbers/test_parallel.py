@@ -40,8 +40,20 @@ def test_dask_local_cluster_equals_one_process(engine, texts):
     try:
         assert dask_engine.workers == 2
         assert list(dask_engine.analyze_many(texts)) == expected
+        # The local cluster's workers run without Dask's CPU-costly housekeeping defaults.
+        seen = dask_engine._client.run(_worker_settings)
+        assert list(seen.values()) == [(False, None)] * 2
     finally:
         dask_engine.close()
+
+
+def _worker_settings() -> tuple[bool, str | None]:
+    import os
+
+    import dask.config
+
+    profiling = dask.config.get("distributed.worker.profile.enabled")
+    return profiling, os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
 
 def test_small_inputs_stay_in_process():
