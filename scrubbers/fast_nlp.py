@@ -33,6 +33,7 @@ Why this is exact, not approximate:
 from __future__ import annotations
 
 import bisect
+import re
 from collections.abc import Callable, Iterator, Sequence
 
 from presidio_analyzer import RecognizerResult
@@ -41,6 +42,7 @@ from presidio_analyzer.context_aware_enhancers import (
     LemmaContextAwareEnhancer,
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
+from spacy.attrs import IDX, LEMMA, LENGTH
 from spacy.matcher import Matcher
 from spacy.pipeline import AttributeRuler
 from spacy.pipeline.attributeruler import set_token_attrs
@@ -133,7 +135,8 @@ class LazyNlpArtifacts(NlpArtifacts):
     def lemmas(self) -> list[str]:
         if self._lemmas is None:
             self.require_lemmas()
-            self._lemmas = [token.lemma_ for token in self.tokens]
+            strings = self.tokens.vocab.strings
+            self._lemmas = [strings[h] for h in self.tokens.to_array(LEMMA).tolist()]
         return self._lemmas
 
     @lemmas.setter
@@ -143,7 +146,8 @@ class LazyNlpArtifacts(NlpArtifacts):
     @property
     def keywords(self) -> list[str]:
         if self._keywords is None:
-            self._keywords = self.set_keywords(self.nlp_engine, self.lemmas, self._language)
+            keywords = self.set_keywords(self.nlp_engine, self.lemmas, self._language)
+            self._keywords = Keywords(keywords)
         return self._keywords
 
     @keywords.setter
@@ -153,12 +157,27 @@ class LazyNlpArtifacts(NlpArtifacts):
     @property
     def tokens_indices(self) -> list[int]:
         if self._indices is None:
-            self._indices = [token.idx for token in self.tokens]
+            self._indices = self.tokens.to_array(IDX).tolist()
         return self._indices
 
     @tokens_indices.setter
     def tokens_indices(self, value: list[int]) -> None:
         self._indices = value
+
+
+class Keywords(list):
+    """Presidio's keyword list, with membership by hash.
+
+    The enhancer tests `lemma in keywords` for every word it walks past, and a window's list
+    holds thousands of keywords: a list scan each time. The list itself is unchanged.
+    """
+
+    def __init__(self, items: list[str]):
+        super().__init__(items)
+        self._set = frozenset(items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._set
 
 
 def replay_results(recognizer) -> None:
@@ -199,9 +218,11 @@ class CachedAttributeRuler:
     LEMMA exceptions). What such a rule does to a token depends only on the token's text and
     tag, so the rules that fire are computed once per (text, tag) by the same Matcher on a
     one-token Doc and cached. The other rules (several tokens, DEP) still go through a Matcher
-    on the whole Doc. All firings are applied in the ruler's own order (rule index, then
-    position), so a later rule overrides an earlier one exactly as in spaCy. spaCy has no such
-    mode; no library does this, hence by hand.
+    on the whole Doc; those that need a dependency label no token has without a parser (the
+    staged pipeline runs none) are matched only on a Doc that has DEP annotation. All firings
+    are applied in the ruler's own order (rule index, then position), so a later rule overrides
+    an earlier one exactly as in spaCy. spaCy has no such mode; no library does this, hence by
+    hand.
     """
 
     # Token attributes that are fixed by the token's own text, or its tag.
@@ -214,12 +235,19 @@ class CachedAttributeRuler:
         self._indices = ruler.indices
         self._single = Matcher(self.vocab)
         self._rest = Matcher(self.vocab)
+        self._parsed = Matcher(self.vocab)  # rules that cannot fire on a Doc without DEP
         for rule_id, rule in enumerate(ruler.patterns):
+            patterns = rule["patterns"]
             single = rule["index"] in (0, -1) and all(
                 len(p) == 1 and {str(k).upper() for k in p[0]} <= self._SINGLE_KEYS
-                for p in rule["patterns"]
+                for p in patterns
             )
-            (self._single if single else self._rest).add(str(rule_id), rule["patterns"])
+            if single:
+                self._single.add(str(rule_id), patterns)
+            elif all(any(_excludes_no_dep(t) for t in p) for p in patterns):
+                self._parsed.add(str(rule_id), patterns)
+            else:
+                self._rest.add(str(rule_id), patterns)
         self._cache: dict[tuple[int, int], tuple[int, ...]] = {}
 
     @classmethod
@@ -247,7 +275,10 @@ class CachedAttributeRuler:
             if rules is None:
                 rules = cache[key] = self._single_rules(token.text, token.tag_)
             firings.extend((rule, token.i, token.i + 1, token.i) for rule in rules)
-        for match_id, start, end in self._rest(doc, allow_missing=True, as_spans=False):
+        matches = self._rest(doc, allow_missing=True, as_spans=False)
+        if len(self._parsed) and doc.has_annotation("DEP"):
+            matches += self._parsed(doc, allow_missing=True, as_spans=False)
+        for match_id, start, end in matches:
             rule = self._rule_id(match_id)
             index = self._indices[rule]
             target = doc[start:end][index].i  # IndexError for a bad index, as spaCy's check
@@ -260,6 +291,28 @@ class CachedAttributeRuler:
     def pipe(self, docs, batch_size: int = 128):
         for doc in docs:
             yield self(doc)
+
+
+def _excludes_no_dep(token_spec: dict) -> bool:
+    """Does this token pattern refuse a token without a dependency label (DEP == "")?
+
+    Only the plain forms are read (a value, IN, NOT_IN, REGEX); anything else counts as
+    possibly matching, which keeps its rule in the Matcher that always runs.
+    """
+    spec = {str(k).upper(): v for k, v in token_spec.items()}.get("DEP")
+    if spec is None:
+        return False
+    if isinstance(spec, str):
+        return spec != ""
+    if isinstance(spec, dict) and len(spec) == 1:
+        ((op, value),) = spec.items()
+        if op == "IN":
+            return "" not in value
+        if op == "NOT_IN":
+            return "" in value
+        if op == "REGEX":
+            return re.search(value, "") is None
+    return False
 
 
 class StagedPipeline:
@@ -319,12 +372,17 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
         recognizers,
         context: list[str] | None = None,
     ) -> list[RecognizerResult]:
-        if context or self._enhancement_matters(raw_results, recognizers):
+        by_id = {r.id: r for r in recognizers}
+        if context or self._enhancement_matters(raw_results, by_id):
             if isinstance(nlp_artifacts, LazyNlpArtifacts):
                 nlp_artifacts.require_lemmas()
-            return super().enhance_using_context(
-                text, raw_results, nlp_artifacts, recognizers, context
+            # Presidio deep-copies every result and then skips those it cannot enhance; only
+            # the others go in (a transcript window holds hundreds of NER results).
+            candidates = [r for r in raw_results if _enhanceable(r, by_id)]
+            enhanced = iter(
+                super().enhance_using_context(text, candidates, nlp_artifacts, recognizers, context)
             )
+            return [next(enhanced) if _enhanceable(r, by_id) else r for r in raw_results]
         return raw_results
 
     def _find_index_of_match_token(self, word, start, tokens, tokens_indices) -> int:
@@ -338,23 +396,18 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
         """
         if self._ends_of is not tokens:
             self._ends_of = tokens
-            pairs = zip(tokens_indices, tokens, strict=True)
-            self._ends = [idx + len(token) for idx, token in pairs]
+            self._ends = tokens.to_array(IDX) + tokens.to_array(LENGTH)
+            self._ends = self._ends.tolist()
         i = bisect.bisect_right(self._ends, start)
         if i == len(self._ends):
             raise ValueError(f"Did not find word '{word}' in the list of tokens")
         return i
 
-    def _enhancement_matters(self, results: list[RecognizerResult], recognizers) -> bool:
+    def _enhancement_matters(self, results: list[RecognizerResult], by_id: dict) -> bool:
         """Could the boost change a result that then passes its threshold?"""
-        by_id = {r.id: r for r in recognizers}
         for result in results:
-            meta = result.recognition_metadata or {}
-            recognizer = by_id.get(meta.get(RecognizerResult.RECOGNIZER_IDENTIFIER_KEY))
-            if recognizer is None or not recognizer.context:
+            if not _enhanceable(result, by_id):
                 continue  # the enhancer skips these too
-            if meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY):
-                continue
             score = result.score
             if score == ContextAwareEnhancer.MAX_SCORE:
                 continue  # min(max(1 + f, floor), 1) == 1
@@ -365,3 +418,14 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
             if boosted >= self._threshold(result.entity_type):
                 return True
         return False
+
+
+def _enhanceable(result: RecognizerResult, by_id: dict) -> bool:
+    """Would Presidio's enhancer look at this result at all (the same tests, in its order)?"""
+    meta = result.recognition_metadata
+    if not meta or RecognizerResult.RECOGNIZER_IDENTIFIER_KEY not in meta:
+        return False
+    recognizer = by_id.get(meta[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY])
+    if not recognizer or not recognizer.context:
+        return False
+    return not meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)

