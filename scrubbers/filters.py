@@ -5,9 +5,11 @@ Which filters ran, and how many findings each removed, is recorded in scan repor
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from scrubbers.findings import Finding
 
@@ -35,6 +37,24 @@ class FilterContext:
     text: str
     findings: Sequence[Finding]
 
+    @cached_property
+    def _by_start(self) -> tuple[list[int], list[Finding], int]:
+        ordered = sorted(self.findings, key=lambda o: o.start)
+        longest = max((o.end - o.start for o in ordered), default=0)
+        return [o.start for o in ordered], ordered, longest
+
+    def overlapping(self, f: Finding) -> Iterator[Finding]:
+        """The findings overlapping f, found by position.
+
+        Filters used to scan every finding for each finding: quadratic on text dense with PII
+        (a 300 KB call log with 9,752 findings). One that overlaps f starts before f ends and
+        after f.start - longest (no finding is longer), a range of the start-sorted findings.
+        """
+        starts, ordered, longest = self._by_start
+        lo = bisect.bisect_right(starts, f.start - longest)
+        hi = bisect.bisect_left(starts, f.end)
+        return (o for o in ordered[lo:hi] if _overlaps(f, o))
+
 
 def _overlaps(a: Finding, b: Finding) -> bool:
     return a.start < b.end and b.start < a.end
@@ -44,7 +64,7 @@ def is_url_inside_email(f: Finding, ctx: FilterContext) -> bool:
     """Presidio #951: the domain part of jane@example.com also matches as a URL."""
     if f.entity_type != "URL":
         return False
-    if any(o.entity_type == "EMAIL_ADDRESS" and _overlaps(f, o) for o in ctx.findings):
+    if any(o.entity_type == "EMAIL_ADDRESS" for o in ctx.overlapping(f)):
         return True
     before = ctx.text[max(0, f.start - 1) : f.start]
     return before == "@" or "@" in ctx.text[f.start : f.end]
@@ -56,10 +76,9 @@ def is_ner_over_pattern_entity(f: Finding, ctx: FilterContext) -> bool:
         return False
     return any(
         o.entity_type in _PATTERN_OWNERS
-        and _overlaps(f, o)
         and o.score >= 0.4
         and (o.end - o.start) >= 0.5 * (f.end - f.start)
-        for o in ctx.findings
+        for o in ctx.overlapping(f)
     )
 
 
@@ -117,7 +136,7 @@ def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:
         return False
     if _PHONE_SHAPE.match(ctx.text[f.start : f.end].strip()):
         return True
-    return any(o.entity_type == "PHONE_NUMBER" and _overlaps(f, o) for o in ctx.findings)
+    return any(o.entity_type == "PHONE_NUMBER" for o in ctx.overlapping(f))
 
 
 FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {

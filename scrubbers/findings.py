@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 
@@ -33,27 +34,66 @@ def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
     uncovered remainder is kept as its own finding. Dropping it whole would leak "bradley".
     """
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start, f.entity_type))
-    kept: list[Finding] = []
+    kept = _Disjoint()
     for f in ranked:
-        overlapping = [k for k in kept if f.start < k.end and k.start < f.end]
+        overlapping = kept.overlapping(f.start, f.end)
         if not overlapping:
-            kept.append(f)
+            kept.add(f)
             continue
         if len(overlapping) == 1 and overlapping[0].entity_type == f.entity_type:
             k = overlapping[0]
             start, end = min(k.start, f.start), max(k.end, f.end)
-            if all(o is k or o.end <= start or o.start >= end for o in kept):
-                kept[kept.index(k)] = Finding(start, end, k.entity_type, k.score, k.recognizer)
+            if all(o is k for o in kept.overlapping(start, end)):
+                kept.remove(k)
+                kept.add(Finding(start, end, k.entity_type, k.score, k.recognizer))
                 continue
-        for start, end in _uncovered(f, kept):
-            kept.append(Finding(start, end, f.entity_type, f.score, f.recognizer))
-    return sorted(kept)
+        for start, end in _uncovered(f, overlapping):
+            kept.add(Finding(start, end, f.entity_type, f.score, f.recognizer))
+    return sorted(kept.items)
 
 
-def _uncovered(f: Finding, kept: list[Finding]) -> list[tuple[int, int]]:
-    """The parts of `f` no kept finding covers (at least 2 characters: no stray letters)."""
+class _Disjoint:
+    """Kept findings, pairwise non-overlapping, in position order.
+
+    Sorted by (start, end), their ends are sorted too (two that do not overlap cannot nest), so
+    the ones overlapping a span are a run found by bisection. A scan of every kept finding per
+    finding made dense text quadratic: 9,752 findings in a 300 KB call log spent 10.8 s of a
+    40 s profile here. The standard library has no interval set; hence by hand.
+    """
+
+    def __init__(self) -> None:
+        self.keys: list[tuple[int, int]] = []
+        self.ends: list[int] = []
+        self.items: list[Finding] = []
+
+    def overlapping(self, start: int, end: int) -> list[Finding]:
+        i = bisect.bisect_right(self.ends, start)  # the first kept finding ending after start
+        found = []
+        while i < len(self.items) and self.items[i].start < end:
+            k = self.items[i]
+            if start < k.end and k.start < end:
+                found.append(k)
+            i += 1
+        return found
+
+    def add(self, f: Finding) -> None:
+        i = bisect.bisect_right(self.keys, (f.start, f.end))
+        self.keys.insert(i, (f.start, f.end))
+        self.ends.insert(i, f.end)
+        self.items.insert(i, f)
+
+    def remove(self, f: Finding) -> None:
+        i = bisect.bisect_left(self.keys, (f.start, f.end))
+        while self.items[i] is not f:
+            i += 1
+        del self.keys[i], self.ends[i], self.items[i]
+
+
+def _uncovered(f: Finding, overlapping: list[Finding]) -> list[tuple[int, int]]:
+    """The parts of `f` the kept findings overlapping it do not cover (at least 2 characters:
+    no stray letters)."""
     pieces, pos = [], f.start
-    for k in sorted(k for k in kept if f.start < k.end and k.start < f.end):
+    for k in sorted(overlapping):
         if k.start > pos:
             pieces.append((pos, k.start))
         pos = max(pos, k.end)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from scrubbers.filters import FILTERS, FilterContext, apply_filters
 from scrubbers.findings import Finding
@@ -104,3 +106,17 @@ def test_apply_filters_counts_what_each_filter_dropped():
     kept = apply_filters(text, findings, counts)
     assert [f.entity_type for f in kept] == ["EMAIL_ADDRESS"]
     assert counts == {"is_url_inside_email": 1, "is_name_with_digits": 1}
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 60), st.integers(0, 30), st.sampled_from(["PERSON", "URL"])),
+        max_size=30,
+    )
+)
+def test_overlapping_by_position_equals_a_scan_of_every_finding(raw):
+    findings = [Finding(s, s + n, e, 0.5) for s, n, e in raw]
+    ctx = FilterContext(text="x" * 100, findings=findings)
+    for f in findings:
+        expected = sorted(id(o) for o in findings if f.start < o.end and o.start < f.end)
+        assert sorted(id(o) for o in ctx.overlapping(f)) == expected

@@ -51,3 +51,47 @@ def test_resolved_findings_do_not_overlap_and_lose_no_coverage(raw):
     # Only slivers under two characters may be given up (see _uncovered).
     assert covered_after <= covered_before
     assert len(covered_before - covered_after) <= len(findings)
+
+
+def _scan_every_kept(findings: list[Finding]) -> list[Finding]:
+    """The first resolve_overlaps, which scanned every kept finding for each finding: the
+    oracle for the indexed one (same ranking, same widening, same remainders)."""
+    ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start, f.entity_type))
+    kept: list[Finding] = []
+    for f in ranked:
+        overlapping = [k for k in kept if f.start < k.end and k.start < f.end]
+        if not overlapping:
+            kept.append(f)
+            continue
+        if len(overlapping) == 1 and overlapping[0].entity_type == f.entity_type:
+            k = overlapping[0]
+            start, end = min(k.start, f.start), max(k.end, f.end)
+            if all(o is k or o.end <= start or o.start >= end for o in kept):
+                kept[kept.index(k)] = Finding(start, end, k.entity_type, k.score, k.recognizer)
+                continue
+        pieces, pos = [], f.start
+        for k in sorted(overlapping):
+            if k.start > pos:
+                pieces.append((pos, k.start))
+            pos = max(pos, k.end)
+        if pos < f.end:
+            pieces.append((pos, f.end))
+        kept.extend(Finding(a, b, f.entity_type, f.score) for a, b in pieces if b - a >= 2)
+    return sorted(kept)
+
+
+dense_spans = st.lists(
+    st.tuples(
+        st.integers(0, 80),
+        st.integers(0, 25),  # zero-length spans too
+        st.sampled_from(["PERSON", "US_SSN", "PHONE_NUMBER"]),
+        st.sampled_from([0.4, 0.6, 0.85, 1.0]),
+    ),
+    max_size=40,
+)
+
+
+@given(dense_spans)
+def test_indexed_resolution_equals_scanning_every_kept_finding(raw):
+    findings = [Finding(s, s + n, e, sc) for s, n, e, sc in raw]
+    assert resolve_overlaps(findings) == _scan_every_kept(findings)
