@@ -9,12 +9,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import spacy
-from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+from presidio_analyzer import PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
 from scrubbers.exceptions import EngineError
 from scrubbers.fast_nlp import (
+    GroupingAnalyzerEngine,
     LemmasNeeded,
     StagedPipeline,
     ThresholdAwareEnhancer,
@@ -217,7 +218,7 @@ class Engine:
         # NER runs batched up front; the tagger/lemmatizer only for windows whose context
         # enhancement can change a finding (scrubbers/fast_nlp.py says why that is exact).
         self._pipeline = StagedPipeline(nlp_engine, self.language)
-        self.analyzer = AnalyzerEngine(
+        self.analyzer = GroupingAnalyzerEngine(
             registry=registry,
             nlp_engine=nlp_engine,
             supported_languages=[self.language],

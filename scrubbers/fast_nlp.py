@@ -33,10 +33,11 @@ Why this is exact, not approximate:
 from __future__ import annotations
 
 import bisect
+import copy
 import re
 from collections.abc import Callable, Iterator, Sequence
 
-from presidio_analyzer import RecognizerResult
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import (
     ContextAwareEnhancer,
     LemmaContextAwareEnhancer,
@@ -355,6 +356,51 @@ class StagedPipeline:
             yield LazyNlpArtifacts(doc, entities, scores, engine, self.language)
 
 
+class GroupingAnalyzerEngine(AnalyzerEngine):
+    """Presidio's AnalyzerEngine, with the recognizer-level context step grouped in one pass.
+
+    Presidio splits a window's results per recognizer with two scans of all results for each
+    recognizer (~22 here): quadratic-ish on a window dense with findings. No recognizer here
+    overrides `EntityRecognizer.enhance_using_context` (the default hands the results back),
+    so for those the step only regroups the results in recognizer order, done here with one
+    pass; a recognizer that does override it is called exactly as Presidio calls it.
+    """
+
+    def _enhance_using_context(
+        self,
+        text: str,
+        raw_results: list[RecognizerResult],
+        nlp_artifacts: NlpArtifacts,
+        recognizers: list[EntityRecognizer],
+        context: list[str] | None = None,
+    ) -> list[RecognizerResult]:
+        key = RecognizerResult.RECOGNIZER_IDENTIFIER_KEY
+        groups: dict[str, list[RecognizerResult]] = {}
+        for result in raw_results:
+            groups.setdefault(result.recognition_metadata[key], []).append(result)
+        results: list[RecognizerResult] = []
+        for recognizer in recognizers:
+            own = groups.get(recognizer.id, [])
+            if type(recognizer).enhance_using_context is not EntityRecognizer.enhance_using_context:
+                own = recognizer.enhance_using_context(
+                    text=text,
+                    raw_recognizer_results=list(own),
+                    other_raw_recognizer_results=[
+                        r for r in raw_results if r.recognition_metadata[key] != recognizer.id
+                    ],
+                    nlp_artifacts=nlp_artifacts,
+                    context=context,
+                )
+            results.extend(own)
+        return self.context_aware_enhancer.enhance_using_context(
+            text=text,
+            raw_results=results,
+            nlp_artifacts=nlp_artifacts,
+            recognizers=recognizers,
+            context=context,
+        )
+
+
 class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
     """Presidio's default lemma enhancer, skipped when it cannot change a surviving finding."""
 
@@ -377,13 +423,55 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
             if isinstance(nlp_artifacts, LazyNlpArtifacts):
                 nlp_artifacts.require_lemmas()
             # Presidio deep-copies every result and then skips those it cannot enhance; only
-            # the others go in (a transcript window holds hundreds of NER results).
-            candidates = [r for r in raw_results if _enhanceable(r, by_id)]
+            # the others are copied here (a transcript window holds hundreds of NER results).
             enhanced = iter(
-                super().enhance_using_context(text, candidates, nlp_artifacts, recognizers, context)
-            )
+                self._enhance([r for r in raw_results if _enhanceable(r, by_id)], text,
+                              nlp_artifacts, by_id, context)
+            )  # fmt: skip
             return [next(enhanced) if _enhanceable(r, by_id) else r for r in raw_results]
         return raw_results
+
+    def _enhance(
+        self,
+        candidates: list[RecognizerResult],
+        text: str,
+        nlp_artifacts: NlpArtifacts,
+        by_id: dict,
+        context: list[str] | None,
+    ) -> list[RecognizerResult]:
+        """LemmaContextAwareEnhancer.enhance_using_context's loop on results it would enhance,
+        on copies that share what it never changes.
+
+        Presidio's `copy.deepcopy` of each result (some 40 objects: explanation, metadata,
+        pattern strings) took 1.7 s of a 21 s profile of a call log dense with findings. The
+        enhancer only sets the score and the explanation's context fields, so a result, its
+        explanation and its metadata are copied and the strings shared. A test holds the
+        scores to Presidio's own enhancer's.
+        """
+        context = [word.lower() for word in context] if context else []
+        results = [_copy_result(r) for r in candidates]
+        if nlp_artifacts is None:
+            return results  # as Presidio: nothing to read the context from
+        for result in results:
+            recognizer = by_id[
+                result.recognition_metadata[RecognizerResult.RECOGNIZER_IDENTIFIER_KEY]
+            ]
+            surrounding = self._extract_surrounding_words(
+                nlp_artifacts=nlp_artifacts,
+                word=text[result.start : result.end],
+                start=result.start,
+            )
+            surrounding.extend(context)
+            supportive = self._find_supportive_word_in_context(
+                surrounding, recognizer.context, self.context_matching_mode
+            )
+            if supportive != "":
+                result.score += self.context_similarity_factor
+                result.score = max(result.score, self.min_score_with_context_similarity)
+                result.score = min(result.score, ContextAwareEnhancer.MAX_SCORE)
+                result.analysis_explanation.set_supportive_context_word(supportive)
+                result.analysis_explanation.set_improved_score(result.score)
+        return results
 
     def _find_index_of_match_token(self, word, start, tokens, tokens_indices) -> int:
         """Presidio's lookup of the token at `start`, by bisection instead of a scan.
@@ -429,3 +517,13 @@ def _enhanceable(result: RecognizerResult, by_id: dict) -> bool:
     if not recognizer or not recognizer.context:
         return False
     return not meta.get(RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY)
+
+
+def _copy_result(result: RecognizerResult) -> RecognizerResult:
+    """A copy the enhancer may change: the result, its explanation and its metadata."""
+    copied = copy.copy(result)
+    if result.analysis_explanation is not None:
+        copied.analysis_explanation = copy.copy(result.analysis_explanation)
+    if result.recognition_metadata is not None:
+        copied.recognition_metadata = dict(result.recognition_metadata)
+    return copied

@@ -151,3 +151,45 @@ def test_enhancer_scores_equal_presidios_when_every_result_matters(engine):
             return raw_results
 
     assert scores(NoBoost()) != expected  # context words did raise some of them
+
+
+def test_grouped_context_step_equals_presidios(engine):
+    # GroupingAnalyzerEngine regroups results in one pass and calls a recognizer that has its
+    # own context step exactly as Presidio does; the results (order included) are the same.
+    from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
+
+    from scrubbers.fast_nlp import GroupingAnalyzerEngine, ThresholdAwareEnhancer
+
+    class TicketRecognizer(PatternRecognizer):
+        def enhance_using_context(self, text, raw_recognizer_results, other_raw_recognizer_results,
+                                  nlp_artifacts, context=None):  # fmt: skip
+            phones = sum(r.entity_type == "PHONE_NUMBER" for r in other_raw_recognizer_results)
+            for r in raw_recognizer_results:
+                r.score = min(1.0, r.score + 0.1 * phones)
+            return raw_recognizer_results
+
+    registry = RecognizerRegistry(supported_languages=[engine.language])
+    for recognizer in engine.analyzer.registry.recognizers:
+        registry.add_recognizer(recognizer)
+    registry.add_recognizer(
+        TicketRecognizer(
+            supported_entity="TICKET", deny_list=["TK-1", "TK-2"], deny_list_score=0.5, name="T"
+        )
+    )
+    text = "TK-1 and TK-2: call Jane Roe at 212-555-0199 or 646-555-0142, ssn 078-05-1120."
+    artifacts = engine._nlp_engine.process_text(text, engine.language)
+
+    def found(cls) -> list[tuple]:
+        analyzer = cls(
+            registry=registry,
+            nlp_engine=engine._nlp_engine,
+            supported_languages=[engine.language],
+            context_aware_enhancer=ThresholdAwareEnhancer(lambda entity: 0.0),
+        )
+        results = analyzer.analyze(text, language=engine.language, nlp_artifacts=artifacts)
+        return [(r.entity_type, r.start, r.end, r.score) for r in results]
+
+    expected = found(AnalyzerEngine)
+    assert found(GroupingAnalyzerEngine) == expected
+    tickets = [score for entity, *_, score in expected if entity == "TICKET"]
+    assert tickets and min(tickets) > 0.5  # the recognizer's own context step ran
