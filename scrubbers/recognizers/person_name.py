@@ -118,7 +118,9 @@ class PersonNameRecognizer(TextRecognizer):
         r"[ \t]*(?:\[[^\]\n]*\][ \t]*)?"
         r"[A-Za-z][\w.'-]{0,24}(?:[ \t](?:[0-9]{1,3}|[A-Za-z]))?[ \t]*:(?!\d)"
     )
-    _WORD_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*")
+    # Whole words of letters only: the letters of a code such as "zbrqe9d57fe77bfa" are no
+    # words ("fe" was taken for a spelled name after "the batch code is").
+    _WORD_RE = re.compile(r"(?<!\w)[^\W\d_]+(?:['’][^\W\d_]+)*(?!\w)")
     _GAP_RE = re.compile(r"[ \t]+")
     _LETTER_GAP_RE = re.compile(r"[ \t]*[-.]?[ \t]*")
 

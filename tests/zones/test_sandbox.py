@@ -377,9 +377,9 @@ def zone_env(request, tmp_path_factory):
     if kind == "root" and os.geteuid() != 0:
         pytest.skip("the root case needs root")
     require_isolation()
-    # A marker NER would take for a name gets redacted and the test fails on it. Lowercase
-    # consonant markers were tagged PERSON 30 times in 300 (10%, one CI failure); "zbrq" + hex
-    # was tagged 0 times in 2,000 in the same sentence.
+    # A marker the engine redacts (in part) fails the test. Lowercase consonant markers were
+    # tagged PERSON by NER 112 times in 1,000; "zbrq" + hex 0 times in 1,000 in this sentence
+    # (once the name recognizer stopped reading the letters inside a code as words).
     marker = "zbrq" + secrets.token_hex(6)
     # Not under pytest's tmp dir: that is 0700 root-owned, the ordinary user could not enter it.
     base = Path(tmp_path_factory.mktemp(f"sbx-{kind}")) if kind == "root" else None

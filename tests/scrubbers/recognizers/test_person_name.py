@@ -50,6 +50,8 @@ def test_names(text, expected):
         "the price is right",
         "Agent: the usa and the uk",  # two-letter words are not spelled names
         "customer: a b c",  # three letters without a spelling cue
+        "the batch code is zbrqe9d57fe77bfa today",  # letters inside a code are not words
+        "ref is ab12 fe34 lee56",
         "John Smith",  # capitalised edited text without cue or listed pair... is a pair
     ][:-1],
 )
