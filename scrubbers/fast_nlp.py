@@ -43,9 +43,9 @@ from presidio_analyzer.context_aware_enhancers import (
     LemmaContextAwareEnhancer,
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.attrs import IDX, LEMMA, LENGTH
+from spacy.attrs import IDX, LEMMA, LENGTH, MORPH, ORTH, POS
 from spacy.matcher import Matcher
-from spacy.pipeline import AttributeRuler
+from spacy.pipeline import AttributeRuler, Lemmatizer
 from spacy.pipeline.attributeruler import set_token_attrs
 from spacy.tokens import Doc
 
@@ -316,6 +316,53 @@ def _excludes_no_dep(token_spec: dict) -> bool:
     return False
 
 
+class CachedLemmatizer:
+    """spaCy's rule lemmatizer with its per-token Python loop replaced by one cached lookup.
+
+    spaCy's Lemmatizer walks the Doc in Python, building a Token for each word, and caches the
+    rule result by (ORTH, POS, MORPH) already: the lemma is a function of those three. Here
+    the three are read as one array, the cache maps them straight to the lemma's string hash,
+    and the lemmas are written back as one array; a token that already has a lemma (set by the
+    attribute ruler) keeps it, as spaCy does without `overwrite`. Other modes are unchanged.
+    """
+
+    _MAX_CACHE = 500_000
+
+    def __init__(self, lemmatizer: Lemmatizer):
+        self._lemmatizer = lemmatizer
+        self._cache: dict[tuple[int, int, int], int] = {}
+
+    @classmethod
+    def replacing(cls, component):
+        """The cached lemmatizer for a rule Lemmatizer; any other component unchanged."""
+        rule = isinstance(component, Lemmatizer) and component.mode == "rule"
+        return cls(component) if rule and not component.overwrite else component
+
+    def __call__(self, doc):
+        if not len(doc) or not self._lemmatizer._validated:
+            return self._lemmatizer(doc)  # spaCy checks its tables on the first call
+        rows = doc.to_array([ORTH, POS, MORPH, LEMMA])
+        lemmas = rows[:, 3:4].copy()
+        cache = self._cache
+        if len(cache) > self._MAX_CACHE:
+            cache.clear()
+        strings = doc.vocab.strings
+        for i, (orth, pos, morph, lemma) in enumerate(rows.tolist()):
+            if lemma:
+                continue
+            value = cache.get((orth, pos, morph))
+            if value is None:
+                word = self._lemmatizer.lemmatize(doc[i])[0]
+                value = cache[(orth, pos, morph)] = strings.add(word)
+            lemmas[i, 0] = value
+        doc.from_array([LEMMA], lemmas)
+        return doc
+
+    def pipe(self, docs, batch_size: int = 128):
+        for doc in docs:
+            yield self(doc)
+
+
 class StagedPipeline:
     """Early stage batched through `nlp.pipe`; late stage batched over the windows that need it."""
 
@@ -326,7 +373,10 @@ class StagedPipeline:
         stages = plan_stages(self.nlp)
         self.enabled = stages is not None
         late, disabled = stages if stages is not None else ([], [])
-        self._late = [CachedAttributeRuler.replacing(self.nlp.get_pipe(name)) for name in late]
+        self._late = [
+            CachedLemmatizer.replacing(CachedAttributeRuler.replacing(self.nlp.get_pipe(name)))
+            for name in late
+        ]
         self._disabled = disabled
         self.late_runs = 0  # windows that needed lemmas (for profiling)
 

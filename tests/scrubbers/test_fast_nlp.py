@@ -6,7 +6,7 @@ import pytest
 import spacy
 from spacy.matcher import Matcher
 
-from scrubbers.fast_nlp import CachedAttributeRuler
+from scrubbers.fast_nlp import CachedAttributeRuler, CachedLemmatizer
 from tests.conftest import SAMPLE_DATA
 
 TEXTS = [
@@ -27,7 +27,7 @@ def _annotate(nlp, texts, cached: bool):
     for name in nlp.pipe_names:
         component = nlp.get_pipe(name)
         if cached:
-            component = CachedAttributeRuler.replacing(component)
+            component = CachedLemmatizer.replacing(CachedAttributeRuler.replacing(component))
         docs = list(component.pipe(docs, batch_size=8))
     return [[(t.tag_, t.pos_, str(t.morph), t.lemma_) for t in doc] for doc in docs]
 
@@ -85,6 +85,25 @@ def test_only_the_attribute_ruler_is_replaced(nlp):
     ruler = CachedAttributeRuler.replacing(nlp.get_pipe("attribute_ruler"))
     assert isinstance(ruler, CachedAttributeRuler)
     assert CachedAttributeRuler.replacing(nlp.get_pipe("tagger")) is nlp.get_pipe("tagger")
+
+
+def test_only_a_rule_lemmatizer_without_overwrite_is_replaced(nlp):
+    lemmatizer = nlp.get_pipe("lemmatizer")
+    assert isinstance(CachedLemmatizer.replacing(lemmatizer), CachedLemmatizer)
+    assert CachedLemmatizer.replacing(nlp.get_pipe("tagger")) is nlp.get_pipe("tagger")
+    lemmatizer.overwrite = True
+    try:
+        assert CachedLemmatizer.replacing(lemmatizer) is lemmatizer
+    finally:
+        lemmatizer.overwrite = False
+
+
+def test_cached_lemmatizer_keeps_lemmas_the_ruler_set(nlp):
+    # "gon na" gets its lemmas ("go", "to") from the attribute ruler; the lemmatizer must keep
+    # them, as spaCy's does without overwrite, and fill the other tokens.
+    expected = _annotate(nlp, ["We're gonna need it"], cached=False)
+    assert _annotate(nlp, ["We're gonna need it"], cached=True) == expected
+    assert [lemma for *_, lemma in expected[0]][2:4] == ["go", "to"]
 
 
 @pytest.mark.parametrize("single_first", [True, False])
