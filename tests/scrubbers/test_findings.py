@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubbers.findings import Finding, resolve_overlaps
+from scrubbers.findings import Finding, _uncovered, resolve_overlaps
 
 
 def F(start, end, entity="PERSON", score=0.85):
@@ -55,7 +55,7 @@ def test_resolved_findings_do_not_overlap_and_lose_no_coverage(raw):
 
 def _scan_every_kept(findings: list[Finding]) -> list[Finding]:
     """The first resolve_overlaps, which scanned every kept finding for each finding: the
-    oracle for the indexed one (same ranking, same widening, same remainders)."""
+    oracle for the indexed lookup (same ranking, same widening, the same _uncovered)."""
     ranked = sorted(findings, key=lambda f: (-f.score, -(f.end - f.start), f.start, f.entity_type))
     kept: list[Finding] = []
     for f in ranked:
@@ -69,14 +69,7 @@ def _scan_every_kept(findings: list[Finding]) -> list[Finding]:
             if all(o is k or o.end <= start or o.start >= end for o in kept):
                 kept[kept.index(k)] = Finding(start, end, k.entity_type, k.score, k.recognizer)
                 continue
-        pieces, pos = [], f.start
-        for k in sorted(overlapping):
-            if k.start > pos:
-                pieces.append((pos, k.start))
-            pos = max(pos, k.end)
-        if pos < f.end:
-            pieces.append((pos, f.end))
-        kept.extend(Finding(a, b, f.entity_type, f.score) for a, b in pieces if b - a >= 2)
+        kept.extend(Finding(a, b, f.entity_type, f.score) for a, b in _uncovered(f, overlapping))
     return sorted(kept)
 
 
