@@ -36,7 +36,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
 from scrubbers.formats import (
     CHUNK_ROWS,
     MAX_JSON_BYTES,
@@ -50,6 +49,7 @@ from scrubbers.formats import (
 )
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
+from scrubbers.text_passes import iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from scrubbers.engine import Engine
@@ -570,79 +570,23 @@ class _Job:
     # --- text ------------------------------------------------------------------------------
 
     def write_text(self, source: Path, out: IO[bytes], chunk_chars: int) -> None:
-        overlap = TEXT_CHUNK_OVERLAP
         sink = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        context = ""  # the end of what was already written: left context for the analyzer
-        buffer = ""  # read but not yet written
         done = 0
         last = ""
         try:
-            with open_text(source) as f:
-                while True:
-                    block = f.read(chunk_chars)
-                    buffer += block
-                    if not buffer:
-                        break
-                    # A short read is the end of the file: cut nothing back, so a file shorter
-                    # than a chunk is analysed as one text (the text its scan analysed).
-                    final = len(block) < chunk_chars
-                    if not final:
-                        limit = len(buffer) - overlap
-                        if limit <= 0:
-                            continue  # too little yet to keep `overlap` characters back
-                        cut = _cut_point(buffer, limit)
-                    else:
-                        cut = len(buffer)
-                    findings = self.engine.analyze(context + buffer)
-                    spans, cut = _spans_before(findings, len(context), cut, limit=len(buffer))
-                    emitted = buffer[:cut]
-                    sink.write(self.redactor.redact_text(emitted, spans))
-                    self._count(Counter(s.entity_type for s in spans))
-                    self.summary.rows += emitted.count("\n")
-                    done += len(emitted)
-                    last = emitted[-1:] or last
-                    context = (context + emitted)[-overlap:]
-                    buffer = buffer[cut:]
-                    self._tick(done)
-                    if final:
-                        break
+            for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
+                emitted = p.emitted
+                sink.write(self.redactor.redact_text(emitted, p.spans))
+                self._count(Counter(s.entity_type for s in p.spans))
+                self.summary.rows += emitted.count("\n")
+                done += len(emitted)
+                last = emitted[-1:] or last
+                self._tick(done)
         finally:
             sink.flush()
             sink.detach()  # the caller owns `out` (it may be stdout)
         if last and last != "\n":
             self.summary.rows += 1
-
-
-def _spans_before(
-    findings: list[Finding], shift: int, cut: int, limit: int
-) -> tuple[list[Finding], int]:
-    """Findings (relative to the buffer) that end by `cut`; the cut moves before a straddler.
-
-    A finding starting in the already-written context had its head written unredacted (the
-    earlier pass did not see it); its tail is redacted rather than left whole.
-    """
-    spans: list[Finding] = []
-    for f in findings:
-        start, end = max(f.start - shift, 0), f.end - shift
-        if end <= 0:
-            continue
-        if start < cut < end:
-            # Only when the entity fills the whole kept-back window would the cut reach 0;
-            # then it is taken whole now rather than never.
-            cut = start if start > 0 else min(end, limit)
-        if end <= cut:
-            spans.append(Finding(start, end, f.entity_type, f.score, f.recognizer))
-    return spans, cut
-
-
-def _cut_point(buffer: str, limit: int) -> int:
-    """Where to cut the buffer: after the last newline, else whitespace, before `limit`."""
-    floor = limit // 2
-    for sep in ("\n", " ", "\t"):
-        i = buffer.rfind(sep, floor, limit)
-        if i >= 0:
-            return i + 1
-    return limit
 
 
 def _line_ending(path: Path) -> str:

@@ -15,16 +15,17 @@ import pandas as pd
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
 from scrubbers.formats import (
+    TEXT_CHUNK_CHARS,
     DecodeCounter,
     detect_format,
     is_table_format,
     iter_table_chunks,
-    iter_text_chunks,
 )
 from scrubbers.masking import masked_context
 from scrubbers.prefetch import prefetch
 from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
+from scrubbers.text_passes import iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from scrubbers.engine import Engine
@@ -136,28 +137,35 @@ def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = No
 
 
 def _scan_text(
-    path: Path, engine: Engine, source: SourceReport, progress: ProgressCallback | None
+    path: Path,
+    engine: Engine,
+    source: SourceReport,
+    progress: ProgressCallback | None,
+    chunk_chars: int = TEXT_CHUNK_CHARS,
 ) -> None:
+    """Count and sample the findings in the passes the redactor will make (text_passes), so
+    `zone create` analyses each text once and the report counts what gets redacted."""
     entities: Counter[str] = Counter()
-    lines = 0
+    newlines = 0  # in the text emitted before the current pass
+    done = 0
     size = source.bytes
-    for chunk in iter_text_chunks(path):
-        findings = engine.analyze(chunk.text)
-        for f in findings:
-            # A finding that starts in the overlap was counted with the previous chunk.
-            if f.start < chunk.overlap:
-                continue
+    passes = 0
+    for p in iter_text_passes(path, engine, chunk_chars):
+        passes += 1
+        first_line = 1 + newlines - p.text.count("\n", 0, p.shift)  # where p.text starts
+        for f in p.emitted_findings():
             entities[f.entity_type] += 1
-            line = chunk.line + chunk.text.count("\n", 0, f.start)
+            line = first_line + p.text.count("\n", 0, f.start)
             source.add_sample(
                 Sample(
-                    entity=f.entity_type, line=line, context=masked_context(chunk.text, f, findings)
+                    entity=f.entity_type, line=line, context=masked_context(p.text, f, p.findings)
                 )
             )
-        lines = chunk.line + chunk.text.count("\n", chunk.overlap)
+        newlines += p.text.count("\n", p.shift, p.shift + p.cut)
+        done += p.cut
         if progress:
-            progress(str(path), min(chunk.offset + len(chunk.text), size), size)
-    source.rows = lines
+            progress(str(path), min(done, size), size)
+    source.rows = 1 + newlines if passes else 0
     source.entities = dict(entities)
 
 

@@ -476,3 +476,34 @@ def test_text_custom_policy(engine, custom, tmp_path: Path) -> None:
     assert "[card]" in result and "Maria Garcia" not in result
     fake = custom.apply("PERSON", "Maria Garcia")
     assert result == f"Customer: My name is {fake}, card [card].\n"
+
+
+class _Recording:
+    """The engine, noting every text it is asked to analyse."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.texts: list[str] = []
+
+    def analyze(self, text: str):
+        self.texts.append(text)
+        return self.engine.analyze(text)
+
+
+def test_scan_and_redaction_analyse_a_text_file_in_the_same_passes(engine, default, tmp_path):
+    # zone create scans a file for its report and then redacts it: with the same passes the
+    # engine's memo serves the redaction, and the report counts what was redacted.
+    from scrubbers.reports import SourceReport
+    from scrubbers.scan import _scan_text
+
+    src = tmp_path / "calls.txt"
+    src.write_text(SEAM_TEXT)
+    scanning = _Recording(engine)
+    source = SourceReport(path=str(src), kind="text", format="txt", bytes=src.stat().st_size)
+    _scan_text(src, scanning, source, None, chunk_chars=301)
+    redacting = _Recording(engine)
+    summary = redact_file(src, tmp_path / "out.txt", redacting, default, chunk_chars=301)
+    assert len(scanning.texts) > 5  # several passes, not one text
+    assert scanning.texts == redacting.texts
+    assert source.entities == summary.entities
+    assert source.rows == SEAM_TEXT.count("\n") + 1

@@ -1,0 +1,109 @@
+"""A text file as the passes the redactor analyses it in, shared by the scan and the redactor.
+
+A file larger than one chunk is analysed a chunk at a time with the end of what was already
+written as left context, and each pass cuts the text where no finding straddles. The scan used
+to cut the file its own way (fixed chunks with a 400-character carry), so `zone create`
+analysed every such file twice: once for the report, once for the redaction. Now both walk the
+same passes; the engine's memo hands the redactor the scan's findings (for files up to its
+long-text budget), and the report counts exactly the spans that get redacted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scrubbers.exceptions import InputError
+from scrubbers.findings import Finding
+from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, open_text
+
+
+@dataclass(frozen=True)
+class TextPass:
+    """One analysis: the written context, then the new text; `cut` new characters are done."""
+
+    text: str  # what was analysed
+    findings: list[Finding]  # in `text`
+    shift: int  # where the new characters start in `text` (the context's length)
+    cut: int  # how many of the new characters this pass emits
+    spans: list[Finding]  # what to redact in the emitted text, relative to it
+
+    @property
+    def emitted(self) -> str:
+        return self.text[self.shift : self.shift + self.cut]
+
+    def emitted_findings(self) -> list[Finding]:
+        """The findings (in `text`) whose spans this pass redacts: each counted once per file."""
+        return [f for f in self.findings if 0 < f.end - self.shift <= self.cut]
+
+
+def iter_text_passes(
+    path: Path | str,
+    engine: Any,
+    chunk_chars: int = TEXT_CHUNK_CHARS,
+    overlap: int = TEXT_CHUNK_OVERLAP,
+) -> Iterator[TextPass]:
+    """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size."""
+    context = ""  # the end of what was already emitted: left context for the analyzer
+    buffer = ""  # read but not yet emitted
+    with open_text(path) as f:
+        while True:
+            try:
+                block = f.read(chunk_chars)
+            except OSError as e:
+                raise InputError(f"{path}: read failed ({e.strerror})") from None
+            buffer += block
+            if not buffer:
+                return
+            # A short read is the end of the file: cut nothing back, so a file shorter than a
+            # chunk is analysed as one text.
+            final = len(block) < chunk_chars
+            if not final:
+                limit = len(buffer) - overlap
+                if limit <= 0:
+                    continue  # too little yet to keep `overlap` characters back
+                cut = _cut_point(buffer, limit)
+            else:
+                cut = len(buffer)
+            text = context + buffer
+            findings = engine.analyze(text)
+            spans, cut = _spans_before(findings, len(context), cut, limit=len(buffer))
+            yield TextPass(text, findings, len(context), cut, spans)
+            context = (context + buffer[:cut])[-overlap:] if overlap else ""
+            buffer = buffer[cut:]
+            if final:
+                return
+
+
+def _spans_before(
+    findings: list[Finding], shift: int, cut: int, limit: int
+) -> tuple[list[Finding], int]:
+    """Findings (relative to the buffer) that end by `cut`; the cut moves before a straddler.
+
+    A finding starting in the already-written context had its head written unredacted (the
+    earlier pass did not see it); its tail is redacted rather than left whole.
+    """
+    spans: list[Finding] = []
+    for f in findings:
+        start, end = max(f.start - shift, 0), f.end - shift
+        if end <= 0:
+            continue
+        if start < cut < end:
+            # Only when the entity fills the whole kept-back window would the cut reach 0;
+            # then it is taken whole now rather than never.
+            cut = start if start > 0 else min(end, limit)
+        if end <= cut:
+            spans.append(Finding(start, end, f.entity_type, f.score, f.recognizer))
+    return spans, cut
+
+
+def _cut_point(buffer: str, limit: int) -> int:
+    """Where to cut the buffer: after the last newline, else whitespace, before `limit`."""
+    floor = limit // 2
+    for sep in ("\n", " ", "\t"):
+        i = buffer.rfind(sep, floor, limit)
+        if i >= 0:
+            return i + 1
+    return limit
