@@ -35,3 +35,13 @@ def piizone_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "piizone-home"
     monkeypatch.setenv("PIIZONE_HOME", str(home))
     return home
+
+
+# Peak RSS of this process image, from /proc: ru_maxrss survives execve on Linux, so a child
+# forked from a large pytest process would report the parent's high-water mark instead.
+PEAK_RSS_KB = (
+    "def peak_rss_kb():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            return int(line.split()[1])\n"
+)

@@ -19,7 +19,7 @@ from scrubbers.exceptions import InputError
 from scrubbers.operators import Redactor
 from scrubbers.policy import load_policy, parse_policy
 from scrubbers.redact import redact_file, redact_text
-from tests.conftest import REPO, SAMPLE_DATA
+from tests.conftest import PEAK_RSS_KB, REPO, SAMPLE_DATA
 
 KEY = bytes(range(32))
 CUSTOM = """
@@ -377,8 +377,10 @@ def test_bad_inputs(engine, default, tmp_path: Path, name: str, message: str) ->
     assert not (tmp_path / "out").exists()
 
 
-MEMORY_SCRIPT = """
-import resource, sys, time
+MEMORY_SCRIPT = (
+    PEAK_RSS_KB
+    + """
+import sys, time
 from scrubbers.engine import engine_for
 from scrubbers.operators import Redactor
 from scrubbers.policy import load_policy
@@ -386,12 +388,13 @@ from scrubbers.redact import redact_file
 policy = load_policy()
 engine = engine_for(policy)
 engine.analyze("warm up: John Smith, john@example.com")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = peak_rss_kb()
 started = time.monotonic()
 summary = redact_file(sys.argv[1], sys.argv[2], engine, Redactor(policy, None))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = peak_rss_kb()
 print(base, peak, summary.rows, round(time.monotonic() - started, 1), summary.columns)
 """
+)
 
 
 @pytest.mark.slow
