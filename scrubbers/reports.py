@@ -60,8 +60,13 @@ class SourceReport:
     def risk(self) -> Risk:
         return risk_of(self.entities)
 
+    def wants_sample(self, entity: str) -> bool:
+        """Is there room for one more sample of this entity? Callers ask before building one:
+        its masked context and line number cost a pass over the text per finding."""
+        return sum(1 for s in self.samples if s.entity == entity) < MAX_SAMPLES_PER_ENTITY
+
     def add_sample(self, sample: Sample) -> None:
-        if sum(1 for s in self.samples if s.entity == sample.entity) < MAX_SAMPLES_PER_ENTITY:
+        if self.wants_sample(sample.entity):
             self.samples.append(sample)
 
 

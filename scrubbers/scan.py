@@ -155,6 +155,8 @@ def _scan_text(
         first_line = 1 + newlines - p.text.count("\n", 0, p.shift)  # where p.text starts
         for f in p.emitted_findings():
             entities[f.entity_type] += 1
+            if not source.wants_sample(f.entity_type):
+                continue
             line = first_line + p.text.count("\n", 0, f.start)
             source.add_sample(
                 Sample(
@@ -205,7 +207,7 @@ def scan_frames(
             non_empty[name] += len(values)
             if profile.kind == KIND_IDENTIFIER:
                 counts[name][profile.classification] += len(values)
-                if len(values):
+                if len(values) and source.wants_sample(profile.classification):
                     first = values.iloc[0]
                     whole = Finding(0, len(first), profile.classification, 1.0)
                     row = rows + 1 + int(chunk.index.get_loc(values.index[0]))
@@ -259,6 +261,8 @@ def _scan_cells(
         findings = fresh[value] if value in fresh else cache[value]
         for f in findings:
             counts[f.entity_type] += 1
+            if not source.wants_sample(f.entity_type):
+                continue
             source.add_sample(
                 Sample(
                     entity=f.entity_type,
