@@ -474,11 +474,10 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
                 nlp_artifacts.require_lemmas()
             # Presidio deep-copies every result and then skips those it cannot enhance; only
             # the others are copied here (a transcript window holds hundreds of NER results).
-            enhanced = iter(
-                self._enhance([r for r in raw_results if _enhanceable(r, by_id)], text,
-                              nlp_artifacts, by_id, context)
-            )  # fmt: skip
-            return [next(enhanced) if _enhanceable(r, by_id) else r for r in raw_results]
+            wanted = [_enhanceable(r, by_id) for r in raw_results]
+            candidates = [r for r, w in zip(raw_results, wanted, strict=True) if w]
+            enhanced = iter(self._enhance(candidates, text, nlp_artifacts, by_id, context))
+            return [next(enhanced) if w else r for r, w in zip(raw_results, wanted, strict=True)]
         return raw_results
 
     def _enhance(
@@ -534,8 +533,7 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
         """
         if self._ends_of is not tokens:
             self._ends_of = tokens
-            self._ends = tokens.to_array(IDX) + tokens.to_array(LENGTH)
-            self._ends = self._ends.tolist()
+            self._ends = (tokens.to_array(IDX) + tokens.to_array(LENGTH)).tolist()
         i = bisect.bisect_right(self._ends, start)
         if i == len(self._ends):
             raise ValueError(f"Did not find word '{word}' in the list of tokens")
