@@ -62,12 +62,11 @@ class _Disjoint:
     """
 
     def __init__(self) -> None:
-        self.keys: list[tuple[int, int]] = []
-        self.ends: list[int] = []
         self.items: list[Finding] = []
 
     def overlapping(self, start: int, end: int) -> list[Finding]:
-        i = bisect.bisect_right(self.ends, start)  # the first kept finding ending after start
+        # The first kept finding ending after start, then on while they start before end.
+        i = bisect.bisect_right(self.items, start, key=_end)
         found = []
         while i < len(self.items) and self.items[i].start < end:
             k = self.items[i]
@@ -77,16 +76,21 @@ class _Disjoint:
         return found
 
     def add(self, f: Finding) -> None:
-        i = bisect.bisect_right(self.keys, (f.start, f.end))
-        self.keys.insert(i, (f.start, f.end))
-        self.ends.insert(i, f.end)
-        self.items.insert(i, f)
+        self.items.insert(bisect.bisect_right(self.items, _span(f), key=_span), f)
 
     def remove(self, f: Finding) -> None:
-        i = bisect.bisect_left(self.keys, (f.start, f.end))
+        i = bisect.bisect_left(self.items, _span(f), key=_span)
         while self.items[i] is not f:
             i += 1
-        del self.keys[i], self.ends[i], self.items[i]
+        del self.items[i]
+
+
+def _span(f: Finding) -> tuple[int, int]:
+    return f.start, f.end
+
+
+def _end(f: Finding) -> int:
+    return f.end
 
 
 def _uncovered(f: Finding, overlapping: list[Finding]) -> list[tuple[int, int]]:
