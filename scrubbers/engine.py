@@ -161,6 +161,11 @@ class FindingsMemo:
             old, _ = self._items.popitem(last=False)
             self._chars -= len(old)
 
+    def clear(self) -> None:
+        self._items.clear()
+        self._long.clear()
+        self._chars = self._long_chars = 0
+
 
 class Engine:
     """Detects the policy's entities in texts, with the policy's thresholds and lists."""
@@ -232,6 +237,10 @@ class Engine:
     def analyze(self, text: str) -> list[Finding]:
         """Findings in one text (any length), non-overlapping, sorted by position."""
         return next(self.analyze_many([text]))
+
+    def forget(self) -> None:
+        """Empty the findings memo: every text is analysed again (the model stays loaded)."""
+        self._memo.clear()
 
     def analyze_many(self, texts: Iterable[str], batch_size: int = 32) -> Iterator[list[Finding]]:
         """Findings for each text, in order. spaCy runs batched (nlp.pipe), one pass per window.

@@ -105,6 +105,10 @@ class _FanOutEngine:
             yield from drain()
         yield from drain()
 
+    def forget(self) -> None:
+        """Empty the findings memo (it lives in this process; workers keep none)."""
+        self._memo.clear()
+
     def close(self) -> None:
         pass
 

@@ -124,6 +124,9 @@ def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
     assert calls == [text]  # analysed once, served from the memo afterwards
     again[0].append("mutated")  # a caller's list must not leak into the memo
     assert engine.analyze(text) == first
+    engine.forget()  # the memo is emptied: the text is analysed again, with the same result
+    assert engine.analyze(text) == first
+    assert calls == [text, text]
 
 
 def test_a_text_file_is_analysed_once_by_scan_then_redact(engine, monkeypatch, tmp_path):
