@@ -287,10 +287,15 @@ class Engine:
             except LemmasNeeded:
                 found.append([])
                 later.append(k)
-        if later:
+        while later:  # the late stage, then again for walks that read further (fast_nlp)
             self._pipeline.complete([artifacts[k] for k in later], batch_size)
+            again = []
             for k in later:
-                found[k] = self._analyze_window(windows[k], artifacts[k], counts[k])
+                try:
+                    found[k] = self._analyze_window(windows[k], artifacts[k], counts[k])
+                except LemmasNeeded:
+                    again.append(k)
+            later = again
         return list(zip(found, counts, strict=True))
 
     def _analyze_window(self, text: str, artifacts, counts: dict[str, int]) -> list[Finding]:

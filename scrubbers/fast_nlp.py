@@ -14,7 +14,13 @@ So the pipeline is split in two stages:
 `_enhancement_matters`); when it does and the lemmas are not there yet it raises `LemmasNeeded`
 before anything is changed, `Engine` runs the late stage on all such windows of the batch and
 analyses them again, handing back the recognizers' first results (`replay_results`). When it
-does not, the enhancement (and its deep copy of every result) is skipped. In the late stage the
+does not, the enhancement (and its deep copy of every result) is skipped.
+
+The late stage runs on the parts of a Doc the enhancer reads, not the whole Doc: the ~20
+tokens before each result it may boost, cut out with a margin of context that makes their
+lemmas those of the whole Doc (`partial_late_stage_margin`). A walk back that reads further
+asks for more and the window is analysed again. On the benchmark transcripts this tags ~35%
+of the tokens and halves the late stage. In the late stage the
 attribute ruler's single-token rules are looked up per (text, tag) (`CachedAttributeRuler`).
 
 Why this is exact, not approximate:
@@ -43,7 +49,7 @@ from presidio_analyzer.context_aware_enhancers import (
     LemmaContextAwareEnhancer,
 )
 from presidio_analyzer.nlp_engine import NlpArtifacts
-from spacy.attrs import IDX, LEMMA, LENGTH, MORPH, ORTH, POS
+from spacy.attrs import IDX, IS_STOP, LEMMA, LENGTH, MORPH, ORTH, POS
 from spacy.matcher import Matcher
 from spacy.pipeline import AttributeRuler, Lemmatizer
 from spacy.pipeline.attributeruler import set_token_attrs
@@ -127,14 +133,30 @@ class LazyNlpArtifacts(NlpArtifacts):
         self._lemmas: list[str] | None = None
         self._keywords: list[str] | None = None
         self._indices: list[int] | None = None
+        # Partial late stage (StagedPipeline.partial): lemmas of some tokens only, by index,
+        # and the token ranges asked for since the last late-stage run.
+        self.partial = False
+        self.known: dict[int, str] = {}
+        self.pending: list[tuple[int, int]] = []
+        self._extra: frozenset[str] | None = None  # keyword parts from lemmas with a ':'
 
     def require_lemmas(self) -> None:
         if not self.ready:
             raise LemmasNeeded
 
+    def want(self, start: int, end: int) -> bool:
+        """Ask for the lemmas of tokens [start, end); True if some of them are not known."""
+        start, end = max(0, start), min(len(self.tokens), end)
+        if self.ready or all(i in self.known for i in range(start, end)):
+            return False
+        self.pending.append((start, end))
+        return True
+
     @property
     def lemmas(self) -> list[str]:
         if self._lemmas is None:
+            if self.partial and not self.ready:
+                return _PartialLemmas(self)  # type: ignore[return-value]
             self.require_lemmas()
             strings = self.tokens.vocab.strings
             self._lemmas = [strings[h] for h in self.tokens.to_array(LEMMA).tolist()]
@@ -147,9 +169,35 @@ class LazyNlpArtifacts(NlpArtifacts):
     @property
     def keywords(self) -> list[str]:
         if self._keywords is None:
+            if self.partial and not self.ready:
+                return _PartialKeywords(self)  # type: ignore[return-value]
             keywords = self.set_keywords(self.nlp_engine, self.lemmas, self._language)
             self._keywords = Keywords(keywords)
         return self._keywords
+
+    def passes(self, word: str) -> bool:
+        """NlpArtifacts.set_keywords's test of a lemma."""
+        engine, language = self.nlp_engine, self._language
+        return not (
+            engine.is_stopword(word, language)
+            or engine.is_punct(word, language)
+            or word in ("-PRON-", "be")
+        )
+
+    def colon_parts(self) -> frozenset[str]:
+        """The keyword parts that come from lemmas with a ':' (set_keywords splits keywords at
+        ':'): the only way a word that is not a keyword by itself can be in the list."""
+        if self._extra is None:
+            parts = set()
+            for i in _colon_tokens(self.tokens):
+                if i not in self.known:
+                    self.want(i, i + 1)
+                    raise LemmasNeeded
+                lemma = self.known[i]
+                if self.passes(lemma):
+                    parts.update(lemma.lower().split(":"))
+            self._extra = frozenset(parts)
+        return self._extra
 
     @keywords.setter
     def keywords(self, value: list[str]) -> None:
@@ -179,6 +227,67 @@ class Keywords(list):
 
     def __contains__(self, item: object) -> bool:
         return item in self._set
+
+
+# Tokens asked for around a result on the first try: the enhancer walks back until it has
+# seen 5 keywords (plus the result's own token), ~7 tokens on transcripts. A walk that goes
+# further asks again (_PartialLemmas), with _FURTHER more tokens.
+_BACK, _AHEAD, _FURTHER = 20, 3, 48
+# A window this short (tokens) gets the late stage whole: a part would be nearly as long.
+_SHORT_DOC = 64
+
+
+class _PartialLemmas:
+    """The lemma list the enhancer reads, with only some lemmas computed.
+
+    Reading one that is not there asks for the tokens before it and raises LemmasNeeded; the
+    enhancer works on copies, so nothing has changed yet (see ThresholdAwareEnhancer).
+    """
+
+    def __init__(self, artifacts: LazyNlpArtifacts):
+        self._artifacts = artifacts
+
+    def __len__(self) -> int:
+        return len(self._artifacts.tokens)
+
+    def __getitem__(self, i: int) -> str:
+        known = self._artifacts.known.get(i)
+        if known is None:
+            self._artifacts.want(i - _FURTHER, i + _AHEAD + 1)
+            raise LemmasNeeded
+        return known
+
+
+class _PartialKeywords:
+    """Membership in Presidio's window-wide keyword list, from the lemmas the walk reads.
+
+    The list holds the lowercased lemmas of the window that pass set_keywords's test, split at
+    ':'. Every word the enhancer tests is the lowercased lemma of a token it walked past, so
+    it is in the list if its lemma passes the test (the stop-word and punctuation tests do
+    not depend on case, checked by `partial_late_stage_exact`), or if it is a part of a lemma
+    with a ':' — and only tokens with a ':' in their text have one (checked there too).
+    """
+
+    def __init__(self, artifacts: LazyNlpArtifacts):
+        self._artifacts = artifacts
+
+    def __contains__(self, word: object) -> bool:
+        artifacts = self._artifacts
+        if not isinstance(word, str):
+            return False
+        if word == "-pron-":  # "-PRON-" fails the test, "-Pron-" passes: needs every lemma
+            artifacts.want(0, len(artifacts.tokens))
+            raise LemmasNeeded
+        if ":" not in word and artifacts.passes(word):
+            return True
+        return word in artifacts.colon_parts()
+
+
+def _colon_tokens(doc) -> list[int]:
+    """Tokens whose lemma may hold a ':' (text with a ':', not punctuation only)."""
+    if ":" not in doc.text:
+        return []
+    return [t.i for t in doc if ":" in t.text and not t.is_punct]
 
 
 def replay_results(recognizer) -> None:
@@ -363,8 +472,66 @@ class CachedLemmatizer:
             yield self(doc)
 
 
+def partial_late_stage_margin(nlp, late: list[str]) -> int | None:
+    """Tokens of context each side that make the late stage's lemmas exact on a part of a Doc;
+    None when that cannot be shown for this pipeline (then the late stage runs on whole Docs).
+
+    tok2vec's encoder mixes `window_size` neighbours per layer, so a token's vector depends on
+    the `depth * window_size` tokens each side; the tagger labels each vector alone; the
+    attribute ruler's patterns span at most `longest` tokens, and the lemmatizer reads one
+    token's text, POS and morphology. A token that far from a cut gets what it gets in the
+    whole Doc (row-wise layers; tested on the benchmark data). Checked here too, because
+    `_PartialKeywords` relies on it: no lemmatizer table or ruler lemma brings in a ':', and
+    the stop-word test does not depend on case.
+    """
+    factories = {name: nlp.get_pipe_meta(name).factory for name in late}
+    if sorted(factories.values()) != sorted(["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]):
+        return None
+    config = nlp.config["components"]
+    by_factory = {f: name for name, f in factories.items()}
+    model = config[by_factory["tok2vec"]]["model"]
+    embed, encode = model.get("embed", {}), model.get("encode", {})
+    if (
+        model.get("@architectures") != "spacy.Tok2Vec.v2"
+        or embed.get("@architectures") != "spacy.MultiHashEmbed.v2"
+        or encode.get("@architectures") != "spacy.MaxoutWindowEncoder.v2"
+        or config[by_factory["tagger"]]["model"].get("@architectures") != "spacy.Tagger.v2"
+    ):
+        return None
+    reach = int(encode["depth"]) * int(encode["window_size"])
+    lemmatizer = nlp.get_pipe(by_factory["lemmatizer"])
+    if not isinstance(lemmatizer, Lemmatizer) or lemmatizer.mode != "rule":
+        return None
+    rules = lemmatizer.lookups.get_table("lemma_rules", {})
+    for pairs in rules.values():
+        for old, new in pairs:
+            if ":" in old or ":" in new or (old == "" and new != ""):
+                return None
+    for table in ("lemma_exc", "lemma_index"):
+        for entries in lemmatizer.lookups.get_table(table, {}).values():
+            words = entries.items() if isinstance(entries, dict) else ((w, [w]) for w in entries)
+            for word, lemmas in words:
+                if ":" in word or any(":" in lemma for lemma in lemmas):
+                    return None
+    ruler = nlp.get_pipe(by_factory["attribute_ruler"])
+    longest = 1
+    for rule in ruler.patterns:
+        longest = max([longest, *(len(p) for p in rule["patterns"])])
+        if ":" in str(rule["attrs"].get("LEMMA", "")):
+            return None
+    is_stop = nlp.vocab.lex_attr_getters.get(IS_STOP)
+    stops = nlp.Defaults.stop_words
+    if is_stop is None or not all(is_stop(w.upper()) and is_stop(w.title()) for w in stops):
+        return None
+    return reach + longest - 1
+
+
 class StagedPipeline:
     """Early stage batched through `nlp.pipe`; late stage batched over the windows that need it."""
+
+    # Above this share of a Doc's tokens, the late stage runs on the whole Doc (a part costs a
+    # copy of its tokens, and its margins are computed twice where parts meet).
+    WHOLE_SHARE = 0.6
 
     def __init__(self, nlp_engine, language: str):
         self.nlp_engine = nlp_engine
@@ -379,16 +546,51 @@ class StagedPipeline:
         ]
         self._disabled = disabled
         self.late_runs = 0  # windows that needed lemmas (for profiling)
+        self.partial = self.enabled and bool(late)
+        self._margin = partial_late_stage_margin(self.nlp, late) if self.partial else None
+        self.partial = self._margin is not None
 
     def complete(self, artifacts: list[LazyNlpArtifacts], batch_size: int) -> None:
-        """Run the late stage on these windows' Docs, batched (per Doc, tok2vec's fixed cost
-        dominates short texts)."""
+        """Run the late stage for these windows, batched (per Doc, tok2vec's fixed cost
+        dominates short texts): on the parts of their Docs the enhancer asked for, or on a
+        whole Doc when the parts would cover most of it."""
         self.late_runs += len(artifacts)
-        docs = [a.tokens for a in artifacts]
+        whole: list[LazyNlpArtifacts] = []
+        parts: list[tuple[LazyNlpArtifacts, int, int]] = []
+        for a in artifacts:
+            regions = self._regions(a) if a.partial else None
+            a.pending = []
+            if regions is None:
+                whole.append(a)
+            else:
+                parts.extend((a, lo, hi) for lo, hi in regions)
+        docs = [a.tokens for a in whole] + [a.tokens[lo:hi].as_doc() for a, lo, hi in parts]
         for component in self._late:
             docs = list(component.pipe(docs, batch_size=batch_size))
-        for a in artifacts:
+        for a in whole:
             a.ready = True
+        for (a, lo, hi), sub in zip(parts, docs[len(whole) :], strict=True):
+            n, margin = len(a.tokens), self._margin
+            strings = sub.vocab.strings
+            lemmas = sub.to_array(LEMMA).tolist()
+            first = lo if lo == 0 else lo + margin
+            last = hi if hi == n else hi - margin
+            for i in range(first, last):
+                a.known.setdefault(i, strings[lemmas[i - lo]])
+
+    def _regions(self, a: LazyNlpArtifacts) -> list[tuple[int, int]] | None:
+        """The pending token ranges with their margins, merged; None for the whole Doc."""
+        n, margin = len(a.tokens), self._margin
+        merged: list[list[int]] = []
+        for lo, hi in sorted(a.pending):
+            lo, hi = max(0, lo - margin), min(n, hi + margin)
+            if merged and lo <= merged[-1][1] + margin:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        if sum(hi - lo for lo, hi in merged) >= self.WHOLE_SHARE * n:
+            return None
+        return [(lo, hi) for lo, hi in merged]
 
     def artifacts(self, texts: Sequence[str], batch_size: int) -> Iterator[NlpArtifacts]:
         if not self.enabled:
@@ -403,7 +605,9 @@ class StagedPipeline:
             entities = engine._get_entities(doc)
             scores = engine._get_scores_for_entities(doc)
             entities, scores = engine._get_updated_entities(entities, scores)
-            yield LazyNlpArtifacts(doc, entities, scores, engine, self.language)
+            artifacts = LazyNlpArtifacts(doc, entities, scores, engine, self.language)
+            artifacts.partial = self.partial
+            yield artifacts
 
 
 class GroupingAnalyzerEngine(AnalyzerEngine):
@@ -470,12 +674,12 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
     ) -> list[RecognizerResult]:
         by_id = {r.id: r for r in recognizers}
         if context or self._enhancement_matters(raw_results, by_id):
-            if isinstance(nlp_artifacts, LazyNlpArtifacts):
-                nlp_artifacts.require_lemmas()
             # Presidio deep-copies every result and then skips those it cannot enhance; only
             # the others are copied here (a transcript window holds hundreds of NER results).
             wanted = [_enhanceable(r, by_id) for r in raw_results]
             candidates = [r for r, w in zip(raw_results, wanted, strict=True) if w]
+            if isinstance(nlp_artifacts, LazyNlpArtifacts):
+                self._ask_for_lemmas(candidates, text, nlp_artifacts)
             enhanced = iter(self._enhance(candidates, text, nlp_artifacts, by_id, context))
             return [next(enhanced) if w else r for r, w in zip(raw_results, wanted, strict=True)]
         return raw_results
@@ -521,6 +725,35 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
                 result.analysis_explanation.set_supportive_context_word(supportive)
                 result.analysis_explanation.set_improved_score(result.score)
         return results
+
+    def _ask_for_lemmas(
+        self, candidates: list[RecognizerResult], text: str, artifacts: LazyNlpArtifacts
+    ) -> None:
+        """Raise LemmasNeeded unless the lemmas the walks will most likely read are there: all
+        of them, or (partial late stage) the tokens just before each candidate and those whose
+        lemma may hold a ':'. A walk that reads further asks again (_PartialLemmas)."""
+        if not artifacts.partial:
+            artifacts.require_lemmas()
+            return
+        tokens = artifacts.tokens
+        if len(tokens) <= _SHORT_DOC:
+            # A short window would be cut into one part nearly as long as itself.
+            if artifacts.want(0, len(tokens)):
+                raise LemmasNeeded
+            return
+        asked = False
+        for result in candidates:
+            i = self._find_index_of_match_token(
+                text[result.start : result.end],
+                result.start,
+                artifacts.tokens,
+                artifacts.tokens_indices,
+            )
+            asked |= artifacts.want(i - _BACK, i + _AHEAD + 1)
+        for i in _colon_tokens(artifacts.tokens):
+            asked |= artifacts.want(i, i + 1)
+        if asked:
+            raise LemmasNeeded
 
     def _find_index_of_match_token(self, word, start, tokens, tokens_indices) -> int:
         """Presidio's lookup of the token at `start`, by bisection instead of a scan.

@@ -6,7 +6,7 @@ import pytest
 import spacy
 from spacy.matcher import Matcher
 
-from scrubbers.fast_nlp import CachedAttributeRuler, CachedLemmatizer
+from scrubbers.fast_nlp import CachedAttributeRuler, CachedLemmatizer, partial_late_stage_margin
 from tests.conftest import SAMPLE_DATA
 
 TEXTS = [
@@ -212,3 +212,108 @@ def test_grouped_context_step_equals_presidios(engine):
     assert found(GroupingAnalyzerEngine) == expected
     tickets = [score for entity, *_, score in expected if entity == "TICKET"]
     assert tickets and min(tickets) > 0.5  # the recognizer's own context step ran
+
+
+# --------------------------------------------------------------------- partial late stage
+
+CALLS = [p.read_text() for p in sorted((SAMPLE_DATA / "call_transcripts").glob("*.txt"))]
+
+
+def _partial_lemmas(engine, texts, ranges_of, margin=None):
+    """Lemmas the partial late stage computes for the token ranges `ranges_of(doc)` asks."""
+    pipeline = engine._pipeline
+    if margin is not None:
+        pipeline._margin = margin
+    pipeline.WHOLE_SHARE = 2.0  # never fall back to the whole Doc here
+    try:
+        artifacts = list(pipeline.artifacts(texts, batch_size=8))
+        for a in artifacts:
+            for lo, hi in ranges_of(len(a.tokens)):
+                a.want(lo, hi)
+        pipeline.complete(artifacts, batch_size=8)
+    finally:
+        pipeline._margin = partial_late_stage_margin(pipeline.nlp, [c for c in LATE])
+        del pipeline.WHOLE_SHARE
+    return [dict(a.known) for a in artifacts]
+
+
+LATE = ["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]
+
+
+def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp):
+    # Parts of a Doc cut with the margin get exactly the lemmas of the whole Doc, anywhere:
+    # at the start, in the middle, at the end, and parts that meet.
+    texts = CALLS + TEXTS
+    full = [[t.lemma_ for t in doc] for doc in nlp.pipe(texts)]
+
+    def ranges(n):
+        return [(0, 3), (n // 3, n // 3 + 7), (n // 2, n // 2 + 1), (n // 2 + 9, n // 2 + 20),
+                (n - 4, n)]  # fmt: skip
+
+    known = _partial_lemmas(engine, texts, ranges)
+    compared = 0
+    for lemmas, got in zip(full, known, strict=True):
+        assert got, "no lemma computed"
+        for i, lemma in got.items():
+            assert lemma == lemmas[i], (i, lemma, lemmas[i])
+            compared += 1
+    assert compared > 500
+    # The margin is what makes it exact: without it, some lemmas differ from the whole Doc's.
+    known = _partial_lemmas(engine, texts, lambda n: [(i, i + 1) for i in range(0, n, 3)], 0)
+    assert any(lemma != full[k][i] for k, got in enumerate(known) for i, lemma in got.items())
+
+
+def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
+    # A word the walk reads is in Presidio's keyword list if its lemma passes the list's test,
+    # or is a part of a lemma with a ':' ("foo::the" puts "the", a stop word, in the list).
+    from scrubbers.fast_nlp import LazyNlpArtifacts, _PartialKeywords
+
+    nlp_engine = engine._nlp_engine
+    for text in ["the foo::the call at 10:30 is for the SSN", *TEXTS[:3]]:
+        doc = nlp(text)
+        lemmas = [t.lemma_ for t in doc]
+        expected = set(LazyNlpArtifacts.set_keywords(nlp_engine, lemmas, "en"))
+        artifacts = LazyNlpArtifacts(nlp.make_doc(text), [], [], nlp_engine, "en")
+        artifacts.partial = True
+        artifacts.known = dict(enumerate(lemmas))
+        partial = _PartialKeywords(artifacts)
+        for lemma in lemmas:
+            assert (lemma.lower() in partial) == (lemma.lower() in expected), lemma
+        if "foo::the" in text:
+            assert "foo::the" in [t.text for t in doc]
+            assert "the" in expected and "the" in partial  # a stop word, from "foo::the"
+
+
+def test_a_walk_past_the_first_part_asks_again_and_scores_as_the_whole_doc():
+    # 30 stop words between the context word and the number: the enhancer's walk reads past
+    # the tokens asked for first, asks for more, and the window is analysed a third time.
+    from scrubbers.engine import Engine
+    from scrubbers.policy import load_policy
+
+    text = (
+        "My account number is, "
+        + "the " * 30
+        + "4417 2309 8812. "
+        + "Later on the call we talked about the weather. " * 12
+    )
+    engine = Engine(load_policy())
+    partial = engine.analyze(text)
+    rounds = engine._pipeline.late_runs
+    engine.forget()
+    engine._pipeline.partial = False
+    engine._pipeline.late_runs = 0
+    whole = engine.analyze(text)
+    assert partial == whole
+    assert any(f.entity_type == "ACCOUNT_NUMBER" for f in whole)  # the context word counted
+    assert rounds == 2 and engine._pipeline.late_runs == 1
+
+
+def test_partial_late_stage_is_refused_when_it_cannot_be_shown_exact(nlp):
+    assert partial_late_stage_margin(nlp, LATE) == 5  # 4 layers of 1 neighbour, 2-token rules
+    rules = nlp.get_pipe("lemmatizer").lookups.get_table("lemma_rules")
+    rules["noun"].append(["s", ":s"])
+    try:
+        assert partial_late_stage_margin(nlp, LATE) is None
+    finally:
+        rules["noun"].pop()
+    assert partial_late_stage_margin(nlp, ["tok2vec", "tagger", "lemmatizer"]) is None
