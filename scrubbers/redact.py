@@ -49,7 +49,7 @@ from scrubbers.formats import (
 )
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
-from scrubbers.text_passes import iter_text_passes
+from scrubbers.text_passes import TextPass, iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from scrubbers.engine import Engine
@@ -73,6 +73,7 @@ class RedactSummary:
     columns: dict[str, str] = field(default_factory=dict)  # column -> how it was handled
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    invalid_bytes: int = 0  # input bytes that were not valid UTF-8 (replaced)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,16 +129,19 @@ def redact_into(
     *,
     fmt: str | None = None,
     progress: ProgressCallback | None = None,
+    on_pass: Callable[[TextPass], None] | None = None,
 ) -> RedactSummary:
     """Redact a file into an open binary stream (e.g. an encrypting writer), same format.
 
     The caller owns `out`: nothing is renamed or closed here. Zones use it so that redacted
-    plaintext goes straight into encryption and never to disk.
+    plaintext goes straight into encryption and never to disk. For a text file, `on_pass`
+    sees every analysis pass (zone create builds the file's scan report from them).
     """
     started = time.monotonic()
     path, fmt, size = _resolve_input(source, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(source), size)
+    job.on_pass = on_pass
     with DecodeCounter() as decoding:
         _WRITERS[fmt](job, path, fmt, out, CHUNK_ROWS, TEXT_CHUNK_CHARS)
     return _finish(summary, decoding, started)
@@ -164,6 +168,7 @@ def _finish(
     summary: RedactSummary, decoding: DecodeCounter | None, started: float
 ) -> RedactSummary:
     if decoding is not None and decoding.invalid_bytes:
+        summary.invalid_bytes = decoding.invalid_bytes
         summary.warnings.append(
             f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
         )
@@ -270,6 +275,7 @@ class _Job:
         self.plans: dict[str, _ColumnPlan] = {}
         self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
         self.counts: Counter[str] = Counter()
+        self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
 
     def _tick(self, done: int) -> None:
         if self.progress and self.size:
@@ -575,6 +581,8 @@ class _Job:
         last = ""
         try:
             for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
+                if self.on_pass is not None:
+                    self.on_pass(p)
                 emitted = p.emitted
                 sink.write(self.redactor.redact_text(emitted, p.spans))
                 self._count(Counter(s.entity_type for s in p.spans))

@@ -25,7 +25,7 @@ from scrubbers.masking import masked_context
 from scrubbers.prefetch import prefetch
 from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
-from scrubbers.text_passes import iter_text_passes
+from scrubbers.text_passes import TextPass, iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from scrubbers.engine import Engine
@@ -127,10 +127,7 @@ def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = No
         else:
             _scan_text(path, engine, source, progress)
     if decoding.invalid_bytes:
-        source.warnings.append(
-            f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced and the "
-            "rest was scanned"
-        )
+        source.warnings.append(invalid_utf8_warning(decoding.invalid_bytes))
     if progress:
         progress(str(path), size, size)
     return source
@@ -144,17 +141,33 @@ def _scan_text(
     chunk_chars: int = TEXT_CHUNK_CHARS,
 ) -> None:
     """Count and sample the findings in the passes the redactor will make (text_passes), so
-    `zone create` analyses each text once and the report counts what gets redacted."""
-    entities: Counter[str] = Counter()
-    newlines = 0  # in the text emitted before the current pass
-    done = 0
-    size = source.bytes
-    passes = 0
+    the report counts what gets redacted."""
+    scan = TextScan(source)
     for p in iter_text_passes(path, engine, chunk_chars):
-        passes += 1
-        first_line = 1 + newlines - p.text.count("\n", 0, p.shift)  # where p.text starts
+        scan.add(p)
+        if progress:
+            progress(str(path), min(scan.done, source.bytes), source.bytes)
+    scan.finish()
+
+
+class TextScan:
+    """A text file's report, built from its analysis passes one at a time: the scan's own, or
+    the redactor's (`zone create` analyses a text file once, for the report and the redaction
+    together: see zones/provision.py)."""
+
+    def __init__(self, source: SourceReport):
+        self.source = source
+        self.entities: Counter[str] = Counter()
+        self.newlines = 0  # in the text emitted before the current pass
+        self.done = 0  # characters emitted
+        self.passes = 0
+
+    def add(self, p: TextPass) -> None:
+        self.passes += 1
+        source = self.source
+        first_line = 1 + self.newlines - p.text.count("\n", 0, p.shift)  # where p.text starts
         for f in p.emitted_findings():
-            entities[f.entity_type] += 1
+            self.entities[f.entity_type] += 1
             if not source.wants_sample(f.entity_type):
                 continue
             line = first_line + p.text.count("\n", 0, f.start)
@@ -163,12 +176,23 @@ def _scan_text(
                     entity=f.entity_type, line=line, context=masked_context(p.text, f, p.findings)
                 )
             )
-        newlines += p.text.count("\n", p.shift, p.shift + p.cut)
-        done += p.cut
-        if progress:
-            progress(str(path), min(done, size), size)
-    source.rows = 1 + newlines if passes else 0
-    source.entities = dict(entities)
+        self.newlines += p.text.count("\n", p.shift, p.shift + p.cut)
+        self.done += p.cut
+
+    def finish(self, invalid_bytes: int = 0) -> SourceReport:
+        """The report; `invalid_bytes` when the passes were read by someone else (scan_file
+        counts its own)."""
+        self.source.rows = 1 + self.newlines if self.passes else 0
+        self.source.entities = dict(self.entities)
+        if invalid_bytes:
+            self.source.warnings.append(invalid_utf8_warning(invalid_bytes))
+        return self.source
+
+
+def invalid_utf8_warning(invalid_bytes: int) -> str:
+    return (
+        f"{invalid_bytes} bytes were not valid UTF-8; they were replaced and the rest was scanned"
+    )
 
 
 def _scan_table(

@@ -33,7 +33,7 @@ from scrubbers.policy import Policy, load_policy, parse_policy
 from scrubbers.prefetch import prefetch
 from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
-from scrubbers.scan import scan_file, scan_frames
+from scrubbers.scan import TextScan, scan_file, scan_frames
 from zones import audit
 from zones.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
 from zones.config import require_initialized
@@ -355,11 +355,20 @@ def _provision_item(
     redactor,
     collector: FingerprintCollector | None = None,
 ) -> tuple[dict[str, Any], SourceReport]:
-    """Scan one item for the report, then redact it straight into its encrypted file."""
+    """Scan one item for the report, then redact it straight into its encrypted file.
+
+    A text file is analysed once: its report is built from the redactor's own passes (the
+    engine's memo could not hold a file over its long-text budget between a scan and a
+    redaction, so such a file used to be analysed twice).
+    """
     source_report = SourceReport(
         path=zone_path, kind=item.kind, format=item.fmt, bytes=item.size or 0
     )
-    if item.path is not None:
+    text_scan = None
+    if item.path is not None and item.fmt == "txt":
+        source_report.kind, source_report.bytes = "text", item.path.stat().st_size
+        text_scan = TextScan(source_report)
+    elif item.path is not None:
         source_report = scan_file(item.path, engine)
         source_report.path = zone_path
     else:
@@ -373,7 +382,12 @@ def _provision_item(
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
         writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
-        if item.path is not None:
+        if text_scan is not None:
+            summary = redact_into(
+                item.path, writer, engine, redactor, fmt=item.fmt, on_pass=text_scan.add
+            )
+            text_scan.finish(summary.invalid_bytes)
+        elif item.path is not None:
             summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt)
         else:
             chunks = item.table_chunks()

@@ -224,3 +224,34 @@ def test_a_transcript_directory_with_two_workers_gives_the_same_zone(store: Zone
 
     assert files(one) == files(two) and len(one["files"]) > 10
     assert one["scan"] == two["scan"]
+
+
+def test_a_text_file_is_analysed_once_for_its_report_and_its_redaction(
+    store: ZoneStore, tmp_path: Path, monkeypatch
+) -> None:
+    # zone create builds a text file's report from the redactor's own passes: nothing is
+    # analysed twice, even for a file the engine's memo cannot hold (over its long-text
+    # budget, made so here), and the report is the one `scan` gives.
+    from scrubbers.engine import Engine, FindingsMemo, engine_for
+    from scrubbers.policy import load_policy
+    from scrubbers.scan import scan_file
+
+    call = (SAMPLE_DATA / "call_transcripts" / "call_003.txt").read_text()
+    d = tmp_path / "calls"
+    d.mkdir()
+    (d / "long.txt").write_text("".join(f"[segment {i}]\n{call}" for i in range(40)))
+    monkeypatch.setattr(FindingsMemo, "MAX_LONG_TEXT", 0)
+    windows: list[str] = []
+    real = Engine.analyze_windows
+    monkeypatch.setattr(
+        Engine, "analyze_windows", lambda self, w, *a: windows.extend(w) or real(self, w, *a)
+    )
+    result = create_zone(ZoneRequest("z", [str(d)], engine={"workers": 1}), store)
+    in_zone = len(windows)
+    windows.clear()
+    expected = scan_file(d / "long.txt", engine_for(load_policy()))
+    assert in_zone == len(windows) > 1  # one analysis: as many windows as the scan alone
+    version = store.version_dir("z", result.manifest["version"])
+    (got,) = provision._load_report(version).values()
+    expected.path = got.path
+    assert got == expected and expected.entities and expected.samples
