@@ -569,7 +569,9 @@ def render(results: dict, argv: list[str]) -> str:
             "",
             "Detection + `replace` redaction over the whole data set, models loaded beforehand "
             "(pool start-up, reported below, excluded); best of "
-            f"{t['repeat']} runs. Quality: direct-identifier recall / over-redaction of that "
+            f"{t['repeat']} runs. Every system keeps its process warm between runs (spaCy's "
+            "vocabulary and caches), as a long job does; piizone's findings memo is emptied "
+            "before each run. Quality: direct-identifier recall / over-redaction of that "
             "run's output (benchmarks/quality/score.py).",
             "",
             "| data set | system | records/s | KB/s | vs vanilla | runs (s) | direct recall "
