@@ -14,14 +14,14 @@ So the pipeline is split in two stages:
 `_enhancement_matters`); when it does and the lemmas are not there yet it raises `LemmasNeeded`
 before anything is changed, `Engine` runs the late stage on all such windows of the batch and
 analyses them again, handing back the recognizers' first results (`replay_results`). When it
-does not, the enhancement (and its deep copy of every result) is skipped.
+does not, the enhancement (and its deep copy of every result) is skipped. In the late stage the
+attribute ruler's single-token rules are looked up per (text, tag) (`CachedAttributeRuler`).
 
 The late stage runs on the parts of a Doc the enhancer reads, not the whole Doc: the ~20
 tokens before each result it may boost, cut out with a margin of context that makes their
 lemmas those of the whole Doc (`partial_late_stage_margin`). A walk back that reads further
 asks for more and the window is analysed again. On the benchmark transcripts this tags ~35%
-of the tokens and halves the late stage. In the late stage the
-attribute ruler's single-token rules are looked up per (text, tag) (`CachedAttributeRuler`).
+of the tokens and halves the late stage.
 
 Why this is exact, not approximate:
 - NER's own embedding reads only lexical attributes (NORM, PREFIX, SUFFIX, SHAPE), which the
@@ -264,7 +264,7 @@ class _PartialKeywords:
     The list holds the lowercased lemmas of the window that pass set_keywords's test, split at
     ':'. Every word the enhancer tests is the lowercased lemma of a token it walked past, so
     it is in the list if its lemma passes the test (the stop-word and punctuation tests do
-    not depend on case, checked by `partial_late_stage_exact`), or if it is a part of a lemma
+    not depend on case, checked by `partial_late_stage_margin`), or if it is a part of a lemma
     with a ':' — and only tokens with a ':' in their text have one (checked there too).
     """
 
@@ -546,9 +546,8 @@ class StagedPipeline:
         ]
         self._disabled = disabled
         self.late_runs = 0  # windows that needed lemmas (for profiling)
-        self.partial = self.enabled and bool(late)
-        self._margin = partial_late_stage_margin(self.nlp, late) if self.partial else None
-        self.partial = self._margin is not None
+        self._margin = partial_late_stage_margin(self.nlp, late) if self.enabled and late else None
+        self.partial = self._margin is not None  # the late stage may run on parts of a Doc
 
     def complete(self, artifacts: list[LazyNlpArtifacts], batch_size: int) -> None:
         """Run the late stage for these windows, batched (per Doc, tok2vec's fixed cost

@@ -219,28 +219,24 @@ def test_grouped_context_step_equals_presidios(engine):
 CALLS = [p.read_text() for p in sorted((SAMPLE_DATA / "call_transcripts").glob("*.txt"))]
 
 
-def _partial_lemmas(engine, texts, ranges_of, margin=None):
+def _partial_lemmas(engine, texts, ranges_of, monkeypatch, margin=None):
     """Lemmas the partial late stage computes for the token ranges `ranges_of(doc)` asks."""
     pipeline = engine._pipeline
     if margin is not None:
-        pipeline._margin = margin
-    pipeline.WHOLE_SHARE = 2.0  # never fall back to the whole Doc here
-    try:
-        artifacts = list(pipeline.artifacts(texts, batch_size=8))
-        for a in artifacts:
-            for lo, hi in ranges_of(len(a.tokens)):
-                a.want(lo, hi)
-        pipeline.complete(artifacts, batch_size=8)
-    finally:
-        pipeline._margin = partial_late_stage_margin(pipeline.nlp, [c for c in LATE])
-        del pipeline.WHOLE_SHARE
+        monkeypatch.setattr(pipeline, "_margin", margin)
+    monkeypatch.setattr(pipeline, "WHOLE_SHARE", 2.0)  # never fall back to the whole Doc here
+    artifacts = list(pipeline.artifacts(texts, batch_size=8))
+    for a in artifacts:
+        for lo, hi in ranges_of(len(a.tokens)):
+            a.want(lo, hi)
+    pipeline.complete(artifacts, batch_size=8)
     return [dict(a.known) for a in artifacts]
 
 
 LATE = ["tok2vec", "tagger", "attribute_ruler", "lemmatizer"]
 
 
-def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp):
+def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp, monkeypatch):
     # Parts of a Doc cut with the margin get exactly the lemmas of the whole Doc, anywhere:
     # at the start, in the middle, at the end, and parts that meet.
     texts = CALLS + TEXTS
@@ -250,7 +246,7 @@ def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp):
         return [(0, 3), (n // 3, n // 3 + 7), (n // 2, n // 2 + 1), (n // 2 + 9, n // 2 + 20),
                 (n - 4, n)]  # fmt: skip
 
-    known = _partial_lemmas(engine, texts, ranges)
+    known = _partial_lemmas(engine, texts, ranges, monkeypatch)
     compared = 0
     for lemmas, got in zip(full, known, strict=True):
         assert got, "no lemma computed"
@@ -259,7 +255,9 @@ def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp):
             compared += 1
     assert compared > 500
     # The margin is what makes it exact: without it, some lemmas differ from the whole Doc's.
-    known = _partial_lemmas(engine, texts, lambda n: [(i, i + 1) for i in range(0, n, 3)], 0)
+    known = _partial_lemmas(
+        engine, texts, lambda n: [(i, i + 1) for i in range(0, n, 3)], monkeypatch, margin=0
+    )
     assert any(lemma != full[k][i] for k, got in enumerate(known) for i, lemma in got.items())
 
 
