@@ -315,3 +315,29 @@ def test_partial_late_stage_is_refused_when_it_cannot_be_shown_exact(nlp):
     finally:
         rules["noun"].pop()
     assert partial_late_stage_margin(nlp, ["tok2vec", "tagger", "lemmatizer"]) is None
+
+
+def test_partial_and_whole_doc_late_stage_find_the_same(monkeypatch):
+    # The sample call transcripts and tickets, findings with their scores: the partial late
+    # stage must change nothing (benchmarks/check_findings.py does this on 19,990 texts).
+    import json
+
+    from scrubbers.engine import Engine
+    from scrubbers.policy import load_policy
+
+    tickets = [
+        json.loads(line)["body"]
+        for line in (SAMPLE_DATA / "support_tickets.jsonl").read_text().splitlines()
+    ]
+    texts = CALLS + tickets
+    engine = Engine(load_policy())
+    regions = engine._pipeline._regions
+    cut = []  # windows tagged in parts, not whole
+    monkeypatch.setattr(
+        engine._pipeline, "_regions", lambda a: (r := regions(a)) and (cut.append(r) or r)
+    )
+    partial = list(engine.analyze_many(texts))
+    engine.forget()
+    monkeypatch.setattr(engine._pipeline, "partial", False)
+    assert list(engine.analyze_many(texts)) == partial
+    assert len(cut) >= 5 and sum(map(len, partial)) > 100
