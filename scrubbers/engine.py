@@ -108,9 +108,9 @@ class FindingsMemo:
     """An LRU of (findings, filter counts) per text analysed, bounded by characters held.
 
     Short texts (table cells) are kept by the million: tables repeat values. Long texts are
-    kept up to a few million characters, most recent first: `zone create` scans a file for its
-    report and then redacts it, and a file up to a text chunk long (1 MB) is the same text
-    both times, so it is analysed once (and scrubbers/prefetch.py analyses several ahead).
+    kept up to a few million characters, most recent first: with a pool, scrubbers/prefetch.py
+    analyses several small text files ahead, and `zone create` then finds them here. (It builds
+    a text file's report from the redactor's own passes, so it analyses each pass once anyway.)
 
     The filter counts travel with the findings so that a report's per-filter counts are the
     same whether a text was analysed now, came from the memo, or from a worker process.

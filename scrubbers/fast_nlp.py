@@ -42,6 +42,7 @@ import bisect
 import copy
 import re
 from collections.abc import Callable, Iterator, Sequence
+from functools import cached_property
 
 from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerResult
 from presidio_analyzer.context_aware_enhancers import (
@@ -175,27 +176,33 @@ class LazyNlpArtifacts(NlpArtifacts):
             self._keywords = Keywords(keywords)
         return self._keywords
 
-    def passes(self, word: str) -> bool:
-        """NlpArtifacts.set_keywords's test of a lemma."""
-        engine, language = self.nlp_engine, self._language
-        return not (
-            engine.is_stopword(word, language)
-            or engine.is_punct(word, language)
-            or word in ("-PRON-", "be")
-        )
+    def keyword_parts(self, lemma: str) -> list[str]:
+        """What Presidio's keyword list gets from this one lemma (NlpArtifacts.set_keywords)."""
+        return self.set_keywords(self.nlp_engine, [lemma], self._language)
+
+    @cached_property
+    def colon_tokens(self) -> list[int]:
+        """Tokens whose lemma may hold a ':' (a ':' in their text, not punctuation only)."""
+        doc, text = self.tokens, self.tokens.text
+        found: list[int] = []
+        at = text.find(":")
+        while at >= 0:
+            i = bisect.bisect_right(self.tokens_indices, at) - 1  # the token holding it
+            if (not found or found[-1] != i) and not doc[i].is_punct:
+                found.append(i)
+            at = text.find(":", at + 1)
+        return found
 
     def colon_parts(self) -> frozenset[str]:
         """The keyword parts that come from lemmas with a ':' (set_keywords splits keywords at
         ':'): the only way a word that is not a keyword by itself can be in the list."""
         if self._extra is None:
             parts = set()
-            for i in _colon_tokens(self.tokens):
+            for i in self.colon_tokens:
                 if i not in self.known:
                     self.want(i, i + 1)
                     raise LemmasNeeded
-                lemma = self.known[i]
-                if self.passes(lemma):
-                    parts.update(lemma.lower().split(":"))
+                parts.update(self.keyword_parts(self.known[i]))
             self._extra = frozenset(parts)
         return self._extra
 
@@ -278,16 +285,9 @@ class _PartialKeywords:
         if word == "-pron-":  # "-PRON-" fails the test, "-Pron-" passes: needs every lemma
             artifacts.want(0, len(artifacts.tokens))
             raise LemmasNeeded
-        if ":" not in word and artifacts.passes(word):
-            return True
+        if ":" not in word and artifacts.keyword_parts(word) == [word]:
+            return True  # its own lemma passes the list's test
         return word in artifacts.colon_parts()
-
-
-def _colon_tokens(doc) -> list[int]:
-    """Tokens whose lemma may hold a ':' (text with a ':', not punctuation only)."""
-    if ":" not in doc.text:
-        return []
-    return [t.i for t in doc if ":" in t.text and not t.is_punct]
 
 
 def replay_results(recognizer) -> None:
@@ -749,7 +749,7 @@ class ThresholdAwareEnhancer(LemmaContextAwareEnhancer):
                 artifacts.tokens_indices,
             )
             asked |= artifacts.want(i - _BACK, i + _AHEAD + 1)
-        for i in _colon_tokens(artifacts.tokens):
+        for i in artifacts.colon_tokens:
             asked |= artifacts.want(i, i + 1)
         if asked:
             raise LemmasNeeded

@@ -1,11 +1,10 @@
 """A text file as the passes the redactor analyses it in, shared by the scan and the redactor.
 
 A file larger than one chunk is analysed a chunk at a time with the end of what was already
-written as left context, and each pass cuts the text where no finding straddles. The scan used
-to cut the file its own way (fixed chunks with a 400-character carry), so `zone create`
-analysed every such file twice: once for the report, once for the redaction. Now both walk the
-same passes; the engine's memo hands the redactor the scan's findings (for files up to its
-long-text budget), and the report counts exactly the spans that get redacted.
+written as left context, and each pass cuts the text where no finding straddles. The scan and
+the redactor walk the same passes, so a report counts exactly the spans that get redacted;
+`zone create` builds a text file's report from the redactor's passes (scan.TextScan), so the
+file is analysed once.
 """
 
 from __future__ import annotations

@@ -366,7 +366,6 @@ def _provision_item(
     )
     text_scan = None
     if item.path is not None and item.fmt == "txt":
-        source_report.kind, source_report.bytes = "text", item.path.stat().st_size
         text_scan = TextScan(source_report)
     elif item.path is not None:
         source_report = scan_file(item.path, engine)

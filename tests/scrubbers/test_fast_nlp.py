@@ -267,7 +267,7 @@ def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
     from scrubbers.fast_nlp import LazyNlpArtifacts, _PartialKeywords
 
     nlp_engine = engine._nlp_engine
-    for text in ["the foo::the call at 10:30 is for the SSN", *TEXTS[:3]]:
+    for text in ["the foo::the call at 10:30 is for the SSN", "Agent: re: a::b :: ok:", *TEXTS[:3]]:
         doc = nlp(text)
         lemmas = [t.lemma_ for t in doc]
         expected = set(LazyNlpArtifacts.set_keywords(nlp_engine, lemmas, "en"))
@@ -275,6 +275,7 @@ def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
         artifacts.partial = True
         artifacts.known = dict(enumerate(lemmas))
         partial = _PartialKeywords(artifacts)
+        assert artifacts.colon_tokens == [t.i for t in doc if ":" in t.text and not t.is_punct]
         for lemma in lemmas:
             assert (lemma.lower() in partial) == (lemma.lower() in expected), lemma
         if "foo::the" in text:
