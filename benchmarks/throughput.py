@@ -284,7 +284,7 @@ class PoolPiizone:
         self.startup_seconds: list[float] = []
 
     def run(self, texts):
-        from benchmarks.quality.systems import RunResult, replace_spans
+        from benchmarks.quality.systems import timed_redaction
         from scrubbers.parallel import make_engine
 
         if self._engine is None:
@@ -292,15 +292,7 @@ class PoolPiizone:
             self._engine = make_engine(self._policy, workers=self.workers)
             _warm_pool(self._engine, self.workers)
             self.startup_seconds.append(time.perf_counter() - started)
-        self._engine.forget()
-        started = time.perf_counter()
-        spans, redacted = [], []
-        for text, findings in zip(texts, self._engine.analyze_many(texts), strict=True):
-            found = [(f.start, f.end, f.entity_type) for f in findings]
-            spans.append(found)
-            redacted.append(replace_spans(text, found))
-        seconds = time.perf_counter() - started
-        return RunResult(redacted, spans, seconds, sum(map(len, texts)))
+        return timed_redaction(self._engine, texts)
 
     def close(self) -> None:
         from scrubbers.parallel import close_engine

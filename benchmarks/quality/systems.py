@@ -73,18 +73,24 @@ class Piizone:
     def run(self, texts: Sequence[str]) -> RunResult:
         # Like vanilla Presidio's analyzer, the engine keeps what its process has warmed up
         # between runs (spaCy's vocabulary and tokenizer cache, the per-token rule caches), as
-        # a long job does after its first chunk. Its findings memo is emptied, so no text of a
-        # repeated run is served from memory.
-        self.engine.forget()
-        started = time.perf_counter()
-        spans: list[RedactedSpans] = []
-        redacted: list[str] = []
-        for text, findings in zip(texts, self.engine.analyze_many(texts), strict=True):
-            found = [(f.start, f.end, f.entity_type) for f in findings]
-            spans.append(found)
-            redacted.append(replace_spans(text, found))
-        seconds = time.perf_counter() - started
-        return RunResult(redacted, spans, seconds, sum(map(len, texts)))
+        # a long job does after its first chunk. Its findings memo is emptied (timed_redaction),
+        # so no text of a repeated run is served from memory.
+        return timed_redaction(self.engine, texts)
+
+
+def timed_redaction(engine, texts: Sequence[str]) -> RunResult:
+    """Detection + `replace` redaction of `texts` by a piizone engine (in-process or a pool),
+    timed; its findings memo is emptied first, so no text is served from memory."""
+    engine.forget()
+    started = time.perf_counter()
+    spans: list[RedactedSpans] = []
+    redacted: list[str] = []
+    for text, findings in zip(texts, engine.analyze_many(texts), strict=True):
+        found = [(f.start, f.end, f.entity_type) for f in findings]
+        spans.append(found)
+        redacted.append(replace_spans(text, found))
+    seconds = time.perf_counter() - started
+    return RunResult(redacted, spans, seconds, sum(map(len, texts)))
 
 
 class VanillaPresidio:
