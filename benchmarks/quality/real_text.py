@@ -49,7 +49,7 @@ REAL_DIRECT = ("PERSON", "PHONE_NUMBER")
 TARGET_OVER_REDACTION = 0.03
 QUICK_LIMIT = 60  # records per set for --quick
 EXAMPLES = 8  # masked misses / spurious spans kept per set and system
-MAX_LINE_BYTES = 10_000_000  # one record; the dev records are a few KB
+MAX_RECORD_CHARS = 10_000_000  # one record (a line); the dev records are a few KB
 
 
 @dataclass(frozen=True)
@@ -97,8 +97,8 @@ def load_set(path: Path, limit: int | None = None) -> list[Sample]:
                 break
             if not line.strip():
                 continue
-            if len(line) > MAX_LINE_BYTES:
-                raise DevDataError(f"{path.name}:{number}: record longer than {MAX_LINE_BYTES}")
+            if len(line) > MAX_RECORD_CHARS:
+                raise DevDataError(f"{path.name}:{number}: record longer than {MAX_RECORD_CHARS}")
             try:
                 record = json.loads(line)
                 text = record["text"]
