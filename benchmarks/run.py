@@ -3,6 +3,8 @@
     .venv/bin/python -m benchmarks.run [--quick] [--only quality,throughput,...] [-o FILE]
 
 - quality: benchmarks/quality/run_quality.py (piizone vs vanilla Presidio, same run);
+- realtext: benchmarks/quality/real_text.py (the same two on the real-text dev corpora in
+  ../shared/data/quality-dev or $PIIZONE_QUALITY_DEV; skipped with a note when absent);
 - throughput: benchmarks/throughput.py (text records/s vs vanilla Presidio, 1 and 2 workers;
   100k/1M-row tables with peak RSS; cost growth 1x/4x/16x; Dask vs the local pool);
 - crypto, audit, zone, sandbox: benchmarks/{crypto,audit,zone,sandbox}_bench.py, run as scripts;
@@ -77,11 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes everywhere")
     parser.add_argument(
-        "--only", help="comma-separated subset: quality,throughput,crypto,audit,zone,sandbox"
+        "--only",
+        help="comma-separated subset: quality,realtext,throughput,crypto,audit,zone,sandbox",
     )
     parser.add_argument("-o", "--output", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
-    wanted = set(args.only.split(",")) if args.only else {"quality", "throughput", *SCRIPTS}
+    wanted = (
+        set(args.only.split(",")) if args.only else {"quality", "realtext", "throughput", *SCRIPTS}
+    )
     python = sys.executable
     sections: list[str] = []
     ok = True
@@ -90,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         out, seconds, good = run_step("quality", cmd)
         ok &= good
         sections.append(out if good else "## Detection quality\n\n" + out)
+    if "realtext" in wanted:
+        cmd = [python, "-m", "benchmarks.quality.real_text"] + (["--quick"] if args.quick else [])
+        out, seconds, good = run_step("real text", cmd)
+        ok &= good
+        sections.append(out if good else "## Detection quality on real text\n\n" + out)
     if "throughput" in wanted:
         cmd = [python, "-m", "benchmarks.throughput"] + (["--quick"] if args.quick else [])
         out, seconds, good = run_step("throughput", cmd)

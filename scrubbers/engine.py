@@ -22,7 +22,7 @@ from scrubbers.fast_nlp import (
     replay_results,
 )
 from scrubbers.filters import apply_filters
-from scrubbers.findings import Finding, resolve_overlaps
+from scrubbers.findings import Finding, resolve_overlaps, split_at_line_breaks
 from scrubbers.policy import Policy
 from scrubbers.recognizers import recognizer_factory, regex_recognizer
 
@@ -331,7 +331,8 @@ class WindowAssembly:
     """Texts in, windows out; window results back in, each text's findings out, in order.
 
     A text is cut into windows (split_windows); its findings are its windows' findings shifted
-    to text offsets, overlaps resolved once over all of them, its filter counts summed. Short
+    to text offsets, overlaps resolved once over all of them and cut at line breaks
+    (findings.split_at_line_breaks), its filter counts summed. Short
     texts already analysed come from the memo. The in-process engine and the fan-out engines
     (parallel.py, dask_engine.py) share this, so where a window was analysed cannot change
     the result.
@@ -372,7 +373,8 @@ class WindowAssembly:
         while self._texts and self._texts[0][2] == 0:
             findings, counts, _, text, cached = self._texts.popleft()
             if not cached:
-                findings = resolve_overlaps(findings)
+                # One place for every engine (in-process, pool, Dask): no finding spans lines.
+                findings = split_at_line_breaks(text, resolve_overlaps(findings))
                 self._memo.put(text, findings, counts)
             yield findings, counts
 

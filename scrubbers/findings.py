@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import bisect
+import re
 from dataclasses import dataclass, field
+
+# Every line boundary str.splitlines() knows ("\r\n" is one). Redaction keeps each of them where
+# it was, so a redacted text has exactly the lines of the original.
+LINE_BREAK = re.compile(r"\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, order=True)
@@ -50,6 +55,50 @@ def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
         for start, end in _uncovered(f, overlapping):
             kept.add(Finding(start, end, f.entity_type, f.score, f.recognizer))
     return sorted(kept.items)
+
+
+def line_parts(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) of `text` cut at its line breaks: each line's piece, blanks trimmed, empty
+    pieces left out. A span within one line comes back as itself."""
+    if LINE_BREAK.search(text, start, end) is None:
+        return [(start, end)]
+    parts, pos = [], start
+    for m in LINE_BREAK.finditer(text, start, end):
+        parts.append((pos, m.start()))
+        pos = m.end()
+    parts.append((pos, end))
+    trimmed = []
+    for a, b in parts:
+        piece = text[a:b]
+        lead = len(piece) - len(piece.lstrip())
+        tail = len(piece) - len(piece.rstrip())
+        if a + lead < b - tail:
+            trimmed.append((a + lead, b - tail))
+    return trimmed
+
+
+def split_at_line_breaks(text: str, findings: list[Finding]) -> list[Finding]:
+    """Findings that each lie within one line of `text`.
+
+    spaCy's NER runs across line breaks ("Name: Jakob Lauritsen\nDuygu Schakelaar lives ..."
+    gave one PERSON over both names and the break), and a line break in data is structure: a
+    field, a row, a speaker turn. A finding that spans breaks becomes one finding per line,
+    each with the original's type and score, so it is reported and redacted line by line and
+    the breaks survive. A piece with no letter or digit (a "-" left of a wrapped name) carries
+    no identity and is left out, as the filters leave out names without letters.
+    """
+    out: list[Finding] = []
+    for f in findings:
+        parts = line_parts(text, f.start, f.end)
+        if parts == [(f.start, f.end)]:
+            out.append(f)
+            continue
+        out.extend(
+            Finding(a, b, f.entity_type, f.score, f.recognizer)
+            for a, b in parts
+            if any(c.isalnum() for c in text[a:b])
+        )
+    return out
 
 
 class _Disjoint:

@@ -13,6 +13,16 @@ the work). `pseudonymize` and `fake` are keyed, so they are ours:
   normalized value): "John Smith" becomes the same fake name everywhere under one key. With no
   pseudonym key a random key is made per Redactor, so fakes are consistent within one run only.
 
+Lines: an operator never adds or removes a line break. A value that spans lines (a multi-line
+cell under a column rule, a span handed in across a break) is transformed line by line: each
+line's piece, blanks trimmed, is a value of its own -- keyed, faked or masked by itself -- and
+the breaks and the blanks around them stay. So "Jakob Lauritsen\nDuygu Schakelaar", two people a
+model ran together, gives the two tokens each name gets alone, and a name hard-wrapped as
+"John\nSmith" gives John's and Smith's tokens: the same wherever it is wrapped the same way,
+not the token of "John Smith" on one line (a wrapped line cannot be told from two values). The
+engine cuts its findings at line breaks the same way (findings.split_at_line_breaks). A line
+break inside an operator's own output (a `replace` value, a Faker string) becomes a space.
+
 Normalization before keying: strip, casefold, collapse runs of whitespace to one space, so
 "John  Smith", " john smith" and "JOHN SMITH" are one person. Nothing else is folded: "J. Smith"
 and "John Smith" stay different people, as do "555-0100" and "5550100".
@@ -32,7 +42,7 @@ from faker import Faker
 from presidio_anonymizer.operators import Mask, Redact, Replace
 
 from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
+from scrubbers.findings import LINE_BREAK, Finding, line_parts
 from scrubbers.policy import Operator, Policy
 
 TOKEN_HEX_DIGITS = 8
@@ -85,7 +95,25 @@ class Redactor:
         return self.apply_operator(self.policy.operator_for(entity_type), entity_type, value)
 
     def apply_operator(self, operator: Operator, entity_type: str, value: str) -> str:
-        """`value` transformed by `operator`; `entity_type` names it in tokens and fakes."""
+        """`value` transformed by `operator`; `entity_type` names it in tokens and fakes.
+
+        The result has the line breaks of `value`, in place, and no others (module docstring).
+        """
+        if LINE_BREAK.search(value) is None:
+            return self._apply_line(operator, entity_type, value)
+        parts, pos = [], 0
+        for start, end in line_parts(value, 0, len(value)):
+            parts.append(value[pos:start])
+            parts.append(self._apply_line(operator, entity_type, value[start:end]))
+            pos = end
+        parts.append(value[pos:])
+        return "".join(parts)
+
+    def _apply_line(self, operator: Operator, entity_type: str, value: str) -> str:
+        out = self._operate(operator, entity_type, value)
+        return out if LINE_BREAK.search(out) is None else LINE_BREAK.sub(" ", out)
+
+    def _operate(self, operator: Operator, entity_type: str, value: str) -> str:
         kind = operator.type
         if kind == "replace":
             return _REPLACE.operate(
@@ -120,8 +148,9 @@ class Redactor:
     def redact_text(self, text: str, findings: Sequence[Finding]) -> str:
         """`text` with each finding's span replaced by its operator's output.
 
-        Findings must not overlap (the engine resolves overlaps). Built left to right from
-        slices: one join instead of a string copy per finding.
+        Findings must not overlap (the engine resolves overlaps). One that spans a line break
+        is replaced line by line (apply_operator), so the text keeps its lines. Built left to
+        right from slices: one join instead of a string copy per finding.
         """
         if not findings:
             return text

@@ -36,6 +36,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from scrubbers.exceptions import InputError
+from scrubbers.findings import LINE_BREAK
 from scrubbers.formats import (
     CHUNK_ROWS,
     MAX_JSON_BYTES,
@@ -331,9 +332,19 @@ class _Job:
             series = series.map(lambda v: v if v is None or isinstance(v, str) else _scalar(v))
         operator, entity = plan.operator, plan.entity
         if operator.type in ("replace", "redact"):
-            # The output does not depend on the value: one call, not one per distinct value.
+            # The output does not depend on the value: one call, not one per distinct value;
+            # but a multi-line cell keeps its lines (one replacement per line, operators.py).
             constant = self.redactor.apply_operator(operator, entity, "")
-            return self._per_distinct(series, lambda uniques, _: [constant] * len(uniques), entity)
+
+            def constants(uniques: list[str], _: list[int]) -> list[str]:
+                return [
+                    constant
+                    if LINE_BREAK.search(v) is None
+                    else self.redactor.apply_operator(operator, entity, v)
+                    for v in uniques
+                ]
+
+            return self._per_distinct(series, constants, entity)
         return self._per_distinct(
             series,
             lambda uniques, _: [self.redactor.apply_operator(operator, entity, v) for v in uniques],

@@ -24,7 +24,7 @@ for information.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 # Gold entity types that count for the targets (issue 3): person names, e-mail, phone, card, SSN,
@@ -130,6 +130,8 @@ class Miss:
     value: str
     left: str  # the value with the removed characters shown as '#'
     context: str
+    start: int = -1  # where in the sample's text
+    end: int = -1
 
 
 @dataclass
@@ -138,6 +140,8 @@ class Spurious:
     entity_type: str
     value: str
     context: str
+    start: int = -1
+    end: int = -1
 
 
 @dataclass
@@ -182,17 +186,34 @@ def _context(text: str, start: int, end: int, width: int = 40) -> str:
     return (left + "[[" + text[start:end] + "]]" + right).replace("\n", " | ")
 
 
+def not_blank(c: str) -> bool:
+    """The characters that count by default: every non-whitespace one."""
+    return not c.isspace()
+
+
 def score_samples(
-    samples: Sequence[Sample], redactions: Iterable[Sequence[tuple[int, int, str]]]
+    samples: Sequence[Sample],
+    redactions: Iterable[Sequence[tuple[int, int, str]]],
+    counts: Callable[[str], bool] = not_blank,
 ) -> Score:
-    """Score one system: `redactions[i]` are the (start, end, predicted type) spans it replaced."""
+    """Score one system: `redactions[i]` are the (start, end, predicted type) spans it replaced.
+
+    `counts` says which characters are scored (default: non-whitespace). The real-text dev sets
+    score alphanumeric characters only (`str.isalnum`), as their README defines recall and
+    over-redaction.
+    """
     result = Score()
     for sample, spans in zip(samples, redactions, strict=True):
-        score_one(sample, spans, result)
+        score_one(sample, spans, result, counts)
     return result
 
 
-def score_one(sample: Sample, redacted: Sequence[tuple[int, int, str]], into: Score) -> None:
+def score_one(
+    sample: Sample,
+    redacted: Sequence[tuple[int, int, str]],
+    into: Score,
+    counts: Callable[[str], bool] = not_blank,
+) -> None:
     text = sample.text
     n = len(text)
     removed = bytearray(n)  # 1 where a redaction replaced the character
@@ -204,7 +225,7 @@ def score_one(sample: Sample, redacted: Sequence[tuple[int, int, str]], into: Sc
     gold = bytearray(n)  # 1 inside any gold span (direct or quasi)
     for span in sample.spans:
         gold[span.start : span.end] = b"\x01" * (span.end - span.start)
-        positions = [i for i in range(span.start, span.end) if not text[i].isspace()]
+        positions = [i for i in range(span.start, span.end) if counts(text[i])]
         left = [i for i in positions if not removed[i]]
         type_score = into.per_type[span.entity_type]
         type_score.entities += 1
@@ -217,11 +238,17 @@ def score_one(sample: Sample, redacted: Sequence[tuple[int, int, str]], into: Sc
             shown = "".join("#" if removed[span.start + k] else c for k, c in enumerate(value))
             into.misses.append(
                 Miss(
-                    sample.id, span.entity_type, value, shown, _context(text, span.start, span.end)
+                    sample.id,
+                    span.entity_type,
+                    value,
+                    shown,
+                    _context(text, span.start, span.end),
+                    span.start,
+                    span.end,
                 )
             )
     for i, c in enumerate(text):
-        if gold[i] or c.isspace():
+        if gold[i] or not counts(c):
             continue
         into.non_pii_chars += 1
         if removed[i]:
@@ -232,5 +259,7 @@ def score_one(sample: Sample, redacted: Sequence[tuple[int, int, str]], into: Sc
         if not any(gold[max(0, start) : min(n, end)]):
             into.spurious_by_type[entity_type] += 1
             into.spurious.append(
-                Spurious(sample.id, entity_type, text[start:end], _context(text, start, end))
+                Spurious(
+                    sample.id, entity_type, text[start:end], _context(text, start, end), start, end
+                )
             )

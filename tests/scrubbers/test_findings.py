@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubbers.findings import Finding, _uncovered, resolve_overlaps
+from scrubbers.findings import (
+    LINE_BREAK,
+    Finding,
+    _uncovered,
+    line_parts,
+    resolve_overlaps,
+    split_at_line_breaks,
+)
 
 
 def F(start, end, entity="PERSON", score=0.85):
@@ -88,3 +95,61 @@ dense_spans = st.lists(
 def test_indexed_resolution_equals_scanning_every_kept_finding(raw):
     findings = [Finding(s, s + n, e, sc) for s, n, e, sc in raw]
     assert resolve_overlaps(findings) == _scan_every_kept(findings)
+
+
+# --- line breaks: a finding never spans one (issue 12, item 5) ------------------------------
+
+NAMES = "Name: Jakob Lauritsen\nDuygu Schakelaar lives here"
+
+
+@pytest.mark.parametrize(
+    ("text", "span", "parts"),
+    [
+        (NAMES, (6, 38), ["Jakob Lauritsen", "Duygu Schakelaar"]),
+        ("Call John\r\nSmith now", (5, 16), ["John", "Smith"]),  # \r\n is one break
+        ("Dr. Ann \n\n  Lee", (4, 16), ["Ann", "Lee"]),  # blanks around breaks stay
+        ("a John Smith b", (2, 12), ["John Smith"]),  # one line: itself, blanks inside kept
+        ("x Jo\u2028Ann y", (2, 8), ["Jo", "Ann"]),  # any str.splitlines() boundary
+        ("x \n \n y", (1, 6), []),  # nothing but blanks and breaks
+    ],
+)
+def test_line_parts(text, span, parts):
+    assert [text[a:b] for a, b in line_parts(text, *span)] == parts
+
+
+@pytest.mark.parametrize(
+    ("text", "finding", "expected"),
+    [
+        (NAMES, F(6, 38, score=0.85), [F(6, 21), F(22, 38)]),
+        ("Ann Lee\n-", F(0, 9), [F(0, 7)]),  # a piece with no letter or digit is no identity
+        (
+            "555-\n0100 x",
+            F(0, 9, "PHONE_NUMBER", 0.6),
+            [F(0, 4, "PHONE_NUMBER", 0.6)] + [F(5, 9, "PHONE_NUMBER", 0.6)],
+        ),
+        ("Ann Lee", F(0, 7), [F(0, 7)]),
+    ],
+)
+def test_split_at_line_breaks(text, finding, expected):
+    assert split_at_line_breaks(text, [finding]) == expected
+
+
+texts_with_breaks = st.lists(
+    st.sampled_from(["a", "b", " ", "1", "-", "\t", "\n", "\r", "\r\n", "\u2028"]), max_size=60
+).map("".join)
+
+
+@given(texts_with_breaks, spans)
+def test_split_findings_stay_within_one_line_and_keep_every_alphanumeric(text, raw):
+    findings = resolve_overlaps(
+        [Finding(s, min(s + n, len(text)), e, sc) for s, n, e, sc in raw if s < len(text)]
+    )
+    split = split_at_line_breaks(text, findings)
+    for f in split:
+        assert LINE_BREAK.search(text, f.start, f.end) is None
+        if f not in findings:  # a piece of a split finding: no blanks at its ends
+            assert text[f.start : f.end] == text[f.start : f.end].strip()
+    for a, b in zip(split, split[1:], strict=False):
+        assert a.end <= b.start
+    alnum = lambda fs: {i for f in fs for i in range(f.start, f.end) if text[i].isalnum()}  # noqa: E731
+    assert alnum(split) == alnum(findings)

@@ -7,9 +7,11 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
+from scrubbers.findings import LINE_BREAK, Finding
 from scrubbers.operators import Redactor, normalize, pseudonym_token
 from scrubbers.policy import Operator, parse_policy
 
@@ -67,7 +69,7 @@ def test_redact_text_replaces_spans_and_keeps_the_rest() -> None:
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [("John  Smith", "john smith"), (" JOHN SMITH\t", "John Smith"), ("Jöhn\nSmith", "jöhn smith")],
+    [("John  Smith", "john smith"), (" JOHN SMITH\t", "John Smith"), ("Jöhn\tSmith", "jöhn smith")],
 )
 def test_normalization_joins_case_and_whitespace_variants(a: str, b: str) -> None:
     assert normalize(a) == normalize(b)
@@ -167,3 +169,81 @@ def test_fake_without_a_key_is_consistent_within_a_run_only() -> None:
     assert r.apply("PERSON", "john  smith") == first
     others = {redactor(default="fake", key=None).apply("PERSON", "John Smith") for _ in range(5)}
     assert others - {first}
+
+
+# --- lines: an operator never adds or removes a line break (issue 12, item 5) ---------------
+
+EVERY_OPERATOR = [
+    op(type="replace"),
+    op(type="replace", value="[gone]"),
+    op(type="redact"),
+    op(type="keep"),
+    op(type="mask"),
+    op(type="mask", chars=3, from_end=True),
+    op(type="pseudonymize"),
+    op(type="fake"),
+]
+
+
+@pytest.mark.parametrize(
+    ("operator", "expected"),
+    [
+        (op(type="replace"), "<PERSON>\n<PERSON>"),
+        (op(type="redact"), "\n"),
+        (op(type="mask"), "*****\n*****"),
+        (op(type="keep"), "Jakob\nDuygu"),
+        # a line break in the operator's own output would add a line: it becomes a space
+        (op(type="replace", value="a\nb"), "a b\na b"),
+        (op(type="mask", char="\n"), "     \n     "),
+    ],
+)
+def test_a_multi_line_value_is_transformed_line_by_line(operator, expected) -> None:
+    assert redactor().apply_operator(operator, "PERSON", "Jakob\nDuygu") == expected
+
+
+@pytest.mark.parametrize("kind", ["pseudonymize", "fake"])
+def test_a_split_value_gives_each_line_the_token_it_gets_alone(kind: str) -> None:
+    r = redactor(default=kind)
+    merged = r.apply("PERSON", "Jakob Lauritsen \r\n  Duygu Schakelaar")
+    alone = [r.apply("PERSON", "Jakob Lauritsen"), r.apply("PERSON", "Duygu Schakelaar")]
+    assert merged == f"{alone[0]} \r\n  {alone[1]}"
+    assert alone[0] != alone[1]
+    # The key itself still folds a break like any blank; only the operators go line by line.
+    assert pseudonym_token(KEY, "PERSON", "Jöhn\nSmith") == pseudonym_token(
+        KEY, "PERSON", "jöhn smith"
+    )
+
+
+def test_redact_text_keeps_a_break_inside_a_finding() -> None:
+    text = "Name: Jakob Lauritsen\nDuygu Schakelaar lives here"
+    spanning = [Finding(6, 38, "PERSON", 0.85)]  # what spaCy gave before findings were split
+    assert redactor().redact_text(text, spanning) == "Name: <PERSON>\n<PERSON> lives here"
+
+
+# Texts of words, blanks and every kind of line break. A lone "\r" is left out: "\r", a value
+# redacted to nothing, then "\n" would read as one "\r\n" break although both are kept.
+_PIECES = ["Ann", "Lee", "555-0100", " ", "  ", "-", "\t", "\n", "\n\n", "\r\n", "\u2028", "\f"]
+texts_with_breaks = st.lists(st.sampled_from(_PIECES), max_size=30).map("".join)
+
+
+@st.composite
+def text_and_findings(draw):
+    text = draw(texts_with_breaks)
+    cuts = sorted(draw(st.sets(st.integers(0, len(text)), max_size=10)))
+    # consecutive cut points pair up into non-overlapping, non-empty spans
+    pairs = [(a, b) for a, b in zip(cuts[::2], cuts[1::2], strict=False) if a < b]
+    entities = st.sampled_from(["PERSON", "PHONE_NUMBER", "US_SSN", "CREDIT_CARD", "ZZ_CUSTOM"])
+    return text, [Finding(a, b, draw(entities), 0.9) for a, b in pairs]
+
+
+@settings(max_examples=150, deadline=None)
+@given(text_and_findings(), st.sampled_from(EVERY_OPERATOR))
+def test_redacted_text_has_the_lines_of_the_original(case, operator) -> None:
+    text, findings = case
+    # every entity gets the drawn operator (JSON is YAML)
+    r = Redactor(parse_policy(f"default_operator: {operator.model_dump_json()}"), KEY)
+    out = r.redact_text(text, findings)
+    assert LINE_BREAK.findall(out) == LINE_BREAK.findall(text)  # the same breaks, in order
+    # Lines counted with a last empty one: `redact` may empty a whole line, and splitlines()
+    # does not count an empty last line.
+    assert len(LINE_BREAK.split(out)) == len(LINE_BREAK.split(text))

@@ -14,8 +14,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scrubbers.exceptions import InputError
+from scrubbers.findings import LINE_BREAK
 from scrubbers.operators import Redactor
 from scrubbers.policy import load_policy, parse_policy
 from scrubbers.redact import redact_file, redact_text
@@ -510,3 +513,73 @@ def test_scan_and_redaction_analyse_a_text_file_in_the_same_passes(engine, defau
     assert scanning.texts == redacting.texts
     assert source.entities == summary.entities
     assert source.rows == SEAM_TEXT.count("\n") + 1
+
+
+# --- structure: redaction keeps every line break (issue 12, item 5) -------------------------
+
+
+def test_two_names_on_two_lines_stay_on_two_lines(engine, default) -> None:
+    # spaCy reads "Jakob Lauritsen\nDuygu Schakelaar" as one PERSON; the break between the
+    # names is structure and survives (findings.split_at_line_breaks).
+    text = "Name: Jakob Lauritsen\nDuygu Schakelaar lives at 12 Main Street."
+    out = redact_text(text, engine, default)
+    assert out.count("\n") == 1
+    first, second = out.split("\n")
+    assert first == "Name: <PERSON>"
+    assert second.startswith("<PERSON> lives at")
+    assert not any(name in out for name in ("Jakob", "Lauritsen", "Duygu", "Schakelaar"))
+    assert all("\n" not in text[f.start : f.end] for f in engine.analyze(text))
+
+
+_WORDS = [
+    "Name:", "Jakob", "Lauritsen", "Duygu", "Schakelaar", "Dr.", "Maria", "Garcia", "call",
+    "555-0132", "(415)", "415-555-0132", "maria.garcia@example.com", "SSN", "536-22-8741",
+    "lives", "at", "12", "Main", "Street", "Boston", "the", "and", "-", ",",
+]  # fmt: skip
+_SEPARATORS = [" ", " ", " ", "\n", "\n\n", "\r\n", " \n  ", "\t"]
+real_texts = st.lists(
+    st.tuples(st.sampled_from(_WORDS), st.sampled_from(_SEPARATORS)), min_size=1, max_size=25
+).map(lambda pairs: "".join(w + s for w, s in pairs))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=real_texts, which=st.sampled_from(["default", "custom"]))
+def test_redacted_text_keeps_its_lines_with_the_real_engine(engine, default, custom, text, which):
+    redactor = default if which == "default" else custom  # replace; fake, pseudonymize, mask...
+    out = redact_text(text, engine, redactor)
+    assert out.count("\n") == text.count("\n")
+    assert LINE_BREAK.findall(out) == LINE_BREAK.findall(text)
+
+
+def test_multi_line_cells_keep_their_lines(engine, default, custom, tmp_path: Path) -> None:
+    rows = [
+        {
+            "customer_id": f"C{i:03d}",
+            "email": f"user{i}@example.com",
+            "phone": f"415-555-01{i:02d}",
+            "notes": f"Spoke with Maria Garcia\nabout the bill {i}.",
+        }
+        for i in range(12)
+    ]
+    rows[0]["email"] = "jakob@example.com\nduygu@example.com"  # an identifier column's cell
+    rows[1]["phone"] = "415-555-0100\r\n415-555-0199"  # a column rule's cell (custom)
+    rows[2]["notes"] = "Name: Jakob Lauritsen\nDuygu Schakelaar\n\ncalled twice"
+    rows[3]["customer_id"] = "C\n003"  # a column rule: mask one character
+    src = tmp_path / "cells.csv"
+    with open(src, "w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for name, redactor in (("default", default), ("custom", custom)):
+        out = tmp_path / f"{name}.csv"
+        summary = redact_file(src, out, engine, redactor)
+        if name == "default":
+            assert summary.columns["email"] == "identifier EMAIL_ADDRESS"
+        after = read_csv(out)
+        assert len(after) == len(rows)
+        for b, a in zip(rows, after, strict=True):
+            for column, value in b.items():
+                assert a[column].count("\n") == value.count("\n"), (name, column)
+                assert LINE_BREAK.findall(a[column]) == LINE_BREAK.findall(value), (name, column)
+        assert "Jakob" not in out.read_text("utf-8") and "duygu@" not in out.read_text("utf-8")
+    assert after[1]["phone"].count("\r\n") == 1
