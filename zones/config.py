@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -68,3 +70,30 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
         return "[" + ", ".join(json.dumps(v) for v in value) + "]"
     raise ZoneError(f"cannot store {type(value).__name__} in config.toml")
+
+
+SERVE_TOKEN_ENV = "PIIZONE_SERVE_TOKEN"
+
+
+def ensure_serve_token(home: Path | None = None) -> bool:
+    """Give config.toml a [serve] token for `piizone serve` if it has none; True if one was made.
+
+    An existing token is never replaced (clients hold it). 32 random bytes, URL-safe.
+    """
+    config = load_config(home)
+    if config.get("serve", {}).get("token"):
+        return False
+    config.setdefault("serve", {})["token"] = secrets.token_urlsafe(32)
+    save_config(config, home)
+    return True
+
+
+def serve_token(home: Path | None = None) -> str | None:
+    """The bearer token `piizone serve` requires: $PIIZONE_SERVE_TOKEN, else config's; or None."""
+    token = os.environ.get(SERVE_TOKEN_ENV)
+    if token:
+        return token
+    if not config_path(home).is_file():
+        return None
+    value = load_config(home).get("serve", {}).get("token")
+    return value if isinstance(value, str) and value else None
