@@ -292,9 +292,11 @@ class _Guard:
             return
         started = time.perf_counter()
         endpoint = self.metrics.endpoint(scope.get("path", ""))
-        state = {"status": 500, "sent": False}
+        state = {"status": 500, "sent": False, "too_large": False}
 
         async def send_tracked(message: dict) -> None:
+            if state["too_large"]:
+                return  # the app's own answer to a cut-off body (a 400) gives way to our 413
             if message["type"] == "http.response.start":
                 state["status"], state["sent"] = message["status"], True
             await send(message)
@@ -307,6 +309,7 @@ class _Guard:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body:
+                    state["too_large"] = True
                     raise _BodyTooLarge
             return message
 
@@ -317,10 +320,14 @@ class _Guard:
             else:
                 await self.app(scope, receive_bounded, send_tracked)
         except Exception as e:  # noqa: BLE001 - logged by type only: messages can hold data
-            log.error("request failed: %s", type(e).__name__)
-            if not state["sent"]:
+            if not state["too_large"]:
+                log.error("request failed: %s", type(e).__name__)
+            if not state["sent"] and not state["too_large"]:
                 await _send_json(send_tracked, 500, {"error": "internal error"})
         finally:
+            if state["too_large"] and not state["sent"]:
+                state["too_large"] = False
+                await _send_json(send_tracked, 413, {"error": self._too_large()})
             self.metrics.observe(endpoint, state["status"], time.perf_counter() - started)
 
     def _too_large(self) -> str:
@@ -395,13 +402,6 @@ def create_app(
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(
             {"error": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
-        )
-
-    @app.exception_handler(_BodyTooLarge)
-    async def too_large(request: Request, exc: _BodyTooLarge) -> JSONResponse:
-        return JSONResponse(
-            {"error": f"request body larger than the limit of {max_body_bytes} bytes"},
-            status_code=413,
         )
 
     @app.exception_handler(ScrubberError)
