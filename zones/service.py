@@ -582,9 +582,11 @@ def serve(
     _check_options(options)
     log_writable = audit.open_audit_log(home)
     log_writable.check_writable()  # fail closed before seconds of model loading
-    scrubber, details, zone = load_scrubber(options, home)
+    # Bound before the model loads: a taken port fails in a second, not after the load; the
+    # kernel queues connections that arrive meanwhile.
     sock = _bind(options.host, options.port)
     try:
+        scrubber, details, zone = load_scrubber(options, home)
         return _serve_on(sock, scrubber, token, options, details, zone, home, on_listening)
     finally:
         sock.close()
