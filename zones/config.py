@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import tomllib
 from pathlib import Path
@@ -78,13 +79,22 @@ SERVE_TOKEN_ENV = "PIIZONE_SERVE_TOKEN"
 def ensure_serve_token(home: Path | None = None) -> bool:
     """Give config.toml a [serve] token for `piizone serve` if it has none; True if one was made.
 
-    An existing token is never replaced (clients hold it). 32 random bytes, URL-safe.
+    An existing token is never replaced (clients hold it). 32 random bytes, URL-safe. The line
+    is added to the file's text rather than the file regenerated: the rest of a hand-edited
+    config (comments, nested tables save_config cannot write) stays as it was.
     """
-    config = load_config(home)
-    if config.get("serve", {}).get("token"):
+    if load_config(home).get("serve", {}).get("token"):
         return False
-    config.setdefault("serve", {})["token"] = secrets.token_urlsafe(32)
-    save_config(config, home)
+    path = config_path(home)
+    text = path.read_text("utf-8")
+    line = f"token = {json.dumps(secrets.token_urlsafe(32))}"
+    header = re.search(r"(?m)^\[serve\][ \t]*(#.*)?$", text)
+    if header:
+        text = f"{text[: header.end()]}\n{line}{text[header.end() :]}"
+    else:
+        text = f"{text.rstrip()}\n\n[serve]\n{line}\n"
+    tomllib.loads(text)  # never write a config that would not load
+    write_private_file(path, text.encode())
     return True
 
 

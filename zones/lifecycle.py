@@ -86,7 +86,7 @@ def _init_serving(home: Path, result: InitResult) -> None:
     if ensure_bundle_signing_key(home):
         result.created.append(str(signing_key_path(home)))
     if ensure_serve_token(home):
-        result.created.append(f"{config_path(home)} [serve] token")
+        result.created.append(f"{config_path(home)}: serve token")
 
 
 # -- reading ------------------------------------------------------------------------------------

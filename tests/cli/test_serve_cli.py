@@ -181,3 +181,17 @@ def test_two_workers_on_all_interfaces_with_the_env_token(made: dict[str, Path])
     stop = [r for r in audit.open_audit_log(home).records() if r["action"] == "serve.stop"][-1]
     assert stop["details"]["by_endpoint"]["/v1/scrub"] == 9
     assert stop["details"]["signal"] == "SIGINT" and stop["outcome"] == "success"
+
+
+def test_init_adds_a_token_to_a_hand_edited_config_without_rewriting_it(tmp_path: Path) -> None:
+    from zones.config import ensure_serve_token
+
+    home = tmp_path / "home"
+    home.mkdir(mode=0o700)
+    text = '# ours\n[kek]\nprovider = "keyfile"\n\n[kek.params]\nx = 1\n\n[serve] # ours too\n'
+    (home / "config.toml").write_text(text)
+    assert ensure_serve_token(home) is True
+    after = (home / "config.toml").read_text()
+    assert after.startswith(text.rstrip("\n")) and after.count("[serve]") == 1
+    token = load_config(home)["serve"]["token"]
+    assert ensure_serve_token(home) is False and load_config(home)["serve"]["token"] == token

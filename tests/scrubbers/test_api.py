@@ -3,6 +3,7 @@ operators included; inputs left untouched; bad inputs refused clearly; safe acro
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from concurrent.futures import ThreadPoolExecutor
@@ -163,3 +164,16 @@ def test_from_policy_without_a_key_refuses_pseudonymize(tmp_path: Path) -> None:
     assert Scrubber.from_policy(path, pseudonym_key=KEY).policy_sha256 == (
         parse_policy(POLICY).sha256
     )
+
+
+def test_the_readmes_example_runs_and_prints_what_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    expected = [line[2:] for line in example.splitlines() if line.startswith("# ")]
+    monkeypatch.setenv("PIIZONE_HOME", str(tmp_path / "no-home"))
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(compile(example, "README.md", "exec"), {})
+    assert printed.getvalue().splitlines() == expected
