@@ -606,12 +606,8 @@ def _serve_on(
     tls = options.tls_cert is not None
     scheme = "https" if tls else "http"
     shown = f"[{host}]" if ":" in host else host
-    warnings = []
-    if not _is_loopback(options.host) and not tls:
-        warnings.append(
-            f"listening on {options.host} without TLS: bearer tokens and data cross the network "
-            "in clear text (use --tls-cert/--tls-key, or a TLS proxy on loopback)"
-        )
+    warning = clear_text_warning(options.host, tls)
+    warnings = [warning] if warning else []
     metrics = ServiceMetrics(scrubber.policy.entities)
     app = create_app(
         scrubber,
@@ -789,6 +785,16 @@ def _bind(host: str, port: int) -> socket.socket:
             hint="choose another --port" if e.errno == 98 else None,
         ) from None
     return sock
+
+
+def clear_text_warning(host: str, tls: bool) -> str | None:
+    """The warning for an address other machines can reach, served without TLS."""
+    if tls or _is_loopback(host):
+        return None
+    return (
+        f"listening on {host} without TLS: bearer tokens and data cross the network "
+        "in clear text (use --tls-cert/--tls-key, or a TLS proxy on loopback)"
+    )
 
 
 def _is_loopback(host: str) -> bool:

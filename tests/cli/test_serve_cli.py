@@ -1,17 +1,24 @@
 """`piizone serve` from the command line: what it refuses before serving (one `error:` line, exit
-2, nothing audited as started), and a real two-worker server on 0.0.0.0 with the env token."""
+2, nothing audited as started), and a real two-worker TLS server on 0.0.0.0 with the env token."""
 
 from __future__ import annotations
 
+import datetime
+import ipaddress
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from cli.main import app
@@ -22,6 +29,7 @@ from zones.bundle import export_bundle
 from zones.config import load_config, save_config
 from zones.lifecycle import init_home
 from zones.provision import ZoneRequest, create_zone
+from zones.service import clear_text_warning
 from zones.store import ZoneStore
 
 runner = CliRunner()
@@ -147,32 +155,98 @@ def test_a_taken_port_is_refused_before_the_model_loads(home: Path) -> None:
     assert "hint: choose another --port" in result.stderr
 
 
-def test_two_workers_on_all_interfaces_with_the_env_token(made: dict[str, Path]) -> None:
+def self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as a test TLS deployment would have."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "piizone test")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize(
+    "host, tls, warned",
+    [
+        ("127.0.0.1", False, False),
+        ("127.0.0.53", False, False),
+        ("::1", False, False),
+        ("localhost", False, False),
+        ("0.0.0.0", False, True),
+        ("::", False, True),
+        ("10.1.2.3", False, True),
+        ("serve.internal", False, True),
+        ("0.0.0.0", True, False),
+    ],
+)
+def test_only_a_reachable_address_without_tls_is_warned_about(
+    host: str, tls: bool, warned: bool
+) -> None:
+    warning = clear_text_warning(host, tls)
+    assert (warning is not None) == warned
+    if warning:
+        assert warning.startswith(f"listening on {host} without TLS")
+
+
+def test_two_workers_on_all_interfaces_over_tls_with_the_env_token(
+    made: dict[str, Path], tmp_path: Path
+) -> None:
     home = made["home"]
+    cert, key = self_signed(tmp_path)
+    verify = ssl.create_default_context(cafile=str(cert))
     env_token = "env-token-" + "x" * 30
     server = LiveServer(
-        ["--policy", str(made["policy"]), "--host", "0.0.0.0", "--workers", "2"],
+        ["--policy", str(made["policy"]), "--host", "0.0.0.0", "--workers", "2"]
+        + ["--tls-cert", str(cert), "--tls-key", str(key)],
         home,
         env={"PIIZONE_SERVE_TOKEN": env_token},
+        verify=verify,
     )
     try:
-        assert "warning: listening on 0.0.0.0 without TLS" in server.log()
-        assert "2 workers" in server.log()
+        assert "warning" not in server.log()
+        assert "listening on https://0.0.0.0:" in server.log() and "2 workers" in server.log()
+        with pytest.raises(httpx.TransportError):  # no clear-text HTTP on a TLS port
+            httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10)
         config_token = load_config(home)["serve"]["token"]
         wrong = httpx.post(
             f"{server.url}/v1/scrub",
             json={"text": "x"},
             headers={"Authorization": f"Bearer {config_token}"},
+            verify=verify,
         )
         assert wrong.status_code == 401  # the environment's token wins
         auth = {"Authorization": f"Bearer {env_token}"}
         text = "Customer: this is Michelle Hall from Denver."
-        outputs = {
-            httpx.post(f"{server.url}/v1/scrub", json={"text": text}, headers=auth).json()["text"]
-            for _ in range(8)
-        }
+        with httpx.Client(verify=verify, headers=auth, timeout=60) as client:
+            outputs = {
+                client.post(f"{server.url}/v1/scrub", json={"text": text}).json()["text"]
+                for _ in range(8)
+            }
+            metrics = client.get(f"{server.url}/metrics").text
         assert len(outputs) == 1 and "<PERSON_" in outputs.pop()
-        metrics = httpx.get(f"{server.url}/metrics", headers=auth).text
         # Shared memory: whichever worker answers, it counts every worker's requests.
         assert 'piizone_http_requests_total{endpoint="/v1/scrub",code="200"} 8' in metrics
         assert 'piizone_entities_redacted_total{entity="PERSON"} 8' in metrics
@@ -181,6 +255,8 @@ def test_two_workers_on_all_interfaces_with_the_env_token(made: dict[str, Path])
     stop = [r for r in audit.open_audit_log(home).records() if r["action"] == "serve.stop"][-1]
     assert stop["details"]["by_endpoint"]["/v1/scrub"] == 9
     assert stop["details"]["signal"] == "SIGINT" and stop["outcome"] == "success"
+    start = [r for r in audit.open_audit_log(home).records() if r["action"] == "serve.start"][-1]
+    assert start["details"]["tls"] is True and start["details"]["workers"] == 2
 
 
 def test_init_adds_a_token_to_a_hand_edited_config_without_rewriting_it(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -26,10 +27,17 @@ class LiveServer:
     """`python -m cli.main serve ARGS --port P` with PIIZONE_HOME=home; waits for /healthz."""
 
     def __init__(
-        self, args: list[str], home: Path, *, env: dict[str, str] | None = None, timeout=180.0
+        self,
+        args: list[str],
+        home: Path,
+        *,
+        env: dict[str, str] | None = None,
+        timeout: float = 180.0,
+        verify: ssl.SSLContext | None = None,
     ):
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.verify = verify or True
+        self.url = f"{'https' if verify else 'http'}://127.0.0.1:{self.port}"
         self.home = home
         self._log = home.parent / f"serve-{self.port}.log"
         full_env = {**os.environ, "PIIZONE_HOME": str(home), "PYTHONPATH": str(REPO)}
@@ -48,7 +56,8 @@ class LiveServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"piizone serve exited {self.process.returncode}: {self.log()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=2).status_code == 200:
+                healthz = httpx.get(f"{self.url}/healthz", timeout=2, verify=self.verify)
+                if healthz.status_code == 200:
                     return
             except httpx.TransportError:
                 pass
