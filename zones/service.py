@@ -580,8 +580,7 @@ def serve(
             hint=f"run `piizone init` (it writes one into config.toml) or set {SERVE_TOKEN_ENV}",
         )
     _check_options(options)
-    log_writable = audit.open_audit_log(home)
-    log_writable.check_writable()  # fail closed before seconds of model loading
+    audit.open_audit_log(home).check_writable()  # fail closed before seconds of model loading
     # Bound before the model loads: a taken port fails in a second, not after the load; the
     # kernel queues connections that arrive meanwhile.
     sock = _bind(options.host, options.port)
