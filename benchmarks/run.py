@@ -5,8 +5,7 @@
 - quality: benchmarks/quality/run_quality.py (piizone vs vanilla Presidio, same run);
 - throughput: benchmarks/throughput.py (text records/s vs vanilla Presidio, 1 and 2 workers;
   100k/1M-row tables with peak RSS; cost growth 1x/4x/16x; Dask vs the local pool);
-- crypto, audit, zone, sandbox, serve: benchmarks/{crypto,audit,zone,sandbox,serve}_bench.py,
-  run as scripts;
+- crypto, audit, zone, sandbox: benchmarks/{crypto,audit,zone,sandbox}_bench.py, run as scripts;
   their Markdown output is captured into RESULTS.md.
 Each benchmark runs in its own process so one's memory and threads never skew another's timing.
 Everything is offline: the data is generated in memory with fixed seeds.
@@ -83,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller sizes everywhere")
     parser.add_argument(
-        "--only", help="comma-separated subset: quality,throughput,crypto,audit,zone,sandbox,serve"
+        "--only", help="comma-separated subset: quality,throughput,crypto,audit,zone,sandbox"
     )
     parser.add_argument("-o", "--output", type=Path, default=RESULTS_MD)
     args = parser.parse_args(argv)
