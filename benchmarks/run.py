@@ -50,6 +50,11 @@ SCRIPTS = {
         ["--mb", "128", "--repeat", "1"],
         "Sandbox sessions",
     ),
+    "serve": (
+        ["benchmarks/serve_bench.py"],
+        ["--singles", "60", "--batches", "4"],
+        "Production service (piizone serve)",
+    ),
 }
 
 

@@ -17,6 +17,7 @@ from cli import audit as audit_cmd
 from cli import redact as redact_cmd
 from cli import sandbox as sandbox_cmd
 from cli import scan as scan_cmd
+from cli import serve as serve_cmd
 from cli import zone as zone_cmd
 from cli.errors import report_error
 
@@ -35,6 +36,7 @@ app.command("init")(zone_cmd.init)
 app.add_typer(zone_cmd.app, name="zone")
 app.add_typer(zone_cmd.keys_app, name="keys")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("serve")(serve_cmd.serve)
 
 
 def _print_version(value: bool) -> None:

@@ -423,11 +423,16 @@ def export_policy(
     name: str = typer.Argument(...),
     output: Path = typer.Option(..., "--output", "-o", help="Directory."),
 ) -> None:
-    """Copy the zone's exact policy out, to run the same policy in production.
+    """Write the zone's signed policy bundle, to run the same policy in production.
+
+    DIR gets policy.yaml (the zone's exact policy), bundle.json (zone id and version, policy
+    sha256, the pseudonym key's id (never the key), model name/version/sha256, tool version),
+    bundle.sig (Ed25519, key made by `piizone init`) and bundle-signing.pub. `piizone serve
+    --bundle DIR` and `Scrubber.from_bundle(DIR)` verify it and refuse an edited bundle.
 
     Example:
 
-        piizone zone export-policy churn -o deploy/ && piizone serve --policy deploy/policy.yaml
+        piizone zone export-policy churn -o deploy/ && piizone serve --bundle deploy/
     """
     target = lifecycle.export_policy(name, output)
     console.print(f"wrote {target}", soft_wrap=True, highlight=False)  # a path: never wrapped

@@ -165,6 +165,58 @@ def redact_frames(
     return _finish(summary, None, started)
 
 
+def redact_string(
+    text: str, engine: Engine, redactor: Redactor, on_pass: Callable[[TextPass], None] | None = None
+) -> tuple[str, RedactSummary]:
+    """`text` redacted exactly as a .txt file holding it would be, at any length.
+
+    The same passes and cuts as `redact_file` (a text longer than one chunk is analysed a chunk
+    at a time there): this is what keeps the Python API and `piizone serve` byte-identical to
+    `redact` and `zone create`. `on_pass` sees each analysis pass (Scrubber.scan_text).
+    """
+    started = time.monotonic()
+    summary = RedactSummary(format="txt")
+    job = _Job(engine, redactor, summary, None, "<text>", 0)
+    job.on_pass = on_pass
+    sink = io.StringIO()
+    job.text_into(io.StringIO(text), sink, TEXT_CHUNK_CHARS)
+    return sink.getvalue(), _finish(summary, None, started)
+
+
+def redact_records(records: list[dict], engine: Engine, redactor: Redactor) -> RedactSummary:
+    """Redact JSON records in place exactly as one JSON Lines file holding them (one table).
+
+    Fields are profiled on the first CHUNK_ROWS records like a file's first chunk, so a batch
+    gives the values `redact` gives for the same lines in a .jsonl file.
+    """
+    started = time.monotonic()
+    summary = RedactSummary(format="jsonl")
+    job = _Job(engine, redactor, summary, None, "<records>", 0)
+    for i in range(0, len(records), CHUNK_ROWS):
+        job.records(records[i : i + CHUNK_ROWS])
+    return _finish(summary, None, started)
+
+
+def redact_frame(
+    frame: pd.DataFrame, engine: Engine, redactor: Redactor
+) -> tuple[pd.DataFrame, RedactSummary]:
+    """A redacted copy of a DataFrame, handled as `redact` handles a table file.
+
+    Chunked by CHUNK_ROWS like a file, so the column plans (decided on the first chunk) and the
+    values equal those of `redact` on the same table; identifier columns are transformed
+    vectorised (one operator call per distinct value). The index is kept.
+    """
+    started = time.monotonic()
+    summary = RedactSummary(format="frame")
+    job = _Job(engine, redactor, summary, None, "<frame>", 0)
+    parts = []
+    for i in range(0, max(len(frame), 1), CHUNK_ROWS):
+        parts.append(job.frame(frame.iloc[i : i + CHUNK_ROWS].copy()))
+        summary.rows += len(parts[-1])
+    out = pd.concat(parts) if len(parts) > 1 else parts[0]
+    return out, _finish(summary, None, started)
+
+
 def _finish(
     summary: RedactSummary, decoding: DecodeCounter | None, started: float
 ) -> RedactSummary:
@@ -473,20 +525,7 @@ class _Job:
         schema: pa.Schema | None = None
         try:
             for chunk in chunks:
-                kept = []
-                for column in chunk.columns:
-                    series = chunk[column]
-                    # pandas 3 gives string columns the "str" dtype, not object
-                    textual = (
-                        series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
-                    ) and bool(series.map(lambda v: isinstance(v, str)).any())
-                    plan = self.plan(str(column), series, textual)
-                    if plan.action == "drop":
-                        continue
-                    kept.append(column)
-                    if plan.action in ("operator", "scan"):
-                        chunk[column] = self.transform(str(column), plan, series.astype(object))
-                frame = chunk[kept]
+                frame = self.frame(chunk)
                 if schema is None:
                     table = pa.Table.from_pandas(frame, preserve_index=False)
                     # A column that is all NULL in the first chunk has no type yet; strings are
@@ -508,6 +547,23 @@ class _Job:
         finally:
             if writer is not None:
                 writer.close()
+
+    def frame(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        """One chunk of a table with its columns' plans applied (changed in place, returned)."""
+        kept = []
+        for column in chunk.columns:
+            series = chunk[column]
+            # pandas 3 gives string columns the "str" dtype, not object
+            textual = (
+                series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
+            ) and bool(series.map(lambda v: isinstance(v, str)).any())
+            plan = self.plan(str(column), series, textual)
+            if plan.action == "drop":
+                continue
+            kept.append(column)
+            if plan.action in ("operator", "scan"):
+                chunk[column] = self.transform(str(column), plan, series.astype(object))
+        return chunk[kept]
 
     # --- jsonl / json ------------------------------------------------------------------------
 
@@ -586,24 +642,28 @@ class _Job:
 
     # --- text ------------------------------------------------------------------------------
 
-    def write_text(self, source: Path, out: IO[bytes], chunk_chars: int) -> None:
+    def write_text(self, source: Path | IO[str], out: IO[bytes], chunk_chars: int) -> None:
         sink = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
-        done = 0
-        last = ""
         try:
-            for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
-                if self.on_pass is not None:
-                    self.on_pass(p)
-                emitted = p.emitted
-                sink.write(self.redactor.redact_text(emitted, p.spans))
-                self._count(Counter(s.entity_type for s in p.spans))
-                self.summary.rows += emitted.count("\n")
-                done += len(emitted)
-                last = emitted[-1:] or last
-                self._tick(done)
+            self.text_into(source, sink, chunk_chars)
         finally:
             sink.flush()
             sink.detach()  # the caller owns `out` (it may be stdout)
+
+    def text_into(self, source: Path | IO[str], sink: IO[str], chunk_chars: int) -> None:
+        """A text file (or an open text stream) redacted pass by pass into a text sink."""
+        done = 0
+        last = ""
+        for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
+            if self.on_pass is not None:
+                self.on_pass(p)
+            emitted = p.emitted
+            sink.write(self.redactor.redact_text(emitted, p.spans))
+            self._count(Counter(s.entity_type for s in p.spans))
+            self.summary.rows += emitted.count("\n")
+            done += len(emitted)
+            last = emitted[-1:] or last
+            self._tick(done)
         if last and last != "\n":
             self.summary.rows += 1
 

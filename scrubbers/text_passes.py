@@ -10,9 +10,10 @@ file is analysed once.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
@@ -39,15 +40,20 @@ class TextPass:
 
 
 def iter_text_passes(
-    path: Path | str,
+    path: Path | str | IO[str],
     engine: Any,
     chunk_chars: int = TEXT_CHUNK_CHARS,
     overlap: int = TEXT_CHUNK_OVERLAP,
 ) -> Iterator[TextPass]:
-    """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size."""
+    """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size.
+
+    An open text stream (io.StringIO) is walked the same way and left open: the Python API
+    redacts a string exactly as it would a .txt file holding it, whatever its length.
+    """
     context = ""  # the end of what was already emitted: left context for the analyzer
     buffer = ""  # read but not yet emitted
-    with open_text(path) as f:
+    opened = nullcontext(path) if hasattr(path, "read") else open_text(path)
+    with opened as f:
         while True:
             try:
                 block = f.read(chunk_chars)

@@ -52,6 +52,7 @@ def test_the_command_surface_of_the_design_is_registered():
         "audit ropa",
         "keys rotate",
         "keys status",
+        "serve",
     }
     assert expected <= set(commands())
 

@@ -81,6 +81,7 @@ ACTIONS: frozenset[str] = frozenset(
         "access.denied",
         "serve.start",
         "serve.request",
+        "serve.stop",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

@@ -56,6 +56,7 @@ ACTIVITY_IDS: dict[str, int] = {
     "access.denied": OTHER,
     "serve.start": OTHER,
     "serve.request": OTHER,
+    "serve.stop": OTHER,
 }
 assert set(ACTIVITY_IDS) == ACTIONS, "map every audit action to an OCSF activity"
 

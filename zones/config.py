@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import secrets
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -68,3 +71,39 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
         return "[" + ", ".join(json.dumps(v) for v in value) + "]"
     raise ZoneError(f"cannot store {type(value).__name__} in config.toml")
+
+
+SERVE_TOKEN_ENV = "PIIZONE_SERVE_TOKEN"
+
+
+def ensure_serve_token(home: Path | None = None) -> bool:
+    """Give config.toml a [serve] token for `piizone serve` if it has none; True if one was made.
+
+    An existing token is never replaced (clients hold it). 32 random bytes, URL-safe. The line
+    is added to the file's text rather than the file regenerated: the rest of a hand-edited
+    config (comments, nested tables save_config cannot write) stays as it was.
+    """
+    if load_config(home).get("serve", {}).get("token"):
+        return False
+    path = config_path(home)
+    text = path.read_text("utf-8")
+    line = f"token = {json.dumps(secrets.token_urlsafe(32))}"
+    header = re.search(r"(?m)^\[serve\][ \t]*(#.*)?$", text)
+    if header:
+        text = f"{text[: header.end()]}\n{line}{text[header.end() :]}"
+    else:
+        text = f"{text.rstrip()}\n\n[serve]\n{line}\n"
+    tomllib.loads(text)  # never write a config that would not load
+    write_private_file(path, text.encode())
+    return True
+
+
+def serve_token(home: Path | None = None) -> str | None:
+    """The bearer token `piizone serve` requires: $PIIZONE_SERVE_TOKEN, else config's; or None."""
+    token = os.environ.get(SERVE_TOKEN_ENV)
+    if token:
+        return token
+    if not config_path(home).is_file():
+        return None
+    value = load_config(home).get("serve", {}).get("token")
+    return value if isinstance(value, str) and value else None

@@ -10,13 +10,19 @@ import base64
 import contextlib
 import getpass
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zones import audit
-from zones.config import DEFAULTS, config_path, load_config, require_initialized, save_config
+from zones.config import (
+    DEFAULTS,
+    config_path,
+    ensure_serve_token,
+    load_config,
+    require_initialized,
+    save_config,
+)
 from zones.crypto import CryptoError, iter_decrypt
 from zones.exceptions import ZoneError
 from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
@@ -68,8 +74,19 @@ def init_home(home: Path | None = None) -> InitResult:
     if not audit_key.exists():
         result.created.append(str(audit_key))
     audit.ensure_audit_key(home)
+    _init_serving(home, result)
     audit.record("init", details={"created": len(result.created)}, home=home)
     return result
+
+
+def _init_serving(home: Path, result: InitResult) -> None:
+    """The bundle-signing key (zone export-policy) and the bearer token (piizone serve)."""
+    from zones.bundle import ensure_bundle_signing_key, signing_key_path
+
+    if ensure_bundle_signing_key(home):
+        result.created.append(str(signing_key_path(home)))
+    if ensure_serve_token(home):
+        result.created.append(f"{config_path(home)}: serve token")
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -322,13 +339,10 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
 
 
 def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
-    """Copy the zone's exact policy out, for `piizone serve --policy` in production."""
-    store = store or ZoneStore()
-    directory = _audited_read("zone.export_policy", name, store, store.current_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / "policy.yaml"
-    shutil.copyfile(directory / "policy.yaml", target)
-    return target
+    """Write the zone's signed policy bundle (zones/bundle.py) for `piizone serve --bundle`."""
+    from zones.bundle import export_bundle  # loads the policy and operator modules
+
+    return export_bundle(name, out_dir, store)
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -76,9 +76,10 @@ def create(name: str, src: Path, *extra: str) -> dict:
 
 def test_init_is_private_and_idempotent(piizone_home: Path) -> None:
     first = json.loads(ok("init", "--json").stdout)
-    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 7
+    # 4 dirs, config, KEK, pseudonym key, audit key, bundle-signing key, serve token
+    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 9
     keys = {p.name: p.read_bytes() for p in (piizone_home / "keys").iterdir()}
-    assert {"pseudonym.key", "audit.key"} <= set(keys)
+    assert {"pseudonym.key", "audit.key", "bundle-signing.ed25519"} <= set(keys)
     assert any(n.startswith("kek-") for n in keys)
     again = json.loads(ok("init", "--json").stdout)
     assert again["created"] == [] and again["kek"] == first["kek"]
@@ -186,7 +187,8 @@ def test_export_policy_writes_the_exact_policy(home: Path, src: Path, tmp_path: 
     out = tmp_path / "deploy" / "prod"
     result = ok("zone", "export-policy", "z", "-o", str(out))
     assert (out / "policy.yaml").read_bytes() == POLICY.encode()
-    assert str(out / "policy.yaml") in result.stdout
+    assert f"wrote {out}" in result.stdout
+    assert {p.name for p in out.iterdir()} >= {"bundle.json", "bundle.sig", "bundle-signing.pub"}
     assert last(home, "zone.export_policy")["zone"] == "z"
     # and the exported policy is the zone's version of it
     from scrubbers.policy import load_policy
