@@ -42,8 +42,10 @@ KNOWN_VALUE_RECOGNIZER and never holds a value.
 from __future__ import annotations
 
 import bisect
+import hashlib
+import hmac
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -354,6 +356,18 @@ class KnownValues:
                 added |= _keep(self._digits, form, key)
         self._dirty |= added
         return added
+
+    def values(self) -> Iterator[tuple[str, str]]:
+        """The (entity, value) pairs learned, in no particular order. Never write them out."""
+        return iter(self._seen)
+
+    def digest(self, key: bytes) -> str:
+        """HMAC-SHA256 under `key` of the whole set: equal sets, equal digests; without the key
+        it says nothing about the values."""
+        mac = hmac.new(key, digestmod=hashlib.sha256)
+        for entity, value in sorted(self._seen):
+            mac.update(f"{entity}\0{value}\n".encode())
+        return mac.hexdigest()
 
     def update(self, other: KnownValues) -> None:
         for form, key in other._words.items():

@@ -199,17 +199,16 @@ def learn_values(
     """Add the identifier-column values of a table (a file, or DataFrame chunks) to `known`.
 
     Columns are planned exactly as the redaction plans them (scrubbers.tables classification,
-    policy column rules), on the same first chunk. Returns how many values were new.
+    policy column rules), on the same first chunk. Returns how many rows were read.
     """
     job = _Job(engine, redactor, RedactSummary(format=fmt or "parquet"), None, str(path), 0)
     job.known = known
-    before = len(known)
     if path is not None:
         job.learn_file(path, fmt or detect_format(path) or "", CHUNK_ROWS)
     else:
         for chunk in chunks or ():
             job.learn_frame(chunk)
-    return len(known) - before
+    return job.learned_rows
 
 
 def _finish(
@@ -328,6 +327,7 @@ class _Job:
         # Known PII values (scrubbers.known_values), and the current chunk's own per row.
         self.known: KnownValues | None = None
         self.row_values: list[list[tuple[str, str]]] | None = None
+        self.learned_rows = 0
 
     def _tick(self, done: int) -> None:
         if self.progress and self.size:
@@ -362,6 +362,7 @@ class _Job:
         if self.known is None:
             self.row_values = None
             return
+        self.learned_rows += size
         rows: list[list[tuple[str, str]]] = [[] for _ in range(size)]
         for name, series in columns.items():
             plan = self.plans.get(name)
