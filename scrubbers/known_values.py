@@ -56,6 +56,9 @@ from scrubbers.findings import Finding, resolve_overlaps
 
 KNOWN_VALUE_RECOGNIZER = "KnownValue"
 SCORE = 1.0  # a known value is certain: it wins over any detector's overlapping guess
+# ...except an e-mail's local part met outside its address: "maria.garcia" read in a sentence
+# as "Maria Garcia" is a name, and a detector that says so should name the span.
+LOCAL_PART_SCORE = 0.6
 
 MIN_TEXT_CHARS = 4  # letters/digits a whole text value needs ("Al" alone is not matched)
 MIN_PART_CHARS = 4  # letters a single word needs to be matched outside its row
@@ -498,7 +501,8 @@ def _choose(candidates: list[tuple[int, int, _Key, int]], text: str) -> list[Kno
         if any(start < e and s < end for s, e in taken):
             continue
         taken.append((start, end))
-        finding = Finding(start, end, key.entity, SCORE, KNOWN_VALUE_RECOGNIZER)
+        score = LOCAL_PART_SCORE if key.rank == _RANK_LOCAL_PART else SCORE
+        finding = Finding(start, end, key.entity, score, KNOWN_VALUE_RECOGNIZER)
         chosen.append(KnownMatch(finding, key.canonical))
     chosen.sort(key=lambda m: m.finding)
     return chosen
