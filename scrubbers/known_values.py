@@ -9,7 +9,8 @@ column's entity type, so the policy's operator and token apply as to the column 
 
 Three scopes: a row's own values (`find(text, row=...)`, the strongest evidence), every
 identifier value of the table, and every identifier value of a zone (`zone create` learns the
-tables first, then redacts its text sources with them).
+tables first, then redacts its text sources with them). A text that names a person in full
+is treated like that person's row for their name's parts.
 
 Matching is tolerant of case, whitespace and punctuation: texts and values are compared as
 casefolded word tokens ("JANE  fairweather," = "Jane Fairweather"). Digit values (phones, SSNs,
@@ -404,6 +405,15 @@ class KnownValues:
                 _match_digits(candidates, items, self._digit_automaton.iter, 0)
         if row:
             _match_row(candidates, words, numbers, row)
+        # A text that names a known person in full ("this is gregory price") is about them:
+        # their weak parts count there as in their own row ("thank you Price" later on).
+        named = {
+            (c[2].entity, c[2].canonical)
+            for c in candidates
+            if c[2].entity == "PERSON" and c[2].rank == _RANK_FULL and c[3] == 0
+        }
+        if named:
+            _match_row(candidates, words, None, sorted(named))
         return _choose(candidates, text)
 
     def _build(self) -> None:

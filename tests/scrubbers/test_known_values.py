@@ -243,3 +243,15 @@ def test_common_word_given_names_stay_outside_a_name_context(engine, tmp_path: P
     out = tmp_path / "out.csv"
     redact_file(src, out, engine, Redactor(load_policy(), None))
     assert pd.read_csv(out)["notes"].tolist() == frame["notes"].tolist()
+
+
+def test_a_text_naming_someone_in_full_is_their_row() -> None:
+    """ "Price" is a common word: outside its row it needs a text that names Gregory Price."""
+    k = KnownValues()
+    k.add("PERSON", "Gregory Price")
+    text = "Customer: hi this is gregory price.\nAgent: thank you Price, the prices went up."
+    assert [text[m.finding.start : m.finding.end] for m in k.find(text)] == [
+        "gregory price",
+        "Price",
+    ]
+    assert k.find("Agent: thank you Price.") == []
