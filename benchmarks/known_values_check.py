@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 PIIZONE = [sys.executable, "-m", "cli.main"]
 SEED = 20261201
-DIGIT_WORDS = "zero one two three four five six seven eight nine".split()
+DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 # Given names that are ordinary words: rows with them test the over-redaction guard.
 WORD_NAMES = ["Will", "May", "Grace", "Bill", "Mark", "Rose"]
 CLEAN_NOTES = [
