@@ -48,6 +48,11 @@ SCRIPTS = {
         ["--mb", "128", "--repeat", "1"],
         "Sandbox sessions",
     ),
+    "known_values": (
+        ["benchmarks/known_values_check.py"],
+        ["--rows", "80"],
+        "Known-value redaction",
+    ),
 }
 
 
