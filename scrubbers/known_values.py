@@ -393,9 +393,22 @@ class KnownValues:
             return []
         if table:
             self._build()
+        # Without the table, a row whose values are all learned table-wide only adds what the
+        # automaton does not match the same way (weak parts, a given name in lower case).
+        only_extra = not table and all(pair in self._seen for pair in row or ())
+        if only_extra and row:
+            folded = text.casefold()
+            if not any(
+                form.split(" ", 1)[0] in folded  # its first token: a cheap pre-check
+                for entity, value in row
+                if isinstance(value, str)
+                for form, _ in _row_keys(entity, value, True)[0]
+            ) and not any(_row_keys(e, v, True)[1] for e, v in row if isinstance(v, str)):
+                return []
         candidates: list[tuple[int, int, _Key, int]] = []  # start, end, key, source (1 = row)
         words = _Words(text)
-        numbers = _Numbers(text) if (table and self._digits) or row else None
+        row_digits = any(_row_keys(e, v, only_extra)[1] for e, v in row or () if isinstance(v, str))
+        numbers = _Numbers(text) if (table and self._digits) or row_digits else None
         if table and self._word_automaton is not None and words.norm:
             for end, (form, key) in self._word_automaton.iter(words.norm):
                 start = end - len(form) - 1  # the key is " form ": its leading space
@@ -404,7 +417,7 @@ class KnownValues:
             for items in numbers.segments:
                 _match_digits(candidates, items, self._digit_automaton.iter, 0)
         if row:
-            _match_row(candidates, words, numbers, row)
+            _match_row(candidates, words, numbers, row, only_extra)
         # A text that names a known person in full ("this is gregory price") is about them:
         # their weak parts count there as in their own row ("thank you Price" later on).
         named = {
@@ -472,24 +485,45 @@ def _match_digits(out: list, items: list[_Item], search, source: int) -> None:
             out.append((items[owner[first]].start, items[owner[end]].end, key, source))
 
 
+@lru_cache(maxsize=100_000)
+def _row_keys(
+    entity: str, value: str, only_extra: bool
+) -> tuple[tuple[tuple[str, _Key], ...], tuple[tuple[str, _Key], ...]]:
+    """A value's keys as its own row matches them: in its row a rare given name needs no
+    capital; a weak part still does. `only_extra`: just the keys the table-wide automaton does
+    not already match the same way (tables repeat this for every cell: most rows need none)."""
+    texts, digits = derive_keys(entity, value)
+    row_texts = tuple(
+        (form, replace(key, capital=not anywhere))
+        for form, key, anywhere in texts
+        if not (only_extra and anywhere and not key.capital)
+    )
+    row_digits = tuple(
+        (form, key) for form, key, anywhere in digits if not (only_extra and anywhere)
+    )
+    return row_texts, row_digits
+
+
 def _match_row(
-    out: list, words: _Words, numbers: _Numbers | None, row: Sequence[tuple[str, str]]
+    out: list,
+    words: _Words,
+    numbers: _Numbers | None,
+    row: Sequence[tuple[str, str]],
+    only_extra: bool = False,
 ) -> None:
     """The row's own values, weak parts included: a few keys, found with str.find."""
     for entity, value in row:
         if not isinstance(value, str):
             continue
-        texts, digits = derive_keys(entity, value)
-        for form, key, anywhere in texts:
-            # In its own row a rare given name needs no capital; a weak part still does.
-            key = replace(key, capital=not anywhere)
+        texts, digits = _row_keys(entity, value, only_extra)
+        for form, key in texts:
             needle = f" {form} "
             at = words.norm.find(needle)
             while at >= 0:
                 _add_word(out, words, at + 1, form, key, 1)
                 at = words.norm.find(needle, at + 1)
         if numbers is not None and digits:
-            table = {form: key for form, key, _ in digits}
+            table = dict(digits)
 
             def search(stream: str, table=table):
                 for form, key in table.items():
