@@ -55,6 +55,11 @@ SCRIPTS = {
         ["--singles", "60", "--batches", "4"],
         "Production service (piizone serve)",
     ),
+    "known_values": (
+        ["benchmarks/known_values_check.py"],
+        ["--rows", "80"],
+        "Known-value redaction",
+    ),
 }
 
 

@@ -59,6 +59,15 @@ def _build_summary(result, verb: str) -> None:
         f"{len(m['files'])} files, {rows} rows, risk {m['scan']['risk']}"
     )
     console.print(f"  PII redacted under policy {m['policy']['sha256'][:12]}: {totals}")
+    known = m.get("known_values") or {}
+    if known.get("values"):
+        found = sum(n for f in m["files"] for n in (f.get("known_values") or {}).values())
+        extra = len(known.get("sources") or [])
+        console.print(
+            f"  known values: {known['values']} learned"
+            + (f" (with {extra} --known-values source{'s' * (extra > 1)})" if extra else "")
+            + f", {found} spans found as known values"
+        )
     if result.reused:
         console.print(f"  reused unchanged: {', '.join(result.reused)}")
     for relpath, reason in result.skipped:
@@ -94,6 +103,12 @@ def create(
     sources: list[str] = typer.Option(
         ..., "--from", help="File, directory or database URL (?table= / ?query=). Repeatable."
     ),
+    known_values: list[str] | None = typer.Option(
+        None,
+        "--known-values",
+        help="A table (file, directory or database URL) whose identifier values are redacted "
+        "wherever they appear in the zone; its data is not copied in. Repeatable.",
+    ),
     policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy YAML."),
     purpose: str = typer.Option("", "--purpose", help="Why the zone exists (for the ROPA)."),
     ttl: str | None = typer.Option(None, "--ttl", help="Lifetime, e.g. 30d (config default)."),
@@ -115,6 +130,10 @@ def create(
     --canaries N adds N fake records (data/_extra/members.jsonl) whose values, if a model
     trained on the zone ever writes them, show up in the egress check and `zone canary-check`.
 
+    The identifier values of the zone's tables (names, e-mails, phones...) are redacted
+    wherever else they appear, transcripts included; --known-values adds a table used only
+    for that (`zone refresh` re-reads it).
+
     Example:
 
         piizone zone create churn --from sample_data --purpose "churn model" --ttl 30d
@@ -122,6 +141,8 @@ def create(
         piizone zone create crm --from "postgresql://app@db/prod?table=customers"
 
         piizone zone create churn --from sample_data --canaries 20
+
+        piizone zone create calls --from transcripts/ --known-values crm/customers.csv
     """
     from zones.provision import ZoneRequest, create_zone  # loads the NLP stack: not at import
 
@@ -134,6 +155,7 @@ def create(
         owner=owner,
         canaries=canaries,
         engine={"workers": workers, "engine": engine_kind.value, "scheduler": scheduler},
+        known_values=known_values or [],
     )
     with _item_progress(f"provisioning {name}") as progress:
         result = create_zone(request, progress=progress)

@@ -35,7 +35,7 @@ import hmac
 import re
 import secrets
 import string
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from faker import Faker
@@ -145,12 +145,20 @@ class Redactor:
         # means a caller passed a column rule where a value operator belongs.
         raise ValueError(f"operator {kind!r} does not apply to single values")
 
-    def redact_text(self, text: str, findings: Sequence[Finding]) -> str:
+    def redact_text(
+        self,
+        text: str,
+        findings: Sequence[Finding],
+        values: Mapping[tuple[int, int], str] | None = None,
+    ) -> str:
         """`text` with each finding's span replaced by its operator's output.
 
         Findings must not overlap (the engine resolves overlaps). One that spans a line break
         is replaced line by line (apply_operator), so the text keeps its lines. Built left to
-        right from slices: one join instead of a string copy per finding.
+        right from slices: one join instead of a string copy per finding. `values` gives, for
+        some spans, the value the operator transforms instead of the text there: a known value
+        written another way ("555.123.4567" for the column's "(555) 123-4567") gets the column's
+        token.
         """
         if not findings:
             return text
@@ -158,7 +166,10 @@ class Redactor:
         pos = 0
         for f in sorted(findings):
             parts.append(text[pos : f.start])
-            parts.append(self.apply(f.entity_type, text[f.start : f.end]))
+            value = values.get((f.start, f.end)) if values else None
+            parts.append(
+                self.apply(f.entity_type, text[f.start : f.end] if value is None else value)
+            )
             pos = f.end
         parts.append(text[pos:])
         return "".join(parts)

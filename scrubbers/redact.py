@@ -35,6 +35,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from scrubbers.entities import Risk, entity_risk
 from scrubbers.exceptions import InputError
 from scrubbers.findings import LINE_BREAK
 from scrubbers.formats import (
@@ -48,6 +49,7 @@ from scrubbers.formats import (
     iter_table_chunks,
     open_text,
 )
+from scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from scrubbers.text_passes import TextPass, iter_text_passes
@@ -75,6 +77,8 @@ class RedactSummary:
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     invalid_bytes: int = 0  # input bytes that were not valid UTF-8 (replaced)
+    # Of `entities`: spans found as known values (scrubbers.known_values), per entity.
+    known_values: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -105,16 +109,25 @@ def redact_file(
     *,
     chunk_rows: int = CHUNK_ROWS,
     chunk_chars: int = TEXT_CHUNK_CHARS,
+    known_values: bool = True,
 ) -> RedactSummary:
     """Redact `input_path` into `output_path` in the same format. `-` is stdin / stdout.
 
     `fmt` overrides the extension and is needed for stdin (default txt). Raises InputError for
     unreadable or unsupported input; on any error nothing is left at `output_path`.
+
+    A table's identifier values are redacted in its free-text columns too (known values: the
+    row's own, and every value of the table; a file is read once ahead to learn them, stdin
+    learns them as it goes). `known_values=False` turns that off.
     """
     started = time.monotonic()
     source, fmt, size = _resolve_input(input_path, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(input_path), size)
+    if known_values and fmt != "txt":
+        job.known = KnownValues()
+        if str(input_path) != STDIO:
+            job.learn_file(source, fmt, chunk_rows)
     with DecodeCounter() as decoding, _open_output(output_path) as out:
         _WRITERS[fmt](job, source, fmt, out, chunk_rows, chunk_chars)
     if progress:
@@ -131,18 +144,23 @@ def redact_into(
     fmt: str | None = None,
     progress: ProgressCallback | None = None,
     on_pass: Callable[[TextPass], None] | None = None,
+    known: KnownValues | None = None,
 ) -> RedactSummary:
     """Redact a file into an open binary stream (e.g. an encrypting writer), same format.
 
     The caller owns `out`: nothing is renamed or closed here. Zones use it so that redacted
     plaintext goes straight into encryption and never to disk. For a text file, `on_pass`
     sees every analysis pass (zone create builds the file's scan report from them).
+
+    `known`: values already known to be PII (a zone's tables, learned first with
+    `learn_values`), redacted wherever they appear; a table's own rows add theirs.
     """
     started = time.monotonic()
     path, fmt, size = _resolve_input(source, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(source), size)
     job.on_pass = on_pass
+    job.known = known
     with DecodeCounter() as decoding:
         _WRITERS[fmt](job, path, fmt, out, CHUNK_ROWS, TEXT_CHUNK_CHARS)
     return _finish(summary, decoding, started)
@@ -156,11 +174,16 @@ def redact_frames(
     *,
     name: str = "table",
     progress: ProgressCallback | None = None,
+    known: KnownValues | None = None,
 ) -> RedactSummary:
-    """Redact a table given as DataFrame chunks (a database query) into Parquet on `out`."""
+    """Redact a table given as DataFrame chunks (a database query) into Parquet on `out`.
+
+    `known` as for `redact_into`; each row's own identifier values are matched in its cells.
+    """
     started = time.monotonic()
     summary = RedactSummary(format="parquet")
     job = _Job(engine, redactor, summary, progress, name, 0)
+    job.known = known
     job.write_frames_parquet(chunks, out)
     return _finish(summary, None, started)
 
@@ -217,6 +240,30 @@ def redact_frame(
     return out, _finish(summary, None, started)
 
 
+def learn_values(
+    known: KnownValues,
+    engine: Engine,
+    redactor: Redactor,
+    *,
+    path: Path | None = None,
+    fmt: str | None = None,
+    chunks: Iterable[pd.DataFrame] | None = None,
+) -> int:
+    """Add the identifier-column values of a table (a file, or DataFrame chunks) to `known`.
+
+    Columns are planned exactly as the redaction plans them (scrubbers.tables classification,
+    policy column rules), on the same first chunk. Returns how many rows were read.
+    """
+    job = _Job(engine, redactor, RedactSummary(format=fmt or "parquet"), None, str(path), 0)
+    job.known = known
+    if path is not None:
+        job.learn_file(path, fmt or detect_format(path) or "", CHUNK_ROWS)
+    else:
+        for chunk in chunks or ():
+            job.learn_frame(chunk)
+    return job.learned_rows
+
+
 def _finish(
     summary: RedactSummary, decoding: DecodeCounter | None, started: float
 ) -> RedactSummary:
@@ -226,6 +273,7 @@ def _finish(
             f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
         )
     summary.entities = dict(sorted(summary.entities.items()))
+    summary.known_values = dict(sorted(summary.known_values.items()))
     summary.seconds = round(time.monotonic() - started, 3)
     return summary
 
@@ -329,6 +377,10 @@ class _Job:
         self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
         self.counts: Counter[str] = Counter()
         self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
+        # Known PII values (scrubbers.known_values), and the current chunk's own per row.
+        self.known: KnownValues | None = None
+        self.row_values: list[list[tuple[str, str]]] | None = None
+        self.learned_rows = 0
 
     def _tick(self, done: int) -> None:
         if self.progress and self.size:
@@ -337,6 +389,105 @@ class _Job:
     def _count(self, entities: Counter[str] | dict[str, int], times: int = 1) -> None:
         for entity, n in entities.items():
             self.summary.entities[entity] = self.summary.entities.get(entity, 0) + n * times
+
+    def _count_known(self, findings: Iterable, times: int = 1) -> None:
+        known = self.summary.known_values
+        for f in findings:
+            if f.recognizer == KNOWN_VALUE_RECOGNIZER:
+                known[f.entity_type] = known.get(f.entity_type, 0) + times
+
+    # --- known values ----------------------------------------------------------------------
+
+    def _learned_entity(self, name: str, plan: _ColumnPlan) -> str | None:
+        """The entity a column's values are known PII of, if the plan says they all are."""
+        if plan.action == "operator" and plan.entity is not None:
+            if plan.operator is not None and plan.operator.type == "keep":
+                return None
+            entity = plan.entity
+        elif plan.action == "drop":
+            entity = header_hint(name)  # a dropped "full_name" still names people elsewhere
+        else:
+            return None
+        return entity if entity and entity_risk(entity) >= Risk.MEDIUM else None
+
+    def learn_columns(self, columns: dict[str, pd.Series], size: int) -> None:
+        """Learn a chunk's identifier values: table-wide, and per row for its own cells."""
+        if self.known is None:
+            self.row_values = None
+            return
+        self.learned_rows += size
+        rows: list[list[tuple[str, str]]] = [[] for _ in range(size)]
+        for name, series in columns.items():
+            plan = self.plans.get(name)
+            entity = self._learned_entity(name, plan) if plan is not None else None
+            if entity is None:
+                continue
+            for i, value in enumerate(series.tolist()):
+                if isinstance(value, str) and value.strip():
+                    rows[i].append((entity, value))
+                    self.known.add(entity, value)
+        self.row_values = rows if any(rows) else None
+
+    def learn_frame(self, chunk: pd.DataFrame) -> None:
+        columns = {}
+        for column in chunk.columns:
+            series = chunk[column]
+            self.plan(str(column), series, _is_textual(series))
+            columns[str(column)] = series
+        self.learn_columns(columns, len(chunk))
+
+    def learn_file(self, source: Path, fmt: str, chunk_rows: int) -> None:
+        """Read a table file once ahead, planning its columns and learning their values."""
+        if fmt in ("csv", "tsv"):
+            for chunk in iter_table_chunks(source, fmt, chunk_rows):
+                self.learn_frame(chunk)
+        elif fmt == "parquet":
+            try:
+                pf = pq.ParquetFile(source)
+                for batch in pf.iter_batches(batch_size=chunk_rows):
+                    columns = {}
+                    for i, f in enumerate(pf.schema_arrow):
+                        textual = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                        series = batch.column(i).to_pandas() if textual else pd.Series(dtype=object)
+                        self.plan(f.name, series, textual)
+                        if textual:
+                            columns[f.name] = series
+                    self.learn_columns(columns, batch.num_rows)
+            except (pa.ArrowException, OSError) as e:
+                raise InputError(
+                    f"{source}: not a readable Parquet file ({type(e).__name__})"
+                ) from None
+        elif fmt in ("jsonl", "json"):
+            for records in self._record_chunks(source, fmt, chunk_rows):
+                fields = list(dict.fromkeys(k for r in records for k in r))
+                columns = {}
+                for name in fields:
+                    strings = [
+                        r.get(name) if isinstance(r.get(name), str) else None for r in records
+                    ]
+                    present = pd.Series([v for v in strings if v is not None], dtype=object)
+                    if name not in self.plans:
+                        self.plan(name, present, textual=not present.empty)
+                    columns[name] = pd.Series(strings, dtype=object)
+                self.learn_columns(columns, len(records))
+        self.row_values = None
+
+    def _record_chunks(self, source: Path, fmt: str, chunk_rows: int) -> Iterator[list[dict]]:
+        if fmt == "jsonl":
+            for records, _ in iter_jsonl_records(source, chunk_rows):
+                yield records
+            return
+        if source.stat().st_size > MAX_JSON_BYTES:
+            return  # the redaction pass refuses it with the error
+        with open_text(source) as f:
+            try:
+                value = json.load(f)
+            except json.JSONDecodeError:
+                return
+        records = [value] if isinstance(value, dict) else value
+        if isinstance(records, list) and all(isinstance(v, dict) for v in records):
+            for i in range(0, len(records), chunk_rows):
+                yield records[i : i + chunk_rows]
 
     # --- columns -------------------------------------------------------------------------
 
@@ -404,11 +555,48 @@ class _Job:
         )
 
     def _scan(self, name: str, series: pd.Series) -> pd.Series:
+        if self.known is not None and self.row_values is not None:
+            return self._scan_rows(name, series, self.row_values)
+
         def redact(uniques: list[str], counts: list[int]) -> list[str]:
             mapping = self._redact_values(name, uniques, counts)
             return [mapping[v] for v in uniques]
 
         return self._per_distinct(series, redact)
+
+    def _scan_rows(
+        self, name: str, series: pd.Series, rows: list[list[tuple[str, str]]]
+    ) -> pd.Series:
+        """Like _scan, and each cell is also checked against its own row's identifier values.
+
+        Each distinct value is still analysed once (with the table's known values); only a
+        cell whose row adds a match is redacted again, from those findings plus the row's.
+        """
+        selected = _non_empty_strings(series)
+        if not selected.any():
+            return series
+        assert self.known is not None
+        codes, uniques = pd.factorize(series[selected])
+        values = uniques.tolist()
+        self._redact_values(name, values, [0] * len(values))  # analysed and cached, not counted
+        cache = self.caches[name]
+        out = series.astype(object)
+        new = []
+        for position, code in zip(np.flatnonzero(selected).tolist(), codes.tolist(), strict=True):
+            value = values[code]
+            redacted, entities, findings, known = cache[value]
+            row = rows[position] if position < len(rows) else None
+            matches = self.known.find(value, row, table=False) if row else []
+            if matches:
+                merged, spans = merge_findings(findings, matches, known)
+                redacted = self.redactor.redact_text(value, merged, spans)
+                entities = Counter(f.entity_type for f in merged)
+                findings = merged
+            self._count(entities)
+            self._count_known(findings)
+            new.append(redacted)
+        out[selected] = np.array(new, dtype=object)
+        return out
 
     def _per_distinct(
         self,
@@ -434,21 +622,32 @@ class _Job:
         return out
 
     def _redact_values(self, slot: str, values: list[str], times: list[int]) -> dict[str, str]:
-        """Redacted form of each distinct value; new ones analysed in one batched NER pass."""
+        """Redacted form of each distinct value; new ones analysed in one batched NER pass.
+
+        With known values, each value's matches are merged into its findings (the table's
+        values only: a row's own are added by _scan_rows).
+        """
         cache = self.caches.setdefault(slot, {})
         new = [v for v in values if v not in cache]
         if len(cache) + len(new) > _VALUE_CACHE:
             cache.clear()
             new = values
         for value, findings in zip(new, self.engine.analyze_many(new), strict=True):
+            known: dict[tuple[int, int], str] = {}
+            if self.known:
+                findings, known = merge_findings(findings, self.known.find(value))
             cache[value] = (
-                self.redactor.redact_text(value, findings),
+                self.redactor.redact_text(value, findings, known),
                 Counter(f.entity_type for f in findings),
+                findings,
+                known,
             )
         mapping = {}
         for value, n in zip(values, times, strict=True):
-            redacted, entities = cache[value]
-            self._count(entities, n)
+            redacted, entities, findings, _ = cache[value]
+            if n:
+                self._count(entities, n)
+                self._count_known(findings, n)
             mapping[value] = redacted
         return mapping
 
@@ -460,6 +659,9 @@ class _Job:
         written = 0
         for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows)):
             kept = []
+            for column in chunk.columns:
+                self.plan(str(column), chunk[column], textual=True)
+            self.learn_columns({str(c): chunk[c] for c in chunk.columns}, len(chunk))
             for column in chunk.columns:
                 plan = self.plan(str(column), chunk[column], textual=True)
                 if plan.action == "drop":
@@ -491,10 +693,16 @@ class _Job:
         try:
             for batch in batches:
                 columns, fields = [], []
+                texts = {}
+                for i, f in enumerate(schema):
+                    if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
+                        texts[f.name] = batch.column(i).to_pandas()
+                        self.plan(f.name, texts[f.name], True)
+                self.learn_columns(texts, batch.num_rows)
                 for i, f in enumerate(schema):
                     column = batch.column(i)
-                    textual = pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-                    series = column.to_pandas() if textual else pd.Series(dtype=object)
+                    textual = f.name in texts
+                    series = texts[f.name] if textual else pd.Series(dtype=object)
                     plan = self.plan(f.name, series, textual)
                     if plan.action == "drop":
                         continue
@@ -549,15 +757,18 @@ class _Job:
                 writer.close()
 
     def frame(self, chunk: pd.DataFrame) -> pd.DataFrame:
-        """One chunk of a table with its columns' plans applied (changed in place, returned)."""
+        """One chunk of a table with its columns' plans applied (changed in place, returned).
+
+        Every column is planned first, so the chunk's identifier values are known (row by row)
+        before its free text is redacted.
+        """
+        for column in chunk.columns:
+            self.plan(str(column), chunk[column], _is_textual(chunk[column]))
+        self.learn_columns({str(c): chunk[c] for c in chunk.columns}, len(chunk))
         kept = []
         for column in chunk.columns:
             series = chunk[column]
-            # pandas 3 gives string columns the "str" dtype, not object
-            textual = (
-                series.dtype == object or pd.api.types.is_string_dtype(series.dtype)
-            ) and bool(series.map(lambda v: isinstance(v, str)).any())
-            plan = self.plan(str(column), series, textual)
+            plan = self.plan(str(column), series, _is_textual(series))
             if plan.action == "drop":
                 continue
             kept.append(column)
@@ -603,6 +814,7 @@ class _Job:
         """Redact JSON records in place: top-level fields by plan, nested strings as free text."""
         fields = list(dict.fromkeys(k for r in records for k in r))
         nested: list[tuple[dict, str]] = []
+        self.row_values = None  # records: the table's known values, not per row
         for name in fields:
             holders = [r for r in records if name in r]
             strings = [r for r in holders if isinstance(r[name], str)]
@@ -654,18 +866,28 @@ class _Job:
         """A text file (or an open text stream) redacted pass by pass into a text sink."""
         done = 0
         last = ""
-        for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
+        for p in iter_text_passes(
+            source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP, known=self.known
+        ):
             if self.on_pass is not None:
                 self.on_pass(p)
             emitted = p.emitted
-            sink.write(self.redactor.redact_text(emitted, p.spans))
+            sink.write(self.redactor.redact_text(emitted, p.spans, p.emitted_values()))
             self._count(Counter(s.entity_type for s in p.spans))
+            self._count_known(p.spans)
             self.summary.rows += emitted.count("\n")
             done += len(emitted)
             last = emitted[-1:] or last
             self._tick(done)
         if last and last != "\n":
             self.summary.rows += 1
+
+
+def _is_textual(series: pd.Series) -> bool:
+    # pandas 3 gives string columns the "str" dtype, not object
+    return (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)) and bool(
+        series.map(lambda v: isinstance(v, str)).any()
+    )
 
 
 def _line_ending(path: Path) -> str:

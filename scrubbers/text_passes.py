@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
 from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, open_text
+from scrubbers.known_values import merge_findings
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,20 @@ class TextPass:
     shift: int  # where the new characters start in `text` (the context's length)
     cut: int  # how many of the new characters this pass emits
     spans: list[Finding]  # what to redact in the emitted text, relative to it
+    # Known values (scrubbers.known_values) matched in `text`: span -> the value the operator
+    # transforms, so a pseudonym matches the column's own token. In memory only.
+    values: dict[tuple[int, int], str] = field(default_factory=dict, repr=False)
 
     @property
     def emitted(self) -> str:
         return self.text[self.shift : self.shift + self.cut]
+
+    def emitted_values(self) -> dict[tuple[int, int], str]:
+        """`values` for the spans this pass redacts, relative to the emitted text."""
+        if not self.values:
+            return {}
+        shift = self.shift
+        return {(a - shift, b - shift): v for (a, b), v in self.values.items() if a >= shift}
 
     def emitted_findings(self) -> list[Finding]:
         """The findings (in `text`) whose spans this pass redacts: each counted once per file."""
@@ -44,11 +55,15 @@ def iter_text_passes(
     engine: Any,
     chunk_chars: int = TEXT_CHUNK_CHARS,
     overlap: int = TEXT_CHUNK_OVERLAP,
+    known: Any = None,
 ) -> Iterator[TextPass]:
     """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size.
 
     An open text stream (io.StringIO) is walked the same way and left open: the Python API
     redacts a string exactly as it would a .txt file holding it, whatever its length.
+
+    `known` (a scrubbers.known_values.KnownValues) adds its matches to the engine's findings
+    before the cut is chosen, so a known value is never split between two passes either.
     """
     context = ""  # the end of what was already emitted: left context for the analyzer
     buffer = ""  # read but not yet emitted
@@ -74,8 +89,11 @@ def iter_text_passes(
                 cut = len(buffer)
             text = context + buffer
             findings = engine.analyze(text)
+            values: dict[tuple[int, int], str] = {}
+            if known:
+                findings, values = merge_findings(findings, known.find(text))
             spans, cut = _spans_before(findings, len(context), cut, limit=len(buffer))
-            yield TextPass(text, findings, len(context), cut, spans)
+            yield TextPass(text, findings, len(context), cut, spans, values)
             context = (context + buffer[:cut])[-overlap:] if overlap else ""
             buffer = buffer[cut:]
             if final:

@@ -12,6 +12,7 @@ import base64
 import contextlib
 import getpass
 import hashlib
+import hmac
 import json
 import os
 import shutil
@@ -27,11 +28,12 @@ from typing import Any
 from sqlalchemy.engine import URL, make_url
 
 from scrubbers.formats import iter_table_chunks
+from scrubbers.known_values import KnownValues
 from scrubbers.operators import Redactor
 from scrubbers.parallel import close_engine, make_engine
 from scrubbers.policy import Policy, load_policy, parse_policy
 from scrubbers.prefetch import prefetch
-from scrubbers.redact import redact_frames, redact_into
+from scrubbers.redact import learn_values, redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import TextScan, scan_file, scan_frames
 from zones import audit
@@ -76,6 +78,12 @@ class ZoneRequest:
     # Engine choice: {"workers": N, "engine": "local"|"dask", "scheduler": address}.
     engine: dict[str, Any] = field(default_factory=dict)
     canaries: int = 0  # synthetic records to plant (zones.canaries)
+    # Dictionary-only sources (`--known-values`): their identifier values are learned and
+    # redacted wherever they appear in the zone; their data is never copied into it.
+    known_values: list[str] = field(default_factory=list)
+    # Known-value redaction as a whole (the zone's own tables' values too); off only to
+    # measure what it adds (benchmarks/known_values_check.py).
+    learn_known_values: bool = True
 
 
 @dataclass
@@ -147,6 +155,8 @@ def create_zone(
                 progress=progress,
                 engine_options=request.engine,
                 canaries=request.canaries,
+                known_specs=request.known_values,
+                learn_known=request.learn_known_values,
             )
             details.update(_summary(result))
             _publish_audited(store, "zone.create", name, result, previous=None, details=details)
@@ -192,6 +202,10 @@ def refresh_zone(
                 created_by=actor(),
             )
             specs = sources or [s["spec"] for s in parent["sources"]]
+            # The same dictionary-only sources as the parent, re-read: their values may have
+            # changed like the zone's own sources.
+            known_record = parent.get("known_values") or {}
+            known_specs = [s["spec"] for s in known_record.get("sources", [])]
             details = {"version": meta["version"], "parent": parent["version"]}
             result = _build(
                 store,
@@ -204,6 +218,8 @@ def refresh_zone(
                 parent=(parent, parent_dir),
                 progress=progress,
                 engine_options=engine_options,
+                known_specs=known_specs,
+                learn_known=known_record.get("enabled", True) if known_record else True,
             )
             details.update(_summary(result))
             _publish_audited(
@@ -229,8 +245,13 @@ def _build(
     progress: ProgressCallback | None,
     engine_options: dict[str, Any] | None = None,
     canaries: int = 0,
+    known_specs: list[str] | None = None,
+    learn_known: bool = True,
 ) -> BuildResult:
     resolved = resolve_sources(specs)
+    known_sources = resolve_sources(known_specs) if known_specs else []
+    if known_sources and not learn_known:
+        raise ZoneError("--known-values sources given with known-value redaction turned off")
     items = [item for source in resolved for item in source.items()]
     sizes = [item.size for item in items]
     engine = make_engine(
@@ -251,6 +272,7 @@ def _build(
             progress=progress,
             engine=engine,
             canaries=canaries,
+            known=_KnownPlan(known_specs or [], known_sources, learn_known),
         )
     finally:
         close_engine(engine)
@@ -271,11 +293,17 @@ def _build_with(
     progress: ProgressCallback | None,
     engine: Any,
     canaries: int = 0,
+    known: _KnownPlan | None = None,
 ) -> BuildResult:
     # Every value the redactor transforms is fingerprinted on the way (zones.fingerprints):
     # the cheapest place, it already sees each distinct redacted value once.
     collector = FingerprintCollector(dek)
     redactor = collecting_redactor(Redactor(policy, ensure_pseudonym_key(store.home)), collector)
+    known = known or _KnownPlan([], [], True)
+    # Tables first: their identifier values (and the --known-values sources') are learned
+    # before anything is redacted, so a transcript naming a customer of the CRM table is
+    # redacted with the table's values. In memory only.
+    known_values = known.learn(items, engine, redactor, collector)
     if parent:  # items reused from the parent were not redacted again: keep their fingerprints
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
@@ -300,6 +328,9 @@ def _build_with(
                 previous
                 and previous.get("source_sha256") == fingerprint
                 and parent[0]["policy"]["sha256"] == policy.sha256
+                # Redacted with other known values, it could keep a name the new set redacts.
+                and (parent[0].get("known_values") or {}).get("digest")
+                == known.digest(known_values, dek)
             ):
                 os.link(parent[1] / zone_path, _prepare(staging / zone_path))
                 files.append(dict(previous))
@@ -308,7 +339,15 @@ def _build_with(
                 result.reused.append(item.relpath)
             else:
                 entry, source_report = _provision_item(
-                    item, zone_path, staging, dek, meta["id"], engine, redactor, collector
+                    item,
+                    zone_path,
+                    staging,
+                    dek,
+                    meta["id"],
+                    engine,
+                    redactor,
+                    collector,
+                    known_values,
                 )
                 entry["source_sha256"] = fingerprint
                 files.append(entry)
@@ -334,6 +373,7 @@ def _build_with(
             "files": files,
             "scan": {"totals": report.totals, "risk": report.risk.label},
             "fingerprints": write_fingerprints(staging, collector.fingerprints, dek, meta["id"]),
+            "known_values": known.manifest(known_values, dek),
             **side,
         }
         store.write_manifest(staging, manifest)
@@ -354,6 +394,7 @@ def _provision_item(
     engine,
     redactor,
     collector: FingerprintCollector | None = None,
+    known: KnownValues | None = None,
 ) -> tuple[dict[str, Any], SourceReport]:
     """Scan one item for the report, then redact it straight into its encrypted file.
 
@@ -383,16 +424,22 @@ def _provision_item(
         writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
         if text_scan is not None:
             summary = redact_into(
-                item.path, writer, engine, redactor, fmt=item.fmt, on_pass=text_scan.add
+                item.path,
+                writer,
+                engine,
+                redactor,
+                fmt=item.fmt,
+                on_pass=text_scan.add,
+                known=known,
             )
             text_scan.finish(summary.invalid_bytes)
         elif item.path is not None:
-            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt)
+            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt, known=known)
         else:
             chunks = item.table_chunks()
             if columns:  # not one more database query: collect on the way through
                 chunks = collect_columns(collector, chunks, columns)
-            summary = redact_frames(chunks, writer, engine, redactor)
+            summary = redact_frames(chunks, writer, engine, redactor, known=known)
         writer.close()
     return {
         "path": zone_path,
@@ -402,8 +449,84 @@ def _provision_item(
         "format": "parquet" if item.fmt == "sql" else item.fmt,
         "kind": item.kind,
         "entities": summary.entities,
+        "known_values": summary.known_values,  # counts of spans found as known values
         "source": item.source_uri,
     }, source_report
+
+
+@dataclass
+class _KnownPlan:
+    """Known-value redaction for one build: the dictionary-only sources and the switch."""
+
+    specs: list[str]
+    sources: list[Source]
+    enabled: bool
+    rows: list[int] = field(default_factory=list)  # rows learned per source
+    hashes: list[str] = field(default_factory=list)  # content sha256 per source
+
+    def learn(
+        self,
+        items: list[SourceItem],
+        engine: Any,
+        redactor: Redactor,
+        collector: FingerprintCollector,
+    ) -> KnownValues | None:
+        if not self.enabled:
+            return None
+        known = KnownValues()
+        for item in items:
+            if item.kind == "table":
+                _learn_item(known, item, engine, redactor)
+        for source in self.sources:
+            own = KnownValues()
+            rows = 0
+            for item in source.items():
+                if item.kind != "table":
+                    continue  # a text has no columns to say what its values are
+                rows += _learn_item(own, item, engine, redactor)
+            # Their values never reach the redactor unless they show up in the zone: the
+            # egress check should still catch them leaving a session.
+            for entity, value in own.values():
+                collector.add(entity, value)
+            known.update(own)
+            self.rows.append(rows)
+            self.hashes.append(source.fingerprint())
+        return known
+
+    def digest(self, known: KnownValues | None, dek: bytes) -> str | None:
+        return known.digest(_known_values_key(dek)) if known is not None else None
+
+    def manifest(self, known: KnownValues | None, dek: bytes) -> dict[str, Any]:
+        """What the manifest says: the sources (no password) and counts, never a value."""
+        return {
+            "enabled": self.enabled,
+            "sources": [
+                {
+                    "uri": source.uri,
+                    "spec": _refresh_spec(spec),
+                    "sha256": sha,
+                    "rows": rows,
+                }
+                for spec, source, sha, rows in zip(
+                    self.specs, self.sources, self.hashes, self.rows, strict=True
+                )
+            ],
+            "values": len(known) if known is not None else 0,
+            # Keyed by the zone's DEK: says whether a refresh learned the same values, and
+            # nothing about them without the key.
+            "digest": self.digest(known, dek),
+        }
+
+
+def _learn_item(known: KnownValues, item: SourceItem, engine: Any, redactor: Redactor) -> int:
+    """Learn one table item's identifier values; the rows read."""
+    if item.path is not None:
+        return learn_values(known, engine, redactor, path=item.path, fmt=item.fmt)
+    return learn_values(known, engine, redactor, chunks=item.table_chunks())
+
+
+def _known_values_key(dek: bytes) -> bytes:
+    return hmac.new(dek, b"piizone-known-values", hashlib.sha256).digest()
 
 
 def _plant_canaries(
