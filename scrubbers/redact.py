@@ -215,6 +215,11 @@ def redact_records(records: list[dict], engine: Engine, redactor: Redactor) -> R
     started = time.monotonic()
     summary = RedactSummary(format="jsonl")
     job = _Job(engine, redactor, summary, None, "<records>", 0)
+    # Read ahead to learn the batch's identifier values, as redact_file does for a file.
+    job.known = KnownValues()
+    for i in range(0, len(records), CHUNK_ROWS):
+        job.learn_records(records[i : i + CHUNK_ROWS])
+    job.row_values = None
     for i in range(0, len(records), CHUNK_ROWS):
         job.records(records[i : i + CHUNK_ROWS])
     return _finish(summary, None, started)
@@ -232,6 +237,10 @@ def redact_frame(
     started = time.monotonic()
     summary = RedactSummary(format="frame")
     job = _Job(engine, redactor, summary, None, "<frame>", 0)
+    # Read ahead to learn the table's identifier values, as redact_file does for a file.
+    job.known = KnownValues()
+    for i in range(0, max(len(frame), 1), CHUNK_ROWS):
+        job.learn_frame(frame.iloc[i : i + CHUNK_ROWS])
     parts = []
     for i in range(0, max(len(frame), 1), CHUNK_ROWS):
         parts.append(job.frame(frame.iloc[i : i + CHUNK_ROWS].copy()))
@@ -459,18 +468,20 @@ class _Job:
                 ) from None
         elif fmt in ("jsonl", "json"):
             for records in self._record_chunks(source, fmt, chunk_rows):
-                fields = list(dict.fromkeys(k for r in records for k in r))
-                columns = {}
-                for name in fields:
-                    strings = [
-                        r.get(name) if isinstance(r.get(name), str) else None for r in records
-                    ]
-                    present = pd.Series([v for v in strings if v is not None], dtype=object)
-                    if name not in self.plans:
-                        self.plan(name, present, textual=not present.empty)
-                    columns[name] = pd.Series(strings, dtype=object)
-                self.learn_columns(columns, len(records))
+                self.learn_records(records)
         self.row_values = None
+
+    def learn_records(self, records: list[dict]) -> None:
+        """Plan a chunk of JSON records' top-level fields and learn their identifier values."""
+        fields = list(dict.fromkeys(k for r in records for k in r))
+        columns = {}
+        for name in fields:
+            strings = [r.get(name) if isinstance(r.get(name), str) else None for r in records]
+            present = pd.Series([v for v in strings if v is not None], dtype=object)
+            if name not in self.plans:
+                self.plan(name, present, textual=not present.empty)
+            columns[name] = pd.Series(strings, dtype=object)
+        self.learn_columns(columns, len(records))
 
     def _record_chunks(self, source: Path, fmt: str, chunk_rows: int) -> Iterator[list[dict]]:
         if fmt == "jsonl":
