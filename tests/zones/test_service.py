@@ -119,8 +119,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             f.name: _zone_plaintext(home, "parity", f"data/src/{f.name}") for f in src.iterdir()
         }
         zone_kv = {
-            f.name: _zone_plaintext(home, "parity-kv", f"data/src/{f.name}")
-            for f in src.iterdir()
+            f.name: _zone_plaintext(home, "parity-kv", f"data/src/{f.name}") for f in src.iterdir()
         }
         token = load_config(home)["serve"]["token"]
     server = LiveServer(["--bundle", str(bundle)], home)
