@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import getpass
 import hashlib
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import audit
+from zones import access, audit
 from zones.config import DEFAULTS, config_path, load_config, require_initialized, save_config
 from zones.crypto import CryptoError, iter_decrypt
-from zones.exceptions import ZoneError
+from zones.exceptions import AccessDenied, ZoneError
 from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from zones.keys import (
     create_keyfile_kek,
@@ -241,18 +240,24 @@ def record_unconfirmed(
 
 
 def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
-    """Crypto-shred every version (wrapped keys first); refused under legal hold."""
+    """Crypto-shred every version (wrapped keys first); refused under legal hold.
+
+    Only the owner or root (zones.access) may; a refusal is audited as access.denied.
+    """
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     try:
         with store.lock(name):
             manifest = store.manifest(name)
+            access.require_owner(manifest, "destroy", store.home)
             if manifest.get("legal_hold"):
                 raise ZoneDenied(
                     f"zone {name!r} is under legal hold",
                     hint=f"lift it first: piizone zone hold {name} --off",
                 )
             versions = store.shred(name)
+    except AccessDenied:
+        raise  # audited as access.denied
     except ZoneError as e:
         audit.record(
             "zone.destroy",
@@ -275,6 +280,7 @@ def set_hold(name: str, on: bool, store: ZoneStore | None = None) -> dict[str, A
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     with store.lock(name):
+        access.require_owner(store.manifest(name), "hold", store.home)
         manifest = store.update_manifest(name, legal_hold=on)
     audit.record("zone.hold", zone=name, details={"legal_hold": on}, home=store.home)
     return manifest
@@ -286,7 +292,9 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
         raise ZoneError(f"invalid user name {user!r}")
     audit.open_audit_log(store.home).check_writable()
     with store.lock(name):
-        grants = set(store.manifest(name).get("grants", []))
+        manifest = store.manifest(name)
+        access.require_owner(manifest, "grant" if grant else "revoke", store.home)
+        grants = set(manifest.get("grants", []))
         (grants.add if grant else grants.discard)(user)
         store.update_manifest(name, grants=sorted(grants))
     audit.record(
@@ -296,12 +304,20 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
 
 
 def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[str, list[str]]:
-    """Destroy expired zones not on hold; remove staging dirs left by crashed runs."""
+    """Destroy expired zones not on hold; remove staging dirs left by crashed runs.
+
+    Only the zones the actor may destroy (its own; all for root) count: others' expired zones
+    are listed under "others" and left to their owners or the operator.
+    """
     store = store or ZoneStore()
-    expired, held = [], []
+    expired, held, others = [], [], []
     for name in store.names():
         manifest = store.manifest(name)
-        if is_expired(manifest):
+        if not is_expired(manifest):
+            continue
+        if not access.may_manage(manifest):
+            others.append(name)
+        else:
             (held if manifest.get("legal_hold") else expired).append(name)
     if not dry_run:
         for name in expired:
@@ -314,11 +330,12 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
         details={
             "destroyed": 0 if dry_run else len(expired),
             "held": len(held),
+            "others": len(others),
             "stale_staging": stale,
         },
         home=store.home,
     )
-    return {"expired": expired, "held": held}
+    return {"expired": expired, "held": held, "others": others}
 
 
 def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
@@ -374,7 +391,7 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     audit.record(
         "key.rotate",
         # not "rewrapped": the audit log strips detail keys naming wrapped key material
-        details={"provider": new.provider_id, "versions": rewrapped, "by": getpass.getuser()},
+        details={"provider": new.provider_id, "versions": rewrapped, "by": access.current_user()},
         home=store.home,
     )
     return {"provider": new.provider_id, "rewrapped": rewrapped}
