@@ -67,8 +67,17 @@ def init_home(home: Path | None = None) -> InitResult:
     if not audit_key.exists():
         result.created.append(str(audit_key))
     audit.ensure_audit_key(home)
+    _ensure_audit_signing_key(home, result)
     audit.record("init", details={"created": len(result.created)}, home=home)
     return result
+
+
+def _ensure_audit_signing_key(home: Path, result: InitResult) -> None:
+    """The Ed25519 key that signs the audit log's checkpoints (its .pub goes to auditors)."""
+    signing_key = keys_dir(home) / audit.SIGNING_KEY_FILE
+    if not signing_key.exists():
+        result.created.append(str(signing_key))
+    audit.ensure_signing_key(home)
 
 
 # -- reading ------------------------------------------------------------------------------------

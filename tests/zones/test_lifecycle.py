@@ -76,7 +76,7 @@ def create(name: str, src: Path, *extra: str) -> dict:
 
 def test_init_is_private_and_idempotent(piizone_home: Path) -> None:
     first = json.loads(ok("init", "--json").stdout)
-    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 7
+    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 8
     keys = {p.name: p.read_bytes() for p in (piizone_home / "keys").iterdir()}
     assert {"pseudonym.key", "audit.key"} <= set(keys)
     assert any(n.startswith("kek-") for n in keys)
