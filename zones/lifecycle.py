@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import access, audit
+from zones import access, audit, journal
 from zones.config import DEFAULTS, config_path, load_config, require_initialized, save_config
 from zones.crypto import CryptoError, iter_decrypt
 from zones.exceptions import AccessDenied, ZoneError
 from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from zones.keys import (
+    KekProvider,
     create_keyfile_kek,
     ensure_keyfile_kek,
     ensure_pseudonym_key,
@@ -370,7 +371,11 @@ def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
 
 
 def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
-    """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted."""
+    """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted.
+
+    Journaled (zones.journal): a crash before the audit record is settled by the next command,
+    which completes the rotation and records it.
+    """
     store = store or ZoneStore()
     config = require_initialized(store.home)
     audit.open_audit_log(store.home).check_writable()
@@ -379,31 +384,61 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
             f"keys rotate creates keyfile KEKs; this home uses {config['kek'].get('provider')}",
             hint="rotate that provider's key in its own system",
         )
-    new = create_keyfile_kek(store.home)
-    rewrapped = 0
+    with journal.rotate_lock(store.home) as taken:
+        if not taken:
+            raise ZoneError(
+                "keys rotate is already running in another piizone process",
+                hint="wait for it to finish",
+            )
+        new = create_keyfile_kek(store.home)
+        by = access.current_user()
+        intent = journal.begin(store.home, "key.rotate", provider=new.provider_id, by=by)
+        rewrapped = finish_rotation(store.home, new.provider_id, new)
+        journal.crash_point("rotate-before-record")
+        audit.record(
+            "key.rotate",
+            # not "rewrapped": the audit log strips detail keys naming wrapped key material
+            details={
+                "provider": new.provider_id,
+                "versions": rewrapped,
+                "by": by,
+                "intent": intent,
+            },
+            home=store.home,
+        )
+        journal.finish(store.home, intent)
+    return {"provider": new.provider_id, "rewrapped": rewrapped}
+
+
+def finish_rotation(home: Path, provider_id: str, new: KekProvider | None = None) -> int:
+    """Re-wrap every version not yet under `provider_id` and make it the configured KEK.
+
+    Idempotent (a version already under it is left as is), so an interrupted rotation can be
+    run again to completion. Returns how many versions are under the new KEK.
+    """
+    store = ZoneStore(home)
+    config = require_initialized(home)
+    new = new or load_kek_for(provider_id, config["kek"], home)
+    versions = 0
     for name in store.names():
         with store.lock(name):
             for version in store.versions(name):
                 directory = store.version_dir(name, version)
                 manifest = store.manifest(name, version)
                 provider, wrapped = store.wrapped_key(manifest)
-                old = load_kek_for(provider, config["kek"], store.home)
+                versions += 1
+                if provider == new.provider_id:
+                    continue
+                old = load_kek_for(provider, config["kek"], home)
                 blob = rewrap(wrapped, old, new, manifest["id"].encode())
                 manifest["key"] = {
                     "provider": new.provider_id,
                     "wrapped": base64.b64encode(blob).decode(),
                 }
                 store.write_manifest(directory, manifest)
-                rewrapped += 1
     config["kek"]["key_id"] = new.provider_id.removeprefix("keyfile:")
-    save_config(config, store.home)
-    audit.record(
-        "key.rotate",
-        # not "rewrapped": the audit log strips detail keys naming wrapped key material
-        details={"provider": new.provider_id, "versions": rewrapped, "by": access.current_user()},
-        home=store.home,
-    )
-    return {"provider": new.provider_id, "rewrapped": rewrapped}
+    save_config(config, home)
+    return versions
 
 
 def open_check(manifest: dict[str, Any]) -> None:

@@ -33,7 +33,7 @@ from scrubbers.prefetch import prefetch
 from scrubbers.redact import redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import TextScan, scan_file, scan_frames
-from zones import access, audit
+from zones import access, audit, journal
 from zones.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
 from zones.config import require_initialized
 from zones.crypto import EncryptingWriter, new_dek
@@ -519,17 +519,31 @@ def _publish_audited(
 ) -> None:
     staging: Path = result.staging  # type: ignore[attr-defined]
     version = result.manifest["version"]
+    # The publish and its record are one step: a crash between them is settled by the next
+    # command from this intent (zones.journal), which the record names.
+    intent = journal.begin(store.home, action, zone=name, version=version, previous=previous)
     try:
         store.publish(name, staging, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        journal.finish(store.home, intent)
         raise
+    journal.crash_point("after-publish")
     try:
-        audit.record(action, zone=name, outcome="success", details=details, home=store.home)
+        audit.record(
+            action,
+            zone=name,
+            outcome="success",
+            details={**details, "intent": intent},
+            home=store.home,
+        )
     except BaseException:
         # Fail closed: a zone nobody can account for must not exist.
         store.unpublish(name, version, previous)
+        journal.finish(store.home, intent)
         raise
+    journal.crash_point("after-record")
+    journal.finish(store.home, intent)
 
 
 def _audit_failure(

@@ -253,6 +253,19 @@ def test_sigkill_between_publish_and_record_is_rolled_back(home: Path, src: Path
     ok("zone", "create", "churn", "--from", str(src))  # the name is free again
 
 
+def test_sigkill_after_the_record_keeps_the_recorded_zone(home: Path, src: Path) -> None:
+    done = crash_at(home, "after-record", "zone", "create", "churn", "--from", str(src))
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list((home / "journal").iterdir())  # the intent outlived its process
+
+    listed = json.loads(ok("zone", "list", "--json").stdout)
+    assert [z["name"] for z in listed] == ["churn"]
+    create = [r for r in records(home) if r["action"] == "zone.create"]
+    assert [(r["zone"], r["outcome"]) for r in create] == [("churn", "success")]
+    assert not list((home / "journal").iterdir())
+    assert verify().exit_code == 0
+
+
 def test_sigkill_between_rotate_and_record_is_completed_and_recorded(home: Path, src: Path) -> None:
     ok("zone", "create", "churn", "--from", str(src))
     before = ZoneStore(home).manifest("churn")["key"]["provider"]
