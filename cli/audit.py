@@ -142,8 +142,7 @@ def verify(
         "Ed25519 key (keys/audit-signing.ed25519.pub).",
     ),
 ) -> None:
-    """Check the hash chain, every MAC, the sealed head and the signed checkpoint; exit 1
-    naming the first bad record.
+    """Check the chain, MACs, head and signed checkpoint; exit 1 naming the first bad record.
 
     Reports edited, deleted, reordered, inserted, truncated, bad_mac, bad_signature, malformed
     or stale_head with the record's seq, file and line. An empty or missing log in a home with
