@@ -84,9 +84,10 @@ def last_record(home: Path) -> dict:
         ["zone", "revoke", ZONE, "bob"],
         ["zone", "hold", ZONE, "--on"],
         ["zone", "destroy", ZONE, "--yes"],
+        ["zone", "refresh", ZONE],
         ["sandbox", "run", ZONE, "--out", "out", "--", "true"],
     ],
-    ids=["grant", "revoke", "hold", "destroy", "sandbox"],
+    ids=["grant", "revoke", "hold", "destroy", "refresh", "sandbox"],
 )
 def test_the_owners_name_in_the_environment_grants_nothing(shared_home, command):
     before = ZoneStore(shared_home).manifest(ZONE)
@@ -100,6 +101,17 @@ def test_the_owners_name_in_the_environment_grants_nothing(shared_home, command)
     assert denial["actor"]["uid"] == NOBODY.pw_uid and denial["actor"]["user"] == "nobody"
     assert denial["details"]["user"] == "nobody"
     assert audit.open_audit_log(shared_home).verify().ok
+
+
+def test_gc_leaves_another_owners_expired_zone(shared_home):
+    ZoneStore(shared_home).update_manifest(ZONE, expires="2000-01-01T00:00:00Z")
+    done = as_nobody(shared_home, "zone", "gc", "--yes")
+    assert done.returncode == 0, done.stderr
+    assert "not yours" in done.stdout
+    assert ZoneStore(shared_home).exists(ZONE)
+    gc = last_record(shared_home)
+    assert gc["action"] == "zone.gc" and gc["details"]["destroyed"] == 0
+    assert gc["details"]["others"] == 1
 
 
 def test_the_owner_by_uid_may_manage_whatever_the_environment_says(shared_home):
