@@ -502,6 +502,7 @@ class AuditLog:
         self.directory = Path(directory)
         self._key = key
         self._signer = signer
+        self._made_signer = False  # this instance made the home's signing key (a fresh home)
         self.public_key = public_key or (signer.public_key() if signer else None)
         self.home = home
         self.max_bytes = max_bytes
@@ -524,14 +525,19 @@ class AuditLog:
     def record_evidence(self, *, key: bool = False) -> str | None:
         """Why this log must hold records, when it holds none (R13), else None."""
         return _record_evidence(self.directory, self.home, key=key)
-        if key and (keys_dir(self.home) / KEY_FILE).exists():
-            return "the audit key exists"
-        try:
-            zones = [p for p in zones_dir(self.home).iterdir() if not p.name.startswith(".")]
-        except OSError:
-            zones = []
-        if zones:
-            return f"{len(zones)} zone(s) exist"
+
+    def _may_start_chain(self, action: str | None) -> str | None:
+        """None if a first record may be written now, else the evidence of a deleted log.
+
+        Zones or a checkpoint: never. The keys (made by `init`, which writes the first record
+        right after them): only `init` itself, or a writer that has just made the signing key
+        for a fresh home. Anything else would start a new, "intact" chain over a deleted log.
+        """
+        evidence = self.record_evidence()
+        if evidence or action == "init" or self._made_signer or self.home is None:
+            return evidence
+        if (keys_dir(self.home) / SIGNING_KEY_FILE).exists():
+            return "the audit signing key exists (only `piizone init` starts a log then)"
         return None
 
     def segments(self) -> list[tuple[int, str]]:
@@ -652,7 +658,7 @@ class AuditLog:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _tail_state(self) -> _Head | None:
+    def _tail_state(self, action: str | None = None) -> _Head | None:
         """The head, after checking the files end where it says; repairs a crash, else refuses.
 
         A crash can leave (a) a torn last line, never acknowledged to its caller, or (b) one
@@ -667,12 +673,13 @@ class AuditLog:
                     "audit head file is missing but the log has records; refusing to append",
                     hint="run `piizone audit verify`; restore audit/head.json from backup",
                 )
-            evidence = self.record_evidence()
+            evidence = self._may_start_chain(action)
             if evidence:
                 # Starting a new chain here would make a deleted log verify as intact.
                 raise AuditError(
                     f"the audit log is missing but {evidence}; refusing to start a new one",
-                    hint="run `piizone audit verify`; restore the audit directory from backup",
+                    hint="run `piizone audit verify`; restore the audit directory from backup "
+                    "(if `piizone init` was interrupted before its first record: run it again)",
                 )
             return None
         path = self.directory / head.file
@@ -786,8 +793,10 @@ class AuditLog:
         actor = current_actor()
         if self._signer is None and self.home is not None:
             # A home from before signed checkpoints: its first append makes the signing key.
+            made = not (keys_dir(self.home) / SIGNING_KEY_FILE).exists()
             self._signer = _open_signer(self.home, self.directory, create=True)
             self.public_key = self._signer.public_key() if self._signer else None
+            self._made_signer = made
         with self._locked(exclusive=True):
             try:
                 return self._append_locked(action, zone, outcome, clean, actor)
@@ -802,7 +811,7 @@ class AuditLog:
         details: dict[str, Any],
         actor: dict[str, Any],
     ) -> dict[str, Any]:
-        head = self._tail_state()
+        head = self._tail_state(action)
         seq = head.seq + 1 if head else 1
         prev = head.last if head else GENESIS
         rec: dict[str, Any] = {

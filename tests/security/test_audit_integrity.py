@@ -93,12 +93,27 @@ def test_a_deleted_log_with_zones_fails_verify_even_without_its_keys(home: Path,
     assert verify().exit_code == 1
 
 
-def test_no_new_chain_is_started_over_a_deleted_log(home: Path) -> None:
-    delete_log(home)
+@pytest.mark.parametrize(
+    "also_deleted",
+    [(), ("audit/checkpoint.json",)],
+    ids=["log+head", "log+head+checkpoint"],
+)
+def test_no_new_chain_is_started_over_a_deleted_log(home: Path, also_deleted) -> None:
+    delete_log(home, *also_deleted)
     result = runner.invoke(app, ["zone", "list"])
     assert result.exit_code == 2 and "refusing to start a new one" in result.stderr
     assert not list((home / "audit").glob("audit-*.jsonl"))
     assert verify().exit_code == 1
+
+
+def test_only_init_starts_the_log_of_a_home_that_has_none(home: Path) -> None:
+    # What an interrupted `init` leaves (keys, no record) looks like a wiped log in a home
+    # without zones: only `init`, an explicit operator action, writes a first record then.
+    delete_log(home, "audit/checkpoint.json")
+    assert runner.invoke(app, ["zone", "list"]).exit_code == 2
+    ok("init")
+    assert [r["action"] for r in records(home)] == ["init"]
+    assert verify().exit_code == 0
 
 
 def test_a_fresh_home_verifies_and_verify_creates_nothing(piizone_home: Path) -> None:
