@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -360,9 +360,7 @@ def load_public_key(data: bytes, source: str) -> Ed25519PublicKey:
     """An Ed25519 public key from PEM (SubjectPublicKeyInfo), or AuditError naming `source`."""
     try:
         key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError):
-        key = None
-    except Exception:  # cryptography's UnsupportedAlgorithm and friends: not our kind of key
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         key = None
     if not isinstance(key, Ed25519PublicKey):
         raise AuditError(
@@ -1362,7 +1360,9 @@ def _open_signer(home: Path, directory: Path, *, create: bool) -> Ed25519Private
         ) from e
 
 
-def verify_home(home: Path | None = None, *, public_key: Ed25519PublicKey | None = None):
+def verify_home(
+    home: Path | None = None, *, public_key: Ed25519PublicKey | None = None
+) -> VerifyResult:
     """`piizone audit verify`: the home's log with its keys, or with a public key alone.
 
     Creates nothing (an auditor's read-only account must be able to run it): a home without an
@@ -1372,8 +1372,23 @@ def verify_home(home: Path | None = None, *, public_key: Ed25519PublicKey | None
     directory = audit_dir(home)
     if public_key is not None:
         return AuditLog(directory, None, public_key=public_key).verify()
-    if (keys_dir(home) / KEY_FILE).exists():
-        return open_audit_log(home).verify()
+    keys = keys_dir(home)
+    if (keys / KEY_FILE).exists():
+        if (keys / SIGNING_KEY_FILE).exists():
+            public_key = _read_signing_key(keys / SIGNING_KEY_FILE).public_key()
+        elif (keys / SIGNING_PUBLIC_FILE).exists():
+            public_key = load_public_key((keys / SIGNING_PUBLIC_FILE).read_bytes(), "the .pub")
+        elif (directory / CHECKPOINT_FILE).exists():
+            problem = Problem(
+                "deleted",
+                None,
+                f"keys/{SIGNING_KEY_FILE}",
+                None,
+                "the signing key is missing but the log has signed checkpoints",
+            )
+            return VerifyResult(ok=False, records=0, problem=problem)
+        log = AuditLog(directory, _read_key(keys / KEY_FILE), public_key=public_key, home=home)
+        return log.verify()
     if any((directory / n).stat().st_size for _, n in _segments(directory)):
         open_audit_log(home)  # raises: the key of an existing log is missing
     evidence = _record_evidence(directory, home)

@@ -296,3 +296,16 @@ def test_sigkill_between_rotate_and_record_is_completed_and_recorded(home: Path,
     assert after != before and after == rotate[0]["details"]["provider"]
     assert verify().exit_code == 0
     ok("zone", "verify", "churn")  # the data key unwraps under the new KEK
+
+
+def test_verify_checks_the_checkpoint_with_the_pub_when_the_private_key_is_gone(
+    home: Path,
+) -> None:
+    (home / "keys" / "audit-signing.ed25519").unlink()
+    assert verify().exit_code == 0
+    _flip_signature(home)
+    assert json.loads(verify("--json").stdout)["problem"]["kind"] == "bad_signature"
+    (home / "keys" / "audit-signing.ed25519.pub").unlink()
+    result = verify("--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["problem"]["file"] == "keys/audit-signing.ed25519"
