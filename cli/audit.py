@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cli.errors import handle_errors
 from cli.output import write_output
-from zones.audit import VerifyResult, open_audit_log
+from zones.audit import AuditError, VerifyResult, load_public_key, open_audit_log, verify_home
 from zones.audit_export import export_audit
 from zones.ropa import produce_ropa
 
@@ -113,10 +113,16 @@ def _short(value: object) -> str:
 
 
 def _describe(result: VerifyResult) -> str:
+    if result.ok and not result.macs_checked:
+        return (
+            f"audit log intact: {result.records} record(s) in {len(result.files)} file(s) chain "
+            f"to the signed checkpoint (seq {result.signed_seq}); MACs not checked (no audit key)"
+        )
     if result.ok:
+        signed = f"; signed checkpoint seq {result.signed_seq}" if result.signed_seq else ""
         return (
             f"audit log intact: {result.records} record(s) in {len(result.files)} file(s); "
-            f"head seq {result.head_seq}, last sha256 {result.head_last[:16]}…"
+            f"head seq {result.head_seq}, last sha256 {result.head_last[:16]}…{signed}"
         )
     assert result.problem is not None
     return (
@@ -129,20 +135,37 @@ def _describe(result: VerifyResult) -> str:
 @handle_errors
 def verify(
     json_out: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    public_key: Path | None = typer.Option(
+        None,
+        "--public-key",
+        help="Verify without the audit key: the hash chain and the checkpoint signed by this "
+        "Ed25519 key (keys/audit-signing.ed25519.pub).",
+    ),
 ) -> None:
-    """Check the hash chain, every MAC and the sealed head; exit 1 naming the first bad record.
+    """Check the chain, MACs, head and signed checkpoint; exit 1 naming the first bad record.
 
-    Reports edited, deleted, reordered, inserted, truncated, bad_mac, malformed or stale_head
-    with the record's seq, file and line. Keep the printed head (seq and sha256) elsewhere to
-    detect a later rollback of the whole log.
+    Reports edited, deleted, reordered, inserted, truncated, bad_mac, bad_signature, malformed
+    or stale_head with the record's seq, file and line. An empty or missing log in a home with
+    zones, an audit key or a checkpoint fails. With --public-key an auditor needs only the
+    audit directory ($PIIZONE_HOME/audit) and the public key, not the secret MAC key. Keep the
+    printed head (seq and sha256) elsewhere to detect a later rollback of the whole log.
 
     Example:
 
         piizone audit verify
 
         piizone audit verify --json > audit-verify.json
+
+        PIIZONE_HOME=/mnt/audit-copy piizone audit verify --public-key audit-signing.ed25519.pub
     """
-    result = open_audit_log().verify()
+    key = None
+    if public_key is not None:
+        try:
+            data = public_key.read_bytes()
+        except OSError as e:
+            raise AuditError(f"cannot read {public_key} ({e.strerror})") from None
+        key = load_public_key(data, str(public_key))
+    result = verify_home(public_key=key)
     if json_out:
         typer.echo(json.dumps(result.to_dict(), sort_keys=True, indent=2))
     else:

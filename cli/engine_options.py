@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,12 @@ def engine_from(
     # `piizone audit log` should not pay for it.
     from scrubbers.parallel import close_engine, make_engine
 
+    if options.engine == "dask" and options.scheduler:
+        from scrubbers.dask_engine import insecure_scheduler_warning
+
+        warning = insecure_scheduler_warning(options.scheduler)
+        if warning:
+            sys.stderr.write(f"warning: {warning}\n")
     engine = make_engine(
         policy,
         workers=options.workers,

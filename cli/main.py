@@ -59,6 +59,16 @@ def root(
 
         piizone scan sample_data --format html -o scan.html
     """
+    _settle_interrupted_changes()
+
+
+def _settle_interrupted_changes() -> None:
+    """A change killed between its effect and its audit record is settled first (zones.journal)."""
+    from zones.home import piizone_home
+    from zones.journal import recover_or_warn
+
+    for line in recover_or_warn(piizone_home()):
+        sys.stderr.write(f"warning: {line}\n")
 
 
 def main() -> None:

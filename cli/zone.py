@@ -437,6 +437,8 @@ def gc(
     console.print(f"{verb}: {', '.join(result['expired']) or 'nothing'}")
     if result["held"]:
         console.print(f"kept (legal hold): {', '.join(result['held'])}")
+    if result["others"]:
+        console.print(f"kept (not yours; their owner or root may): {', '.join(result['others'])}")
 
 
 @app.command("export-policy")

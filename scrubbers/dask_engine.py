@@ -2,16 +2,22 @@
 
 Each worker builds the engine once, through a worker plugin, when it joins; batches of texts are
 submitted in order and their results gathered in order, so the output equals the local engine's.
-With no scheduler address a LocalCluster of worker processes on this machine is started.
+With no scheduler address a LocalCluster of worker processes on this machine is started; it
+speaks TLS with a certificate made for this run and held only in memory, and requires it of
+every peer, so no other local user (or process without it) can connect and run code as
+piizone's user, next to $PIIZONE_HOME/keys/.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 import dask.config
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
+from distributed.security import Security
 
 from scrubbers.engine import engine_for
 from scrubbers.exceptions import EngineError
@@ -46,6 +52,31 @@ def _local_cluster_config() -> dict[str, Any]:
     return {**LOCAL_CLUSTER_CONFIG, "distributed.nanny.pre-spawn-environ": kept}
 
 
+def insecure_scheduler_warning(address: str) -> str | None:
+    """A warning when texts to analyse would cross the network in clear text, else None.
+
+    Plain TCP (Dask's default protocol) is acceptable only to this machine's loopback. A host
+    name other than localhost is not resolved (piizone does not look anything up): it counts
+    as another host.
+    """
+    scheme, _, location = address.rpartition("://")
+    if scheme not in ("", "tcp"):
+        return None
+    host = urlsplit(f"tcp://{location}").hostname or ""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"the Dask scheduler {address} is reached over unencrypted TCP: the texts to analyse "
+        "cross the network in clear and anyone who reaches it can run code on its workers; "
+        "use tls:// with certificates in Dask's distributed.comm.tls configuration"
+    )
+
+
 class EnginePlugin(WorkerPlugin):
     """Loads the policy's engine once per worker (the spaCy model is the expensive part)."""
 
@@ -76,9 +107,12 @@ class DaskEngine(_FanOutEngine):
             if scheduler:
                 self._client = Client(scheduler, timeout="30s")
             else:
-                # Nannies hand the configuration to the worker processes they start.
+                # Nannies hand the configuration (and the Security, in memory) to the worker
+                # processes they start.
                 with dask.config.set(_local_cluster_config()):
                     self._cluster = LocalCluster(
+                        security=Security.temporary(),
+                        protocol="tls://",
                         n_workers=workers,
                         threads_per_worker=1,
                         processes=True,

@@ -26,6 +26,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from zones.exceptions import ZoneError
 from zones.home import (
     audit_dir,
@@ -34,6 +38,7 @@ from zones.home import (
     keys_dir,
     piizone_home,
     write_private_file,
+    zones_dir,
 )
 from zones.store import ZONE_NAME
 
@@ -42,6 +47,12 @@ GENESIS = "0" * 64
 KEY_BYTES = 32
 KEY_FILE = "audit.key"
 HEAD_FILE = "head.json"
+CHECKPOINT_FILE = "checkpoint.json"
+SIGNING_KEY_FILE = "audit-signing.ed25519"
+SIGNING_PUBLIC_FILE = "audit-signing.ed25519.pub"
+# Signed bytes = this context + canonical JSON of the checkpoint without `sig`: a signature made
+# for anything else with the same key can never pass for a checkpoint.
+CHECKPOINT_CONTEXT = b"piizone audit checkpoint v1\n"
 LOCK_FILE = ".lock"
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 MAX_DETAILS_BYTES = 16 * 1024
@@ -94,6 +105,7 @@ PROBLEM_KINDS: tuple[str, ...] = (
     "bad_mac",
     "malformed",
     "stale_head",
+    "bad_signature",
 )
 
 RECORD_FIELDS = frozenset(
@@ -101,6 +113,8 @@ RECORD_FIELDS = frozenset(
 )
 ACTOR_FIELDS = frozenset({"uid", "user", "host", "pid"})
 HEAD_FIELDS = frozenset({"v", "seq", "file", "size", "last", "mac"})
+CHECKPOINT_FIELDS = frozenset({"v", "seq", "file", "last", "time", "key_id", "sig"})
+_HEX128 = re.compile(r"^[0-9a-f]{128}$")
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 _TIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
 
@@ -149,6 +163,10 @@ class VerifyResult:
     head_seq: int = 0
     head_last: str = GENESIS
     problem: Problem | None = None
+    # The seq sealed by the signed checkpoint that was checked (0: none), and whether the MACs
+    # were checked (not when verifying with the public key alone).
+    signed_seq: int = 0
+    macs_checked: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -330,6 +348,103 @@ def _record_time(rec: dict[str, Any]) -> datetime:
 
 
 # ---------------------------------------------------------------------------------------------
+# signed checkpoints: the head, sealed with Ed25519 so it can be checked without the MAC key
+
+
+def public_key_id(public: Ed25519PublicKey) -> str:
+    """H(raw 32-byte public key): names the key a checkpoint was signed with."""
+    raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(raw).hexdigest()
+
+
+def load_public_key(data: bytes, source: str) -> Ed25519PublicKey:
+    """An Ed25519 public key from PEM (SubjectPublicKeyInfo), or AuditError naming `source`."""
+    try:
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        key = None
+    if not isinstance(key, Ed25519PublicKey):
+        raise AuditError(
+            f"{source} is not an Ed25519 public key in PEM form",
+            hint=f"pass the keys/{SIGNING_PUBLIC_FILE} of the piizone home that wrote the log",
+        )
+    return key
+
+
+def make_checkpoint(signer: Ed25519PrivateKey, seq: int, file: str, last: str) -> bytes:
+    """checkpoint.json's bytes: the head's seq, file and last hash, signed."""
+    body: dict[str, Any] = {
+        "v": FORMAT_VERSION,
+        "seq": seq,
+        "file": file,
+        "last": last,
+        "time": utc_now(),
+        "key_id": public_key_id(signer.public_key()),
+    }
+    body["sig"] = signer.sign(CHECKPOINT_CONTEXT + canonical_json(body)).hex()
+    return canonical_json(body) + b"\n"
+
+
+def checkpoint_problem(raw: bytes, public: Ed25519PublicKey) -> tuple[str, str] | None:
+    """None for a well-formed checkpoint signed by `public`, else (kind, reason) (C2, C3)."""
+    try:
+        obj = json.loads(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return "malformed", "not ASCII JSON"
+    if not isinstance(obj, dict) or set(obj) != CHECKPOINT_FIELDS or obj.get("v") != FORMAT_VERSION:
+        return "malformed", "not a v1 checkpoint object"
+    seq = obj["seq"]
+    if not (
+        isinstance(seq, int)
+        and not isinstance(seq, bool)
+        and seq >= 1
+        and isinstance(obj["file"], str)
+        and SEGMENT_RE.match(obj["file"])
+        and isinstance(obj["last"], str)
+        and _HEX64.match(obj["last"])
+        and isinstance(obj["time"], str)
+        and _TIME_RE.match(obj["time"])
+        and isinstance(obj["key_id"], str)
+        and _HEX64.match(obj["key_id"])
+        and isinstance(obj["sig"], str)
+        and _HEX128.match(obj["sig"])
+    ):
+        return "malformed", "fields have the wrong types"
+    if raw != canonical_json(obj) + b"\n":
+        return "malformed", "not canonical JSON followed by one LF"
+    if obj["key_id"] != public_key_id(public):
+        return "bad_signature", "signed with another key than the one given"
+    body = {k: v for k, v in obj.items() if k != "sig"}
+    try:
+        public.verify(bytes.fromhex(obj["sig"]), CHECKPOINT_CONTEXT + canonical_json(body))
+    except InvalidSignature:
+        return "bad_signature", "signature does not verify"
+    return None
+
+
+def _record_evidence(directory: Path, home: Path | None, *, key: bool = False) -> str | None:
+    """Why an audit log must hold records, when it holds none (MUST-reject R13), else None.
+
+    A checkpoint is only written with a record; zones are only created after one. `init` writes
+    the first record right after making the audit key, so with `key` its presence counts too
+    (for verify: a writer on a fresh home has just made it).
+    """
+    if (directory / CHECKPOINT_FILE).exists():
+        return "a signed checkpoint exists"
+    if home is None:
+        return None
+    if key and (keys_dir(home) / KEY_FILE).exists():
+        return "the audit key exists"
+    try:
+        zones = [p for p in zones_dir(home).iterdir() if not p.name.startswith(".")]
+    except OSError:
+        zones = []
+    if zones:
+        return f"{len(zones)} zone(s) exist"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
 # the log
 
 
@@ -366,15 +481,29 @@ class AuditLog:
     def __init__(
         self,
         directory: Path,
-        key: bytes,
+        key: bytes | None,
         *,
         max_bytes: int = DEFAULT_MAX_BYTES,
         fsync: bool = True,
+        signer: Ed25519PrivateKey | None = None,
+        public_key: Ed25519PublicKey | None = None,
+        home: Path | None = None,
     ):
-        if len(key) < 16:
+        """`key` None: a read-only log checked with `public_key` alone (chain + checkpoint).
+
+        `signer` seals each head in checkpoint.json; `home` (set by open_audit_log) lets the log
+        see evidence that it should have records (zones) and create the signing key on demand.
+        """
+        if key is not None and len(key) < 16:
             raise AuditError("audit key is too short", hint="keys/audit.key must hold 32 bytes")
+        if key is None and public_key is None:
+            raise ValueError("an audit log needs its MAC key or a public key to verify with")
         self.directory = Path(directory)
         self._key = key
+        self._signer = signer
+        self._made_signer = False  # this instance made the home's signing key (a fresh home)
+        self.public_key = public_key or (signer.public_key() if signer else None)
+        self.home = home
         self.max_bytes = max_bytes
         # fsync=False exists only for building large fixtures in tests and benchmarks.
         self._fsync = fsync
@@ -387,6 +516,28 @@ class AuditLog:
     @property
     def head_path(self) -> Path:
         return self.directory / HEAD_FILE
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.directory / CHECKPOINT_FILE
+
+    def record_evidence(self, *, key: bool = False) -> str | None:
+        """Why this log must hold records, when it holds none (R13), else None."""
+        return _record_evidence(self.directory, self.home, key=key)
+
+    def _may_start_chain(self, action: str | None) -> str | None:
+        """None if a first record may be written now, else the evidence of a deleted log.
+
+        Zones or a checkpoint: never. The keys (made by `init`, which writes the first record
+        right after them): only `init` itself, or a writer that has just made the signing key
+        for a fresh home. Anything else would start a new, "intact" chain over a deleted log.
+        """
+        evidence = self.record_evidence()
+        if evidence or action == "init" or self._made_signer or self.home is None:
+            return evidence
+        if (keys_dir(self.home) / SIGNING_KEY_FILE).exists():
+            return "the audit signing key exists (only `piizone init` starts a log then)"
+        return None
 
     def segments(self) -> list[tuple[int, str]]:
         """(index, name) of the log files present, in chain order."""
@@ -487,10 +638,26 @@ class AuditLog:
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             os.replace(tmp, self.head_path)
+        if self._signer is not None:
+            self._write_checkpoint(head)
+
+    def _write_checkpoint(self, head: _Head) -> None:
+        """Seal the head with the signing key (written after the head: a crash between the two
+        leaves the checkpoint one seal behind, which the next append replaces)."""
+        assert self._signer is not None
+        data = make_checkpoint(self._signer, head.seq, head.file, head.last)
+        if self._fsync:
+            write_private_file(self.checkpoint_path, data)
+        else:
+            tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, self.checkpoint_path)
 
     # -- writing ------------------------------------------------------------------------------
 
-    def _tail_state(self) -> _Head | None:
+    def _tail_state(self, action: str | None = None) -> _Head | None:
         """The head, after checking the files end where it says; repairs a crash, else refuses.
 
         A crash can leave (a) a torn last line, never acknowledged to its caller, or (b) one
@@ -504,6 +671,14 @@ class AuditLog:
                 raise AuditError(
                     "audit head file is missing but the log has records; refusing to append",
                     hint="run `piizone audit verify`; restore audit/head.json from backup",
+                )
+            evidence = self._may_start_chain(action)
+            if evidence:
+                # Starting a new chain here would make a deleted log verify as intact.
+                raise AuditError(
+                    f"the audit log is missing but {evidence}; refusing to start a new one",
+                    hint="run `piizone audit verify`; restore the audit directory from backup "
+                    "(if `piizone init` was interrupted before its first record: run it again)",
                 )
             return None
         path = self.directory / head.file
@@ -611,8 +786,16 @@ class AuditLog:
             raise ValueError(f"unknown audit outcome {outcome!r}")
         if zone is not None and (not isinstance(zone, str) or not zone or len(zone) > 255):
             raise ValueError("audit zone must be a non-empty string of at most 255 characters")
+        if self._key is None:
+            raise AuditError("this audit log was opened to verify only (no audit key)")
         clean = sanitize_details(details)
         actor = current_actor()
+        if self._signer is None and self.home is not None:
+            # A home from before signed checkpoints: its first append makes the signing key.
+            made = not (keys_dir(self.home) / SIGNING_KEY_FILE).exists()
+            self._signer = _open_signer(self.home, self.directory, create=True)
+            self.public_key = self._signer.public_key() if self._signer else None
+            self._made_signer = made
         with self._locked(exclusive=True):
             try:
                 return self._append_locked(action, zone, outcome, clean, actor)
@@ -627,7 +810,7 @@ class AuditLog:
         details: dict[str, Any],
         actor: dict[str, Any],
     ) -> dict[str, Any]:
-        head = self._tail_state()
+        head = self._tail_state(action)
         seq = head.seq + 1 if head else 1
         prev = head.last if head else GENESIS
         rec: dict[str, Any] = {
@@ -735,7 +918,12 @@ class AuditLog:
     # -- verification -------------------------------------------------------------------------
 
     def verify(self) -> VerifyResult:
-        """Check the whole chain and the head; report the first problem precisely."""
+        """Check the whole chain, the head and the signed checkpoint; report the first problem.
+
+        Without the MAC key (a log opened with a public key only) the MACs and the head cannot
+        be checked: the hash chain and the signed checkpoint over its last line still pin every
+        byte of every record.
+        """
         with self._locked(exclusive=False):
             return _Verifier(self).run()
 
@@ -748,6 +936,7 @@ class _Verifier:
         self.key = log._key
         self.segs = log.segments()
         self.files = [n for _, n in self.segs]
+        self.signed_seq = 0
 
     def _check(self, entry: _Entry) -> tuple[dict[str, Any] | None, str | None, str | None]:
         """(record, problem kind, reason) for one line judged on its own (R1–R5)."""
@@ -757,7 +946,7 @@ class _Verifier:
         if reason:
             return rec, "malformed", reason
         assert rec is not None
-        if not hmac.compare_digest(compute_mac(self.key, rec), rec["mac"]):
+        if self.key is not None and not hmac.compare_digest(compute_mac(self.key, rec), rec["mac"]):
             return rec, "bad_mac", "MAC does not verify under the audit key"
         return rec, None, None
 
@@ -787,6 +976,8 @@ class _Verifier:
             head_seq=self.head["seq"] if self.head else 0,
             head_last=self.head["last"] if self.head else GENESIS,
             problem=problem,
+            signed_seq=self.signed_seq,
+            macs_checked=self.key is not None,
         )
 
     def run(self) -> VerifyResult:
@@ -884,11 +1075,72 @@ class _Verifier:
             last_entry = current
             current = nxt
 
-        return self._result(
-            count, self._check_head(head_raw, head, count, expected_prev, last_entry)
-        )
+        problem = None
+        if self.key is not None:  # the head is MAC'd: without the key only the checkpoint counts
+            problem = self._check_head(head_raw, head, count, expected_prev, last_entry)
+        if problem is None:
+            problem = self._check_checkpoint(count, expected_prev, last_entry)
+        return self._result(count, problem)
+
+    def _check_checkpoint(
+        self, count: int, last_hash: str, last_entry: _Entry | None
+    ) -> Problem | None:
+        """C1–C4: the signed checkpoint seals exactly the end of the log."""
+        public = self.log.public_key
+        if public is None:
+            return None  # a log from before signed checkpoints, verified with its MAC key
+        try:
+            raw = self.log.checkpoint_path.read_bytes()
+        except FileNotFoundError:
+            if count == 0 and self.key is not None:
+                return None  # nothing written yet (R13 has judged whether that is right)
+            return Problem(
+                "deleted",
+                None,
+                CHECKPOINT_FILE,
+                None,
+                "checkpoint is missing: the end of the log is not signed",
+            )
+        found = checkpoint_problem(raw, public)
+        if found:
+            return Problem(found[0], None, CHECKPOINT_FILE, None, f"checkpoint {found[1]}")
+        cp = json.loads(raw)
+        last_file = last_entry.file if last_entry else segment_name(1)
+        last_line = last_entry.line if last_entry else 0
+        if cp["seq"] > count:
+            return Problem(
+                "truncated",
+                count + 1,
+                last_file,
+                last_line + 1,
+                f"log ends at seq {count} but the signed checkpoint seals seq {cp['seq']}: "
+                f"{cp['seq'] - count} record(s) removed from the tail",
+            )
+        if cp["seq"] < count:
+            unsigned = self._locate(cp["seq"] + 1)
+            return Problem(
+                "stale_head",
+                cp["seq"] + 1,
+                unsigned.file if unsigned else last_file,
+                unsigned.line if unsigned else last_line,
+                f"the signed checkpoint seals seq {cp['seq']} but the log continues to seq "
+                f"{count}: the records after it are not signed (an older checkpoint was put "
+                "back, or a crash hit before the checkpoint update; the next append repairs that)",
+            )
+        if cp["last"] != last_hash or cp["file"] != last_file:
+            return Problem(
+                "edited",
+                count,
+                last_file,
+                last_line,
+                "does not match the hash sealed in the signed checkpoint",
+            )
+        self.signed_seq = cp["seq"]
+        return None
 
     def _load_head(self) -> tuple[bytes | None, dict[str, Any] | None]:
+        if self.key is None:
+            return None, None
         try:
             raw = self.log.head_path.read_bytes()
         except FileNotFoundError:
@@ -959,7 +1211,16 @@ class _Verifier:
         """R10–R12: the sealed head pins the end of the log."""
         if head_raw is None:
             if count == 0:
-                return None
+                evidence = self.log.record_evidence(key=True)
+                if evidence is None:
+                    return None
+                return Problem(
+                    "deleted",
+                    None,
+                    segment_name(1),
+                    None,
+                    f"the log has no records, yet {evidence}: it was deleted",
+                )
             return Problem(
                 "deleted",
                 None,
@@ -1034,6 +1295,112 @@ def _read_key(path: Path) -> bytes:
     return key
 
 
+def ensure_signing_key(home: Path | None = None) -> Ed25519PrivateKey:
+    """Create keys/audit-signing.ed25519 (PKCS#8 PEM, 0600) and its .pub beside it if missing.
+
+    Never overwritten: auditors pin the public key. The .pub is derived, so it is rewritten
+    when it does not match (someone deleted or replaced it).
+    """
+    directory = keys_dir(home)
+    path = directory / SIGNING_KEY_FILE
+    if not path.exists():
+        pem = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        with contextlib.suppress(FileExistsError):  # another process won the race: use theirs
+            write_private_file(path, pem, overwrite=False)
+    signer = _read_signing_key(path)
+    public_pem = signer.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public_path = directory / SIGNING_PUBLIC_FILE
+    if not public_path.exists() or public_path.read_bytes() != public_pem:
+        write_private_file(public_path, public_pem)
+    return signer
+
+
+def _read_signing_key(path: Path) -> Ed25519PrivateKey:
+    try:
+        signer = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as e:
+        raise AuditError(
+            f"cannot read the audit signing key {path} ({e.strerror or type(e).__name__})",
+            hint=f"restore keys/{SIGNING_KEY_FILE} from backup",
+        ) from e
+    except (ValueError, TypeError):
+        signer = None
+    if not isinstance(signer, Ed25519PrivateKey):
+        raise AuditError(
+            f"audit signing key {path} is not an Ed25519 private key",
+            hint=f"restore keys/{SIGNING_KEY_FILE} from backup; do not edit it",
+        )
+    return signer
+
+
+def _open_signer(home: Path, directory: Path, *, create: bool) -> Ed25519PrivateKey | None:
+    """The home's signing key; made on demand unless checkpoints exist (then it was lost)."""
+    path = keys_dir(home) / SIGNING_KEY_FILE
+    if path.exists():
+        return _read_signing_key(path)
+    if (directory / CHECKPOINT_FILE).exists():
+        raise AuditError(
+            f"the audit signing key {path} is missing but the log has signed checkpoints",
+            hint=f"restore keys/{SIGNING_KEY_FILE} from backup; a new key would not match",
+        )
+    if not create:
+        return None
+    try:
+        return ensure_signing_key(home)
+    except OSError as e:
+        raise AuditError(
+            f"cannot create the audit signing key in {path.parent} "
+            f"({e.strerror or type(e).__name__})",
+            hint="check that $PIIZONE_HOME is writable, or run `piizone init`",
+        ) from e
+
+
+def verify_home(
+    home: Path | None = None, *, public_key: Ed25519PublicKey | None = None
+) -> VerifyResult:
+    """`piizone audit verify`: the home's log with its keys, or with a public key alone.
+
+    Creates nothing (an auditor's read-only account must be able to run it): a home without an
+    audit key is judged by what else it holds (R13).
+    """
+    home = home or piizone_home()
+    directory = audit_dir(home)
+    if public_key is not None:
+        return AuditLog(directory, None, public_key=public_key).verify()
+    keys = keys_dir(home)
+    if (keys / KEY_FILE).exists():
+        if (keys / SIGNING_KEY_FILE).exists():
+            public_key = _read_signing_key(keys / SIGNING_KEY_FILE).public_key()
+        elif (keys / SIGNING_PUBLIC_FILE).exists():
+            public_key = load_public_key((keys / SIGNING_PUBLIC_FILE).read_bytes(), "the .pub")
+        elif (directory / CHECKPOINT_FILE).exists():
+            problem = Problem(
+                "deleted",
+                None,
+                f"keys/{SIGNING_KEY_FILE}",
+                None,
+                "the signing key is missing but the log has signed checkpoints",
+            )
+            return VerifyResult(ok=False, records=0, problem=problem)
+        log = AuditLog(directory, _read_key(keys / KEY_FILE), public_key=public_key, home=home)
+        return log.verify()
+    if any((directory / n).stat().st_size for _, n in _segments(directory)):
+        open_audit_log(home)  # raises: the key of an existing log is missing
+    evidence = _record_evidence(directory, home)
+    if evidence:
+        problem = Problem(
+            "deleted", None, segment_name(1), None, f"the log is missing, yet {evidence}"
+        )
+        return VerifyResult(ok=False, records=0, problem=problem)
+    return VerifyResult(ok=True, records=0)
+
+
 def open_audit_log(home: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYTES) -> AuditLog:
     """The audit log of `home` ($PIIZONE_HOME by default) with its key.
 
@@ -1065,7 +1432,8 @@ def open_audit_log(home: Path | None = None, *, max_bytes: int = DEFAULT_MAX_BYT
             ) from e
     else:
         key = _read_key(path)
-    return AuditLog(directory, key, max_bytes=max_bytes)
+    signer = _open_signer(home, directory, create=False)  # appends make it when missing
+    return AuditLog(directory, key, max_bytes=max_bytes, signer=signer, home=home)
 
 
 def _without_name(details: dict[str, Any] | None, name: str) -> dict[str, Any]:

@@ -7,3 +7,9 @@ from scrubbers.exceptions import ScrubberError
 
 class ZoneError(ScrubberError):
     """Base class for zone, key, audit and sandbox failures."""
+
+
+class AccessDenied(ZoneError):
+    """The acting user (by real uid) may not do this to the zone: exit 1, audited access.denied."""
+
+    exit_code = 1

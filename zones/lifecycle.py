@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import getpass
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import audit
+from zones import access, audit, journal
 from zones.config import (
     DEFAULTS,
     config_path,
@@ -24,9 +23,10 @@ from zones.config import (
     save_config,
 )
 from zones.crypto import CryptoError, iter_decrypt
-from zones.exceptions import ZoneError
+from zones.exceptions import AccessDenied, ZoneError
 from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from zones.keys import (
+    KekProvider,
     create_keyfile_kek,
     ensure_keyfile_kek,
     ensure_pseudonym_key,
@@ -74,6 +74,7 @@ def init_home(home: Path | None = None) -> InitResult:
     if not audit_key.exists():
         result.created.append(str(audit_key))
     audit.ensure_audit_key(home)
+    _ensure_audit_signing_key(home, result)
     _init_serving(home, result)
     audit.record("init", details={"created": len(result.created)}, home=home)
     return result
@@ -87,6 +88,14 @@ def _init_serving(home: Path, result: InitResult) -> None:
         result.created.append(str(signing_key_path(home)))
     if ensure_serve_token(home):
         result.created.append(f"{config_path(home)}: serve token")
+
+
+def _ensure_audit_signing_key(home: Path, result: InitResult) -> None:
+    """The Ed25519 key that signs the audit log's checkpoints (its .pub goes to auditors)."""
+    signing_key = keys_dir(home) / audit.SIGNING_KEY_FILE
+    if not signing_key.exists():
+        result.created.append(str(signing_key))
+    audit.ensure_signing_key(home)
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -258,18 +267,24 @@ def record_unconfirmed(
 
 
 def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
-    """Crypto-shred every version (wrapped keys first); refused under legal hold."""
+    """Crypto-shred every version (wrapped keys first); refused under legal hold.
+
+    Only the owner or root (zones.access) may; a refusal is audited as access.denied.
+    """
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     try:
         with store.lock(name):
             manifest = store.manifest(name)
+            access.require_owner(manifest, "destroy", store.home)
             if manifest.get("legal_hold"):
                 raise ZoneDenied(
                     f"zone {name!r} is under legal hold",
                     hint=f"lift it first: piizone zone hold {name} --off",
                 )
             versions = store.shred(name)
+    except AccessDenied:
+        raise  # audited as access.denied
     except ZoneError as e:
         audit.record(
             "zone.destroy",
@@ -292,6 +307,7 @@ def set_hold(name: str, on: bool, store: ZoneStore | None = None) -> dict[str, A
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     with store.lock(name):
+        access.require_owner(store.manifest(name), "hold", store.home)
         manifest = store.update_manifest(name, legal_hold=on)
     audit.record("zone.hold", zone=name, details={"legal_hold": on}, home=store.home)
     return manifest
@@ -303,7 +319,9 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
         raise ZoneError(f"invalid user name {user!r}")
     audit.open_audit_log(store.home).check_writable()
     with store.lock(name):
-        grants = set(store.manifest(name).get("grants", []))
+        manifest = store.manifest(name)
+        access.require_owner(manifest, "grant" if grant else "revoke", store.home)
+        grants = set(manifest.get("grants", []))
         (grants.add if grant else grants.discard)(user)
         store.update_manifest(name, grants=sorted(grants))
     audit.record(
@@ -313,12 +331,20 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
 
 
 def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[str, list[str]]:
-    """Destroy expired zones not on hold; remove staging dirs left by crashed runs."""
+    """Destroy expired zones not on hold; remove staging dirs left by crashed runs.
+
+    Only the zones the actor may destroy (its own; all for root) count: others' expired zones
+    are listed under "others" and left to their owners or the operator.
+    """
     store = store or ZoneStore()
-    expired, held = [], []
+    expired, held, others = [], [], []
     for name in store.names():
         manifest = store.manifest(name)
-        if is_expired(manifest):
+        if not is_expired(manifest):
+            continue
+        if not access.may_manage(manifest):
+            others.append(name)
+        else:
             (held if manifest.get("legal_hold") else expired).append(name)
     if not dry_run:
         for name in expired:
@@ -331,11 +357,12 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
         details={
             "destroyed": 0 if dry_run else len(expired),
             "held": len(held),
+            "others": len(others),
             "stale_staging": stale,
         },
         home=store.home,
     )
-    return {"expired": expired, "held": held}
+    return {"expired": expired, "held": held, "others": others}
 
 
 def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
@@ -358,7 +385,11 @@ def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
 
 
 def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
-    """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted."""
+    """New keyfile KEK; every version's DEK re-wrapped under it. No data is re-encrypted.
+
+    Journaled (zones.journal): a crash before the audit record is settled by the next command,
+    which completes the rotation and records it.
+    """
     store = store or ZoneStore()
     config = require_initialized(store.home)
     audit.open_audit_log(store.home).check_writable()
@@ -367,31 +398,61 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
             f"keys rotate creates keyfile KEKs; this home uses {config['kek'].get('provider')}",
             hint="rotate that provider's key in its own system",
         )
-    new = create_keyfile_kek(store.home)
-    rewrapped = 0
+    with journal.rotate_lock(store.home) as taken:
+        if not taken:
+            raise ZoneError(
+                "keys rotate is already running in another piizone process",
+                hint="wait for it to finish",
+            )
+        new = create_keyfile_kek(store.home)
+        by = access.current_user()
+        intent = journal.begin(store.home, "key.rotate", provider=new.provider_id, by=by)
+        rewrapped = finish_rotation(store.home, new.provider_id, new)
+        journal.crash_point("rotate-before-record")
+        audit.record(
+            "key.rotate",
+            # not "rewrapped": the audit log strips detail keys naming wrapped key material
+            details={
+                "provider": new.provider_id,
+                "versions": rewrapped,
+                "by": by,
+                "intent": intent,
+            },
+            home=store.home,
+        )
+        journal.finish(store.home, intent)
+    return {"provider": new.provider_id, "rewrapped": rewrapped}
+
+
+def finish_rotation(home: Path, provider_id: str, new: KekProvider | None = None) -> int:
+    """Re-wrap every version not yet under `provider_id` and make it the configured KEK.
+
+    Idempotent (a version already under it is left as is), so an interrupted rotation can be
+    run again to completion. Returns how many versions are under the new KEK.
+    """
+    store = ZoneStore(home)
+    config = require_initialized(home)
+    new = new or load_kek_for(provider_id, config["kek"], home)
+    versions = 0
     for name in store.names():
         with store.lock(name):
             for version in store.versions(name):
                 directory = store.version_dir(name, version)
                 manifest = store.manifest(name, version)
                 provider, wrapped = store.wrapped_key(manifest)
-                old = load_kek_for(provider, config["kek"], store.home)
+                versions += 1
+                if provider == new.provider_id:
+                    continue
+                old = load_kek_for(provider, config["kek"], home)
                 blob = rewrap(wrapped, old, new, manifest["id"].encode())
                 manifest["key"] = {
                     "provider": new.provider_id,
                     "wrapped": base64.b64encode(blob).decode(),
                 }
                 store.write_manifest(directory, manifest)
-                rewrapped += 1
     config["kek"]["key_id"] = new.provider_id.removeprefix("keyfile:")
-    save_config(config, store.home)
-    audit.record(
-        "key.rotate",
-        # not "rewrapped": the audit log strips detail keys naming wrapped key material
-        details={"provider": new.provider_id, "versions": rewrapped, "by": getpass.getuser()},
-        home=store.home,
-    )
-    return {"provider": new.provider_id, "rewrapped": rewrapped}
+    save_config(config, home)
+    return versions
 
 
 def open_check(manifest: dict[str, Any]) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import contextlib
-import getpass
 import hashlib
 import hmac
 import json
@@ -36,11 +35,11 @@ from scrubbers.prefetch import prefetch
 from scrubbers.redact import learn_values, redact_frames, redact_into
 from scrubbers.reports import Report, SourceReport, render_json, tool_version
 from scrubbers.scan import TextScan, scan_file, scan_frames
-from zones import audit
+from zones import access, audit, journal
 from zones.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
 from zones.config import require_initialized
 from zones.crypto import EncryptingWriter, new_dek
-from zones.exceptions import ZoneError
+from zones.exceptions import AccessDenied, ZoneError
 from zones.fingerprints import (
     FingerprintCollector,
     collect_columns,
@@ -94,7 +93,7 @@ class BuildResult:
 
 
 def actor() -> dict[str, Any]:
-    return {"user": getpass.getuser(), "uid": os.getuid(), "host": socket.gethostname()}
+    return {"user": access.current_user(), "uid": os.getuid(), "host": socket.gethostname()}
 
 
 def policy_text(policy_path: str | None) -> str:
@@ -134,7 +133,7 @@ def create_zone(
                 "created": iso(now),
                 "created_by": actor(),
                 "purpose": request.purpose,
-                "owner": request.owner or getpass.getuser(),
+                "owner": request.owner or access.current_user(),
                 "expires": iso(now + ttl),
                 "legal_hold": False,
                 "grants": [],
@@ -183,6 +182,7 @@ def refresh_zone(
         audit.open_audit_log(store.home).check_writable()
         with store.lock(name):
             parent = store.manifest(name)
+            access.require_owner(parent, "refresh", store.home)
             parent_dir = store.current_dir(name)
             text = (parent_dir / "policy.yaml").read_text("utf-8")
             policy = parse_policy(text, source=f"zone {name} v{parent['version']}")
@@ -642,24 +642,38 @@ def _publish_audited(
 ) -> None:
     staging: Path = result.staging  # type: ignore[attr-defined]
     version = result.manifest["version"]
+    # The publish and its record are one step: a crash between them is settled by the next
+    # command from this intent (zones.journal), which the record names.
+    intent = journal.begin(store.home, action, zone=name, version=version, previous=previous)
     try:
         store.publish(name, staging, version)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        journal.finish(store.home, intent)
         raise
+    journal.crash_point("after-publish")
     try:
-        audit.record(action, zone=name, outcome="success", details=details, home=store.home)
+        audit.record(
+            action,
+            zone=name,
+            outcome="success",
+            details={**details, "intent": intent},
+            home=store.home,
+        )
     except BaseException:
         # Fail closed: a zone nobody can account for must not exist.
         store.unpublish(name, version, previous)
+        journal.finish(store.home, intent)
         raise
+    journal.crash_point("after-record")
+    journal.finish(store.home, intent)
 
 
 def _audit_failure(
     action: str, name: str, details: dict[str, Any], error: BaseException, store: ZoneStore
 ) -> None:
-    if isinstance(error, audit.AuditError):
-        return  # the log itself is what failed
+    if isinstance(error, audit.AuditError | AccessDenied):
+        return  # the log itself is what failed, or the refusal is already recorded
     reason = (
         "interrupted"
         if isinstance(error, KeyboardInterrupt)

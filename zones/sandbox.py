@@ -21,7 +21,6 @@ How (docs/sandbox.md has the threat model and the measured numbers):
 from __future__ import annotations
 
 import contextlib
-import getpass
 import glob
 import os
 import re
@@ -40,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import audit
+from zones import access, audit
 from zones.crypto import iter_decrypt
 from zones.exceptions import ZoneError
 from zones.home import ensure_private_dir, piizone_home, zones_dir
@@ -807,7 +806,7 @@ def run_session(
         raise SandboxError("no command given", hint="piizone sandbox run NAME -- python train.py")
     home = Path(home or piizone_home())
     store = ZoneStore(home)
-    user = getpass.getuser()
+    user = access.current_user()  # the real uid's name: $LOGNAME/$USER are anyone's to set
     audit.open_audit_log(home).check_writable()
     manifest = open_zone_for_session(store, name, user)
     isolation = probe_isolation()

@@ -320,12 +320,11 @@ def test_every_zone_command_leaves_an_audit_record(home: Path, tmp_path: Path, p
     argv, action, zone = ZONE_COMMANDS[path]
     argv = [a.format(src=src, out=tmp_path / "out") for a in argv]
     if path.startswith("sandbox"):  # the zone's owner is someone else: the test user needs a grant
-        import getpass
-
+        from zones.access import current_user
         from zones.lifecycle import set_grant
         from zones.store import ZoneStore
 
-        set_grant("customers", getpass.getuser(), True, ZoneStore(home))
+        set_grant("customers", current_user(), True, ZoneStore(home))
     before = audit.open_audit_log(home).verify().records
     result = runner.invoke(app, [*path.split(), *argv])
     assert result.exit_code == 0, result.stderr

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -433,6 +434,13 @@ def _v_no_head(d: Path) -> None:
     (d / "head.json").unlink()
 
 
+def _v_wiped(d: Path) -> None:
+    # R13: the records and the head are gone, but the signed checkpoint says there were some.
+    build_signed(d, [_record(1), _record(2)])
+    (d / SEG1).unlink()
+    (d / "head.json").unlink()
+
+
 MUST_REJECT = [
     # (rule, builder, (kind, seq, file, line))
     ("R1 line without LF", _v_torn, ("malformed", 2, SEG1, 2)),
@@ -475,7 +483,100 @@ MUST_REJECT = [
      ("stale_head", 2, SEG1, 2)),
     ("R12 head hash", lambda d: build(d, [_record(1), _record(2)], head={"last": "1" * 64}),
      ("edited", 2, SEG1, 2)),
+    ("R13 log wiped", _v_wiped, ("deleted", None, SEG1, None)),
 ]  # fmt: skip
+
+
+# The signing key of the checkpoint vectors: fixed, so they are the same on every run.
+SIGNER = Ed25519PrivateKey.from_private_bytes(bytes(range(32, 64)))
+PUBLIC = SIGNER.public_key()
+
+
+def build_signed(directory: Path, items: list, **checkpoint) -> None:
+    """`build`, then a checkpoint sealing its head (fields in `checkpoint` override; a `sig`
+    given is kept, else the checkpoint is signed after the overrides)."""
+    build(directory, items)
+    head = json.loads((directory / "head.json").read_bytes())
+    cp = json.loads(audit.make_checkpoint(SIGNER, head["seq"], head["file"], head["last"]))
+    sig = checkpoint.pop("sig", None)
+    cp.update(checkpoint)
+    body = {k: v for k, v in cp.items() if k != "sig"}
+    cp["sig"] = sig or SIGNER.sign(audit.CHECKPOINT_CONTEXT + canonical_json(body)).hex()
+    (directory / "checkpoint.json").write_bytes(canonical_json(cp) + b"\n")
+
+
+def _c_spaces(d: Path) -> None:
+    build_signed(d, [_record(1)])
+    cp = json.loads((d / "checkpoint.json").read_bytes())
+    (d / "checkpoint.json").write_bytes(json.dumps(cp).encode() + b"\n")
+
+
+def _c_missing(d: Path) -> None:
+    build_signed(d, [_record(1)])
+    (d / "checkpoint.json").unlink()
+
+
+CP = "checkpoint.json"
+CHECKPOINT_MUST_REJECT = [
+    ("C1 missing", _c_missing, ("deleted", None, CP, None)),
+    ("C2 extra field", lambda d: build_signed(d, [_record(1)], extra=1),
+     ("malformed", None, CP, None)),
+    ("C2 seq not int", lambda d: build_signed(d, [_record(1)], seq="1"),
+     ("malformed", None, CP, None)),
+    ("C2 short sig", lambda d: build_signed(d, [_record(1)], sig="ab" * 32),
+     ("malformed", None, CP, None)),
+    ("C2 not canonical", _c_spaces, ("malformed", None, CP, None)),
+    ("C3 bad signature", lambda d: build_signed(d, [_record(1)], sig="0" * 128),
+     ("bad_signature", None, CP, None)),
+    ("C3 other key id", lambda d: build_signed(d, [_record(1)], key_id="1" * 64),
+     ("bad_signature", None, CP, None)),
+    ("C4 ahead", lambda d: build_signed(d, [_record(1), _record(2)], seq=3),
+     ("truncated", 3, SEG1, 3)),
+    ("C4 behind", lambda d: build_signed(d, [_record(1), _record(2)], seq=1),
+     ("stale_head", 2, SEG1, 2)),
+    ("C4 hash", lambda d: build_signed(d, [_record(1), _record(2)], last="1" * 64),
+     ("edited", 2, SEG1, 2)),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "builder, expected",
+    [v[1:] for v in CHECKPOINT_MUST_REJECT],
+    ids=[v[0] for v in CHECKPOINT_MUST_REJECT],
+)
+@pytest.mark.parametrize("mac_key", [KEY, None], ids=["with-mac-key", "public-key-only"])
+def test_checkpoint_must_reject(tmp_path: Path, builder, expected, mac_key) -> None:
+    d = tmp_path / "audit"
+    builder(d)
+    assert kind_seq_line(AuditLog(d, mac_key, public_key=PUBLIC)) == expected
+
+
+def test_checkpoint_vectors_start_from_a_valid_log(tmp_path: Path) -> None:
+    d = tmp_path / "audit"
+    build_signed(d, [_record(1), _record(2)])
+    for mac_key in (KEY, None):
+        result = AuditLog(d, mac_key, public_key=PUBLIC).verify()
+        assert result.ok and result.signed_seq == 2 and result.macs_checked == (mac_key is not None)
+
+
+def test_every_checkpoint_rule_has_a_vector() -> None:
+    spec = (Path(__file__).parents[2] / "docs" / "audit-format.md").read_text()
+    rules = set(re.findall(r"^\*\*(C\d+)\.\*\*", spec, flags=re.MULTILINE))
+    assert rules and rules == {v[0].split()[0] for v in CHECKPOINT_MUST_REJECT}
+
+
+def test_appends_with_a_signer_keep_the_checkpoint_on_the_head(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit", KEY, signer=SIGNER)
+    fill(log, 5)
+    head = json.loads(log.head_path.read_bytes())
+    cp = json.loads(log.checkpoint_path.read_bytes())
+    assert (cp["seq"], cp["last"]) == (head["seq"], head["last"]) == (5, cp["last"])
+    assert AuditLog(log.directory, None, public_key=PUBLIC).verify().ok
+    # No new chain over a wiped log whose checkpoint survives.
+    (log.directory / SEG1).unlink()
+    log.head_path.unlink()
+    with pytest.raises(AuditError, match="refusing to start a new one"):
+        log.append("zone.open")
 
 
 @pytest.mark.parametrize(

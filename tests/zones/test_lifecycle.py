@@ -76,8 +76,9 @@ def create(name: str, src: Path, *extra: str) -> dict:
 
 def test_init_is_private_and_idempotent(piizone_home: Path) -> None:
     first = json.loads(ok("init", "--json").stdout)
-    # 4 dirs, config, KEK, pseudonym key, audit key, bundle-signing key, serve token
-    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 9
+    # 4 dirs, config, KEK, pseudonym key, audit key, audit signing key, bundle-signing key,
+    # serve token
+    assert first["kek"].startswith("keyfile:") and len(first["created"]) == 10
     keys = {p.name: p.read_bytes() for p in (piizone_home / "keys").iterdir()}
     assert {"pseudonym.key", "audit.key", "bundle-signing.ed25519"} <= set(keys)
     assert any(n.startswith("kek-") for n in keys)

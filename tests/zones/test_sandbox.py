@@ -766,11 +766,11 @@ def test_not_granted_is_refused_and_audited(own_zone, tmp_path):
             sandbox.run_session("mine", ["true"], out_dir=tmp_path, home=store.home)
         denied = [r for r in _log(store) if r["action"] == "access.denied"][-1]
         assert denied["zone"] == "mine" and denied["outcome"] == "denied"
-        store.update_manifest("mine", grants=[sandbox.getpass.getuser()])
+        store.update_manifest("mine", grants=[sandbox.access.current_user()])
         result = sandbox.run_session("mine", ["true"], out_dir=tmp_path, home=store.home)
         assert result.exit_code == 0
     finally:
-        store.update_manifest("mine", owner=sandbox.getpass.getuser(), grants=[])
+        store.update_manifest("mine", owner=sandbox.access.current_user(), grants=[])
 
 
 def test_expired_zone_is_refused(own_zone, tmp_path):

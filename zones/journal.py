@@ -1,0 +1,181 @@
+"""Intent journal: a change and its audit record are one recoverable step.
+
+Publishing a zone version (a rename) and appending its audit record are two writes; a SIGKILL
+or power cut between them would leave a zone nobody can account for. So before the change an
+*intent* file is written (and fsynced) to $PIIZONE_HOME/journal/, carrying an id that the
+audit record repeats in its details (`intent`); the file is removed once the record is written.
+The next piizone command to start (`recover`) finds intents left by dead processes and settles
+them:
+
+- `zone.create` / `zone.refresh`: if the record was written, nothing is left to do. Otherwise
+  the published version is rolled back (the command never reported success) and a `failure`
+  record says so (`error: interrupted`, `recovered: rolled back`).
+- `key.rotate`: re-wrapping is idempotent and the old KEK stays readable, so the rotation is
+  completed (versions not yet under the new KEK are re-wrapped, the config points at it) and
+  recorded (`recovered: completed`).
+
+An intent whose process still runs is left alone: its zone lock (or the rotate lock) is held.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import secrets
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from zones import audit
+from zones.exceptions import ZoneError
+from zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
+
+JOURNAL_DIR = "journal"
+ROTATE_LOCK = ".rotate.lock"
+# Test-only fault injection: a process SIGKILLs itself at the named point, so tests can crash
+# it exactly between a change and its record. Unset in normal use; no other effect.
+CRASH_ENV = "PIIZONE_TEST_CRASH_AT"
+
+
+def crash_point(name: str) -> None:
+    """Die here, as a power cut would, when PIIZONE_TEST_CRASH_AT names this point (tests)."""
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def journal_dir(home: Path) -> Path:
+    return home / JOURNAL_DIR
+
+
+def begin(home: Path, action: str, **fields: Any) -> str:
+    """Write an intent durably before the change; returns its id (put it in the record)."""
+    intent_id = secrets.token_hex(8)
+    intent = {"v": 1, "id": intent_id, "action": action, "pid": os.getpid(), **fields}
+    directory = ensure_private_dir(journal_dir(home))
+    write_private_file(directory / f"{intent_id}.json", json.dumps(intent).encode())
+    return intent_id
+
+
+def finish(home: Path, intent_id: str) -> None:
+    """The change and its record are both done (or both undone): forget the intent."""
+    path = journal_dir(home) / f"{intent_id}.json"
+    path.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def rotate_lock(home: Path) -> Iterator[bool]:
+    """Held by `keys rotate` while it runs; yields False (not taken) if another process has it."""
+    path = ensure_private_dir(keys_dir(home)) / ROTATE_LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)
+
+
+def pending(home: Path) -> list[dict[str, Any]]:
+    directory = journal_dir(home)
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in sorted(directory.glob("*.json")):
+        try:
+            found.append(json.loads(path.read_text("utf-8")))
+        except (OSError, ValueError):
+            continue  # a torn intent: written before any change, so nothing to settle
+    return found
+
+
+def _recorded(home: Path, intent_id: str) -> bool:
+    return any(
+        rec["details"].get("intent") == intent_id for rec in audit.open_audit_log(home).records()
+    )
+
+
+def recover(home: Path) -> list[str]:
+    """Settle the intents of dead processes; returns what was done, one line each."""
+    done = []
+    for intent in pending(home):
+        if intent.get("action") in ("zone.create", "zone.refresh"):
+            line = _recover_publish(home, intent)
+        elif intent.get("action") == "key.rotate":
+            line = _recover_rotate(home, intent)
+        else:
+            line = None
+        if line:
+            done.append(line)
+    return done
+
+
+def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
+    from zones.store import ZoneBusy, ZoneStore
+
+    store = ZoneStore(home)
+    name, version = intent["zone"], intent["version"]
+    try:
+        with store.lock(name):
+            if _recorded(home, intent["id"]):
+                finish(home, intent["id"])
+                return None
+            store.unpublish(name, version, intent.get("previous"))
+            audit.record(
+                intent["action"],
+                zone=name,
+                outcome="failure",
+                details={
+                    "version": version,
+                    "error": "interrupted",
+                    "recovered": "rolled back",
+                    "intent": intent["id"],
+                },
+                home=home,
+            )
+            finish(home, intent["id"])
+    except ZoneBusy:
+        return None  # its process is still at work
+    return f"zone {name!r} v{version}: interrupted before its audit record; rolled back"
+
+
+def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:
+    from zones.lifecycle import finish_rotation
+
+    with rotate_lock(home) as taken:
+        if not taken:
+            return None
+        if _recorded(home, intent["id"]):
+            finish(home, intent["id"])
+            return None
+        rewrapped = finish_rotation(home, intent["provider"])
+        audit.record(
+            "key.rotate",
+            details={
+                "provider": intent["provider"],
+                "versions": rewrapped,
+                "by": intent.get("by"),
+                "recovered": "completed",
+                "intent": intent["id"],
+            },
+            home=home,
+        )
+        finish(home, intent["id"])
+    return f"keys rotate to {intent['provider']}: interrupted before its audit record; completed"
+
+
+def recover_or_warn(home: Path) -> list[str]:
+    """`recover` for the CLI's start: problems are reported, not fatal to the command run."""
+    if not journal_dir(home).is_dir():
+        return []
+    try:
+        return recover(home)
+    except (ZoneError, OSError, KeyError, TypeError) as e:
+        return [f"could not settle an interrupted change: {e}"]
