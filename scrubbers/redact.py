@@ -41,7 +41,10 @@ from scrubbers.formats import (
     MAX_JSON_BYTES,
     TEXT_CHUNK_CHARS,
     TEXT_CHUNK_OVERLAP,
+    UTF8,
     DecodeCounter,
+    TextEncoding,
+    detect_encoding,
     detect_format,
     iter_jsonl_records,
     iter_table_chunks,
@@ -73,7 +76,8 @@ class RedactSummary:
     columns: dict[str, str] = field(default_factory=dict)  # column -> how it was handled
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    invalid_bytes: int = 0  # input bytes that were not valid UTF-8 (replaced)
+    invalid_bytes: int = 0  # input bytes that could not be decoded (replaced)
+    encoding: str = "utf-8"  # of the input, and so of the output (parquet: n/a)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -114,6 +118,7 @@ def redact_file(
     source, fmt, size = _resolve_input(input_path, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(input_path), size)
+    job.set_encoding(source, fmt)
     with DecodeCounter() as decoding, _open_output(output_path) as out:
         _WRITERS[fmt](job, source, fmt, out, chunk_rows, chunk_chars)
     if progress:
@@ -141,6 +146,7 @@ def redact_into(
     path, fmt, size = _resolve_input(source, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(source), size)
+    job.set_encoding(path, fmt)
     job.on_pass = on_pass
     with DecodeCounter() as decoding:
         _WRITERS[fmt](job, path, fmt, out, CHUNK_ROWS, TEXT_CHUNK_CHARS)
@@ -170,7 +176,8 @@ def _finish(
     if decoding is not None and decoding.invalid_bytes:
         summary.invalid_bytes = decoding.invalid_bytes
         summary.warnings.append(
-            f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
+            f"{decoding.invalid_bytes} bytes were not valid {summary.encoding.upper()}; "
+            "they were replaced (U+FFFD)"
         )
     summary.entities = dict(sorted(summary.entities.items()))
     summary.seconds = round(time.monotonic() - started, 3)
@@ -276,6 +283,21 @@ class _Job:
         self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
         self.counts: Counter[str] = Counter()
         self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
+        self.encoding = UTF8  # of the input; the output is written in it too
+        self._encoder: Any = None
+
+    def set_encoding(self, source: Path, fmt: str) -> None:
+        """Read (and write) text formats in the input's encoding: a UTF-16 file stays UTF-16."""
+        if fmt != "parquet":
+            self.encoding = detect_encoding(source)
+            self.summary.encoding = self.encoding.codec
+
+    def encode(self, text: str) -> bytes:
+        """`text` in the output encoding; the first call puts the input's BOM in front."""
+        if self._encoder is None:
+            self._encoder = self.encoding.encoder()
+            return self.encoding.bom + self._encoder.encode(text)
+        return self._encoder.encode(text)
 
     def _tick(self, done: int) -> None:
         if self.progress and self.size:
@@ -393,9 +415,9 @@ class _Job:
 
     def write_csv(self, source: Path, fmt: str, out: IO[bytes], chunk_rows: int) -> None:
         sep = "," if fmt == "csv" else "\t"
-        newline = _line_ending(source)
+        newline = _line_ending(source, self.encoding)
         written = 0
-        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows)):
+        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows, self.encoding)):
             kept = []
             for column in chunk.columns:
                 plan = self.plan(str(column), chunk[column], textual=True)
@@ -405,7 +427,7 @@ class _Job:
                 if plan.action in ("operator", "scan"):
                     chunk[column] = self.transform(str(column), plan, chunk[column])
             data = chunk[kept].to_csv(index=False, header=i == 0, sep=sep, lineterminator=newline)
-            encoded = data.encode("utf-8")
+            encoded = self.encode(data)
             out.write(encoded)
             written += len(encoded)
             self.summary.rows += len(chunk)
@@ -501,7 +523,7 @@ class _Job:
     # --- jsonl / json ------------------------------------------------------------------------
 
     def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
-        for records, done in iter_jsonl_records(source, chunk_rows):
+        for records, done in iter_jsonl_records(source, chunk_rows, self.encoding):
             self._jsonl_chunk(records, out)
             self._tick(done)
 
@@ -509,9 +531,7 @@ class _Job:
         if not records:
             return
         self.records(records)
-        out.write(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        )
+        out.write(self.encode("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)))
 
     def write_json(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
         if source.stat().st_size > MAX_JSON_BYTES:
@@ -519,7 +539,7 @@ class _Job:
                 f"{source}: JSON document too large to load whole",
                 hint="convert it to JSON Lines (one record per line)",
             )
-        with open_text(source) as f:
+        with open_text(source, self.encoding) as f:
             try:
                 value = json.load(f)
             except json.JSONDecodeError as e:
@@ -530,7 +550,7 @@ class _Job:
         for i in range(0, len(records), chunk_rows):
             self.records(records[i : i + chunk_rows])
         doc = records[0] if isinstance(value, dict) else records
-        out.write((json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        out.write(self.encode(json.dumps(doc, ensure_ascii=False, indent=2) + "\n"))
 
     def records(self, records: list[dict]) -> None:
         """Redact JSON records in place: top-level fields by plan, nested strings as free text."""
@@ -576,11 +596,15 @@ class _Job:
     # --- text ------------------------------------------------------------------------------
 
     def write_text(self, source: Path, out: IO[bytes], chunk_chars: int) -> None:
-        sink = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        out.write(self.encoding.bom)
+        sink = io.TextIOWrapper(out, encoding=self.encoding.codec, newline="", write_through=True)
         done = 0
         last = ""
         try:
-            for p in iter_text_passes(source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP):
+            passes = iter_text_passes(
+                source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP, self.encoding
+            )
+            for p in passes:
                 if self.on_pass is not None:
                     self.on_pass(p)
                 emitted = p.emitted
@@ -597,15 +621,16 @@ class _Job:
             self.summary.rows += 1
 
 
-def _line_ending(path: Path) -> str:
+def _line_ending(path: Path, encoding: TextEncoding = UTF8) -> str:
     """CSV output keeps the input's line ending (\\r\\n from Excel exports, else \\n)."""
     try:
         with open(path, "rb") as f:
             head = f.read(65536) if path.is_file() else b""
     except OSError:
         return "\n"
-    first = head.find(b"\n")
-    return "\r\n" if first > 0 and head[first - 1 : first] == b"\r" else "\n"
+    text = head[len(encoding.bom) :].decode(encoding.codec, errors="ignore")
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _out_schema(schema: pa.Schema, fields: list[pa.Field]) -> pa.Schema:

@@ -17,6 +17,7 @@ from scrubbers.findings import Finding
 from scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     DecodeCounter,
+    detect_encoding,
     detect_format,
     is_table_format,
     iter_table_chunks,
@@ -32,7 +33,6 @@ if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need i
 
 # (path, bytes done in this file, file size): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]
-_BINARY_PROBE = 8192
 _VALUE_CACHE = 50_000  # distinct cell values remembered per column (tables repeat values)
 
 
@@ -102,13 +102,13 @@ def skip_reason(target: Target) -> str | None:
         return None  # let the reader report it as an error
     if size == 0:
         return "empty file"
-    if fmt == "txt":
+    if fmt != "parquet":
         try:
-            with open(path, "rb") as f:
-                if b"\x00" in f.read(_BINARY_PROBE):
-                    return "binary content"
-        except OSError:
-            return None
+            detect_encoding(path)
+        except InputError:
+            # NUL bytes that are not UTF-16/32: an explicitly named file is an error (reported
+            # by the read), one found in a directory is skipped as before.
+            return None if target.explicit else "binary content"
     return None
 
 

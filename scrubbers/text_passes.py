@@ -16,7 +16,7 @@ from typing import Any
 
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
-from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, open_text
+from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, TextEncoding, open_text
 
 
 @dataclass(frozen=True)
@@ -43,11 +43,12 @@ def iter_text_passes(
     engine: Any,
     chunk_chars: int = TEXT_CHUNK_CHARS,
     overlap: int = TEXT_CHUNK_OVERLAP,
+    encoding: TextEncoding | None = None,
 ) -> Iterator[TextPass]:
     """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size."""
     context = ""  # the end of what was already emitted: left context for the analyzer
     buffer = ""  # read but not yet emitted
-    with open_text(path) as f:
+    with open_text(Path(path), encoding) as f:
         while True:
             try:
                 block = f.read(chunk_chars)
