@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -50,6 +48,7 @@ from scrubbers.formats import (
     iter_table_chunks,
     open_text,
 )
+from scrubbers.output_files import open_output
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from scrubbers.text_passes import TextPass, iter_text_passes
@@ -208,32 +207,15 @@ def _resolve_input(input_path: str | Path, fmt: str | None) -> tuple[Path, str, 
 
 @contextmanager
 def _open_output(output_path: str | Path) -> Iterator[IO[bytes]]:
-    """A binary sink: stdout, or a temp file renamed to `output_path` only on success."""
+    """A binary sink: stdout, or `output_path` through open_output (atomic for a file, in
+    place for a device or FIFO, never through a symlink to a file)."""
     if str(output_path) == STDIO:
         out = sys.stdout.buffer
         yield out
         out.flush()
         return
-    dest = Path(output_path)
-    parent = dest.parent if str(dest.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{dest}: directory {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
-    except OSError as e:
-        raise InputError(f"{dest}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{dest}: cannot write ({e.strerror or type(e).__name__})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_output(output_path) as out:
+        yield out
 
 
 @dataclass

@@ -10,11 +10,11 @@ import base64
 import contextlib
 import getpass
 import hashlib
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scrubbers.output_files import write_output_bytes
 from zones import audit
 from zones.config import DEFAULTS, config_path, load_config, require_initialized, save_config
 from zones.crypto import CryptoError, iter_decrypt
@@ -325,9 +325,15 @@ def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
     """Copy the zone's exact policy out, for `piizone serve --policy` in production."""
     store = store or ZoneStore()
     directory = _audited_read("zone.export_policy", name, store, store.current_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ZoneError(f"{out_dir}: exists and is not a directory") from None
+    except OSError as e:
+        raise ZoneError(f"{out_dir}: cannot create ({e.strerror})") from None
     target = out_dir / "policy.yaml"
-    shutil.copyfile(directory / "policy.yaml", target)
+    # Not shutil.copyfile: it writes through a symlink at the target (as root, onto any file).
+    write_output_bytes(target, (directory / "policy.yaml").read_bytes())
     return target
 
 
