@@ -34,6 +34,34 @@ TEXT_CHUNK_CHARS = 1_000_000
 TEXT_CHUNK_OVERLAP = 400
 # A single JSON document must be parsed whole; past this size, ask for JSON Lines instead.
 MAX_JSON_BYTES = 512 * 1024 * 1024
+# Every column is profiled (a detector pass over a sample); 10,000 columns in one row took 80 s.
+# Real tables stay far below this; a wider one is refused rather than slowly scanned.
+MAX_COLUMNS = 2_000
+# stdin is streamed, never spooled to disk; past this many bytes it is refused (a pipe from
+# /dev/zero must not fill the disk with output). PIIZONE_MAX_STDIN_BYTES overrides it.
+MAX_STDIN_BYTES = 1024**3
+
+
+def regular_file_stat(path: str | Path) -> os.stat_result:
+    """The stat of an input that must be a regular file; InputError otherwise.
+
+    stat() never opens the path, so a FIFO cannot block us here; a FIFO, a device (/dev/zero
+    never ends) or a socket is refused before anything reads it. stdin is `-`, not a path.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot access ({e.strerror})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            f"{path}: not a regular file (a pipe, device or socket)",
+            hint="to read a stream, pipe it into stdin: ... | piizone redact -",
+        )
+    return st
 
 
 def detect_format(path: str | Path) -> str | None:
@@ -191,11 +219,45 @@ def _looks_wide(head: bytes, codec: str) -> bool:
     return zeros_low * 10 <= zeros_high or zeros_low == 0
 
 
+def max_stdin_bytes() -> int:
+    value = os.environ.get("PIIZONE_MAX_STDIN_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_STDIN_BYTES
+
+
+class _BoundedStream(io.RawIOBase):
+    """A pipe read through a byte budget: InputError once more than `limit` bytes came."""
+
+    def __init__(self, raw: IO[bytes], limit: int, name: str):
+        self._raw, self._limit, self._name, self._read = raw, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self._read += n or 0
+        if self._read > self._limit:
+            raise InputError(
+                f"{self._name}: stdin is larger than {self._limit} bytes; refused",
+                hint="pass a file instead of -, or raise PIIZONE_MAX_STDIN_BYTES",
+            )
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
-    """Open for text reading in its encoding (detect_encoding); bad bytes replaced and counted."""
+    """Open for text reading in its encoding (detect_encoding); bad bytes replaced and counted.
+
+    Anything but a regular file (stdin) is read through a byte budget (max_stdin_bytes)."""
     encoding = encoding or detect_encoding(path)
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - handed to the wrapper, closed with it
+        raw: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
+        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            raw = _BoundedStream(raw, max_stdin_bytes(), str(path))  # type: ignore[assignment]
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type,assignment]
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -277,7 +339,8 @@ def _csv_chunks(
                 engine="c",
                 on_bad_lines="error",
             )
-            yield from reader
+            for chunk in reader:
+                yield check_columns(chunk, path)
         except pd.errors.EmptyDataError:
             raise InputError(f"{path}: empty file (no header row)") from None
         except pd.errors.ParserError as e:
@@ -297,6 +360,8 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise InputError(f"{path}: permission denied") from None
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
+    if len(pf.schema_arrow) > MAX_COLUMNS:
+        raise _too_wide(path, len(pf.schema_arrow))
     if pf.metadata.num_rows == 0:
         yield pf.schema_arrow.empty_table().to_pandas()
         return
@@ -311,7 +376,7 @@ def _jsonl_chunks(
     path: Path, chunk_rows: int, encoding: TextEncoding | None = None
 ) -> Iterator[pd.DataFrame]:
     for records, _ in iter_jsonl_records(path, chunk_rows, encoding):
-        yield pd.DataFrame.from_records(records)
+        yield check_columns(pd.DataFrame.from_records(records), path)
 
 
 def iter_jsonl_records(
@@ -331,6 +396,8 @@ def iter_jsonl_records(
                 raise InputError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
             if not isinstance(value, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object per line")
+            if len(value) > MAX_COLUMNS:
+                raise _too_wide(path, len(value))
             rows.append(value)
             if len(rows) >= chunk_rows:
                 yield rows, done
@@ -357,4 +424,18 @@ def _json_chunks(
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise InputError(f"{path}: expected a JSON array of objects (records)")
     for i in range(0, len(value), chunk_rows):
-        yield pd.DataFrame.from_records(value[i : i + chunk_rows])
+        yield check_columns(pd.DataFrame.from_records(value[i : i + chunk_rows]), path)
+
+
+def check_columns(frame: pd.DataFrame, name: str | Path) -> pd.DataFrame:
+    """`frame`, or InputError when it has more columns than MAX_COLUMNS."""
+    if frame.shape[1] > MAX_COLUMNS:
+        raise _too_wide(name, frame.shape[1])
+    return frame
+
+
+def _too_wide(name: str | Path, columns: int) -> InputError:
+    return InputError(
+        f"{name}: {columns} columns; more than {MAX_COLUMNS} is not supported",
+        hint="split the table, or drop the columns you do not need",
+    )

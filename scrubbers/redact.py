@@ -47,6 +47,7 @@ from scrubbers.formats import (
     iter_jsonl_records,
     iter_table_chunks,
     open_text,
+    regular_file_stat,
 )
 from scrubbers.output_files import open_output
 from scrubbers.policy import Operator
@@ -198,11 +199,8 @@ def _resolve_input(input_path: str | Path, fmt: str | None) -> tuple[Path, str, 
             f"{path}: unsupported format ({path.suffix or 'no extension'})",
             hint="supported: csv, tsv, jsonl, json, parquet, txt, md",
         )
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory")
-    return path, fmt, path.stat().st_size
+    st = regular_file_stat(path)
+    return path, fmt, st.st_size
 
 
 @contextmanager

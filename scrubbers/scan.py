@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,6 +22,7 @@ from scrubbers.formats import (
     detect_format,
     is_table_format,
     iter_table_chunks,
+    regular_file_stat,
 )
 from scrubbers.masking import masked_context
 from scrubbers.prefetch import prefetch
@@ -51,6 +53,8 @@ def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
+        if not path.is_dir():
+            regular_file_stat(path)  # a FIFO or device named explicitly: refused, never read
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -97,9 +101,12 @@ def skip_reason(target: Target) -> str | None:
     if fmt is None:
         return f"unsupported format ({path.suffix or 'no extension'})"
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError:
         return None  # let the reader report it as an error
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"  # a FIFO would block the read, a device never end
+    size = st.st_size
     if size == 0:
         return "empty file"
     if fmt != "parquet":
@@ -117,7 +124,7 @@ def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = No
     fmt = detect_format(path)
     if fmt is None:
         raise InputError(f"{path}: unsupported format")
-    size = path.stat().st_size
+    size = regular_file_stat(path).st_size
     source = SourceReport(
         path=str(path), kind="table" if is_table_format(fmt) else "text", format=fmt, bytes=size
     )
