@@ -58,6 +58,7 @@ from scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     TEXT_CHUNK_OVERLAP,
     TextChunk,
+    check_columns,
     detect_format,
     is_table_format,
     iter_table_chunks,
@@ -213,8 +214,11 @@ class SourceItem:
             total += len(rows)
             # The same conversion pandas.read_sql_query does (DataFrame.from_records, floats
             # coerced); done here so the very rows yielded are the ones hashed.
-            yield pd.DataFrame.from_records(
-                [tuple(r) for r in rows], columns=list(columns), coerce_float=True
+            yield check_columns(
+                pd.DataFrame.from_records(
+                    [tuple(r) for r in rows], columns=list(columns), coerce_float=True
+                ),
+                self.relpath,
             )
         self.rows = total
         self.last_fingerprint = h.hexdigest()
