@@ -54,6 +54,8 @@ def regular_file_stat(path: str | Path) -> os.stat_result:
         raise InputError(f"{path}: no such file") from None
     except OSError as e:
         raise InputError(f"{path}: cannot access ({e.strerror})") from None
+    except ValueError:  # a NUL in the path
+        raise InputError("a path cannot contain a NUL character") from None
     if stat.S_ISDIR(st.st_mode):
         raise InputError(f"{path}: is a directory")
     if not stat.S_ISREG(st.st_mode):

@@ -308,6 +308,8 @@ def _resolve_one(spec: str) -> Source:
 
 
 def _resolve_path(spec: str) -> Source:
+    if "\0" in spec:
+        raise SourceError("a source path cannot contain a NUL character")
     given = Path(spec).expanduser()
     shown = str(given.absolute())
     try:
