@@ -132,23 +132,22 @@ def _worker_context():
 
 
 def _start_forkserver_without_sigint() -> None:
-    """Start the forkserver with SIGINT ignored, so it and every worker it forks ignore it.
+    """Start the forkserver with SIGINT blocked, so it and every worker it forks never see it.
 
     Ctrl-C goes to the whole process group: a forkserver importing spaCy, or a worker, died on
     it with a KeyboardInterrupt traceback on the user's terminal. Only the parent should handle
-    Ctrl-C (one `error: interrupted` line; it then shuts the pool down). A Python process that
-    starts with SIGINT ignored keeps it ignored, and forkserver children inherit that.
+    Ctrl-C (one `error: interrupted` line; it then shuts the pool down). The signal mask is
+    inherited through fork and exec, so the forkserver and its children keep SIGINT blocked.
+    Blocked, not ignored, in the parent: a Ctrl-C that arrives meanwhile stays pending and is
+    delivered (KeyboardInterrupt) as soon as the mask is restored, instead of being lost.
     """
     from multiprocessing import forkserver
 
-    if threading.current_thread() is not threading.main_thread():
-        forkserver.ensure_running()  # signal() only works in the main thread
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         forkserver.ensure_running()
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextmanager
