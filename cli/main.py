@@ -19,7 +19,7 @@ from cli import sandbox as sandbox_cmd
 from cli import scan as scan_cmd
 from cli import serve as serve_cmd
 from cli import zone as zone_cmd
-from cli.errors import report_error
+from cli.errors import Terminated, install_signal_handlers, report_error
 
 app = typer.Typer(
     name="piizone",
@@ -73,8 +73,17 @@ def _settle_interrupted_changes() -> None:
 
 def main() -> None:
     """Console entry point: every failure is one `error:` line on stderr, never a traceback."""
+    install_signal_handlers()
     try:
         code = app(standalone_mode=False)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command body (while workers start, during option parsing): the same
+        # one line as inside one, never a traceback.
+        report_error("interrupted")
+        sys.exit(130)
+    except Terminated:
+        report_error("terminated")
+        sys.exit(143)
     except click_exceptions.UsageError as e:
         if type(e).__name__ == "NoArgsIsHelpError":  # help was printed; nothing else to say
             sys.exit(e.exit_code)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import codecs
 import io
 import json
+import os
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+import charset_normalizer
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -31,6 +34,36 @@ TEXT_CHUNK_CHARS = 1_000_000
 TEXT_CHUNK_OVERLAP = 400
 # A single JSON document must be parsed whole; past this size, ask for JSON Lines instead.
 MAX_JSON_BYTES = 512 * 1024 * 1024
+# Every column is profiled (a detector pass over a sample); 10,000 columns in one row took 80 s.
+# Real tables stay far below this; a wider one is refused rather than slowly scanned.
+MAX_COLUMNS = 2_000
+# stdin is streamed, never spooled to disk; past this many bytes it is refused (a pipe from
+# /dev/zero must not fill the disk with output). PIIZONE_MAX_STDIN_BYTES overrides it.
+MAX_STDIN_BYTES = 1024**3
+
+
+def regular_file_stat(path: str | Path) -> os.stat_result:
+    """The stat of an input that must be a regular file; InputError otherwise.
+
+    stat() never opens the path, so a FIFO cannot block us here; a FIFO, a device (/dev/zero
+    never ends) or a socket is refused before anything reads it. stdin is `-`, not a path.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot access ({e.strerror})") from None
+    except ValueError:  # a NUL in the path
+        raise InputError("a path cannot contain a NUL character") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(
+            f"{path}: not a regular file (a pipe, device or socket)",
+            hint="to read a stream, pipe it into stdin: ... | piizone redact -",
+        )
+    return st
 
 
 def detect_format(path: str | Path) -> str | None:
@@ -44,7 +77,7 @@ def is_table_format(fmt: str) -> bool:
 
 
 class DecodeCounter:
-    """Counts bytes that were not valid UTF-8 while decoding (replaced by U+FFFD)."""
+    """Counts bytes that could not be decoded (replaced by U+FFFD)."""
 
     _local = threading.local()
 
@@ -70,10 +103,56 @@ class DecodeCounter:
 codecs.register_error("piizone_count", DecodeCounter.handler)
 
 
-def open_text(path: Path) -> IO[str]:
-    """Open for text reading: UTF-8 (BOM tolerated), invalid bytes replaced and counted."""
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text file is encoded: the codec that reads (and writes) it, and its byte-order mark."""
+
+    codec: str  # a Python codec with a fixed byte order: utf-8, utf-16-le, utf-32-be, ...
+    bom: bytes = b""  # the mark the file starts with; redacted output starts with it too
+
+    @property
+    def label(self) -> str:
+        return self.codec.upper() + (" with BOM" if self.bom else "")
+
+    def encoder(self) -> codecs.IncrementalEncoder:
+        return codecs.getincrementalencoder(self.codec)()
+
+
+UTF8 = TextEncoding("utf-8")
+# UTF-32-LE's mark starts with UTF-16-LE's: longest first.
+BYTE_ORDER_MARKS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# What charset-normalizer may name for a BOM-less file we then read as UTF-16/32. Anything else
+# holding NUL bytes is not text we can scan: reading it as UTF-8 would hide its PII from every
+# detector (a UTF-16 "J\0a\0n\0e\0" matches no pattern) and copy it through unredacted.
+WIDE_CODECS = {
+    "utf_16_le": "utf-16-le",
+    "utf_16_be": "utf-16-be",
+    "utf_32_le": "utf-32-le",
+    "utf_32_be": "utf-32-be",
+}
+ENCODING_PROBE = 64 * 1024
+
+
+def detect_encoding(path: str | Path) -> TextEncoding:
+    """The encoding of a text file, from its first bytes; InputError for what is not text.
+
+    A byte-order mark decides. Without one, bytes with no NUL and valid UTF-8 are UTF-8 (so
+    are other NUL-free bytes: they are read as UTF-8 with the bad bytes replaced, counted and
+    reported, as before). Bytes with NULs are UTF-16/32 if charset-normalizer says so, else
+    refused.
+    """
     try:
-        raw = open(path, "rb")  # noqa: SIM115 - handed to the wrapper, closed with it
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            # A pipe cannot be peeked without losing what was read: stdin is UTF-8.
+            return UTF8
+        with open(path, "rb") as f:
+            head = f.read(ENCODING_PROBE)
     except FileNotFoundError:
         raise InputError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -82,7 +161,117 @@ def open_text(path: Path) -> IO[str]:
         raise InputError(f"{path}: permission denied") from None
     except OSError as e:
         raise InputError(f"{path}: cannot open ({e.strerror})") from None
-    return io.TextIOWrapper(raw, encoding="utf-8-sig", errors="piizone_count", newline="")
+    return encoding_of(head, str(path))
+
+
+def encoding_of(head: bytes, name: str) -> TextEncoding:
+    """The encoding of text that starts with `head` (see detect_encoding)."""
+    for bom, codec in BYTE_ORDER_MARKS:
+        if head.startswith(bom):
+            return TextEncoding(codec, bom)
+    if b"\x00" not in head:
+        if not _valid_utf8_prefix(head):
+            # NUL-free UTF-16 exists (CJK text): ask before settling for UTF-8 with replacements.
+            wide = _wide_codec(head)
+            if wide is not None:
+                return TextEncoding(wide)
+        return UTF8
+    wide = _wide_codec(head)
+    if wide is None:
+        raise InputError(
+            f"{name}: not text (NUL bytes, and not UTF-16 or UTF-32)",
+            hint="save it as UTF-8 (or UTF-16/UTF-32), or leave it out of the input",
+        )
+    return TextEncoding(wide)
+
+
+def _valid_utf8_prefix(head: bytes) -> bool:
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _wide_codec(head: bytes) -> str | None:
+    # Whole code units only: a probe cut mid-character would look like a decoding error.
+    head = head[: len(head) // 4 * 4]
+    best = charset_normalizer.from_bytes(head).best()
+    codec = WIDE_CODECS.get(best.encoding) if best is not None else None
+    return codec if codec is not None and _looks_wide(head, codec) else None
+
+
+def _looks_wide(head: bytes, codec: str) -> bool:
+    """Structural check of a BOM-less UTF-16/32 guess (charset-normalizer alone calls a few
+    binary bytes "UTF-16"): it decodes strictly to text without control characters, and its NUL
+    bytes sit where that encoding puts them (the high bytes of ASCII characters)."""
+    try:
+        text = codecs.getincrementaldecoder(codec)().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    if any(ord(c) < 32 and c not in "\t\n\r\f\v" for c in text):
+        return False
+    width = 4 if codec.startswith("utf-32") else 2
+    little = codec.endswith("-le")
+    units = [head[i : i + width] for i in range(0, len(head) - width + 1, width)]
+    high = [u[1:] if little else u[:-1] for u in units]  # the bytes that are 0 for ASCII
+    low = [u[0] if little else u[-1] for u in units]
+    zeros_high = sum(1 for h in high if not any(h))
+    zeros_low = sum(1 for b in low if b == 0)
+    return zeros_low * 10 <= zeros_high or zeros_low == 0
+
+
+def max_stdin_bytes() -> int:
+    value = os.environ.get("PIIZONE_MAX_STDIN_BYTES", "")
+    return int(value) if value.isdigit() and int(value) > 0 else MAX_STDIN_BYTES
+
+
+class _BoundedStream(io.RawIOBase):
+    """A pipe read through a byte budget: InputError once more than `limit` bytes came."""
+
+    def __init__(self, raw: IO[bytes], limit: int, name: str):
+        self._raw, self._limit, self._name, self._read = raw, limit, name, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self._read += n or 0
+        if self._read > self._limit:
+            raise InputError(
+                f"{self._name}: stdin is larger than {self._limit} bytes; refused",
+                hint="pass a file instead of -, or raise PIIZONE_MAX_STDIN_BYTES",
+            )
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
+    """Open for text reading in its encoding (detect_encoding); bad bytes replaced and counted.
+
+    Anything but a regular file (stdin) is read through a byte budget (max_stdin_bytes)."""
+    encoding = encoding or detect_encoding(path)
+    try:
+        raw: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
+        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
+            raw = _BoundedStream(raw, max_stdin_bytes(), str(path))  # type: ignore[assignment]
+        raw = io.BufferedReader(raw)  # type: ignore[arg-type,assignment]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot open ({e.strerror})") from None
+    if encoding.bom and raw.read(len(encoding.bom)) != encoding.bom:
+        raw.close()
+        raise InputError(f"{path}: changed while being read")
+    return io.TextIOWrapper(raw, encoding=encoding.codec, errors="piizone_count", newline="")
 
 
 @dataclass
@@ -94,10 +283,13 @@ class TextChunk:
 
 
 def iter_text_chunks(
-    path: Path, chunk_chars: int = TEXT_CHUNK_CHARS, overlap: int = TEXT_CHUNK_OVERLAP
+    path: Path,
+    chunk_chars: int = TEXT_CHUNK_CHARS,
+    overlap: int = TEXT_CHUNK_OVERLAP,
+    encoding: TextEncoding | None = None,
 ) -> Iterator[TextChunk]:
     """A text file as overlapping chunks; memory is bounded even for one 50 MB line."""
-    with open_text(path) as f:
+    with open_text(path, encoding) as f:
         offset, line, carry = 0, 1, ""
         while True:
             try:
@@ -118,22 +310,26 @@ def iter_text_chunks(
             carry = text[-overlap:] if overlap else ""
 
 
-def iter_table_chunks(path: Path, fmt: str, chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+def iter_table_chunks(
+    path: Path, fmt: str, chunk_rows: int = CHUNK_ROWS, encoding: TextEncoding | None = None
+) -> Iterator[pd.DataFrame]:
     """A table file as DataFrame chunks. CSV/TSV cells stay strings, exactly as written."""
     if fmt in ("csv", "tsv"):
-        yield from _csv_chunks(path, "," if fmt == "csv" else "\t", chunk_rows)
+        yield from _csv_chunks(path, "," if fmt == "csv" else "\t", chunk_rows, encoding)
     elif fmt == "parquet":
         yield from _parquet_chunks(path, chunk_rows)
     elif fmt == "jsonl":
-        yield from _jsonl_chunks(path, chunk_rows)
+        yield from _jsonl_chunks(path, chunk_rows, encoding)
     elif fmt == "json":
-        yield from _json_chunks(path, chunk_rows)
+        yield from _json_chunks(path, chunk_rows, encoding)
     else:
         raise InputError(f"{path}: not a table format ({fmt})")
 
 
-def _csv_chunks(path: Path, sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    f = open_text(path)
+def _csv_chunks(
+    path: Path, sep: str, chunk_rows: int, encoding: TextEncoding | None = None
+) -> Iterator[pd.DataFrame]:
+    f = open_text(path, encoding)
     with f:
         try:
             reader = pd.read_csv(
@@ -145,7 +341,8 @@ def _csv_chunks(path: Path, sep: str, chunk_rows: int) -> Iterator[pd.DataFrame]
                 engine="c",
                 on_bad_lines="error",
             )
-            yield from reader
+            for chunk in reader:
+                yield check_columns(chunk, path)
         except pd.errors.EmptyDataError:
             raise InputError(f"{path}: empty file (no header row)") from None
         except pd.errors.ParserError as e:
@@ -165,6 +362,8 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise InputError(f"{path}: permission denied") from None
     except (pa.ArrowException, OSError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
+    if len(pf.schema_arrow) > MAX_COLUMNS:
+        raise _too_wide(path, len(pf.schema_arrow))
     if pf.metadata.num_rows == 0:
         yield pf.schema_arrow.empty_table().to_pandas()
         return
@@ -175,16 +374,20 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise InputError(f"{path}: corrupt Parquet data ({type(e).__name__})") from None
 
 
-def _jsonl_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
-    for records, _ in iter_jsonl_records(path, chunk_rows):
-        yield pd.DataFrame.from_records(records)
+def _jsonl_chunks(
+    path: Path, chunk_rows: int, encoding: TextEncoding | None = None
+) -> Iterator[pd.DataFrame]:
+    for records, _ in iter_jsonl_records(path, chunk_rows, encoding):
+        yield check_columns(pd.DataFrame.from_records(records), path)
 
 
-def iter_jsonl_records(path: Path, chunk_rows: int) -> Iterator[tuple[list[dict], int]]:
+def iter_jsonl_records(
+    path: Path, chunk_rows: int, encoding: TextEncoding | None = None
+) -> Iterator[tuple[list[dict], int]]:
     """JSON Lines as batches of records (objects), each with the characters read so far."""
     rows: list[dict] = []
     done = 0
-    with open_text(path) as f:
+    with open_text(path, encoding) as f:
         for lineno, line in enumerate(f, 1):
             done += len(line)
             if not line.strip():
@@ -195,6 +398,8 @@ def iter_jsonl_records(path: Path, chunk_rows: int) -> Iterator[tuple[list[dict]
                 raise InputError(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
             if not isinstance(value, dict):
                 raise InputError(f"{path}:{lineno}: expected a JSON object per line")
+            if len(value) > MAX_COLUMNS:
+                raise _too_wide(path, len(value))
             rows.append(value)
             if len(rows) >= chunk_rows:
                 yield rows, done
@@ -203,13 +408,15 @@ def iter_jsonl_records(path: Path, chunk_rows: int) -> Iterator[tuple[list[dict]
         yield rows, done
 
 
-def _json_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _json_chunks(
+    path: Path, chunk_rows: int, encoding: TextEncoding | None = None
+) -> Iterator[pd.DataFrame]:
     if path.stat().st_size > MAX_JSON_BYTES:
         raise InputError(
             f"{path}: JSON document too large to load whole",
             hint="convert it to JSON Lines (one record per line)",
         )
-    with open_text(path) as f:
+    with open_text(path, encoding) as f:
         try:
             value = json.load(f)
         except json.JSONDecodeError as e:
@@ -219,4 +426,18 @@ def _json_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise InputError(f"{path}: expected a JSON array of objects (records)")
     for i in range(0, len(value), chunk_rows):
-        yield pd.DataFrame.from_records(value[i : i + chunk_rows])
+        yield check_columns(pd.DataFrame.from_records(value[i : i + chunk_rows]), path)
+
+
+def check_columns(frame: pd.DataFrame, name: str | Path) -> pd.DataFrame:
+    """`frame`, or InputError when it has more columns than MAX_COLUMNS."""
+    if frame.shape[1] > MAX_COLUMNS:
+        raise _too_wide(name, frame.shape[1])
+    return frame
+
+
+def _too_wide(name: str | Path, columns: int) -> InputError:
+    return InputError(
+        f"{name}: {columns} columns; more than {MAX_COLUMNS} is not supported",
+        hint="split the table, or drop the columns you do not need",
+    )

@@ -9,9 +9,12 @@ same findings, byte for byte, as one.
 from __future__ import annotations
 
 import os
+import signal
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
@@ -37,6 +40,7 @@ def default_workers() -> int:
 
 def _init_worker(policy: Policy) -> None:
     global _worker_engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # see _start_forkserver_without_sigint
     _worker_engine = engine_for(policy)
 
 
@@ -123,7 +127,43 @@ def _worker_context():
     """
     context = get_context("forkserver")
     context.set_forkserver_preload(["scrubbers.engine"])
+    _start_forkserver_without_sigint()
     return context
+
+
+def _start_forkserver_without_sigint() -> None:
+    """Start the forkserver with SIGINT blocked, so it and every worker it forks never see it.
+
+    Ctrl-C goes to the whole process group: a forkserver importing spaCy, or a worker, died on
+    it with a KeyboardInterrupt traceback on the user's terminal. Only the parent should handle
+    Ctrl-C (one `error: interrupted` line; it then shuts the pool down). The signal mask is
+    inherited through fork and exec, so the forkserver and its children keep SIGINT blocked.
+    Blocked, not ignored, in the parent: a Ctrl-C that arrives meanwhile stays pending and is
+    delivered (KeyboardInterrupt) as soon as the mask is restored, instead of being lost.
+    """
+    from multiprocessing import forkserver
+
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        forkserver.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+@contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold a SIGINT that arrives inside the block; raise KeyboardInterrupt after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught:
+        raise KeyboardInterrupt
 
 
 class ProcessPoolEngine(_FanOutEngine):
@@ -139,7 +179,11 @@ class ProcessPoolEngine(_FanOutEngine):
         )
 
     def _submit(self, batch: list[str]) -> Future:
-        return self._pool.submit(_analyze_batch, batch)
+        # The first submit starts the workers; Ctrl-C in the middle of that left a half-started
+        # worker reading its start-up data from a parent already gone (a traceback on the
+        # terminal). The interrupt is held until the submit returns, then raised as usual.
+        with _sigint_deferred():
+            return self._pool.submit(_analyze_batch, batch)
 
     def _result(self, handle: Future) -> list[tuple[list[Finding], dict[str, int]]]:
         return handle.result()

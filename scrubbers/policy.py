@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import stat
 from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
@@ -19,6 +21,11 @@ from scrubbers.exceptions import PolicyError
 
 POLICY_FORMAT_VERSION = 1
 DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
+# A policy is a short hand-written file. The limits keep a hostile one from costing unbounded
+# memory or time: no YAML anchors/aliases at all (an alias bomb expands 9^9-fold), at most this
+# many bytes and YAML nodes.
+MAX_POLICY_BYTES = 1024 * 1024
+MAX_POLICY_NODES = 100_000
 OPERATOR_NAMES = ("redact", "replace", "mask", "pseudonymize", "fake", "drop", "keep")
 COLUMN_ACTIONS = ("drop", "keep", "scan")
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
@@ -72,6 +79,9 @@ class PatternSpec(_Strict):
             re.compile(v)
         except re.error as e:
             raise ValueError(f"invalid regex: {e}") from None
+        problem = catastrophic_backtracking(v)
+        if problem:
+            raise ValueError(f"regex can backtrack catastrophically ({problem}); rewrite it")
         return v
 
 
@@ -172,7 +182,15 @@ def load_policy(path: str | Path | None = None) -> Policy:
         return parse_policy(text, source="<default policy>")
     path = Path(path)
     try:
-        text = path.read_text("utf-8")
+        st = os.stat(path)  # never opens: a FIFO cannot block here
+        if not stat.S_ISREG(st.st_mode):
+            raise PolicyError(f"{path}: not a regular file")
+        if st.st_size > MAX_POLICY_BYTES:
+            raise PolicyError(
+                f"{path}: policy too large ({st.st_size} bytes; at most {MAX_POLICY_BYTES})"
+            )
+        with open(path, "rb") as f:
+            text = f.read(MAX_POLICY_BYTES + 1).decode("utf-8")
     except FileNotFoundError:
         raise PolicyError(f"{path}: policy file not found") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -182,6 +200,9 @@ def load_policy(path: str | Path | None = None) -> Policy:
 
 def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     """Parse policy YAML; every error names the source, the line and what is wrong."""
+    if len(text) > MAX_POLICY_BYTES:
+        raise PolicyError(f"{source}:1: policy too large (at most {MAX_POLICY_BYTES} bytes)")
+    _refuse_aliases_and_bulk(text, source)
     data, lines = _load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:1: a policy is a YAML mapping (got {type(data).__name__})")
@@ -262,6 +283,109 @@ def _line_for(loc: tuple, lines: dict[tuple, int]) -> int:
         if loc[:n] in lines:
             return lines[loc[:n]]
     return 1
+
+
+def _refuse_aliases_and_bulk(text: str, source: str) -> None:
+    """Walk the YAML events (constant memory): no anchor or alias, at most MAX_POLICY_NODES."""
+    nodes = 0
+    try:
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            line = event.start_mark.line + 1 if event.start_mark else 1
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise PolicyError(
+                    f"{source}:{line}: YAML anchors and aliases are not allowed in a policy",
+                    hint="write the values out in full",
+                )
+            if isinstance(event, yaml.NodeEvent):
+                nodes += 1
+                if nodes > MAX_POLICY_NODES:
+                    raise PolicyError(
+                        f"{source}:{line}: policy too large (more than {MAX_POLICY_NODES} values)"
+                    )
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(e, "problem", None) or "invalid YAML"
+        raise PolicyError(f"{source}:{line}: invalid YAML: {problem}") from None
+
+
+def catastrophic_backtracking(pattern: str) -> str | None:
+    """Why `pattern` can backtrack exponentially, or None. A conservative static check.
+
+    Presidio runs pattern recognizers with a 60 s timeout and then skips them silently; a
+    custom regex such as `(a|aa)+$` or `(a+)+$` would hang every analysis that long and then
+    miss its entity. Refused: a repeat that can match more than once around a body holding
+    another repeat (`(a+)+`, `(\\d*)*`), or alternatives that can start with the same
+    character (`(a|aa)+`). Patterns that pass can still be slow (`\\d*\\d*\\d*x`): the engine
+    also runs custom regexes with a timeout that fails loudly (scrubbers/recognizers).
+    """
+    try:
+        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
+    except (re.error, RecursionError):
+        return None  # the compile check reports a broken pattern
+    c = re._constants  # type: ignore[attr-defined]
+    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
+
+    def items(node: Any) -> list[tuple[Any, Any]]:
+        return list(node.data) if hasattr(node, "data") else list(node)
+
+    def children(op: Any, av: Any) -> list[Any]:
+        if op in repeats:
+            return [av[2]]
+        if op is c.SUBPATTERN:
+            return [av[-1]]
+        if op is c.BRANCH:
+            return list(av[1])
+        if op in (c.ASSERT, c.ASSERT_NOT):
+            return [av[1]]
+        return []
+
+    def has_repeat(node: Any) -> bool:
+        for op, av in items(node):
+            if op in repeats and av[1] > av[0]:  # a variable count: there is a choice
+                return True
+            if any(has_repeat(ch) for ch in children(op, av)):
+                return True
+        return False
+
+    def first_chars(node: Any) -> set[Any] | None:
+        """The literal a branch alternative must start with; None if not a single literal."""
+        seq = items(node)
+        while seq and seq[0][0] is c.SUBPATTERN:
+            seq = items(seq[0][1][-1])
+        if seq and seq[0][0] is c.LITERAL:
+            return {seq[0][1]}
+        return None
+
+    def overlapping_branch(node: Any) -> bool:
+        for op, av in items(node):
+            if op is c.BRANCH:
+                seen: set[Any] = set()
+                for alt in av[1]:
+                    first = first_chars(alt)
+                    if first is None or first & seen:
+                        return True
+                    seen |= first
+            if any(overlapping_branch(ch) for ch in children(op, av) if op not in repeats):
+                return True
+        return False
+
+    def check(node: Any) -> str | None:
+        for op, av in items(node):
+            # Only a repeat that can go round many times multiplies the choices inside it.
+            if op in repeats and av[1] > 10:
+                body = av[2]
+                if has_repeat(body):
+                    return "a repeated group holds another repeat"
+                if overlapping_branch(body):
+                    return "a repeated group holds alternatives that can match the same text"
+            for ch in children(op, av):
+                found = check(ch)
+                if found:
+                    return found
+        return None
+
+    return check(parsed)
 
 
 def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:

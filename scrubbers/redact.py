@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -43,13 +41,18 @@ from scrubbers.formats import (
     MAX_JSON_BYTES,
     TEXT_CHUNK_CHARS,
     TEXT_CHUNK_OVERLAP,
+    UTF8,
     DecodeCounter,
+    TextEncoding,
+    detect_encoding,
     detect_format,
     iter_jsonl_records,
     iter_table_chunks,
     open_text,
+    regular_file_stat,
 )
 from scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
+from scrubbers.output_files import open_output
 from scrubbers.policy import Operator
 from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from scrubbers.text_passes import TextPass, iter_text_passes
@@ -76,7 +79,8 @@ class RedactSummary:
     columns: dict[str, str] = field(default_factory=dict)  # column -> how it was handled
     seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    invalid_bytes: int = 0  # input bytes that were not valid UTF-8 (replaced)
+    invalid_bytes: int = 0  # input bytes that could not be decoded (replaced)
+    encoding: str = "utf-8"  # of the input, and so of the output (parquet: n/a)
     # Of `entities`: spans found as known values (scrubbers.known_values), per entity.
     known_values: dict[str, int] = field(default_factory=dict)
 
@@ -124,6 +128,7 @@ def redact_file(
     source, fmt, size = _resolve_input(input_path, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(input_path), size)
+    job.set_encoding(source, fmt)
     if known_values and fmt != "txt":
         job.known = KnownValues()
         if str(input_path) != STDIO:
@@ -159,6 +164,7 @@ def redact_into(
     path, fmt, size = _resolve_input(source, fmt)
     summary = RedactSummary(format=fmt)
     job = _Job(engine, redactor, summary, progress, str(source), size)
+    job.set_encoding(path, fmt)
     job.on_pass = on_pass
     job.known = known
     with DecodeCounter() as decoding:
@@ -279,7 +285,8 @@ def _finish(
     if decoding is not None and decoding.invalid_bytes:
         summary.invalid_bytes = decoding.invalid_bytes
         summary.warnings.append(
-            f"{decoding.invalid_bytes} bytes were not valid UTF-8; they were replaced (U+FFFD)"
+            f"{decoding.invalid_bytes} bytes were not valid {summary.encoding.upper()}; "
+            "they were replaced (U+FFFD)"
         )
     summary.entities = dict(sorted(summary.entities.items()))
     summary.known_values = dict(sorted(summary.known_values.items()))
@@ -302,41 +309,21 @@ def _resolve_input(input_path: str | Path, fmt: str | None) -> tuple[Path, str, 
             f"{path}: unsupported format ({path.suffix or 'no extension'})",
             hint="supported: csv, tsv, jsonl, json, parquet, txt, md",
         )
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
-    if path.is_dir():
-        raise InputError(f"{path}: is a directory")
-    return path, fmt, path.stat().st_size
+    st = regular_file_stat(path)
+    return path, fmt, st.st_size
 
 
 @contextmanager
 def _open_output(output_path: str | Path) -> Iterator[IO[bytes]]:
-    """A binary sink: stdout, or a temp file renamed to `output_path` only on success."""
+    """A binary sink: stdout, or `output_path` through open_output (atomic for a file, in
+    place for a device or FIFO, never through a symlink to a file)."""
     if str(output_path) == STDIO:
         out = sys.stdout.buffer
         yield out
         out.flush()
         return
-    dest = Path(output_path)
-    parent = dest.parent if str(dest.parent) else Path(".")
-    if not parent.is_dir():
-        raise InputError(f"{dest}: directory {parent} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
-    except OSError as e:
-        raise InputError(f"{dest}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{dest}: cannot write ({e.strerror or type(e).__name__})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with open_output(output_path) as out:
+        yield out
 
 
 @dataclass
@@ -390,6 +377,22 @@ class _Job:
         self.known: KnownValues | None = None
         self.row_values: list[list[tuple[str, str]]] | None = None
         self.learned_rows = 0
+
+        self.encoding = UTF8  # of the input; the output is written in it too
+        self._encoder: Any = None
+
+    def set_encoding(self, source: Path, fmt: str) -> None:
+        """Read (and write) text formats in the input's encoding: a UTF-16 file stays UTF-16."""
+        if fmt != "parquet":
+            self.encoding = detect_encoding(source)
+            self.summary.encoding = self.encoding.codec
+
+    def encode(self, text: str) -> bytes:
+        """`text` in the output encoding; the first call puts the input's BOM in front."""
+        if self._encoder is None:
+            self._encoder = self.encoding.encoder()
+            return self.encoding.bom + self._encoder.encode(text)
+        return self._encoder.encode(text)
 
     def _tick(self, done: int) -> None:
         if self.progress and self.size:
@@ -666,9 +669,9 @@ class _Job:
 
     def write_csv(self, source: Path, fmt: str, out: IO[bytes], chunk_rows: int) -> None:
         sep = "," if fmt == "csv" else "\t"
-        newline = _line_ending(source)
+        newline = _line_ending(source, self.encoding)
         written = 0
-        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows)):
+        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows, self.encoding)):
             kept = []
             for column in chunk.columns:
                 self.plan(str(column), chunk[column], textual=True)
@@ -681,7 +684,7 @@ class _Job:
                 if plan.action in ("operator", "scan"):
                     chunk[column] = self.transform(str(column), plan, chunk[column])
             data = chunk[kept].to_csv(index=False, header=i == 0, sep=sep, lineterminator=newline)
-            encoded = data.encode("utf-8")
+            encoded = self.encode(data)
             out.write(encoded)
             written += len(encoded)
             self.summary.rows += len(chunk)
@@ -790,7 +793,7 @@ class _Job:
     # --- jsonl / json ------------------------------------------------------------------------
 
     def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
-        for records, done in iter_jsonl_records(source, chunk_rows):
+        for records, done in iter_jsonl_records(source, chunk_rows, self.encoding):
             self._jsonl_chunk(records, out)
             self._tick(done)
 
@@ -798,9 +801,7 @@ class _Job:
         if not records:
             return
         self.records(records)
-        out.write(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
-        )
+        out.write(self.encode("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)))
 
     def write_json(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
         if source.stat().st_size > MAX_JSON_BYTES:
@@ -808,7 +809,7 @@ class _Job:
                 f"{source}: JSON document too large to load whole",
                 hint="convert it to JSON Lines (one record per line)",
             )
-        with open_text(source) as f:
+        with open_text(source, self.encoding) as f:
             try:
                 value = json.load(f)
             except json.JSONDecodeError as e:
@@ -819,7 +820,7 @@ class _Job:
         for i in range(0, len(records), chunk_rows):
             self.records(records[i : i + chunk_rows])
         doc = records[0] if isinstance(value, dict) else records
-        out.write((json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode("utf-8"))
+        out.write(self.encode(json.dumps(doc, ensure_ascii=False, indent=2) + "\n"))
 
     def records(self, records: list[dict]) -> None:
         """Redact JSON records in place: top-level fields by plan, nested strings as free text."""
@@ -866,7 +867,8 @@ class _Job:
     # --- text ------------------------------------------------------------------------------
 
     def write_text(self, source: Path | IO[str], out: IO[bytes], chunk_chars: int) -> None:
-        sink = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+        out.write(self.encoding.bom)
+        sink = io.TextIOWrapper(out, encoding=self.encoding.codec, newline="", write_through=True)
         try:
             self.text_into(source, sink, chunk_chars)
         finally:
@@ -877,9 +879,15 @@ class _Job:
         """A text file (or an open text stream) redacted pass by pass into a text sink."""
         done = 0
         last = ""
-        for p in iter_text_passes(
-            source, self.engine, chunk_chars, TEXT_CHUNK_OVERLAP, known=self.known
-        ):
+        passes = iter_text_passes(
+            source,
+            self.engine,
+            chunk_chars,
+            TEXT_CHUNK_OVERLAP,
+            known=self.known,
+            encoding=self.encoding,
+        )
+        for p in passes:
             if self.on_pass is not None:
                 self.on_pass(p)
             emitted = p.emitted
@@ -901,15 +909,16 @@ def _is_textual(series: pd.Series) -> bool:
     )
 
 
-def _line_ending(path: Path) -> str:
+def _line_ending(path: Path, encoding: TextEncoding = UTF8) -> str:
     """CSV output keeps the input's line ending (\\r\\n from Excel exports, else \\n)."""
     try:
         with open(path, "rb") as f:
             head = f.read(65536) if path.is_file() else b""
     except OSError:
         return "\n"
-    first = head.find(b"\n")
-    return "\r\n" if first > 0 and head[first - 1 : first] == b"\r" else "\n"
+    text = head[len(encoding.bom) :].decode(encoding.codec, errors="ignore")
+    first = text.find("\n")
+    return "\r\n" if first > 0 and text[first - 1] == "\r" else "\n"
 
 
 def _out_schema(schema: pa.Schema, fields: list[pa.Field]) -> pa.Schema:

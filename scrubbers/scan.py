@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -17,9 +18,11 @@ from scrubbers.findings import Finding
 from scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     DecodeCounter,
+    detect_encoding,
     detect_format,
     is_table_format,
     iter_table_chunks,
+    regular_file_stat,
 )
 from scrubbers.masking import masked_context
 from scrubbers.prefetch import prefetch
@@ -32,7 +35,6 @@ if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need i
 
 # (path, bytes done in this file, file size): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]
-_BINARY_PROBE = 8192
 _VALUE_CACHE = 50_000  # distinct cell values remembered per column (tables repeat values)
 
 
@@ -51,6 +53,8 @@ def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
         path = Path(raw)
         if not path.exists():
             raise InputError(f"{path}: no such file or directory")
+        if not path.is_dir():
+            regular_file_stat(path)  # a FIFO or device named explicitly: refused, never read
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -97,18 +101,21 @@ def skip_reason(target: Target) -> str | None:
     if fmt is None:
         return f"unsupported format ({path.suffix or 'no extension'})"
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError:
         return None  # let the reader report it as an error
+    if not stat.S_ISREG(st.st_mode):
+        return "not a regular file"  # a FIFO would block the read, a device never end
+    size = st.st_size
     if size == 0:
         return "empty file"
-    if fmt == "txt":
+    if fmt != "parquet":
         try:
-            with open(path, "rb") as f:
-                if b"\x00" in f.read(_BINARY_PROBE):
-                    return "binary content"
-        except OSError:
-            return None
+            detect_encoding(path)
+        except InputError:
+            # NUL bytes that are not UTF-16/32: an explicitly named file is an error (reported
+            # by the read), one found in a directory is skipped as before.
+            return None if target.explicit else "binary content"
     return None
 
 
@@ -117,7 +124,7 @@ def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = No
     fmt = detect_format(path)
     if fmt is None:
         raise InputError(f"{path}: unsupported format")
-    size = path.stat().st_size
+    size = regular_file_stat(path).st_size
     source = SourceReport(
         path=str(path), kind="table" if is_table_format(fmt) else "text", format=fmt, bytes=size
     )

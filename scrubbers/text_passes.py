@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from scrubbers.exceptions import InputError
 from scrubbers.findings import Finding
-from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, open_text
+from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, TextEncoding, open_text
 from scrubbers.known_values import merge_findings
 
 
@@ -56,6 +56,7 @@ def iter_text_passes(
     chunk_chars: int = TEXT_CHUNK_CHARS,
     overlap: int = TEXT_CHUNK_OVERLAP,
     known: Any = None,
+    encoding: TextEncoding | None = None,
 ) -> Iterator[TextPass]:
     """The passes over a text file (or "-" for stdin); memory is bounded by the chunk size.
 
@@ -67,7 +68,7 @@ def iter_text_passes(
     """
     context = ""  # the end of what was already emitted: left context for the analyzer
     buffer = ""  # read but not yet emitted
-    opened = nullcontext(path) if hasattr(path, "read") else open_text(path)
+    opened = nullcontext(path) if hasattr(path, "read") else open_text(Path(path), encoding)
     with opened as f:
         while True:
             try:

@@ -457,7 +457,12 @@ def _public_pem(key: Ed25519PublicKey) -> bytes:
 def _write_public(path: Path, data: bytes) -> None:
     """Atomic write, mode 0644: a bundle is for review and deployment, it holds no secret."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp)
+    # O_EXCL | O_NOFOLLOW: never write through a link planted at the temp name; the rename
+    # below replaces a link at `path` itself, never what it points to.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -49,6 +49,7 @@ from zones.fingerprints import (
     write_fingerprints,
 )
 from zones.keys import ensure_pseudonym_key, load_kek, load_kek_for
+from zones.metadata_names import NameMasker, seal_spec, source_spec
 from zones.sources import Source, SourceItem, resolve_sources
 from zones.store import (
     MANIFEST_FORMAT,
@@ -201,11 +202,13 @@ def refresh_zone(
                 created=iso(utc_now()),
                 created_by=actor(),
             )
-            specs = sources or [s["spec"] for s in parent["sources"]]
+            specs = sources or [source_spec(s, dek, parent["id"]) for s in parent["sources"]]
             # The same dictionary-only sources as the parent, re-read: their values may have
             # changed like the zone's own sources.
             known_record = parent.get("known_values") or {}
-            known_specs = [s["spec"] for s in known_record.get("sources", [])]
+            known_specs = [
+                source_spec(s, dek, parent["id"]) for s in known_record.get("sources", [])
+            ]
             details = {"version": meta["version"], "parent": parent["version"]}
             result = _build(
                 store,
@@ -310,6 +313,9 @@ def _build_with(
     parent_report = _load_report(parent[1]) if parent else {}
     staging = store.staging_dir(name)
     result = BuildResult(manifest={})
+    # No raw source name in plaintext metadata. Regex rules only (e-mails, long numbers): NER on
+    # file names tags little and would cost an analysis per name.
+    names = NameMasker(dek)
     try:
         (staging / "data").mkdir(mode=0o700)
         report = Report(policy_sha256=policy.sha256, policy_source=policy.source)
@@ -318,10 +324,10 @@ def _build_with(
 
         def analysed_ahead(item: SourceItem) -> Path | None:
             # Files a refresh may reuse from the parent are not analysed ahead.
-            return item.path if f"data/{item.relpath}" not in parent_files else None
+            return item.path if f"data/{names.relpath(item.relpath)}" not in parent_files else None
 
         for index, item in enumerate(prefetch(engine, items, analysed_ahead), 1):
-            zone_path = f"data/{item.relpath}"
+            zone_path = f"data/{names.relpath(item.relpath)}"
             fingerprint = item.fingerprint()
             previous = parent_files.get(zone_path)
             if (
@@ -336,7 +342,7 @@ def _build_with(
                 files.append(dict(previous))
                 if zone_path in parent_report:
                     report.sources.append(parent_report[zone_path])
-                result.reused.append(item.relpath)
+                result.reused.append(names.relpath(item.relpath))
             else:
                 entry, source_report = _provision_item(
                     item,
@@ -350,14 +356,15 @@ def _build_with(
                     known_values,
                 )
                 entry["source_sha256"] = fingerprint
+                entry["source"] = names.uri(entry["source"])
                 files.append(entry)
                 report.sources.append(source_report)
             if progress:
-                progress(item.relpath, index, len(items))
+                progress(names.relpath(item.relpath), index, len(items))
         side = _plant_canaries(staging, files, canaries, parent, dek, meta["id"])
         for spec, source in zip(specs, resolved, strict=True):
-            source_entries.append(_source_entry(spec, source, files))
-            result.skipped.extend(source.skipped)
+            source_entries.append(_source_entry(spec, source, files, names, dek, meta["id"]))
+            result.skipped.extend((names.relpath(rel), why) for rel, why in source.skipped)
         report.filters = dict(engine.stats.filtered)
         (staging / "report.json").write_text(render_json(report))
         (staging / "policy.yaml").write_text(text)
@@ -373,7 +380,7 @@ def _build_with(
             "files": files,
             "scan": {"totals": report.totals, "risk": report.risk.label},
             "fingerprints": write_fingerprints(staging, collector.fingerprints, dek, meta["id"]),
-            "known_values": known.manifest(known_values, dek),
+            "known_values": known.manifest(known_values, dek, names, meta["id"]),
             **side,
         }
         store.write_manifest(staging, manifest)
@@ -496,14 +503,21 @@ class _KnownPlan:
     def digest(self, known: KnownValues | None, dek: bytes) -> str | None:
         return known.digest(_known_values_key(dek)) if known is not None else None
 
-    def manifest(self, known: KnownValues | None, dek: bytes) -> dict[str, Any]:
-        """What the manifest says: the sources (no password) and counts, never a value."""
+    def manifest(
+        self, known: KnownValues | None, dek: bytes, names: NameMasker, zone_id: str
+    ) -> dict[str, Any]:
+        """What the manifest says: the sources (masked, no password) and counts, never a value.
+
+        Like the zone's own sources, the address is stored masked and what refresh re-reads is
+        sealed under the zone's key (zones.metadata_names).
+        """
         return {
             "enabled": self.enabled,
             "sources": [
                 {
-                    "uri": source.uri,
-                    "spec": _refresh_spec(spec),
+                    "uri": names.uri(source.uri),
+                    "spec": names.uri(source.uri),
+                    "spec_sealed": seal_spec(_refresh_spec(spec), dek, zone_id),
                     "sha256": sha,
                     "rows": rows,
                 }
@@ -555,11 +569,20 @@ def _prepare(path: Path) -> Path:
     return path
 
 
-def _source_entry(spec: str, source: Source, files: list[dict[str, Any]]) -> dict[str, Any]:
-    mine = [f for f in files if f.get("source") == source.uri or f.get("source_uri") == source.uri]
+def _source_entry(
+    spec: str,
+    source: Source,
+    files: list[dict[str, Any]],
+    names: NameMasker,
+    dek: bytes,
+    zone_id: str,
+) -> dict[str, Any]:
+    uri = names.uri(source.uri)
+    mine = [f for f in files if f.get("source") == uri or f.get("source_uri") == uri]
     return {
-        "uri": source.uri,
-        "spec": _refresh_spec(spec),
+        "uri": uri,
+        "spec": uri,  # masked; refresh reads spec_sealed
+        "spec_sealed": seal_spec(_refresh_spec(spec), dek, zone_id),
         "kind": source.kind,
         "sha256": _combined([f["source_sha256"] for f in mine]),
         "rows": sum(f.get("rows") or 0 for f in mine),

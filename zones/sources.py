@@ -9,6 +9,10 @@ A SOURCE string (`piizone zone create NAME --from SOURCE...`) is one of
     and optionally `&chunksize=N` -> one table item `<table>.parquet` or
     `query_<sha256(query)[:8]>.parquet`.
 
+A `?query=` must parse (sqlglot) as exactly one reading statement and what runs is the SQL
+regenerated from that parse; PostgreSQL connections start every transaction read-only
+(`default_transaction_read_only=on`). See `_read_only_query`.
+
 Secrets: the password of a URL (and `password`-like query parameters) never appears in a message,
 in `Source.uri` (the form recorded in manifests) or in a repr. Database error messages are not
 echoed except for syntax/name errors, whose text quotes the user's SQL, never row values.
@@ -42,9 +46,11 @@ from urllib.parse import quote
 
 import pandas as pd
 import sqlalchemy as sa
+import sqlglot
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
+from sqlglot import exp
 
 from scrubbers.exceptions import InputError
 from scrubbers.formats import (
@@ -52,6 +58,7 @@ from scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     TEXT_CHUNK_OVERLAP,
     TextChunk,
+    check_columns,
     detect_format,
     is_table_format,
     iter_table_chunks,
@@ -65,9 +72,37 @@ HASH_BLOCK = 1024 * 1024
 MAX_CHUNK_ROWS = 10_000_000
 CONNECT_TIMEOUT_S = 10
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
-# What a row-returning statement starts with; anything else cannot be a source (the transaction is
-# read-only and rolled back regardless, this only gives a clearer message).
-READ_QUERY = re.compile(r"^\s*(\(|select\b|with\b|values\b|table\b)", re.IGNORECASE)
+# A `?query=` must parse as exactly one of these (SELECT, WITH ... SELECT, UNION/INTERSECT/EXCEPT,
+# a parenthesised query, VALUES) ...
+READ_ROOTS = (exp.Select, exp.SetOperation, exp.Subquery, exp.Values)
+# ... holding none of these anywhere: a data-modifying CTE, SELECT INTO (creates a table), row
+# locks, transaction control, and anything sqlglot could only keep as an opaque command.
+WRITE_NODES = (
+    exp.DML,
+    exp.DDL,
+    exp.Drop,
+    exp.Alter,
+    exp.Command,
+    exp.Into,
+    exp.Lock,
+    exp.Set,
+    exp.Pragma,
+    exp.Attach,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+)
+SQL_DIALECTS = {"postgresql": "postgres", "sqlite": "sqlite"}
+# Literal values in a query (a WHERE email = '...') may be personal data: the recorded form of a
+# query replaces them with `?` (see _display_query).
+LITERAL_NODES = (
+    exp.Literal,
+    exp.RawString,
+    exp.ByteString,
+    exp.HexString,
+    exp.BitString,
+    exp.National,
+)
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 # Query parameters of ours, removed before the URL reaches the database driver.
 OWN_PARAMS = ("table", "query", "chunksize")
@@ -179,8 +214,11 @@ class SourceItem:
             total += len(rows)
             # The same conversion pandas.read_sql_query does (DataFrame.from_records, floats
             # coerced); done here so the very rows yielded are the ones hashed.
-            yield pd.DataFrame.from_records(
-                [tuple(r) for r in rows], columns=list(columns), coerce_float=True
+            yield check_columns(
+                pd.DataFrame.from_records(
+                    [tuple(r) for r in rows], columns=list(columns), coerce_float=True
+                ),
+                self.relpath,
             )
         self.rows = total
         self.last_fingerprint = h.hexdigest()
@@ -270,6 +308,8 @@ def _resolve_one(spec: str) -> Source:
 
 
 def _resolve_path(spec: str) -> Source:
+    if "\0" in spec:
+        raise SourceError("a source path cannot contain a NUL character")
     given = Path(spec).expanduser()
     shown = str(given.absolute())
     try:
@@ -453,9 +493,8 @@ def _resolve_sql(spec: str) -> Source:
         sql = query.strip().rstrip(";").strip()
         if not sql:
             raise SourceError(f"{display}: empty ?query=")
-        if not READ_QUERY.match(sql):
-            raise SourceError(f"{display}: ?query= must be a SELECT (sources are read-only)")
-        reader = _SqlReader(engine, display, dialect, query=sql)
+        runnable = _read_only_query(sql, dialect, display)
+        reader = _SqlReader(engine, display, dialect, query=runnable)
         relpath = f"query_{hashlib.sha256(sql.encode()).hexdigest()[:8]}.parquet"
     reader.check()  # connect now: a wrong password or an unknown table fails before any work
     item = SourceItem(
@@ -479,6 +518,8 @@ def _display_url(
 ) -> str:
     """The canonical, password-free spelling recorded in manifests and shown in messages."""
     shown: dict[str, Any] = {k: (MASK if k in SECRET_PARAMS else v) for k, v in params.items()}
+    if isinstance(query, str):
+        query = _display_query(query, dialect)
     for k, v in (("table", table), ("query", query), ("chunksize", chunksize)):
         if v is not None:
             shown[k] = v
@@ -486,9 +527,80 @@ def _display_url(
     return canonical.render_as_string(hide_password=True)
 
 
+def _read_only_query(sql: str, dialect: str, display: str) -> str:
+    """The SQL to run for a `?query=`: exactly one reading statement, regenerated by sqlglot.
+
+    Checking the text with a regex and wrapping it (`SELECT * FROM (<query>) ...`) let a query
+    close the parenthesis and append `COMMIT; DROP TABLE ...`. Parsing proves there is one
+    statement and what it is; running the SQL sqlglot generates from that one parse tree (not the
+    user's text) leaves no room for a statement sqlglot and the server would split differently
+    (dollar quotes, comments). Comments are dropped: they cannot change a result.
+    """
+    read = SQL_DIALECTS[dialect]
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=read) if s is not None]
+    except sqlglot.errors.ParseError as e:
+        where = e.errors[0] if e.errors else {}
+        at = f" at line {where.get('line', '?')}, column {where.get('col', '?')}" if where else ""
+        # sqlglot's own message quotes the query around the error: it may hold literal values.
+        raise SourceError(
+            f"{display}: ?query= is not valid SQL (syntax error{at})",
+            hint="sources read one SELECT (WITH ... SELECT and UNION are fine)",
+        ) from None
+    except sqlglot.errors.SqlglotError as e:
+        raise SourceError(
+            f"{display}: ?query= is not valid SQL ({type(e).__name__})",
+            hint="sources read one SELECT (WITH ... SELECT and UNION are fine)",
+        ) from None
+    if len(statements) != 1:
+        raise SourceError(
+            f"{display}: ?query= must be exactly one SELECT statement (got {len(statements)})",
+            hint="sources are read-only: no ';' between statements",
+        )
+    [tree] = statements
+    writes = sorted({type(n).__name__.upper() for n in tree.walk() if isinstance(n, WRITE_NODES)})
+    if not isinstance(tree, READ_ROOTS) or writes:
+        what = ", ".join(writes) or type(tree).__name__.upper()
+        raise SourceError(
+            f"{display}: ?query= must be one SELECT statement that only reads (found {what})",
+            hint="sources are read-only: no DDL/DML, SELECT INTO, FOR UPDATE or SET",
+        )
+    return tree.sql(dialect=read, comments=False)
+
+
+def _display_query(sql: str, dialect: str) -> str:
+    """A `?query=` fit for manifests and messages: literals as `?`, plus the query's hash.
+
+    The hash tells two queries apart that differ only in their literals (a zone refresh compares
+    sources by this form); a query that does not parse is shown by its hash alone.
+    """
+    digest = hashlib.sha256(sql.strip().rstrip(";").strip().encode()).hexdigest()[:12]
+    try:
+        statements = [s for s in sqlglot.parse(sql, read=SQL_DIALECTS[dialect]) if s is not None]
+    except sqlglot.errors.SqlglotError:
+        statements = []
+    if len(statements) != 1:
+        return f"sha256:{digest}"
+    masked = statements[0].transform(
+        lambda n: exp.Placeholder() if isinstance(n, LITERAL_NODES) else n
+    )
+    return f"{masked.sql(comments=False)} -- sha256:{digest}"
+
+
 def _postgres_engine(url: URL, params: dict[str, Any]) -> Engine:
     driver_url = url.set(drivername="postgresql+psycopg", query=params)
-    connect_args = {} if "connect_timeout" in params else {"connect_timeout": CONNECT_TIMEOUT_S}
+    connect_args: dict[str, Any] = {}
+    if "connect_timeout" not in params:
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT_S
+    # Every transaction of the session starts read-only (a server-side session default, not a
+    # statement we run), so even a write that got past the query check, or a COMMIT ending our
+    # READ ONLY transaction, cannot change the database. libpq `options` from the URL are kept.
+    own = "-c default_transaction_read_only=on"
+    user_options = params.get("options")
+    if isinstance(user_options, str) and user_options.strip():
+        driver_url = driver_url.set(query={k: v for k, v in params.items() if k != "options"})
+        own = f"{user_options} {own}"  # the last -c for a setting wins: ours
+    connect_args["options"] = own
     # NullPool: every read opens and closes its own connection; nothing lingers between reads.
     return sa.create_engine(driver_url, poolclass=NullPool, connect_args=connect_args)
 
@@ -577,7 +689,8 @@ class _SqlReader:
     # -- statements ----------------------------------------------------------------------------
     def _select(self, conn: Connection) -> sa.Executable:
         if self.query is not None:
-            return sa.text(self.query)
+            # `\:` keeps a colon in a literal (`'12:30'`) from being read as a bind parameter.
+            return sa.text(self.query.replace(":", r"\:"))
         assert self.table is not None
         schema, name = self.table
         try:
@@ -593,7 +706,8 @@ class _SqlReader:
         def probe(conn: Connection) -> None:
             stmt = self._select(conn)
             if self.query is not None:
-                conn.execute(sa.text(f"SELECT * FROM ({self.query}) AS piizone_q LIMIT 0"))
+                # Safe to wrap: the query was parsed as exactly one statement and regenerated.
+                conn.execute(sa.text(f"SELECT * FROM ({stmt.text}) AS piizone_q LIMIT 0"))  # type: ignore[attr-defined]
             else:
                 conn.execute(stmt.limit(0))  # type: ignore[attr-defined]
 
@@ -603,7 +717,7 @@ class _SqlReader:
         def count(conn: Connection) -> int:
             stmt = self._select(conn)
             sub = (
-                sa.text(self.query).columns().subquery("piizone_q")
+                stmt.columns().subquery("piizone_q")  # type: ignore[attr-defined]
                 if self.query is not None
                 else stmt.subquery("piizone_q")  # type: ignore[attr-defined]
             )

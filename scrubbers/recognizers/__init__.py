@@ -84,7 +84,9 @@ def regex_recognizer(
     language: str,
 ) -> PatternRecognizer:
     """A policy-defined regex recognizer: (pattern name, regex, score) triples plus context."""
-    return PatternRecognizer(
+    from scrubbers.recognizers.policy_regex import PolicyRegexRecognizer
+
+    return PolicyRegexRecognizer(
         supported_entity=entity,
         name=name,
         patterns=[Pattern(p_name, regex, score) for p_name, regex, score in patterns],
