@@ -141,8 +141,13 @@ def _start_forkserver_without_sigint() -> None:
     Blocked, not ignored, in the parent: a Ctrl-C that arrives meanwhile stays pending and is
     delivered (KeyboardInterrupt) as soon as the mask is restored, instead of being lost.
     """
-    from multiprocessing import forkserver
+    from multiprocessing import forkserver, resource_tracker
 
+    # forkserver.ensure_running() first starts the resource tracker, which blocks SIGINT around
+    # its own spawn and then UNblocks it, so the forkserver was exec'd with SIGINT deliverable
+    # (a Ctrl-C then killed it in its site import: "Fatal Python error"). Started here first,
+    # the tracker is already running inside the block below and leaves the mask alone.
+    resource_tracker.ensure_running()
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         forkserver.ensure_running()

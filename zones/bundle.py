@@ -24,6 +24,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -178,6 +179,7 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
         body = _manifest(name, manifest, policy, policy_bytes, model, key, signing)
         data = (json.dumps(body, indent=2, sort_keys=True) + "\n").encode()
         out_dir.mkdir(parents=True, exist_ok=True)
+        _refuse_non_regular_targets(out_dir)
         # The signature goes last: a bundle cut short by a crash never verifies.
         for file, content in (
             (POLICY_FILE, policy_bytes),
@@ -452,6 +454,25 @@ def _public_pem(key: Ed25519PublicKey) -> bytes:
     return key.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+
+
+def _refuse_non_regular_targets(out_dir: Path) -> None:
+    """A bundle replaces only regular files: a link or device at one of its names is refused.
+
+    The rename in _write_public would replace such an entry rather than write through it, but a
+    link there means someone expects the bundle elsewhere: say so instead of guessing.
+    """
+    for file in (POLICY_FILE, PUBLIC_KEY_FILE, MANIFEST_FILE, SIGNATURE_FILE):
+        try:
+            mode = os.lstat(out_dir / file).st_mode
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(mode):
+            kind = "a symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+            raise BundleError(
+                f"{out_dir / file}: exists and is {kind}",
+                hint="export the bundle into a new or empty directory",
+            )
 
 
 def _write_public(path: Path, data: bytes) -> None:
