@@ -189,6 +189,16 @@ def gpu_devices(globs: Iterable[str] = NVIDIA_DEVICE_GLOBS) -> list[str]:
     return sorted({p for pattern in globs for p in glob.glob(pattern)})
 
 
+def host_process_env() -> dict[str, str]:
+    """The environment bwrap/unshare themselves start with: an allow-list, nothing else.
+
+    bwrap is pid 1 of the sandbox (and the fallback's setup shell is), and `/proc/1/environ`
+    is readable inside: `--clearenv` clears only the command's environment, so whatever the
+    caller had (PIIZONE_PASSPHRASE, PGPASSWORD, cloud credentials) would be one `cat` away.
+    """
+    return {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
 def python_prefixes() -> list[str]:
     """The dirs `python` needs inside: the venv (sys.prefix) and the interpreter it points at."""
     prefixes = {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
@@ -1005,7 +1015,10 @@ def _run_bwrap(
         # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
         parent = os.getpid()
         proc = subprocess.Popen(
-            args, pass_fds=(DATA_FD,), preexec_fn=lambda: _child(read_fd, parent)
+            args,
+            pass_fds=(DATA_FD,),
+            preexec_fn=lambda: _child(read_fd, parent),
+            env=host_process_env(),
         )
     except OSError as e:
         os.close(write_fd)
