@@ -15,6 +15,15 @@ PUBLISH = typer.Option(
     "--publish",
     help="Relay the host's 127.0.0.1:PORT to 127.0.0.1:PORT inside (e.g. a notebook).",
 )
+OUT = typer.Option(
+    Path("sandbox-out"),
+    "--out",
+    "-o",
+    help="Where clean outputs are released: DIR if new or empty, else a new DIR/<session>/.",
+)
+ALLOW_DOTFILES = typer.Option(
+    False, "--allow-dotfiles", help="Also release hidden files (.env, .git/...)."
+)
 app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
 # The sandboxed command owns stdout; everything piizone says goes to stderr.
 err = Console(stderr=True, highlight=False)
@@ -51,19 +60,20 @@ def _render(result: sandbox.SessionResult) -> None:
 def run(
     name: str = typer.Argument(..., help="Zone name."),
     command: list[str] = typer.Argument(..., help="The command and its arguments, after --."),
-    out: Path = typer.Option(
-        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
-    ),
+    out: Path = OUT,
     memory: str | None = typer.Option(
         None, "--memory", help="Cap the data and /tmp tmpfs, e.g. 4G (not a cgroup limit)."
     ),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
+    allow_dotfiles: bool = ALLOW_DOTFILES,
 ) -> None:
     """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
 
     The command writes results to /zone/out; text outputs are scanned with the zone's policy
-    when it exits. Clean files are copied to --out, flagged ones stay encrypted in quarantine.
+    when it exits. Clean files are copied to --out (a fresh directory: DIR when it does not
+    exist or is empty, else a new DIR/<session>/; never overwriting, no exec bits, no dotfiles
+    without --allow-dotfiles), flagged ones stay encrypted in quarantine.
     Exits with CMD's status, or 1 when CMD succeeded but outputs were quarantined.
     --publish PORT makes a server listening on 127.0.0.1:PORT inside reachable at the host's
     127.0.0.1:PORT (through a Unix socket relay; nothing else crosses, nothing goes out).
@@ -77,7 +87,13 @@ def run(
     if publish is not None:
         err.print(f"publishing http://127.0.0.1:{publish}/ (host) -> 127.0.0.1:{publish} (sandbox)")
     result = sandbox.run_session(
-        name, command, out_dir=out, gpu=gpu, memory=memory, publish=publish
+        name,
+        command,
+        out_dir=out,
+        gpu=gpu,
+        memory=memory,
+        publish=publish,
+        allow_dotfiles=allow_dotfiles,
     )
     _render(result)
     raise typer.Exit(result.exit_code)
@@ -87,12 +103,11 @@ def run(
 @handle_errors
 def shell(
     name: str = typer.Argument(..., help="Zone name."),
-    out: Path = typer.Option(
-        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
-    ),
+    out: Path = OUT,
     memory: str | None = typer.Option(None, "--memory", help="Cap the data and /tmp tmpfs."),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
+    allow_dotfiles: bool = ALLOW_DOTFILES,
 ) -> None:
     """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
 
@@ -112,6 +127,7 @@ def shell(
         memory=memory,
         tty=True,
         publish=publish,
+        allow_dotfiles=allow_dotfiles,
     )
     _render(result)
     raise typer.Exit(result.exit_code)

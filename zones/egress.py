@@ -14,6 +14,11 @@ Rules (docs/sandbox.md, "Egress"):
   with its size and sha256, because weights are the point of training and detectors cannot read
   them. That is a known gap, stated in the docs: a model can memorise records (canaries catch
   that when it writes them out, e.g. as generated samples).
+* Release goes into a fresh directory only (`claim_release_dir`): `--out DIR` itself when it
+  does not exist or is empty, else a new `DIR/<session>/`. Nothing there is overwritten
+  (O_EXCL), no symlink is followed (O_NOFOLLOW, each directory opened relative to its parent),
+  no exec bit is carried (files 0644), dotfiles stay behind unless asked for, and a DIR inside
+  $PIIZONE_HOME is refused: a session once wrote `.git/config` and `run.sh` into a project.
 * Quarantined files are encrypted with the zone's data key into
   $PIIZONE_HOME/zones/.quarantine/<session>/ and the plaintext is removed; the report names file,
   line and entity type with masked context, never the value.
@@ -21,6 +26,7 @@ Rules (docs/sandbox.md, "Egress"):
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -41,6 +47,9 @@ from zones.store import ZoneStore
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
 _SNIFF_BYTES = 64 * 1024
 MAX_FINDINGS_PER_FILE = 20
+RELEASED_FILE_MODE = 0o644  # never an exec bit: a released `run.sh` must not become runnable
+RELEASED_DIR_MODE = 0o755
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
 
 
 class EgressError(ZoneError):
@@ -84,6 +93,78 @@ class EgressReport:
         data = asdict(self)
         data["bytes_released"] = self.bytes_released
         return data
+
+
+def check_release_dir(out_dir: Path, home: Path) -> Path:
+    """The real path of `--out DIR`, refused when it is inside $PIIZONE_HOME or not a dir."""
+    from zones.sandbox import is_within
+
+    real = Path(os.path.realpath(out_dir))
+    if is_within(str(real), os.path.realpath(home)):
+        raise EgressError(
+            f"--out {out_dir} is inside $PIIZONE_HOME",
+            hint="release outputs to a directory outside $PIIZONE_HOME (keys, audit log, zones)",
+        )
+    if os.path.lexists(real) and not real.is_dir():
+        raise EgressError(f"--out {out_dir} exists and is not a directory")
+    return real
+
+
+def claim_release_dir(out_dir: Path, session: str, home: Path) -> Path:
+    """A directory nobody else has written to: DIR if new or empty, else a new DIR/<session>.
+
+    Releasing into a populated directory let a session overwrite files there (a project's
+    `.git/config`, a script that the caller later runs); a fresh one has nothing to clobber.
+    """
+    real = check_release_dir(out_dir, home)
+    real.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(real, RELEASED_DIR_MODE)
+        return real
+    except FileExistsError:
+        pass
+    with os.scandir(real) as entries:
+        if next(entries, None) is None:
+            return real
+    fresh = real / session
+    os.mkdir(fresh, RELEASED_DIR_MODE)  # FileExistsError: never reuse one
+    return fresh
+
+
+def is_dotfile(rel: str) -> bool:
+    """Any part of the path hidden (`.git/config`, `.bashrc`, `a/.env`)."""
+    return any(part.startswith(".") for part in rel.split("/"))
+
+
+def write_released(root_fd: int, rel: str, src: Path) -> None:
+    """Copy `src` to `rel` under the dir `root_fd`: every directory opened relative to its
+    parent without following symlinks, the file created exclusively, mode 0644."""
+    parts = rel.split("/")
+    fd = os.dup(root_fd)
+    try:
+        for part in parts[:-1]:
+            with contextlib.suppress(FileExistsError):  # made by an earlier file of this release
+                os.mkdir(part, RELEASED_DIR_MODE, dir_fd=fd)
+            child = os.open(part, _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = child
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        out = os.open(parts[-1], flags, RELEASED_FILE_MODE, dir_fd=fd)
+        with (
+            os.fdopen(out, "wb") as dst,
+            open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW), "rb") as f,
+        ):
+            shutil.copyfileobj(f, dst, 1 << 20)
+            # The umask may only take bits away; make sure none was added (no exec bit).
+            os.fchmod(dst.fileno(), RELEASED_FILE_MODE & ~_umask())
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def is_text_output(path: Path) -> bool:
@@ -193,8 +274,12 @@ def release_outputs(
     manifest: dict[str, Any],
     dek: bytes,
     session: str,
+    allow_dotfiles: bool = False,
+    allow_binary: bool = True,
 ) -> EgressReport:
-    """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out."""
+    """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out
+    into a fresh directory (see `claim_release_dir`)."""
+    check_release_dir(out_dir, store.home)  # before any scan: a refused --out wastes nothing
     report = EgressReport(session=session, out_dir=str(out_dir))
     engine = None
     matcher = None
@@ -206,6 +291,9 @@ def release_outputs(
         for rel, path, st in iter_outputs(host_out):
             if not stat.S_ISREG(st.st_mode):
                 report.skipped.append({"file": rel, "reason": "not a regular file"})
+                continue
+            if is_dotfile(rel) and not allow_dotfiles:
+                report.skipped.append({"file": rel, "reason": "dotfile (see --allow-dotfiles)"})
                 continue
             item = OutputFile(file=rel, bytes=st.st_size, kind="binary", sha256=_sha256(path))
             if st.st_size and is_text_output(path):
@@ -237,12 +325,20 @@ def release_outputs(
                     continue
             elif not st.st_size:
                 item.kind = "text"
+            elif not allow_binary:
+                report.skipped.append({"file": rel, "reason": "binary (see --allow-binary)"})
+                continue
             clean.append((rel, path, item))
-        for rel, path, item in clean:
-            target = out_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, target)
-            report.released.append(item)
+        if clean:
+            release_dir = claim_release_dir(out_dir, session, store.home)
+            report.out_dir = str(release_dir)
+            root_fd = os.open(release_dir, _DIR_FLAGS)
+            try:
+                for rel, path, item in clean:
+                    write_released(root_fd, rel, path)
+                    report.released.append(item)
+            finally:
+                os.close(root_fd)
     except OSError as e:
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(entities)

@@ -809,8 +809,11 @@ def run_session(
     home: Path | None = None,
     tty: bool = False,
     publish: int | None = None,
+    allow_dotfiles: bool = False,
+    allow_binary: bool = True,
 ) -> SessionResult:
-    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`."""
+    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
+    (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir)."""
     from zones import egress  # egress pulls in the NLP engine; only needed after the command
 
     if not cmd:
@@ -819,6 +822,10 @@ def run_session(
     store = ZoneStore(home)
     user = getpass.getuser()
     audit.open_audit_log(home).check_writable()
+    try:
+        egress.check_release_dir(Path(out_dir), home)
+    except egress.EgressError as e:
+        raise SandboxError(str(e), hint=e.hint) from None
     manifest = open_zone_for_session(store, name, user)
     isolation = probe_isolation()
     memory_bytes = parse_size(memory) if memory else None
@@ -894,6 +901,8 @@ def run_session(
             manifest=manifest,
             dek=dek,
             session=session,
+            allow_dotfiles=allow_dotfiles,
+            allow_binary=allow_binary,
         )
     except BaseException as e:
         if not isinstance(e, audit.AuditError):
