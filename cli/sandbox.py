@@ -45,6 +45,10 @@ def _render(result: sandbox.SessionResult) -> None:
         # Say why when it is not the policy's detectors: a canary means memorisation.
         why = "" if finding.reason == "policy" else f" ({finding.reason})"
         err.print(f"  {where}: {finding.entity}{why}: {finding.context}", markup=False)
+    if report.withheld:
+        err.print(
+            f"withheld    every output, unscanned and discarded: {report.withheld}", markup=False
+        )
     if report.quarantined:
         err.print(f"quarantined outputs stay encrypted in {report.quarantine_dir}", style="dim")
     err.print(

@@ -19,6 +19,9 @@ Rules (docs/sandbox.md, "Egress"):
   (O_EXCL), no symlink is followed (O_NOFOLLOW, each directory opened relative to its parent),
   no exec bit is carried (files 0644), dotfiles stay behind unless asked for, and a DIR inside
   $PIIZONE_HOME is refused: a session once wrote `.git/config` and `run.sh` into a project.
+* The tree is walked iteratively within limits (depth, entries, path length, bytes): over a
+  limit nothing is released (`withheld`, an audited denial) — a 1,200-deep tree once crashed
+  the recursive walk, left the raw files on disk and broke every later session.
 * Quarantined files are encrypted with the zone's data key into
   $PIIZONE_HOME/zones/.quarantine/<session>/ and the plaintext is removed; the report names file,
   line and entity type with masked context, never the value.
@@ -50,10 +53,20 @@ MAX_FINDINGS_PER_FILE = 20
 RELEASED_FILE_MODE = 0o644  # never an exec bit: a released `run.sh` must not become runnable
 RELEASED_DIR_MODE = 0o755
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW
+# Limits of what one session may hand to the egress check; over any, nothing is released.
+# Generous for training outputs (checkpoints, a results tree), far below what breaks a walk.
+MAX_OUTPUT_DEPTH = 32
+MAX_OUTPUT_ENTRIES = 10_000
+MAX_OUTPUT_PATH = 1024  # characters of a relative path
+MAX_OUTPUT_BYTES = 64 << 30
 
 
 class EgressError(ZoneError):
     """The outputs of a session could not be checked or released."""
+
+
+class OutputLimitExceeded(EgressError):
+    """The outputs exceed a limit of the egress check (depth, entries, path length, bytes)."""
 
 
 @dataclass
@@ -84,6 +97,7 @@ class EgressReport:
     reasons: dict[str, int] = field(default_factory=dict)  # hits per reason
     out_dir: str = ""
     quarantine_dir: str = ""
+    withheld: str = ""  # why nothing was released (a limit), empty otherwise
 
     @property
     def bytes_released(self) -> int:
@@ -184,12 +198,88 @@ def is_text_output(path: Path) -> bool:
 
 
 def iter_outputs(root: Path):
-    """(relpath, path, lstat) for everything under root, without following symlinks."""
-    for dirpath, dirs, files in os.walk(root, followlinks=False):
-        dirs.sort()
-        for name in sorted(files) + [d for d in dirs if os.path.islink(os.path.join(dirpath, d))]:
-            path = Path(dirpath) / name
-            yield path.relative_to(root).as_posix(), path, os.lstat(path)
+    """(relpath, path, lstat) for everything under root, without following symlinks.
+
+    Iterative, and within the limits above: the whole listing is checked before anything is
+    scanned, so a tree over a limit fails before any file is looked at. Raises
+    OutputLimitExceeded.
+    """
+    found = []
+    total = 0
+    stack = [("", 0)]
+    while stack:
+        rel_dir, depth = stack.pop()
+        with os.scandir(root / rel_dir if rel_dir else root) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        subdirs = []
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            if len(found) >= MAX_OUTPUT_ENTRIES:
+                raise OutputLimitExceeded(f"more than {MAX_OUTPUT_ENTRIES} entries")
+            if len(rel) > MAX_OUTPUT_PATH:
+                raise OutputLimitExceeded(f"a path longer than {MAX_OUTPUT_PATH} characters")
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode):
+                if depth + 1 > MAX_OUTPUT_DEPTH:
+                    raise OutputLimitExceeded(
+                        f"directories nested deeper than {MAX_OUTPUT_DEPTH} (depth limit)"
+                    )
+                subdirs.append(rel)
+                continue
+            total += st.st_size if stat.S_ISREG(st.st_mode) else 0
+            if total > MAX_OUTPUT_BYTES:
+                raise OutputLimitExceeded(f"more than {MAX_OUTPUT_BYTES} bytes")
+            found.append((rel, root / rel, st))
+        stack += [(d, depth + 1) for d in reversed(subdirs)]
+    return found
+
+
+def remove_tree(root: Path) -> None:
+    """Remove `root` and everything below it, however deep, never following a symlink.
+
+    shutil.rmtree recurses (RecursionError near 1,000 levels, which a session can create) and
+    uses full paths (ENAMETOOLONG). This walks down with one fd, each directory opened relative
+    to its parent, and climbs back with "..": safe because nothing writes there any more (the
+    sandbox is gone). Directories the command made unreadable are opened up first.
+    """
+    root = Path(root)
+    try:
+        fd = os.open(root, _DIR_FLAGS)
+    except FileNotFoundError:
+        return
+    except NotADirectoryError:
+        os.unlink(root)
+        return
+    names: list[str] = []
+    try:
+        while True:
+            child = None
+            with os.scandir(fd) as it:
+                for entry in it:
+                    if entry.is_dir(follow_symlinks=False):
+                        child = entry.name
+                        break
+                    os.unlink(entry.name, dir_fd=fd)
+            if child is not None:
+                try:
+                    sub = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                except PermissionError:
+                    os.chmod(child, 0o700, dir_fd=fd)
+                    sub = os.open(child, _DIR_FLAGS, dir_fd=fd)
+                os.fchmod(sub, 0o700)  # listable and writable, whatever the command set
+                os.close(fd)
+                fd = sub
+                names.append(child)
+                continue
+            if not names:
+                break
+            parent = os.open("..", _DIR_FLAGS, dir_fd=fd)
+            os.close(fd)
+            fd = parent
+            os.rmdir(names.pop(), dir_fd=fd)
+    finally:
+        os.close(fd)
+    os.rmdir(root)
 
 
 def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]:
@@ -288,7 +378,19 @@ def release_outputs(
     clean: list[tuple[str, Path, OutputFile]] = []
     qdir = None
     try:
-        for rel, path, st in iter_outputs(host_out):
+        outputs = iter_outputs(host_out)
+    except OutputLimitExceeded as e:
+        # Fail closed: release nothing, say why, and leave the staging dir to the caller's
+        # clean-up (nothing was scanned, so nothing of it may leave).
+        report.withheld = str(e)
+        _record_scan(report, name, session, store)
+        return report
+    except (OSError, RecursionError) as e:
+        report.withheld = f"the outputs could not be listed ({type(e).__name__})"
+        _record_scan(report, name, session, store)
+        return report
+    try:
+        for rel, path, st in outputs:
             if not stat.S_ISREG(st.st_mode):
                 report.skipped.append({"file": rel, "reason": "not a regular file"})
                 continue
@@ -343,23 +445,30 @@ def release_outputs(
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(entities)
     report.reasons = dict(reasons)
+    _record_scan(report, name, session, store)
+    return report
+
+
+def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore) -> None:
+    details = {
+        "session": session,
+        "files_released": len(report.released),
+        "files_quarantined": len(report.quarantined),
+        "files_skipped": len(report.skipped),
+        "bytes_released": report.bytes_released,
+        "binary_released": sum(1 for f in report.released if f.kind == "binary"),
+        "entities": report.entities,
+        "reasons": report.reasons,
+    }
+    if report.withheld:
+        details["withheld"] = report.withheld
     audit.record(
         "egress.scan",
         zone=name,
-        outcome="success" if not report.quarantined else "denied",
-        details={
-            "session": session,
-            "files_released": len(report.released),
-            "files_quarantined": len(report.quarantined),
-            "files_skipped": len(report.skipped),
-            "bytes_released": report.bytes_released,
-            "binary_released": sum(1 for f in report.released if f.kind == "binary"),
-            "entities": report.entities,
-            "reasons": report.reasons,
-        },
+        outcome="success" if not (report.quarantined or report.withheld) else "denied",
+        details=details,
         home=store.home,
     )
-    return report
 
 
 def _engine_for_zone(store: ZoneStore, name: str):

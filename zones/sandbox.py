@@ -760,9 +760,20 @@ def clean_stale_sessions(home: Path) -> int:
             pid = 0
         if pid and _alive(pid):
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        try:
+            _remove_session_dir(entry)
+        except OSError:
+            continue  # never fail a new session over an old one's leftovers
         removed += 1
     return removed
+
+
+def _remove_session_dir(path: Path) -> None:
+    """Remove a session's dir, however deep the command nested its outputs (not rmtree:
+    it recurses, and a 1,200-deep /zone/out broke every later session)."""
+    from zones.egress import remove_tree
+
+    remove_tree(path)
 
 
 def _alive(pid: int) -> bool:
@@ -917,8 +928,10 @@ def run_session(
     finally:
         if publisher is not None:
             publisher.close()
-        shutil.rmtree(session_dir, ignore_errors=True)
-    exit_code = status if status != 0 else (1 if report.quarantined else 0)
+        with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
+            _remove_session_dir(session_dir)
+    held = report.quarantined or report.withheld
+    exit_code = status if status != 0 else (1 if held else 0)
     audit.record(
         "session.end",
         zone=name,
@@ -931,6 +944,7 @@ def run_session(
             "bytes_released": report.bytes_released,
             "files_released": len(report.released),
             "files_quarantined": len(report.quarantined),
+            **({"withheld": report.withheld} if report.withheld else {}),
         },
         home=home,
     )
