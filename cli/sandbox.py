@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import typer
@@ -25,8 +26,29 @@ ALLOW_DOTFILES = typer.Option(
     False, "--allow-dotfiles", help="Also release hidden files (.env, .git/...)."
 )
 app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
-# The sandboxed command owns stdout; everything piizone says goes to stderr.
-err = Console(stderr=True, highlight=False)
+# The sandboxed command owns stdout; everything piizone says goes to stderr. No markup, no
+# emoji codes, no highlighting: output names are chosen by the sandboxed code and must be shown
+# as they are (a name `[/bold]x.txt` crashed the report, `:smile:` would have been rewritten).
+err = Console(stderr=True, highlight=False, emoji=False, markup=False)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with control and invisible format characters escaped (`\\x1b`, `\\u202e`).
+
+    A name from the sandbox could otherwise move the cursor or repaint the terminal (ESC, the
+    8-bit CSI), hide itself (zero-width) or read backwards (bidi overrides) in the report.
+    """
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _render(result: sandbox.SessionResult) -> None:
@@ -35,26 +57,28 @@ def _render(result: sandbox.SessionResult) -> None:
         err.print(f"note: {note}", style="dim")
     for f in report.released:
         extra = " (binary: not content-scanned)" if f.kind == "binary" else ""
-        err.print(f"released    {f.file}  {f.bytes} bytes{extra}")
+        err.print(f"released    {printable(f.file)}  {f.bytes} bytes{extra}")
     for f in report.quarantined:
-        err.print(f"[bold red]quarantined[/] {f.file}  {f.bytes} bytes")
+        err.print("quarantined", style="bold red", end=" ")
+        err.print(f"{printable(f.file)}  {f.bytes} bytes")
     for s in report.skipped:
-        err.print(f"skipped     {s['file']}: {s['reason']}", style="dim")
+        err.print(f"skipped     {printable(s['file'])}: {s['reason']}", style="dim")
     for finding in report.findings:
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
         # Say why when it is not the policy's detectors: a canary means memorisation.
         why = "" if finding.reason == "policy" else f" ({finding.reason})"
-        err.print(f"  {where}: {finding.entity}{why}: {finding.context}", markup=False)
+        err.print(f"  {printable(where)}: {finding.entity}{why}: {printable(finding.context)}")
     if report.withheld:
-        err.print(
-            f"withheld    every output, unscanned and discarded: {report.withheld}", markup=False
-        )
+        err.print(f"withheld    every output, unscanned and discarded: {report.withheld}")
     if report.quarantined:
-        err.print(f"quarantined outputs stay encrypted in {report.quarantine_dir}", style="dim")
+        err.print(
+            f"quarantined outputs stay encrypted in {printable(report.quarantine_dir)}",
+            style="dim",
+        )
     err.print(
         f"session {result.session}: exit {result.command_status}, "
-        f"{result.duration_s:.1f}s, {len(report.released)} released to {report.out_dir}, "
-        f"{len(report.quarantined)} quarantined",
+        f"{result.duration_s:.1f}s, {len(report.released)} released to "
+        f"{printable(report.out_dir)}, {len(report.quarantined)} quarantined",
         style="dim",
     )
 
