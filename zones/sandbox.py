@@ -28,6 +28,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -151,6 +152,18 @@ class SandboxError(ZoneError):
 
 class SandboxUnavailable(SandboxError):
     """No isolation is available here (bubblewrap missing or user namespaces blocked)."""
+
+
+class SessionInterrupted(SandboxError):
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) ended the session; its outputs were discarded."""
+
+    def __init__(self, signame: str, exit_code: int):
+        super().__init__(
+            f"session interrupted by {signame}; its outputs were discarded unscanned",
+            hint="rerun the command to completion to get its outputs checked and released",
+        )
+        self.signal = signame
+        self.exit_code = exit_code
 
 
 class SandboxDenied(SandboxError):
@@ -862,7 +875,9 @@ def run_session(
     (session_dir / "pid").write_text(str(os.getpid()))
     host_out = ensure_private_dir(session_dir / "out")
     publisher = None
+    interrupts = Interrupts()
     try:
+        interrupts.__enter__()
         # Fail closed: no audit record, no session.
         audit.record(
             "session.start",
@@ -900,9 +915,14 @@ def run_session(
             publish_dir=str(publish_dir) if publish_dir else None,
             publish_port=publish,
             isolation=isolation,
+            interrupts=interrupts,
         )
         if publisher is not None:  # the sandbox is gone: stop relaying before anything else
             publisher.close()
+        if interrupts.signal:
+            # The command did not finish: its outputs may be partial and are not what the
+            # user asked for. Discarded unscanned (the staging dir goes in `finally`).
+            raise interrupts.error()
         duration = time.monotonic() - started
         report = egress.release_outputs(
             host_out,
@@ -917,15 +937,15 @@ def run_session(
         )
     except BaseException as e:
         if not isinstance(e, audit.AuditError):
-            audit.record(
-                "session.end",
-                zone=name,
-                outcome="failure",
-                details={"session": session, "error": type(e).__name__},
-                home=home,
-            )
+            details = {"session": session, "error": type(e).__name__}
+            if isinstance(e, SessionInterrupted):
+                details["interrupted"] = e.signal
+            elif isinstance(e, KeyboardInterrupt):
+                details["interrupted"] = "SIGINT"
+            audit.record("session.end", zone=name, outcome="failure", details=details, home=home)
         raise
     finally:
+        interrupts.__exit__()
         if publisher is not None:
             publisher.close()
         with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
@@ -963,6 +983,51 @@ def run_session(
     )
 
 
+# Signals that end a session early, and how a shell reports each (128 + number).
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupts:
+    """While a session runs: a SIGINT/SIGTERM/SIGHUP stops the sandbox (terminate bwrap, which
+    takes its pid namespace with it) and is remembered, so the session ends non-zero and
+    audited as interrupted instead of looking like the command's own exit. After the command
+    (during the egress check) the signal raises SessionInterrupted at once.
+
+    Handlers can only be installed from the main thread; elsewhere KeyboardInterrupt keeps its
+    usual path (`_run_bwrap` terminates the sandbox) and SIGTERM its default action.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.proc: subprocess.Popen | None = None
+        self.running = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for sig in INTERRUPT_SIGNALS:
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
+        if self.running and self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.terminate()
+            return
+        if not self.running and self.proc is not None:  # the command is over: stop now
+            raise self.error()
+
+    def error(self) -> SessionInterrupted:
+        name = self.signal or "SIGINT"
+        return SessionInterrupted(name, 128 + signal.Signals[name].value)
+
+
 def _work_dir(real_home: str) -> str | None:
     """The caller's cwd, shared read-only at /zone/work so `python train.py` finds the script —
     unless sharing it would show the whole home dir, / or $PIIZONE_HOME."""
@@ -989,6 +1054,7 @@ def _run_bwrap(
     publish_dir: str | None = None,
     publish_port: int | None = None,
     isolation: str = ISOLATION_BWRAP,
+    interrupts: Interrupts | None = None,
 ) -> tuple[int, int, float | None]:
     read_fd, write_fd = os.pipe()
     command = list(cmd)
@@ -1048,14 +1114,24 @@ def _run_bwrap(
         raise SandboxUnavailable(f"cannot start bwrap ({e.strerror})") from e
     finally:
         os.close(read_fd)
+    interrupts = interrupts or Interrupts()
+    interrupts.proc, interrupts.running = proc, True
+    if interrupts.signal:  # arrived while starting up
+        proc.terminate()
     feeder = threading.Thread(target=feed, name="piizone-feed", daemon=True)
     feeder.start()
     try:
         status = proc.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # no handler (not the main thread): the same, by hand
+        interrupts.signal = interrupts.signal or "SIGINT"
         proc.terminate()
         status = proc.wait()
+    finally:
+        interrupts.running = False
     feeder.join()
+    if interrupts.signal:
+        # The feed broke because the sandbox was stopped: report the interruption, not that.
+        return status, fed.get("bytes", 0), fed.get("seconds")
     if "error" in fed:
         raise SandboxError(f"could not load zone {manifest['name']!r}: {fed['error']}")
     if status < 0:  # killed by a signal: report it like a shell does
@@ -1067,7 +1143,6 @@ def _child(read_fd: int, parent: int) -> None:
     """In the forked child before exec: the data pipe as fd 3, and die with us (bwrap has
     --die-with-parent; unshare(1) has no such option, so PR_SET_PDEATHSIG is set here)."""
     import ctypes
-    import signal
 
     os.dup2(read_fd, DATA_FD)
     libc = ctypes.CDLL(None, use_errno=True)
