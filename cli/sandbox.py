@@ -25,6 +25,16 @@ OUT = typer.Option(
 ALLOW_DOTFILES = typer.Option(
     False, "--allow-dotfiles", help="Also release hidden files (.env, .git/...)."
 )
+ALLOW_BINARY = typer.Option(
+    False,
+    "--allow-binary",
+    help="Release binary outputs that cannot be read as data (weights), unscanned.",
+)
+WORK = typer.Option(
+    None,
+    "--work",
+    help="Share DIR read-only at /zone/work and start there (refused if a scan flags a file).",
+)
 app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
 # The sandboxed command owns stdout; everything piizone says goes to stderr. No markup, no
 # emoji codes, no highlighting: output names are chosen by the sandboxed code and must be shown
@@ -56,7 +66,9 @@ def _render(result: sandbox.SessionResult) -> None:
     for note in result.notes:
         err.print(f"note: {note}", style="dim")
     for f in report.released:
-        extra = " (binary: not content-scanned)" if f.kind == "binary" else ""
+        extra = {"binary": " (binary: not content-scanned)", "data": " (data: scanned)"}.get(
+            f.kind, ""
+        )
         err.print(f"released    {printable(f.file)}  {f.bytes} bytes{extra}")
     for f in report.quarantined:
         err.print("quarantined", style="bold red", end=" ")
@@ -68,6 +80,11 @@ def _render(result: sandbox.SessionResult) -> None:
         # Say why when it is not the policy's detectors: a canary means memorisation.
         why = "" if finding.reason == "policy" else f" ({finding.reason})"
         err.print(f"  {printable(where)}: {finding.entity}{why}: {printable(finding.context)}")
+    if report.stream_lines_masked:
+        kinds = ", ".join(sorted(report.stream_entities))
+        err.print(
+            f"masked      {report.stream_lines_masked} line(s) of the command's output ({kinds})"
+        )
     if report.withheld:
         err.print(f"withheld    every output, unscanned and discarded: {report.withheld}")
     if report.quarantined:
@@ -95,6 +112,8 @@ def run(
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
     allow_dotfiles: bool = ALLOW_DOTFILES,
+    allow_binary: bool = ALLOW_BINARY,
+    work: Path | None = WORK,
 ) -> None:
     """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
 
@@ -108,7 +127,7 @@ def run(
 
     Example:
 
-        piizone sandbox run churn --out results -- python train.py --epochs 3
+        piizone sandbox run churn --work . --out results -- python train.py --epochs 3
 
         piizone sandbox run churn --publish 8888 -- jupyter lab --port 8888 --no-browser
     """
@@ -122,6 +141,8 @@ def run(
         memory=memory,
         publish=publish,
         allow_dotfiles=allow_dotfiles,
+        allow_binary=allow_binary,
+        work=work,
     )
     _render(result)
     raise typer.Exit(result.exit_code)
@@ -136,6 +157,8 @@ def shell(
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
     allow_dotfiles: bool = ALLOW_DOTFILES,
+    allow_binary: bool = ALLOW_BINARY,
+    work: Path | None = WORK,
 ) -> None:
     """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
 
@@ -156,6 +179,8 @@ def shell(
         tty=True,
         publish=publish,
         allow_dotfiles=allow_dotfiles,
+        allow_binary=allow_binary,
+        work=work,
     )
     _render(result)
     raise typer.Exit(result.exit_code)

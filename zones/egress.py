@@ -40,11 +40,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scrubbers.masking import mask_value
 from zones import audit
 from zones.canaries import zone_matcher
 from zones.crypto import EncryptingWriter
+from zones.decoded_views import decoded_views, digit_views
 from zones.exceptions import ZoneError
 from zones.home import ensure_private_dir, fsync_dir
+from zones.output_formats import MAX_DECODED_BYTES, UnreadableOutput, text_lines
 from zones.store import ZoneStore
 
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
@@ -75,14 +78,16 @@ class Finding:
     entity: str
     context: str  # masked: the value itself never appears
     line: int | None = None
-    reason: str = "policy"  # "policy" (detectors) | "fingerprint" | "canary"
+    # "policy" (detectors) | "fingerprint" | "canary" | "decoded" (in a decoded view of the
+    # line) | "name" (in the file's path) | "binary" (unreadable, held unless --allow-binary)
+    reason: str = "policy"
 
 
 @dataclass
 class OutputFile:
     file: str
     bytes: int
-    kind: str  # "text" | "binary"
+    kind: str  # "text" | "data" (a known binary format, scanned) | "binary" (not scanned)
     sha256: str = ""
 
 
@@ -98,6 +103,8 @@ class EgressReport:
     out_dir: str = ""
     quarantine_dir: str = ""
     withheld: str = ""  # why nothing was released (a limit), empty otherwise
+    stream_lines_masked: int = 0  # lines of the command's stdout/stderr masked or withheld
+    stream_entities: dict[str, int] = field(default_factory=dict)
 
     @property
     def bytes_released(self) -> int:
@@ -299,7 +306,8 @@ def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]
 
 
 def match_text_output(path: Path, matcher, engine=None) -> list[Finding]:
-    """Fingerprint and canary hits in a text file, line by line, masked.
+    """Fingerprint and canary hits in a text file, line by line, masked; and what the decoded
+    views of each line hold (`line_view_findings`).
 
     The context around a hit masks the other hits *and* what the policy's detectors find on
     that line (`engine`), so the report never shows a neighbouring value raw.
@@ -310,14 +318,56 @@ def match_text_output(path: Path, matcher, engine=None) -> list[Finding]:
 
     findings: list[Finding] = []
     with open(path, "rb") as f:
-        for number, line, hits in matcher.scan_lines(_text_lines(f)):
-            spans = [Span(h.start, h.end, h.entity_type, 1.0) for h in hits]
-            detected = list(engine.analyze(line)) if engine is not None else []
-            masked = resolve_overlaps(spans + detected)
-            for hit, span in zip(hits, spans, strict=True):
-                context = masked_context(line, span, masked)
-                findings.append(Finding("", hit.entity_type, context, number, hit.reason))
+        for number, line in enumerate(_text_lines(f), 1):
+            hits = matcher.scan_line(line) if matcher else []
+            if hits:
+                spans = [Span(h.start, h.end, h.entity_type, 1.0) for h in hits]
+                detected = list(engine.analyze(line)) if engine is not None else []
+                masked = resolve_overlaps(spans + detected)
+                for hit, span in zip(hits, spans, strict=True):
+                    context = masked_context(line, span, masked)
+                    findings.append(Finding("", hit.entity_type, context, number, hit.reason))
+            findings += line_view_findings(line, number, matcher, engine)
     return findings
+
+
+def line_view_findings(
+    line: str, number: int | None, matcher, engine, skip: frozenset[str] = frozenset()
+) -> list[Finding]:
+    """Findings in the decoded views of `line` (zones.decoded_views): base64, hex, URL and
+    `\\u` escapes decoded, NFKC without zero-width characters, digits joined and spelled
+    digits written. Reason "decoded"; the context is the view, masked."""
+    from scrubbers.findings import resolve_overlaps
+    from scrubbers.masking import masked_context
+
+    views = decoded_views(line)
+    digits = digit_views(line, views) if matcher else []
+    if not views and not digits:
+        return []
+    # What the line shows as written is reported by the other checks; a view repeats it.
+    seen = {(h.entity_type, _alnum(line[h.start : h.end])) for h in _hits(matcher, line)}
+    if views and engine is not None:
+        seen |= {(d.entity_type, _alnum(line[d.start : d.end])) for d in engine.analyze(line)}
+    found: list[Finding] = []
+    for view, use_engine in [(v, True) for v in views] + [(v, False) for v in digits]:
+        hits = [_span(h) for h in _hits(matcher, view)]
+        if use_engine and engine is not None:
+            hits += [d for d in engine.analyze(view) if d.entity_type not in skip]
+        spans = resolve_overlaps(hits)
+        for span in spans:
+            if (span.entity_type, _alnum(view[span.start : span.end])) in seen:
+                continue
+            context = masked_context(view, span, spans)
+            found.append(Finding("", span.entity_type, context, number, "decoded"))
+    return found
+
+
+def _hits(matcher, text: str) -> list:
+    return matcher.scan_line(text) if matcher else []
+
+
+def _alnum(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _text_lines(f):
@@ -365,7 +415,7 @@ def release_outputs(
     dek: bytes,
     session: str,
     allow_dotfiles: bool = False,
-    allow_binary: bool = True,
+    allow_binary: bool = False,
 ) -> EgressReport:
     """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out
     into a fresh directory (see `claim_release_dir`)."""
@@ -377,6 +427,7 @@ def release_outputs(
     reasons: Counter[str] = Counter()
     clean: list[tuple[str, Path, OutputFile]] = []
     qdir = None
+    qnames: list[str] = []
     try:
         outputs = iter_outputs(host_out)
     except OutputLimitExceeded as e:
@@ -389,48 +440,49 @@ def release_outputs(
         report.withheld = f"the outputs could not be listed ({type(e).__name__})"
         _record_scan(report, name, session, store)
         return report
+    scratch = None
     try:
-        for rel, path, st in outputs:
+        for number, (rel, path, st) in enumerate(outputs):
+            if engine is None:
+                engine = _engine_for_zone(store, name)
+                matcher = zone_matcher(store.current_dir(name), manifest, dek)
+            # A name is output too (a file named after a person's e-mail and SSN): a flagged
+            # one holds the file and is shown masked everywhere, quarantine included.
+            name_findings = name_check(rel, matcher, engine)
+            shown = mask_value(rel, "") if name_findings else rel
             if not stat.S_ISREG(st.st_mode):
-                report.skipped.append({"file": rel, "reason": "not a regular file"})
+                report.skipped.append({"file": shown, "reason": "not a regular file"})
                 continue
             if is_dotfile(rel) and not allow_dotfiles:
-                report.skipped.append({"file": rel, "reason": "dotfile (see --allow-dotfiles)"})
+                report.skipped.append({"file": shown, "reason": "dotfile (see --allow-dotfiles)"})
                 continue
-            item = OutputFile(file=rel, bytes=st.st_size, kind="binary", sha256=_sha256(path))
-            if st.st_size and is_text_output(path):
-                item.kind = "text"
-                if engine is None:
-                    engine = _engine_for_zone(store, name)
-                found, findings = scan_text_output(path, engine)
-                if matcher is None:
-                    matcher = zone_matcher(store.current_dir(name), manifest, dek)
-                hits = match_text_output(path, matcher, engine) if matcher else []
-                if hits and findings:
-                    remask_policy_findings(path, findings, matcher, engine)
-                if found or hits:
-                    entities.update(found)
-                    reasons.update({"policy": sum(found.values())} if found else {})
-                    reasons.update(h.reason for h in hits)
-                    # Canaries first: the most telling finding must survive the cap.
-                    ranked = sorted(hits, key=lambda h: h.reason != "canary") + findings
-                    report.findings += [
-                        Finding(rel, f.entity, f.context, f.line, f.reason)
-                        for f in ranked[:MAX_FINDINGS_PER_FILE]
-                    ]
-                    if qdir is None:
-                        parent = ensure_private_dir(store.root / ".quarantine")
-                        qdir = ensure_private_dir(parent / session)
-                        report.quarantine_dir = str(qdir)
-                    _quarantine(path, qdir, rel, dek, manifest["id"], session)
-                    report.quarantined.append(item)
-                    continue
-            elif not st.st_size:
-                item.kind = "text"
-            elif not allow_binary:
-                report.skipped.append({"file": rel, "reason": "binary (see --allow-binary)"})
+            item = OutputFile(file=shown, bytes=st.st_size, kind="binary", sha256=_sha256(path))
+            if st.st_size and scratch is None:
+                scratch = ensure_private_dir(host_out.parent / "extracted")
+            item.kind, found, findings = check_file(
+                path, st.st_size, engine, matcher, scratch / f"{number}.txt" if scratch else None,
+                allow_binary=allow_binary,
+            )  # fmt: skip
+            findings = name_findings + findings
+            if findings:
+                entities.update(found)
+                reasons.update({"policy": sum(found.values())} if found else {})
+                reasons.update(f.reason for f in findings if f.reason != "policy")
+                report.findings += [
+                    Finding(shown, f.entity, f.context, f.line, f.reason)
+                    for f in findings[:MAX_FINDINGS_PER_FILE]
+                ]
+                if qdir is None:
+                    parent = ensure_private_dir(store.root / ".quarantine")
+                    qdir = ensure_private_dir(parent / session)
+                    report.quarantine_dir = str(qdir)
+                _quarantine(path, qdir, len(report.quarantined), dek, manifest["id"], session)
+                report.quarantined.append(item)
+                qnames.append(rel)
                 continue
             clean.append((rel, path, item))
+        if qnames:
+            _write_quarantine_index(qdir, qnames, dek, manifest["id"], session)
         if clean:
             release_dir = claim_release_dir(out_dir, session, store.home)
             report.out_dir = str(release_dir)
@@ -447,6 +499,82 @@ def release_outputs(
     report.reasons = dict(reasons)
     _record_scan(report, name, session, store)
     return report
+
+
+def check_file(
+    path: Path, size: int, engine, matcher, scratch: Path | None, *, allow_binary: bool
+) -> tuple[str, dict[str, int], list[Finding]]:
+    """(kind, entity counts, findings) for one regular file: text scanned as text, a known
+    binary format read as data (its text extracted to `scratch`, a private path), an unknown
+    binary flagged as such unless `allow_binary`."""
+    findings: list[Finding] = []
+    if not size:
+        return "text", {}, []
+    scanned, kind = path, "text"
+    if not is_text_output(path):
+        kind = "binary"
+        try:
+            lines = text_lines(path)
+            if lines is not None and scratch is not None:
+                scanned, kind = _extract(lines, scratch), "data"
+        except UnreadableOutput as e:
+            if not allow_binary:
+                findings.append(Finding("", "BINARY", str(e), None, "binary"))
+        if kind == "binary" and not allow_binary and not findings:
+            why = "not content-scanned (see --allow-binary)"
+            findings.append(Finding("", "BINARY", why, None, "binary"))
+        if kind == "binary":
+            return kind, {}, findings
+    found, policy = scan_text_output(scanned, engine)
+    hits = match_text_output(scanned, matcher, engine)
+    if hits and policy:
+        remask_policy_findings(scanned, policy, matcher, engine)
+    encoded = {h.line for h in hits if h.reason == "decoded"}
+    for f in policy:
+        if f.line in encoded:  # the line's context would show the encoded value
+            f.context = "(context withheld: an encoded value on this line)"
+    # Canaries first: the most telling finding must survive the cap.
+    return kind, found, sorted(hits, key=lambda h: h.reason != "canary") + policy
+
+
+def check_work_dir(
+    work_dir: Path, *, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes,
+    scratch: Path,
+) -> list[tuple[str, list[str]]]:  # fmt: skip
+    """(masked path, entity types) of every file under `work_dir` holding an original value
+    of the zone (its fingerprints) or a canary, as written, decoded or in its name.
+
+    `--work DIR` is shown to the sandbox read-only; a raw export left there could be read and
+    written out encoded. Only the zone's own values are looked for, not the detectors'
+    findings: a code dir is full of addresses, example e-mails and words NER takes for names,
+    while a raw export of the zone's sources holds exactly what the fingerprints know. Within
+    the output limits (OutputLimitExceeded otherwise)."""
+    matcher = zone_matcher(store.current_dir(name), manifest, dek)
+    flagged = []
+    if not matcher:
+        return flagged
+    for number, (rel, path, st) in enumerate(iter_outputs(work_dir)):
+        hits = [_span(h) for h in matcher.scan_line(rel.replace("/", " ").replace("_", " "))]
+        findings = [Finding("", h.entity_type, "", None, "name") for h in hits]
+        findings += line_view_findings(rel, None, matcher, None)
+        shown = mask_value(rel, "") if findings else rel
+        if stat.S_ISREG(st.st_mode) and st.st_size:
+            scanned = path
+            if not is_text_output(path):
+                try:
+                    lines = text_lines(path)
+                except UnreadableOutput:
+                    lines = None
+                if lines is None:
+                    continue  # unknown binaries cannot be read either way
+                try:
+                    scanned = _extract(lines, scratch / f"work-{number}.txt")
+                except UnreadableOutput:
+                    continue
+            findings += match_text_output(scanned, matcher, None)
+        if findings:
+            flagged.append((shown, sorted({f.entity for f in findings})))
+    return flagged
 
 
 def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore) -> None:
@@ -480,20 +608,89 @@ def _engine_for_zone(store: ZoneStore, name: str):
     return engine_for(policy)
 
 
-def _quarantine(path: Path, qdir: Path, rel: str, dek: bytes, zone_id: str, session: str) -> None:
-    """Encrypt `path` into the quarantine with the zone's DEK, then remove the plaintext."""
-    target = qdir / (rel.replace("/", "__") + ".piiz")
+def _quarantine(path: Path, qdir: Path, index: int, dek: bytes, zone_id: str, session: str) -> None:
+    """Encrypt `path` into the quarantine with the zone's DEK, then remove the plaintext.
+
+    Named by number, not by the output's name: a name can itself be PII (the index, encrypted,
+    maps numbers to names)."""
+    target = qdir / f"{index:05d}.piiz"
+    _encrypt_into(target, None, path, dek, zone_id, f"quarantine/{session}/{index:05d}")
+    path.unlink()
+
+
+def _write_quarantine_index(
+    qdir: Path, names: list[str], dek: bytes, zone_id: str, session: str
+) -> None:
+    import json
+
+    data = json.dumps({"version": 1, "files": names}).encode()
+    _encrypt_into(qdir / "index.piiz", data, None, dek, zone_id, f"quarantine/{session}/index")
+
+
+def _encrypt_into(
+    target: Path, data: bytes | None, src: Path | None, dek: bytes, zone_id: str, bound: str
+) -> None:
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as dst:
         # Bound to the zone id and a quarantine path: it cannot be swapped in as zone data.
-        writer = EncryptingWriter(dst, dek, zone_id=zone_id, path=f"quarantine/{session}/{rel}")
-        with open(path, "rb") as src:
-            shutil.copyfileobj(src, writer, 1 << 20)
+        writer = EncryptingWriter(dst, dek, zone_id=zone_id, path=bound)
+        if src is not None:
+            with open(src, "rb") as f:
+                shutil.copyfileobj(f, writer, 1 << 20)
+        else:
+            writer.write(data or b"")
         writer.close()
         dst.flush()
         os.fsync(dst.fileno())
-    fsync_dir(qdir)
-    path.unlink()
+    fsync_dir(target.parent)
+
+
+# Entity types that only the NER model finds: on a bare file name it has no context and reads
+# "ok.txt" as a place and "curve.npy" as a person. Names are checked with the pattern
+# detectors (e-mail, SSN, phone, card, …) and the zone's fingerprints and canaries (which do
+# know the people of the zone: `maria_gonzalez.csv`).
+NAME_UNCHECKED_ENTITIES = frozenset({"PERSON", "LOCATION", "ORGANIZATION", "NRP", "DATE_TIME"})
+
+
+def name_check(rel: str, matcher, engine) -> list[Finding]:
+    """Findings in an output's path: pattern detectors, fingerprints/canaries and decoded
+    views, on the path as written and with its separators (`/`, `_`) read as spaces.
+    Contexts are withheld: the name is the value."""
+    from scrubbers.findings import resolve_overlaps
+
+    found: list[Finding] = []
+    for text in dict.fromkeys([rel, rel.replace("/", " ").replace("_", " ")]):
+        spans = [
+            s
+            for s in (engine.analyze(text) if engine is not None else [])
+            if s.entity_type not in NAME_UNCHECKED_ENTITIES
+        ]
+        spans += [_span(h) for h in (matcher.scan_line(text) if matcher else [])]
+        for span in resolve_overlaps(spans):
+            found.append(Finding("", span.entity_type, "(in the file name)", None, "name"))
+        for f in line_view_findings(text, None, matcher, engine, NAME_UNCHECKED_ENTITIES):
+            found.append(Finding("", f.entity, "(in the file name, decoded)", None, "name"))
+    return found
+
+
+def _span(hit):
+    from scrubbers.findings import Finding as Span
+
+    return Span(hit.start, hit.end, hit.entity_type, 1.0)
+
+
+def _extract(lines, target: Path) -> Path:
+    """Write the text read out of a binary format to `target` (the session's private dir,
+    removed with it), bounded like a decompression."""
+    written = 0
+    with open(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        for line in lines:
+            line = line.replace("\n", " ") + "\n"
+            written += len(line)
+            if written > MAX_DECODED_BYTES:
+                raise UnreadableOutput(f"more than {MAX_DECODED_BYTES} bytes of text")
+            f.write(line)
+    return target
 
 
 def _sha256(path: Path) -> str:
@@ -502,3 +699,85 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+class StreamScanner:
+    """Scans what a session's command prints (stdout/stderr of `sandbox run`) line by line as
+    it streams, and masks what it finds before it reaches the caller's terminal or logs.
+
+    The pattern detectors (not the NER types: see NAME_UNCHECKED_ENTITIES) and the zone's
+    fingerprints and canaries, on each line and its decoded views; they load on the first
+    line (a silent command pays nothing). A line with a finding is printed with each value
+    masked; a line whose finding is only in a decoded view (base64, hex, …) cannot be masked
+    in place and is withheld whole.
+    Both streams share one lock: the engine is not made for concurrent use.
+    """
+
+    MAX_LINE = 64 * 1024  # longer lines are scanned (and printed) in pieces
+
+    def __init__(self, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes):
+        import threading
+
+        self._store, self._name, self._manifest, self._dek = store, name, manifest, dek
+        self._engine = None
+        self._matcher = None
+        self._lock = threading.Lock()
+        self.lines_masked = 0
+        self.entities: Counter[str] = Counter()
+
+    def _load(self) -> None:
+        if self._engine is None:
+            self._engine = _engine_for_zone(self._store, self._name)
+            self._matcher = zone_matcher(
+                self._store.current_dir(self._name), self._manifest, self._dek
+            )
+
+    def mask_line(self, line: str) -> str:
+        """`line` as it may be shown: unchanged, values masked, or withheld."""
+        from scrubbers.findings import resolve_overlaps
+
+        if not line.strip():
+            return line
+        with self._lock:
+            self._load()
+            engine, matcher = self._engine, self._matcher
+            # No NER types, as for names: on progress lines and JSON dumps without context
+            # the model tags words as people and places; the zone's people are fingerprinted.
+            spans = [
+                d for d in engine.analyze(line) if d.entity_type not in NAME_UNCHECKED_ENTITIES
+            ]
+            spans = resolve_overlaps(spans + [_span(h) for h in _hits(matcher, line)])
+            decoded = line_view_findings(line, None, matcher, engine, NAME_UNCHECKED_ENTITIES)
+            if not spans and not decoded:
+                return line
+            self.lines_masked += 1
+            self.entities.update(s.entity_type for s in spans)
+            self.entities.update(f.entity for f in decoded)
+        end = "\n" if line.endswith("\n") else ""
+        if decoded:
+            kinds = ", ".join(sorted({f.entity for f in decoded}))
+            return f"[piizone: line withheld: {kinds} in an encoded form]{end}"
+        out, pos = [], 0
+        for span in sorted(spans, key=lambda s: s.start):
+            out += [line[pos : span.start], mask_value(line[span.start : span.end], "")]
+            pos = span.end
+        out.append(line[pos:])
+        return "".join(out)
+
+    def pump(self, src, dst) -> None:
+        """Copy `src` (a pipe, bytes) to `dst` (a text or binary stream) line by line, masked."""
+        sink = getattr(dst, "buffer", None)
+        while True:
+            raw = src.readline(self.MAX_LINE)
+            if not raw:
+                break
+            shown = self.mask_line(raw.decode("utf-8", errors="replace"))
+            try:
+                if sink is not None:
+                    sink.write(shown.encode("utf-8", errors="replace"))
+                else:
+                    dst.write(shown)
+                dst.flush()
+            except (OSError, ValueError):
+                continue  # the reader went away: keep draining so the command is not blocked
+        src.close()

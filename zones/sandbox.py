@@ -834,7 +834,8 @@ def run_session(
     tty: bool = False,
     publish: int | None = None,
     allow_dotfiles: bool = False,
-    allow_binary: bool = True,
+    allow_binary: bool = False,
+    work: Path | None = None,
 ) -> SessionResult:
     """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
     (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir)."""
@@ -860,12 +861,7 @@ def run_session(
         notes.append("--gpu: no NVIDIA device nodes on this host; running without a GPU")
 
     real_home = os.path.realpath(home)
-    work_dir = _work_dir(real_home)
-    if work_dir is None:
-        notes.append(
-            "the current directory is not shared (it is your home, / or holds "
-            "$PIIZONE_HOME); the command starts in /zone/home"
-        )
+    work_dir = _work_dir(real_home, work) if work is not None else None
     ro_binds = python_prefixes()
     check_binds(["/usr", "/etc", *ro_binds, *([work_dir] if work_dir else [])], real_home)
 
@@ -900,6 +896,11 @@ def run_session(
             publisher = Publisher(publish, publish_dir)
         started = time.monotonic()
         dek = unwrap_zone_key(store, manifest)
+        if work_dir:
+            _check_work_dir(
+                work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
+            )
+        streams = egress.StreamScanner(store, name, manifest, dek)
         status, data_bytes, ready = _run_bwrap(
             store,
             manifest,
@@ -916,6 +917,7 @@ def run_session(
             publish_port=publish,
             isolation=isolation,
             interrupts=interrupts,
+            streams=streams,
         )
         if publisher is not None:  # the sandbox is gone: stop relaying before anything else
             publisher.close()
@@ -950,6 +952,10 @@ def run_session(
             publisher.close()
         with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
             _remove_session_dir(session_dir)
+    report.stream_lines_masked = streams.lines_masked
+    report.stream_entities = dict(streams.entities)
+    # Masked output lines mark the session (report, session.end) but are not quarantined
+    # outputs: the exit status stays the DESIGN's (CMD's, or 1 for quarantined/withheld files).
     held = report.quarantined or report.withheld
     exit_code = status if status != 0 else (1 if held else 0)
     audit.record(
@@ -964,6 +970,7 @@ def run_session(
             "bytes_released": report.bytes_released,
             "files_released": len(report.released),
             "files_quarantined": len(report.quarantined),
+            "stream_lines_masked": report.stream_lines_masked,
             **({"withheld": report.withheld} if report.withheld else {}),
         },
         home=home,
@@ -1028,14 +1035,43 @@ class Interrupts:
         return SessionInterrupted(name, 128 + signal.Signals[name].value)
 
 
-def _work_dir(real_home: str) -> str | None:
-    """The caller's cwd, shared read-only at /zone/work so `python train.py` finds the script —
-    unless sharing it would show the whole home dir, / or $PIIZONE_HOME."""
-    cwd = os.path.realpath(os.getcwd())
+def _work_dir(real_home: str, work: Path) -> str:
+    """`--work DIR`, shared read-only at /zone/work (and where the command starts) — unless
+    sharing it would show the whole home dir, / or $PIIZONE_HOME. Opt-in: the caller's cwd
+    was once shared by default, raw exports and all."""
+    real = os.path.realpath(work)
+    if not os.path.isdir(real):
+        raise SandboxError(f"--work {work} is not a directory")
     user_home = os.path.realpath(os.path.expanduser("~"))
-    if cwd in ("/", user_home) or is_within(real_home, cwd) or is_within(cwd, real_home):
-        return None
-    return cwd
+    if real in ("/", user_home) or is_within(real_home, real) or is_within(real, real_home):
+        raise SandboxError(
+            f"--work {work} would show the sandbox your home, / or $PIIZONE_HOME",
+            hint="point --work at the directory that holds your code",
+        )
+    return real
+
+
+def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
+    """Refuse a --work DIR holding anything the egress check flags (see check_work_dir)."""
+    from zones import egress
+
+    scratch = ensure_private_dir(session_dir / "work-check")
+    try:
+        flagged = egress.check_work_dir(Path(work_dir), scratch=scratch, **zone)
+    except egress.OutputLimitExceeded as e:
+        raise SandboxError(
+            f"--work {work_dir} is too large to check ({e})",
+            hint="point --work at the directory that holds your code",
+        ) from None
+    finally:
+        _remove_session_dir(scratch)
+    if flagged:
+        shown = "; ".join(f"{path} ({', '.join(kinds)})" for path, kinds in flagged[:5])
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        raise SandboxError(
+            f"--work {work_dir} holds files the egress check flags: {shown}{more}",
+            hint="move raw data out of the directory shared with --work",
+        )
 
 
 def _run_bwrap(
@@ -1055,6 +1091,7 @@ def _run_bwrap(
     publish_port: int | None = None,
     isolation: str = ISOLATION_BWRAP,
     interrupts: Interrupts | None = None,
+    streams: Any = None,
 ) -> tuple[int, int, float | None]:
     read_fd, write_fd = os.pipe()
     command = list(cmd)
@@ -1103,11 +1140,16 @@ def _run_bwrap(
         # The stream always arrives as fd 3 (dash, the usual /bin/sh, cannot redirect from
         # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
         parent = os.getpid()
+        # `run`: the command's stdout/stderr pass through the stream scanner (masked as they
+        # stream); `shell` keeps the terminal (an audited exception, docs/sandbox.md).
+        piped = streams is not None and not tty
+        stdio = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} if piped else {}
         proc = subprocess.Popen(
             args,
             pass_fds=(DATA_FD,),
             preexec_fn=lambda: _child(read_fd, parent),
             env=host_process_env(),
+            **stdio,
         )
     except OSError as e:
         os.close(write_fd)
@@ -1120,6 +1162,12 @@ def _run_bwrap(
         proc.terminate()
     feeder = threading.Thread(target=feed, name="piizone-feed", daemon=True)
     feeder.start()
+    pumps = []
+    if piped:
+        for src, dst in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)):
+            pump = threading.Thread(target=streams.pump, args=(src, dst), daemon=True)
+            pump.start()
+            pumps.append(pump)
     try:
         status = proc.wait()
     except KeyboardInterrupt:  # no handler (not the main thread): the same, by hand
@@ -1128,6 +1176,10 @@ def _run_bwrap(
         status = proc.wait()
     finally:
         interrupts.running = False
+    for pump in pumps:
+        # The pid namespace is gone, so every writer of the pipes is: EOF comes. The bound is
+        # for a scan still working through what was printed last.
+        pump.join(timeout=600)
     feeder.join()
     if interrupts.signal:
         # The feed broke because the sandbox was stopped: report the interruption, not that.
