@@ -771,7 +771,11 @@ class StreamScanner:
             raw = src.readline(self.MAX_LINE)
             if not raw:
                 break
-            shown = self.mask_line(raw.decode("utf-8", errors="replace"))
+            try:
+                shown = self.mask_line(raw.decode("utf-8", errors="replace"))
+            except Exception as e:  # noqa: BLE001 - fail closed, and keep draining the pipe
+                self.lines_masked += 1
+                shown = f"[piizone: line withheld: the output check failed ({type(e).__name__})]\n"
             try:
                 if sink is not None:
                     sink.write(shown.encode("utf-8", errors="replace"))

@@ -203,3 +203,15 @@ def test_stdout_and_stderr_are_scanned_as_they_stream(zone, tmp_path, capfd):
     assert _b64("maria_gonzalez " + DIGITS) not in err and "line withheld" in err
     assert result.command_status == result.exit_code == 0  # no output file was held
     assert result.egress.stream_lines_masked == 2
+
+
+def test_the_stream_check_fails_closed_and_keeps_draining():
+    class Broken(egress.StreamScanner):
+        def _load(self):
+            raise RuntimeError("policy unreadable")
+
+    scanner = Broken(None, "x", {}, b"")
+    shown = io.StringIO()
+    scanner.pump(io.BytesIO(b"contact bob.jones@gmail.com\nsecond line\n"), shown)
+    assert shown.getvalue().count("line withheld") == 2
+    assert "bob.jones" not in shown.getvalue() and scanner.lines_masked == 2
