@@ -25,7 +25,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from zones import egress
-from zones.decoded_views import decoded_views
 from zones.lifecycle import init_home, unwrap_zone_key
 from zones.provision import ZoneRequest, create_zone
 from zones.store import ZoneStore
@@ -68,7 +67,8 @@ ENCODED = [
     ("hex", f"blob {SSN.encode().hex()}"),
     ("url", "who=maria%20gonzalez&x=1"),
     ("json-u", "".join(f"\\u{ord(c):04x}" for c in DIGITS)),
-    ("zero-width", "ma\u200bria gon\u200bzalez wrote"),
+    ("zero-width", "id " + "\u200b".join(DIGITS)),
+    ("zero-width-name", "ma\u200bria gon\u200bzalez wrote"),
     ("full-width", "id ２１９０９９９９９"),
     ("split-digits", "id 2 1 9 - 0 9 - 9 9 9 9"),
     ("spelled", "two one nine zero nine nine nine nine nine"),
@@ -177,6 +177,8 @@ def test_a_flagged_name_holds_the_file_and_is_masked(zone, tmp_path):
 
 
 def test_decoding_is_bounded(zone):
+    from zones.decoded_views import decoded_views
+
     line = "QUFB" * (4 << 20)  # one 16 MiB base64 line
     start = time.monotonic()
     decoded_views(line)
