@@ -493,7 +493,23 @@ def release_outputs(
                     report.released.append(item)
             finally:
                 os.close(root_fd)
-    except OSError as e:
+    except (OSError, EgressError) as e:
+        # Audited like any check (fail closed: what was not released stays in the staging dir,
+        # which the session removes).
+        audit.record(
+            "egress.scan",
+            zone=name,
+            outcome="failure",
+            details={
+                "session": session,
+                "error": type(e).__name__,
+                "files_released": len(report.released),
+                "files_quarantined": len(report.quarantined),
+            },
+            home=store.home,
+        )
+        if isinstance(e, EgressError):
+            raise
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(entities)
     report.reasons = dict(reasons)

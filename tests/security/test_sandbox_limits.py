@@ -152,3 +152,14 @@ def test_a_session_writing_a_deep_tree_fails_closed_and_cleans_up(zone, tmp_path
         "lz", ["sh", "-c", "echo ok > /zone/out/ok.txt"], out_dir=out, home=store.home
     )
     assert again.exit_code == 0 and (out / "ok.txt").read_text() == "ok\n"
+
+
+def test_a_release_that_fails_is_audited(zone, tmp_path):
+    host_out = tmp_path / "host"
+    host_out.mkdir()
+    (host_out / "m.csv").write_text("auc,0.9\n")
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(egress.EgressError):
+        _release(zone, host_out, tmp_path / "a-file" / "out", "s-fail")
+    last = _egress_records(zone[0])[-1]
+    assert last["outcome"] == "failure" and last["details"]["session"] == "s-fail"
