@@ -730,6 +730,7 @@ class StreamScanner:
     """
 
     MAX_LINE = 64 * 1024  # longer lines are scanned (and printed) in pieces
+    BATCH = 64
 
     def __init__(self, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes):
         import threading
@@ -750,48 +751,78 @@ class StreamScanner:
 
     def mask_line(self, line: str) -> str:
         """`line` as it may be shown: unchanged, values masked, or withheld."""
+        return self.mask_lines([line])[0]
+
+    def mask_lines(self, lines: list[str]) -> list[str]:
+        """`mask_line` for a batch: the detectors run once over all of them (nlp.pipe), which
+        is what keeps a chatty training loop from being throttled by the check."""
         from scrubbers.findings import resolve_overlaps
 
-        if not line.strip():
-            return line
+        todo = [i for i, line in enumerate(lines) if line.strip()]
+        shown = list(lines)
+        if not todo:
+            return shown
         with self._lock:
             self._load()
             engine, matcher = self._engine, self._matcher
-            # No NER types, as for names: on progress lines and JSON dumps without context
-            # the model tags words as people and places; the zone's people are fingerprinted.
-            spans = [
-                d for d in engine.analyze(line) if d.entity_type not in NAME_UNCHECKED_ENTITIES
-            ]
-            spans = resolve_overlaps(spans + [_span(h) for h in _hits(matcher, line)])
-            decoded = line_view_findings(line, None, matcher, engine, NAME_UNCHECKED_ENTITIES)
-            if not spans and not decoded:
-                return line
-            self.lines_masked += 1
-            self.entities.update(s.entity_type for s in spans)
-            self.entities.update(f.entity for f in decoded)
-        end = "\n" if line.endswith("\n") else ""
-        if decoded:
-            kinds = ", ".join(sorted({f.entity for f in decoded}))
-            return f"[piizone: line withheld: {kinds} in an encoded form]{end}"
-        out, pos = [], 0
-        for span in sorted(spans, key=lambda s: s.start):
-            out += [line[pos : span.start], mask_value(line[span.start : span.end], "")]
-            pos = span.end
-        out.append(line[pos:])
-        return "".join(out)
+            detected = engine.analyze_many([lines[i] for i in todo])
+            for i, found in zip(todo, detected, strict=True):
+                line = lines[i]
+                # No NER types, as for names: on progress lines and JSON dumps without context
+                # the model tags words as people and places; the zone's people are
+                # fingerprinted.
+                spans = [d for d in found if d.entity_type not in NAME_UNCHECKED_ENTITIES]
+                spans = resolve_overlaps(spans + [_span(h) for h in _hits(matcher, line)])
+                decoded = line_view_findings(line, None, matcher, engine, NAME_UNCHECKED_ENTITIES)
+                if not spans and not decoded:
+                    continue
+                self.lines_masked += 1
+                self.entities.update(s.entity_type for s in spans)
+                self.entities.update(f.entity for f in decoded)
+                shown[i] = _masked_line(line, spans, decoded)
+        return shown
 
     def pump(self, src, dst) -> None:
-        """Copy `src` (a pipe, bytes) to `dst` (a text or binary stream) line by line, masked."""
-        sink = getattr(dst, "buffer", None)
-        while True:
-            raw = src.readline(self.MAX_LINE)
-            if not raw:
-                break
+        """Copy `src` (a pipe, bytes) to `dst` (a text or binary stream) line by line, masked.
+
+        A reader thread queues lines as they come; this thread masks whatever has queued up
+        in one batch (at most BATCH lines): a slow producer sees no added latency, a fast one
+        is checked at the batched rate."""
+        import queue
+        import threading
+
+        pending: queue.Queue[bytes | None] = queue.Queue(maxsize=4 * self.BATCH)
+
+        def read() -> None:
             try:
-                shown = self.mask_line(raw.decode("utf-8", errors="replace"))
+                while raw := src.readline(self.MAX_LINE):
+                    pending.put(raw)
+            finally:
+                pending.put(None)
+                src.close()
+
+        threading.Thread(target=read, name="piizone-stream", daemon=True).start()
+        sink = getattr(dst, "buffer", None)
+        done = False
+        while not done:
+            batch = [pending.get()]
+            while batch[-1] is not None and len(batch) < self.BATCH:
+                try:
+                    batch.append(pending.get_nowait())
+                except queue.Empty:
+                    break
+            if batch[-1] is None:
+                done = True
+                batch.pop()
+            if not batch:
+                continue
+            texts = [raw.decode("utf-8", errors="replace") for raw in batch]
+            try:
+                shown = "".join(self.mask_lines(texts))
             except Exception as e:  # noqa: BLE001 - fail closed, and keep draining the pipe
-                self.lines_masked += 1
-                shown = f"[piizone: line withheld: the output check failed ({type(e).__name__})]\n"
+                self.lines_masked += len(texts)
+                why = f"[piizone: line withheld: the output check failed ({type(e).__name__})]\n"
+                shown = why * len(texts)
             try:
                 if sink is not None:
                     sink.write(shown.encode("utf-8", errors="replace"))
@@ -800,4 +831,18 @@ class StreamScanner:
                 dst.flush()
             except (OSError, ValueError):
                 continue  # the reader went away: keep draining so the command is not blocked
-        src.close()
+
+
+def _masked_line(line: str, spans, decoded: list[Finding]) -> str:
+    """The line with each span masked; withheld whole when a finding is only in a decoded
+    view (it cannot be masked in place)."""
+    end = "\n" if line.endswith("\n") else ""
+    if decoded:
+        kinds = ", ".join(sorted({f.entity for f in decoded}))
+        return f"[piizone: line withheld: {kinds} in an encoded form]{end}"
+    out, pos = [], 0
+    for span in sorted(spans, key=lambda s: s.start):
+        out += [line[pos : span.start], mask_value(line[span.start : span.end], "")]
+        pos = span.end
+    out.append(line[pos:])
+    return "".join(out)
