@@ -217,3 +217,20 @@ def test_the_stream_check_fails_closed_and_keeps_draining():
     scanner.pump(io.BytesIO(b"contact bob.jones@gmail.com\nsecond line\n"), shown)
     assert shown.getvalue().count("line withheld") == 2
     assert "bob.jones" not in shown.getvalue() and scanner.lines_masked == 2
+
+
+def test_a_fast_stream_is_masked_line_for_line(zone):
+    store, manifest, dek = zone
+    scanner = egress.StreamScanner(store, "ch", manifest, dek)
+    lines = [
+        f"step {i} contact bob.jones@gmail.com\n" if i % 50 == 7 else f"step {i} loss 0.{i}\n"
+        for i in range(300)
+    ]
+    shown = io.StringIO()
+    scanner.pump(io.BytesIO("".join(lines).encode()), shown)
+    out = shown.getvalue().splitlines(keepends=True)
+    assert len(out) == len(lines) and scanner.lines_masked == 6
+    assert "bob.jones" not in shown.getvalue()
+    assert [o for o, line in zip(out, lines, strict=True) if o != line] == [
+        f"step {i} contact ***.*****@*****.***\n" for i in range(7, 300, 50)
+    ]
