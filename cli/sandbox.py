@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from pathlib import Path
 
 import typer
@@ -15,9 +16,49 @@ PUBLISH = typer.Option(
     "--publish",
     help="Relay the host's 127.0.0.1:PORT to 127.0.0.1:PORT inside (e.g. a notebook).",
 )
+OUT = typer.Option(
+    Path("sandbox-out"),
+    "--out",
+    "-o",
+    help="Where clean outputs are released: DIR if new or empty, else a new DIR/<session>/.",
+)
+ALLOW_DOTFILES = typer.Option(
+    False, "--allow-dotfiles", help="Also release hidden files (.env, .git/...)."
+)
+ALLOW_BINARY = typer.Option(
+    False,
+    "--allow-binary",
+    help="Release binary outputs that cannot be read as data (weights), unscanned.",
+)
+WORK = typer.Option(
+    None,
+    "--work",
+    help="Share DIR read-only at /zone/work and start there (refused if a scan flags a file).",
+)
 app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
-# The sandboxed command owns stdout; everything piizone says goes to stderr.
-err = Console(stderr=True, highlight=False)
+# The sandboxed command owns stdout; everything piizone says goes to stderr. No markup, no
+# emoji codes, no highlighting: output names are chosen by the sandboxed code and must be shown
+# as they are (a name `[/bold]x.txt` crashed the report, `:smile:` would have been rewritten).
+err = Console(stderr=True, highlight=False, emoji=False, markup=False)
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """`text` with control and invisible format characters escaped (`\\x1b`, `\\u202e`).
+
+    A name from the sandbox could otherwise move the cursor or repaint the terminal (ESC, the
+    8-bit CSI), hide itself (zero-width) or read backwards (bidi overrides) in the report.
+    """
+    out = []
+    for ch in text:
+        if ch in _ESCAPES:
+            out.append(_ESCAPES[ch])
+        elif unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"):
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
 def _render(result: sandbox.SessionResult) -> None:
@@ -25,23 +66,36 @@ def _render(result: sandbox.SessionResult) -> None:
     for note in result.notes:
         err.print(f"note: {note}", style="dim")
     for f in report.released:
-        extra = " (binary: not content-scanned)" if f.kind == "binary" else ""
-        err.print(f"released    {f.file}  {f.bytes} bytes{extra}")
+        extra = {"binary": " (binary: not content-scanned)", "data": " (data: scanned)"}.get(
+            f.kind, ""
+        )
+        err.print(f"released    {printable(f.file)}  {f.bytes} bytes{extra}")
     for f in report.quarantined:
-        err.print(f"[bold red]quarantined[/] {f.file}  {f.bytes} bytes")
+        err.print("quarantined", style="bold red", end=" ")
+        err.print(f"{printable(f.file)}  {f.bytes} bytes")
     for s in report.skipped:
-        err.print(f"skipped     {s['file']}: {s['reason']}", style="dim")
+        err.print(f"skipped     {printable(s['file'])}: {s['reason']}", style="dim")
     for finding in report.findings:
         where = f"{finding.file}:{finding.line}" if finding.line else finding.file
         # Say why when it is not the policy's detectors: a canary means memorisation.
         why = "" if finding.reason == "policy" else f" ({finding.reason})"
-        err.print(f"  {where}: {finding.entity}{why}: {finding.context}", markup=False)
+        err.print(f"  {printable(where)}: {finding.entity}{why}: {printable(finding.context)}")
+    if report.stream_lines_masked:
+        kinds = ", ".join(sorted(report.stream_entities))
+        err.print(
+            f"masked      {report.stream_lines_masked} line(s) of the command's output ({kinds})"
+        )
+    if report.withheld:
+        err.print(f"withheld    every output, unscanned and discarded: {report.withheld}")
     if report.quarantined:
-        err.print(f"quarantined outputs stay encrypted in {report.quarantine_dir}", style="dim")
+        err.print(
+            f"quarantined outputs stay encrypted in {printable(report.quarantine_dir)}",
+            style="dim",
+        )
     err.print(
         f"session {result.session}: exit {result.command_status}, "
-        f"{result.duration_s:.1f}s, {len(report.released)} released to {report.out_dir}, "
-        f"{len(report.quarantined)} quarantined",
+        f"{result.duration_s:.1f}s, {len(report.released)} released to "
+        f"{printable(report.out_dir)}, {len(report.quarantined)} quarantined",
         style="dim",
     )
 
@@ -51,33 +105,44 @@ def _render(result: sandbox.SessionResult) -> None:
 def run(
     name: str = typer.Argument(..., help="Zone name."),
     command: list[str] = typer.Argument(..., help="The command and its arguments, after --."),
-    out: Path = typer.Option(
-        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
-    ),
+    out: Path = OUT,
     memory: str | None = typer.Option(
         None, "--memory", help="Cap the data and /tmp tmpfs, e.g. 4G (not a cgroup limit)."
     ),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
+    allow_dotfiles: bool = ALLOW_DOTFILES,
+    allow_binary: bool = ALLOW_BINARY,
+    work: Path | None = WORK,
 ) -> None:
     """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
 
     The command writes results to /zone/out; text outputs are scanned with the zone's policy
-    when it exits. Clean files are copied to --out, flagged ones stay encrypted in quarantine.
+    when it exits. Clean files are copied to --out (a fresh directory: DIR when it does not
+    exist or is empty, else a new DIR/<session>/; never overwriting, no exec bits, no dotfiles
+    without --allow-dotfiles), flagged ones stay encrypted in quarantine.
     Exits with CMD's status, or 1 when CMD succeeded but outputs were quarantined.
     --publish PORT makes a server listening on 127.0.0.1:PORT inside reachable at the host's
     127.0.0.1:PORT (through a Unix socket relay; nothing else crosses, nothing goes out).
 
     Example:
 
-        piizone sandbox run churn --out results -- python train.py --epochs 3
+        piizone sandbox run churn --work . --out results -- python train.py --epochs 3
 
         piizone sandbox run churn --publish 8888 -- jupyter lab --port 8888 --no-browser
     """
     if publish is not None:
         err.print(f"publishing http://127.0.0.1:{publish}/ (host) -> 127.0.0.1:{publish} (sandbox)")
     result = sandbox.run_session(
-        name, command, out_dir=out, gpu=gpu, memory=memory, publish=publish
+        name,
+        command,
+        out_dir=out,
+        gpu=gpu,
+        memory=memory,
+        publish=publish,
+        allow_dotfiles=allow_dotfiles,
+        allow_binary=allow_binary,
+        work=work,
     )
     _render(result)
     raise typer.Exit(result.exit_code)
@@ -87,12 +152,13 @@ def run(
 @handle_errors
 def shell(
     name: str = typer.Argument(..., help="Zone name."),
-    out: Path = typer.Option(
-        Path("sandbox-out"), "--out", "-o", help="Where clean outputs are released."
-    ),
+    out: Path = OUT,
     memory: str | None = typer.Option(None, "--memory", help="Cap the data and /tmp tmpfs."),
     gpu: bool = typer.Option(False, "--gpu", help="Bind the NVIDIA device nodes if present."),
     publish: int | None = PUBLISH,
+    allow_dotfiles: bool = ALLOW_DOTFILES,
+    allow_binary: bool = ALLOW_BINARY,
+    work: Path | None = WORK,
 ) -> None:
     """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
 
@@ -112,6 +178,9 @@ def shell(
         memory=memory,
         tty=True,
         publish=publish,
+        allow_dotfiles=allow_dotfiles,
+        allow_binary=allow_binary,
+        work=work,
     )
     _render(result)
     raise typer.Exit(result.exit_code)

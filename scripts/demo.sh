@@ -31,8 +31,10 @@ step "piizone zone show churn"
 step "piizone zone verify churn   (decrypt every file, check it against the manifest)"
 "$PIIZONE" zone verify churn
 
-step "piizone sandbox run churn -- python examples/train_churn.py   (no network, data in memory)"
-"$PIIZONE" sandbox run churn --out .demo/results -- python examples/train_churn.py
+step "piizone sandbox run churn --work examples -- python train_churn.py   (no network, data in memory)"
+# --work examples, not the repo root: sample_data/ holds the raw sources, and a shared dir that
+# holds the zone's original values is refused.
+"$PIIZONE" sandbox run churn --work examples --out .demo/results -- python train_churn.py
 echo "released: $(ls .demo/results)"; cat .demo/results/metrics.json
 
 step "piizone audit log / audit verify   (who did what, tamper-evident)"

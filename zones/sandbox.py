@@ -27,6 +27,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import socket
 import stat
 import subprocess
@@ -152,6 +153,18 @@ class SandboxUnavailable(SandboxError):
     """No isolation is available here (bubblewrap missing or user namespaces blocked)."""
 
 
+class SessionInterrupted(SandboxError):
+    """A signal (Ctrl-C, SIGTERM, SIGHUP) ended the session; its outputs were discarded."""
+
+    def __init__(self, signame: str, exit_code: int):
+        super().__init__(
+            f"session interrupted by {signame}; its outputs were discarded unscanned",
+            hint="rerun the command to completion to get its outputs checked and released",
+        )
+        self.signal = signame
+        self.exit_code = exit_code
+
+
 class SandboxDenied(SandboxError):
     """The caller may not open this zone (not its owner, not granted, expired)."""
 
@@ -186,6 +199,16 @@ def parse_size(text: str) -> int:
 
 def gpu_devices(globs: Iterable[str] = NVIDIA_DEVICE_GLOBS) -> list[str]:
     return sorted({p for pattern in globs for p in glob.glob(pattern)})
+
+
+def host_process_env() -> dict[str, str]:
+    """The environment bwrap/unshare themselves start with: an allow-list, nothing else.
+
+    bwrap is pid 1 of the sandbox (and the fallback's setup shell is), and `/proc/1/environ`
+    is readable inside: `--clearenv` clears only the command's environment, so whatever the
+    caller had (PIIZONE_PASSPHRASE, PGPASSWORD, cloud credentials) would be one `cat` away.
+    """
+    return {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
 
 
 def python_prefixes() -> list[str]:
@@ -749,9 +772,20 @@ def clean_stale_sessions(home: Path) -> int:
             pid = 0
         if pid and _alive(pid):
             continue
-        shutil.rmtree(entry, ignore_errors=True)
+        try:
+            _remove_session_dir(entry)
+        except OSError:
+            continue  # never fail a new session over an old one's leftovers
         removed += 1
     return removed
+
+
+def _remove_session_dir(path: Path) -> None:
+    """Remove a session's dir, however deep the command nested its outputs (not rmtree:
+    it recurses, and a 1,200-deep /zone/out broke every later session)."""
+    from zones.egress import remove_tree
+
+    remove_tree(path)
 
 
 def _alive(pid: int) -> bool:
@@ -798,8 +832,12 @@ def run_session(
     home: Path | None = None,
     tty: bool = False,
     publish: int | None = None,
+    allow_dotfiles: bool = False,
+    allow_binary: bool = False,
+    work: Path | None = None,
 ) -> SessionResult:
-    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`."""
+    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
+    (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir)."""
     from zones import egress  # egress pulls in the NLP engine; only needed after the command
 
     if not cmd:
@@ -808,6 +846,10 @@ def run_session(
     store = ZoneStore(home)
     user = access.current_user()  # the real uid's name: $LOGNAME/$USER are anyone's to set
     audit.open_audit_log(home).check_writable()
+    try:
+        egress.check_release_dir(Path(out_dir), home)
+    except egress.EgressError as e:
+        raise SandboxError(str(e), hint=e.hint) from None
     manifest = open_zone_for_session(store, name, user)
     isolation = probe_isolation()
     memory_bytes = parse_size(memory) if memory else None
@@ -818,12 +860,7 @@ def run_session(
         notes.append("--gpu: no NVIDIA device nodes on this host; running without a GPU")
 
     real_home = os.path.realpath(home)
-    work_dir = _work_dir(real_home)
-    if work_dir is None:
-        notes.append(
-            "the current directory is not shared (it is your home, / or holds "
-            "$PIIZONE_HOME); the command starts in /zone/home"
-        )
+    work_dir = _work_dir(real_home, work) if work is not None else None
     ro_binds = python_prefixes()
     check_binds(["/usr", "/etc", *ro_binds, *([work_dir] if work_dir else [])], real_home)
 
@@ -833,7 +870,9 @@ def run_session(
     (session_dir / "pid").write_text(str(os.getpid()))
     host_out = ensure_private_dir(session_dir / "out")
     publisher = None
+    interrupts = Interrupts()
     try:
+        interrupts.__enter__()
         # Fail closed: no audit record, no session.
         audit.record(
             "session.start",
@@ -856,6 +895,11 @@ def run_session(
             publisher = Publisher(publish, publish_dir)
         started = time.monotonic()
         dek = unwrap_zone_key(store, manifest)
+        if work_dir:
+            _check_work_dir(
+                work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
+            )
+        streams = egress.StreamScanner(store, name, manifest, dek)
         status, data_bytes, ready = _run_bwrap(
             store,
             manifest,
@@ -871,9 +915,15 @@ def run_session(
             publish_dir=str(publish_dir) if publish_dir else None,
             publish_port=publish,
             isolation=isolation,
+            interrupts=interrupts,
+            streams=streams,
         )
         if publisher is not None:  # the sandbox is gone: stop relaying before anything else
             publisher.close()
+        if interrupts.signal:
+            # The command did not finish: its outputs may be partial and are not what the
+            # user asked for. Discarded unscanned (the staging dir goes in `finally`).
+            raise interrupts.error()
         duration = time.monotonic() - started
         report = egress.release_outputs(
             host_out,
@@ -883,22 +933,30 @@ def run_session(
             manifest=manifest,
             dek=dek,
             session=session,
+            allow_dotfiles=allow_dotfiles,
+            allow_binary=allow_binary,
         )
     except BaseException as e:
         if not isinstance(e, audit.AuditError):
-            audit.record(
-                "session.end",
-                zone=name,
-                outcome="failure",
-                details={"session": session, "error": type(e).__name__},
-                home=home,
-            )
+            details = {"session": session, "error": type(e).__name__}
+            if isinstance(e, SessionInterrupted):
+                details["interrupted"] = e.signal
+            elif isinstance(e, KeyboardInterrupt):
+                details["interrupted"] = "SIGINT"
+            audit.record("session.end", zone=name, outcome="failure", details=details, home=home)
         raise
     finally:
+        interrupts.__exit__()
         if publisher is not None:
             publisher.close()
-        shutil.rmtree(session_dir, ignore_errors=True)
-    exit_code = status if status != 0 else (1 if report.quarantined else 0)
+        with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
+            _remove_session_dir(session_dir)
+    report.stream_lines_masked = streams.lines_masked
+    report.stream_entities = dict(streams.entities)
+    # Masked output lines mark the session (report, session.end) but are not quarantined
+    # outputs: the exit status stays the DESIGN's (CMD's, or 1 for quarantined/withheld files).
+    held = report.quarantined or report.withheld
+    exit_code = status if status != 0 else (1 if held else 0)
     audit.record(
         "session.end",
         zone=name,
@@ -911,6 +969,8 @@ def run_session(
             "bytes_released": report.bytes_released,
             "files_released": len(report.released),
             "files_quarantined": len(report.quarantined),
+            "stream_lines_masked": report.stream_lines_masked,
+            **({"withheld": report.withheld} if report.withheld else {}),
         },
         home=home,
     )
@@ -929,14 +989,88 @@ def run_session(
     )
 
 
-def _work_dir(real_home: str) -> str | None:
-    """The caller's cwd, shared read-only at /zone/work so `python train.py` finds the script —
-    unless sharing it would show the whole home dir, / or $PIIZONE_HOME."""
-    cwd = os.path.realpath(os.getcwd())
+# Signals that end a session early, and how a shell reports each (128 + number).
+INTERRUPT_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Interrupts:
+    """While a session runs: a SIGINT/SIGTERM/SIGHUP stops the sandbox (terminate bwrap, which
+    takes its pid namespace with it) and is remembered, so the session ends non-zero and
+    audited as interrupted instead of looking like the command's own exit. After the command
+    (during the egress check) the signal raises SessionInterrupted at once.
+
+    Handlers can only be installed from the main thread; elsewhere KeyboardInterrupt keeps its
+    usual path (`_run_bwrap` terminates the sandbox) and SIGTERM its default action.
+    """
+
+    def __init__(self) -> None:
+        self.signal: str | None = None
+        self.proc: subprocess.Popen | None = None
+        self.running = False
+        self._saved: dict[int, Any] = {}
+
+    def __enter__(self) -> Interrupts:
+        if threading.current_thread() is threading.main_thread():
+            for sig in INTERRUPT_SIGNALS:
+                self._saved[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._saved.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.signal is None:
+            self.signal = signal.Signals(signum).name
+        if self.running and self.proc is not None:
+            with contextlib.suppress(OSError):
+                self.proc.terminate()
+            return
+        if not self.running and self.proc is not None:  # the command is over: stop now
+            raise self.error()
+
+    def error(self) -> SessionInterrupted:
+        name = self.signal or "SIGINT"
+        return SessionInterrupted(name, 128 + signal.Signals[name].value)
+
+
+def _work_dir(real_home: str, work: Path) -> str:
+    """`--work DIR`, shared read-only at /zone/work (and where the command starts) — unless
+    sharing it would show the whole home dir, / or $PIIZONE_HOME. Opt-in: the caller's cwd
+    was once shared by default, raw exports and all."""
+    real = os.path.realpath(work)
+    if not os.path.isdir(real):
+        raise SandboxError(f"--work {work} is not a directory")
     user_home = os.path.realpath(os.path.expanduser("~"))
-    if cwd in ("/", user_home) or is_within(real_home, cwd) or is_within(cwd, real_home):
-        return None
-    return cwd
+    if real in ("/", user_home) or is_within(real_home, real) or is_within(real, real_home):
+        raise SandboxError(
+            f"--work {work} would show the sandbox your home, / or $PIIZONE_HOME",
+            hint="point --work at the directory that holds your code",
+        )
+    return real
+
+
+def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
+    """Refuse a --work DIR holding anything the egress check flags (see check_work_dir)."""
+    from zones import egress
+
+    scratch = ensure_private_dir(session_dir / "work-check")
+    try:
+        flagged = egress.check_work_dir(Path(work_dir), scratch=scratch, **zone)
+    except egress.OutputLimitExceeded as e:
+        raise SandboxError(
+            f"--work {work_dir} is too large to check ({e})",
+            hint="point --work at the directory that holds your code",
+        ) from None
+    finally:
+        _remove_session_dir(scratch)
+    if flagged:
+        shown = "; ".join(f"{path} ({', '.join(kinds)})" for path, kinds in flagged[:5])
+        more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
+        raise SandboxError(
+            f"--work {work_dir} holds files the egress check flags: {shown}{more}",
+            hint="move raw data out of the directory shared with --work",
+        )
 
 
 def _run_bwrap(
@@ -955,6 +1089,8 @@ def _run_bwrap(
     publish_dir: str | None = None,
     publish_port: int | None = None,
     isolation: str = ISOLATION_BWRAP,
+    interrupts: Interrupts | None = None,
+    streams: Any = None,
 ) -> tuple[int, int, float | None]:
     read_fd, write_fd = os.pipe()
     command = list(cmd)
@@ -1003,22 +1139,50 @@ def _run_bwrap(
         # The stream always arrives as fd 3 (dash, the usual /bin/sh, cannot redirect from
         # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
         parent = os.getpid()
+        # `run`: the command's stdout/stderr pass through the stream scanner (masked as they
+        # stream); `shell` keeps the terminal (an audited exception, docs/sandbox.md).
+        piped = streams is not None and not tty
+        stdio = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} if piped else {}
         proc = subprocess.Popen(
-            args, pass_fds=(DATA_FD,), preexec_fn=lambda: _child(read_fd, parent)
+            args,
+            pass_fds=(DATA_FD,),
+            preexec_fn=lambda: _child(read_fd, parent),
+            env=host_process_env(),
+            **stdio,
         )
     except OSError as e:
         os.close(write_fd)
         raise SandboxUnavailable(f"cannot start bwrap ({e.strerror})") from e
     finally:
         os.close(read_fd)
+    interrupts = interrupts or Interrupts()
+    interrupts.proc, interrupts.running = proc, True
+    if interrupts.signal:  # arrived while starting up
+        proc.terminate()
     feeder = threading.Thread(target=feed, name="piizone-feed", daemon=True)
     feeder.start()
+    pumps = []
+    if piped:
+        for src, dst in ((proc.stdout, sys.stdout), (proc.stderr, sys.stderr)):
+            pump = threading.Thread(target=streams.pump, args=(src, dst), daemon=True)
+            pump.start()
+            pumps.append(pump)
     try:
         status = proc.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # no handler (not the main thread): the same, by hand
+        interrupts.signal = interrupts.signal or "SIGINT"
         proc.terminate()
         status = proc.wait()
+    finally:
+        interrupts.running = False
+    for pump in pumps:
+        # The pid namespace is gone, so every writer of the pipes is: EOF comes. The bound is
+        # for a scan still working through what was printed last.
+        pump.join(timeout=600)
     feeder.join()
+    if interrupts.signal:
+        # The feed broke because the sandbox was stopped: report the interruption, not that.
+        return status, fed.get("bytes", 0), fed.get("seconds")
     if "error" in fed:
         raise SandboxError(f"could not load zone {manifest['name']!r}: {fed['error']}")
     if status < 0:  # killed by a signal: report it like a shell does
@@ -1030,7 +1194,6 @@ def _child(read_fd: int, parent: int) -> None:
     """In the forked child before exec: the data pipe as fd 3, and die with us (bwrap has
     --die-with-parent; unshare(1) has no such option, so PR_SET_PDEATHSIG is set here)."""
     import ctypes
-    import signal
 
     os.dup2(read_fd, DATA_FD)
     libc = ctypes.CDLL(None, use_errno=True)

@@ -50,10 +50,10 @@ def test_is_text_output(tmp_path, name, content, text):
     assert egress.is_text_output(path) is text
 
 
-def _release(zone, host_out: Path, out: Path, session: str = "s0123"):
+def _release(zone, host_out: Path, out: Path, session: str = "s0123", **kw):
     store, manifest, dek = zone
     return egress.release_outputs(
-        host_out, out, store=store, name="eg", manifest=manifest, dek=dek, session=session
+        host_out, out, store=store, name="eg", manifest=manifest, dek=dek, session=session, **kw
     )
 
 
@@ -63,7 +63,8 @@ def test_clean_text_and_binaries_are_released(zone, tmp_path):
     (host_out / "metrics.csv").write_text("metric,value\naccuracy,0.93\n")
     (host_out / "sub" / "weights.bin").write_bytes(os.urandom(2048))
     (host_out / "empty.txt").write_text("")
-    report = _release(zone, host_out, out, "s-clean")
+    # Random bytes are no known format: released only with allow_binary (--allow-binary).
+    report = _release(zone, host_out, out, "s-clean", allow_binary=True)
     assert sorted(f.file for f in report.released) == [
         "empty.txt",
         "metrics.csv",
@@ -91,15 +92,21 @@ def test_flagged_file_is_quarantined_encrypted_and_reported_masked(zone, tmp_pat
     assert ("samples.bin", 3, "EMAIL_ADDRESS") in found
     assert "bob.jones" not in str(report.to_dict()) and "219-09-9999" not in str(report.to_dict())
     # Encrypted with the zone's key, bound to the session and file; it decrypts back intact.
-    qfile = store.root / ".quarantine" / "s-leak" / "samples.bin.piiz"
+    # Named by number (a name can be PII); the encrypted index maps numbers to names.
+    qfile = store.root / ".quarantine" / "s-leak" / "00000.piiz"
     assert b"bob.jones" not in qfile.read_bytes()
     assert oct(qfile.stat().st_mode & 0o777) == "0o600"
     assert oct((store.root / ".quarantine").stat().st_mode & 0o777) == "0o700"
     with open(qfile, "rb") as f:
         plain = b"".join(
-            iter_decrypt(f, dek, zone_id=manifest["id"], path="quarantine/s-leak/samples.bin")
+            iter_decrypt(f, dek, zone_id=manifest["id"], path="quarantine/s-leak/00000")
         )
     assert LEAK.encode() in plain
+    with open(qfile.parent / "index.piiz", "rb") as f:
+        index = b"".join(
+            iter_decrypt(f, dek, zone_id=manifest["id"], path="quarantine/s-leak/index")
+        )
+    assert b'"files": ["samples.bin"]' in index
     key = (store.home / "keys" / audit.KEY_FILE).read_bytes()
     scan = [
         r
