@@ -13,6 +13,7 @@ from scrubbers.exceptions import EngineError
 CUSTOM_RECOGNIZERS: dict[str, str] = {
     "StreetAddressRecognizer": "scrubbers.recognizers.us_street_address:StreetAddressRecognizer",
     "PhoneInContextRecognizer": "scrubbers.recognizers.phone_in_context:PhoneInContextRecognizer",
+    "PhoneNumberRecognizer": "scrubbers.recognizers.phone_number:PhoneNumberRecognizer",
     "DateOfBirthRecognizer": "scrubbers.recognizers.date_of_birth:DateOfBirthRecognizer",
     "AccountNumberRecognizer": "scrubbers.recognizers.account_number:AccountNumberRecognizer",
     "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",
