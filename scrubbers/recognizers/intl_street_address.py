@@ -97,19 +97,30 @@ class InternationalStreetAddressRecognizer(TextRecognizer):
     )
     MAX_LOCALITY_SEGMENTS = 4
     MAX_LOCALITY_CHARS = 45
+    # US military mail, found from its last line ("APO AE 09012") and read back to the
+    # PSC/Unit/ship line before it: a pattern that began with optional blanks would retry them
+    # at every position of a long run of spaces.
     MILITARY = re.compile(
+        r"\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}(?:-\d{4})?\b", re.IGNORECASE
+    )
+    MILITARY_UNIT = re.compile(
         r"(?:\b(?:PSC|CMR|Unit)[ \t]+\d{1,5},?[ \t]+Box[ \t]+\d{1,5}|"
         r"\b(?:USNS|USNV|USS|USCGC)[ \t]+[^\W\d_][\w'’.\-]{0,25}(?:[ \t]+[^\W\d_][\w'’.\-]{0,25})?"
-        r")?[ \t]*,?[ \t]*\n?[ \t]*\b(?:APO|FPO|DPO)[ \t]+(?:AA|AE|AP)[ \t]+\d{5}(?:-\d{4})?\b",
+        r")[ \t]*,?[ \t]*\n?[ \t]*$",
         re.IGNORECASE,
     )
-    # "Address:" and its kin at the start of a line (or after "|" / ";" in one-line dumps).
+    # "Address:" and its kin at the start of a line (or after "|" / ";" in one-line dumps),
+    # found by the word, then checked back to the line start (LABEL_START): a pattern starting
+    # with "^ or a lookbehind" costs a test at every position of the text.
     LABEL = re.compile(
-        r"(?:^|(?<=[\n|;]))[ \t]*(?:(?:billing|shipping|mailing|postal|home|delivery|street|"
-        r"work|office|business|residential|permanent|current|new|previous|return)[ \t]+)?"
-        r"(?:address(?:es)?|adresse|direcci[oó]n|indirizzo|endere[cç]o|adres|adresa|anschrift)"
+        r"\b(?:address(?:es)?|adresse|direcci[oó]n|indirizzo|endere[cç]o|adres|adresa|anschrift)"
         r"[ \t]*:",
-        re.IGNORECASE | re.MULTILINE,
+        re.IGNORECASE,
+    )
+    LABEL_START = re.compile(
+        r"(?:^|[\n|;])[ \t]*(?:(?:billing|shipping|mailing|postal|home|delivery|street|work|"
+        r"office|business|residential|permanent|current|new|previous|return)[ \t]+)?$",
+        re.IGNORECASE,
     )
     # "lives at", "address is", "sent it to": a capitalised name and a house number right after
     # are an address even without a street word ("Ilichova 77", "Tacuarembo 6626").
@@ -155,8 +166,12 @@ class InternationalStreetAddressRecognizer(TextRecognizer):
         for m in self.UNIT_LINE.finditer(text):
             spans.append((m.start(1), m.end(1), "unit line"))
         for m in self.MILITARY.finditer(text):
-            spans.append((m.start() + len(m.group()) - len(m.group().lstrip()), m.end(), "APO"))
+            lo = max(0, m.start() - self.WINDOW)
+            unit = self.MILITARY_UNIT.search(text, lo, m.start())
+            spans.append((unit.start() if unit else m.start(), m.end(), "military address"))
         for m in self.LABEL.finditer(text):
+            if not self.LABEL_START.search(text, max(0, m.start() - 40), m.start()):
+                continue
             block = self._block_after(text, m.end())
             if block is not None:
                 spans.append((*block, "labelled address block"))
