@@ -143,6 +143,10 @@ class InternationalStreetAddressRecognizer(TextRecognizer):
     FIELD = re.compile(r"^[ \t]*[^\W\d_][\w .\-]{0,24}:")
     _TOKEN = re.compile(r"\S+")
 
+    def load(self) -> None:
+        """Read the street vocabularies now, not on the first text."""
+        _vocabulary()
+
     def analyze(self, text: str, entities, nlp_artifacts=None) -> list[RecognizerResult]:
         """Addresses in `text`; `nlp_artifacts` is not used."""
         spans: list[tuple[int, int, str]] = []

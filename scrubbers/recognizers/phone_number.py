@@ -20,7 +20,6 @@ are never phones. Extensions ("x9747", "ext. 12") belong to the span.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 
@@ -170,7 +169,7 @@ class PhoneNumberRecognizer(TextRecognizer):
         if any(p.match(number) for p in self.NOT_PHONE) or _is_card(number):
             return None
         if digits < self.MIN_DIGITS:
-            if start in cues.short_ends:
+            if cues.short(start):
                 return self.SCORE_CUE, "pager or extension cue"
             if digits >= self.MIN_LABELLED_DIGITS and cues.labelled(start):
                 return self.SCORE_CUE, "phone label right before"
@@ -199,32 +198,40 @@ class PhoneNumberRecognizer(TextRecognizer):
 
 
 class _Cues:
-    """Where the cue words of one text are, found once: every candidate (and the runs tried
-    inside one) asks by position, so the cost stays linear in the text."""
+    """The cue words before a position of one text, read from the 40 characters before it
+    (each start is read once: the runs tried inside one candidate share their starts), so the
+    cost stays linear in the text and nothing is read where no number is."""
 
     def __init__(self, rec: PhoneNumberRecognizer, text: str):
         self.text = text
         self.rec = rec
-        self.strong_ends = [m.end() for m in rec.STRONG_CUE.finditer(text)]
-        self.id_starts = [m.start() for m in rec.ID_WORD.finditer(text)]
-        # These patterns end with the blanks before the number: they label the number that
-        # starts where they end.
-        self.weak_ends = {m.end() for m in rec.WEAK_CUE_BEFORE.finditer(text)}
-        self.short_ends = {m.end() for m in rec.SHORT_CUE.finditer(text)}
+        self._strong: dict[int, int | None] = {}
 
     def _last_strong(self, start: int) -> int | None:
-        i = bisect.bisect_right(self.strong_ends, start) - 1
-        if i < 0 or self.strong_ends[i] < start - self.rec.CUE_CHARS:
-            return None
-        return self.strong_ends[i]
+        if start not in self._strong:
+            end = None
+            for m in self.rec.STRONG_CUE.finditer(
+                self.text, max(0, start - self.rec.CUE_CHARS), start
+            ):
+                end = m.end()
+            self._strong[start] = end
+        return self._strong[start]
 
     def id_word_between(self, lo: int, hi: int) -> bool:
-        i = bisect.bisect_left(self.id_starts, max(lo, 0))
-        return i < len(self.id_starts) and self.id_starts[i] < hi
+        return self.rec.ID_WORD.search(self.text, max(lo, 0), hi) is not None
+
+    def _ends_at(self, pattern: re.Pattern, start: int) -> bool:
+        """`pattern` (it ends with the blanks before a number) ends exactly at `start`."""
+        lo = max(0, start - self.rec.CUE_CHARS)
+        return any(m.end() == start for m in pattern.finditer(self.text, lo, start))
+
+    def short(self, start: int) -> bool:
+        """A pager or extension word right before the number ("Pager # ", "ext. ")."""
+        return self._ends_at(self.rec.SHORT_CUE, start)
 
     def labelled(self, start: int) -> bool:
         """A cue word ends right before the number ("Mobile: ", "messages to ")."""
-        if start in self.weak_ends:
+        if self._ends_at(self.rec.WEAK_CUE_BEFORE, start):
             return True
         cue = self._last_strong(start)
         return cue is not None and self.rec.LABEL_TAIL.fullmatch(self.text, cue, start) is not None
@@ -232,7 +239,7 @@ class _Cues:
     def near(self, start: int) -> bool:
         """A cue right before, or a strong cue in the 40 characters before with no id word
         ("order", "MRN") between it and the number."""
-        if start in self.weak_ends:
+        if self._ends_at(self.rec.WEAK_CUE_BEFORE, start):
             return True
         cue = self._last_strong(start)
         return cue is not None and not self.id_word_between(cue, start)
