@@ -25,6 +25,13 @@ from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps, split_at_line_breaks
 from scrubbers.policy import Policy
 from scrubbers.recognizers import recognizer_factory, regex_recognizer
+from scrubbers.recognizers.phone_number import PhoneNumberRecognizer
+
+# Recognizers that read the policy's engine.phone_regions.
+_REGIONAL_PHONE_RECOGNIZERS = {
+    "PhoneRecognizer": PhoneRecognizer,
+    "PhoneNumberRecognizer": PhoneNumberRecognizer,
+}
 
 # Presidio logs every decision at INFO/WARNING; the values it logs can be PII.
 logging.getLogger("presidio-analyzer").setLevel(logging.ERROR)
@@ -188,9 +195,9 @@ class Engine:
             )
         )
         for name in settings.recognizers:
-            if name == "PhoneRecognizer":
+            if name in _REGIONAL_PHONE_RECOGNIZERS:
                 registry.add_recognizer(
-                    PhoneRecognizer(
+                    _REGIONAL_PHONE_RECOGNIZERS[name](
                         supported_language=self.language,
                         supported_regions=tuple(settings.phone_regions),
                     )

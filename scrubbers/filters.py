@@ -106,9 +106,10 @@ def is_too_short_for_phone(f: Finding, ctx: FilterContext) -> bool:
     """phonenumbers accepts "16.85" as a short number in some regions; amounts are not phones."""
     if f.entity_type != "PHONE_NUMBER":
         return False
-    if f.recognizer == "SpokenNumberRecognizer":
-        # It reports a number read across speaker turns one segment per turn, and counted the
-        # digits of the whole number itself.
+    if f.recognizer in {"SpokenNumberRecognizer", "PhoneNumberRecognizer"}:
+        # The first reports a number read across speaker turns one segment per turn, and counted
+        # the digits of the whole number itself; the second reports fewer than 7 digits only
+        # right after "pager #" or "ext." (and counts the rest itself).
         return False
     return count_digits(ctx.text[f.start : f.end]) < MIN_PHONE_DIGITS
 

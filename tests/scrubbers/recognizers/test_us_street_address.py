@@ -27,6 +27,15 @@ CASES = [
     ("we sold 12 apples and 3 pears", None),
     ("the 3 of us drove home", None),
     ("version 2 of the Street Fighter game", None),
+    # Nursing notes and ASR turns: prose around a suffix-like word is not a street.
+    ("ETT secured. 2 days ago pt was extubated", None),
+    ("BP DROPPED TO 80/40 AFTER CAPTOPRIL. PT DENIED PAIN", None),
+    ("tolerated 5 hours tolerated well.", None),
+    ("on 2L O2 via NC", None),
+    ("received 10u reg SQ at noon", None),
+    ("three beat run of VT, 14 BEAT RUN", None),
+    ("it was ten years\nwell anyway", None),
+    ("given 3 po. Pt slept", None),
 ]
 
 
