@@ -13,6 +13,7 @@ from presidio_analyzer import PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
+from scrubbers.case_restore import restore_case
 from scrubbers.exceptions import EngineError
 from scrubbers.fast_nlp import (
     GroupingAnalyzerEngine,
@@ -23,6 +24,8 @@ from scrubbers.fast_nlp import (
 )
 from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
+from scrubbers.known_names import known_name_findings
+from scrubbers.name_lexicon import lexicon_for
 from scrubbers.policy import Policy
 from scrubbers.recognizers import recognizer_factory, regex_recognizer
 
@@ -39,6 +42,10 @@ WINDOW_OVERLAP = 400
 # Base64 blobs, hashes and runs of one character are not personal information, yet tokenizing
 # and regex-matching them is the slowest thing the engine can do. Runs longer than any
 # identifier are blanked (same length, so offsets hold) before analysis.
+# Names NER finds in case-restored ALL-CAPS / lower-case lines: below spaCy's own 0.85, since
+# the copy's case is a guess.
+CASE_RESTORED_ENTITY = "PERSON"
+CASE_RESTORED_SCORE = 0.7
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=_-]{256,}")
 
 
@@ -296,7 +303,41 @@ class Engine:
                 except LemmasNeeded:
                     again.append(k)
             later = again
+        for k, extra in enumerate(self._case_restored_names(windows, batch_size)):
+            if extra:
+                found[k].extend(apply_filters(windows[k], extra, counts[k]))
         return list(zip(found, counts, strict=True))
+
+    def _case_restored_names(self, windows: list[str], batch_size: int) -> list[list[Finding]]:
+        """PERSON entities spaCy finds in case-restored copies of the windows' ALL-CAPS and
+        lower-case lines (scrubbers/case_restore.py); nothing for windows without such lines."""
+        out: list[list[Finding]] = [[] for _ in windows]
+        if CASE_RESTORED_ENTITY not in self.entities:
+            return out
+        nlp = self._pipeline.nlp
+        lexicon = lexicon_for(nlp)
+        restored = [restore_case(w, lexicon) if w.strip() else None for w in windows]
+        todo = [k for k, r in enumerate(restored) if r is not None]
+        if not todo:
+            return out
+        threshold = self.policy.threshold(CASE_RESTORED_ENTITY)
+        if threshold > CASE_RESTORED_SCORE:
+            return out
+        docs = nlp.pipe([restored[k] for k in todo], batch_size=batch_size,
+                        disable=self._pipeline.early_disabled)  # fmt: skip
+        for k, doc in zip(todo, docs, strict=True):
+            out[k] = [
+                Finding(
+                    e.start_char,
+                    e.end_char,
+                    CASE_RESTORED_ENTITY,
+                    CASE_RESTORED_SCORE,
+                    "CaseRestoredNer",
+                )  # fmt: skip
+                for e in doc.ents
+                if e.label_ in ("PERSON", "PER")
+            ]
+        return out
 
     def _analyze_window(self, text: str, artifacts, counts: dict[str, int]) -> list[Finding]:
         if not text.strip():
@@ -373,6 +414,9 @@ class WindowAssembly:
             findings, counts, _, text, cached = self._texts.popleft()
             if not cached:
                 findings = resolve_overlaps(findings)
+                known = known_name_findings(text, findings)
+                if known:
+                    findings = resolve_overlaps(findings + known)
                 self._memo.put(text, findings, counts)
             yield findings, counts
 

@@ -149,10 +149,40 @@ FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
 }
 
 
+# A token of a name finding that holds no letter: a score or a count spaCy took into the name
+# ("D. Blenkiron 4-43", "Durham 114").
+_NUMBER_TOKEN = re.compile(r"[^\W_]*\d[\w.,:/+-]*")
+
+
+def trim_name_numbers(text: str, f: Finding) -> Finding:
+    """`f` without the number tokens at its edges, for person names only.
+
+    spaCy often takes the score after a name into a PERSON entity in sports results and tables;
+    dropping such a finding whole (is_name_with_digits) leaked the name. What is left is the
+    name; a finding with digits inside a word ("T000123") is still dropped by that filter.
+    """
+    if f.entity_type != "PERSON" or not any(c.isdigit() for c in text[f.start : f.end]):
+        return f
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[f.start : f.end])]
+    while tokens and _NUMBER_TOKEN.fullmatch(
+        text[f.start + tokens[-1][0] : f.start + tokens[-1][1]]
+    ):
+        tokens.pop()
+    while tokens and _NUMBER_TOKEN.fullmatch(text[f.start + tokens[0][0] : f.start + tokens[0][1]]):
+        tokens.pop(0)
+    if not tokens:
+        return f
+    start, end = f.start + tokens[0][0], f.start + tokens[-1][1]
+    if (start, end) == (f.start, f.end):
+        return f
+    return Finding(start, end, f.entity_type, f.score, f.recognizer)
+
+
 def apply_filters(
     text: str, findings: list[Finding], counts: dict[str, int] | None = None
 ) -> list[Finding]:
     """Drop findings any filter flags; add per-filter drop counts to `counts`."""
+    findings = [trim_name_numbers(text, f) for f in findings]
     ctx = FilterContext(text=text, findings=findings)
     kept = []
     for f in findings:
