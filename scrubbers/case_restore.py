@@ -68,7 +68,7 @@ def _restore_line(line: str, lexicon: NameLexicon) -> str:
         low = w.lower
         if len(low) < 2 or low in FILLERS or lexicon.is_english(low):
             capital.append(False)
-        elif upper and len(low) <= 3 and not lexicon.is_name(low):
+        elif upper and len(low) <= 3:
             capital.append(None)  # "MAE", "CXR", "NPN": abbreviations stay as written
         else:
             capital.append(True)

@@ -26,6 +26,7 @@ from scrubbers.filters import apply_filters
 from scrubbers.findings import Finding, resolve_overlaps
 from scrubbers.known_names import known_name_findings
 from scrubbers.name_lexicon import lexicon_for
+from scrubbers.name_spans import complete_names
 from scrubbers.policy import Policy
 from scrubbers.recognizers import recognizer_factory, regex_recognizer
 
@@ -45,7 +46,8 @@ WINDOW_OVERLAP = 400
 # Names NER finds in case-restored ALL-CAPS / lower-case lines: below spaCy's own 0.85, since
 # the copy's case is a guess.
 CASE_RESTORED_ENTITY = "PERSON"
-CASE_RESTORED_SCORE = 0.7
+CASE_RESTORED_SCORE = 0.65  # below known_names.MIN_SEED_SCORE: a guess spreads no further
+CASE_RESTORED_RECOGNIZER = "CaseRestoredNer"
 _LONG_RUN = re.compile(r"[A-Za-z0-9+/=_-]{256,}")
 
 
@@ -305,7 +307,8 @@ class Engine:
             later = again
         for k, extra in enumerate(self._case_restored_names(windows, batch_size)):
             if extra:
-                found[k].extend(apply_filters(windows[k], extra, counts[k]))
+                lexicon = lexicon_for(self._pipeline.nlp)
+                found[k].extend(apply_filters(windows[k], extra, counts[k], lexicon))
         return list(zip(found, counts, strict=True))
 
     def _case_restored_names(self, windows: list[str], batch_size: int) -> list[list[Finding]]:
@@ -314,17 +317,19 @@ class Engine:
         out: list[list[Finding]] = [[] for _ in windows]
         if CASE_RESTORED_ENTITY not in self.entities:
             return out
+        if self.policy.threshold(CASE_RESTORED_ENTITY) > CASE_RESTORED_SCORE:
+            return out
         nlp = self._pipeline.nlp
         lexicon = lexicon_for(nlp)
         restored = [restore_case(w, lexicon) if w.strip() else None for w in windows]
         todo = [k for k, r in enumerate(restored) if r is not None]
         if not todo:
             return out
-        threshold = self.policy.threshold(CASE_RESTORED_ENTITY)
-        if threshold > CASE_RESTORED_SCORE:
-            return out
-        docs = nlp.pipe([restored[k] for k in todo], batch_size=batch_size,
-                        disable=self._pipeline.early_disabled)  # fmt: skip
+        docs = nlp.pipe(
+            [restored[k] for k in todo],
+            batch_size=batch_size,
+            disable=self._pipeline.early_disabled,
+        )
         for k, doc in zip(todo, docs, strict=True):
             out[k] = [
                 Finding(
@@ -332,10 +337,10 @@ class Engine:
                     e.end_char,
                     CASE_RESTORED_ENTITY,
                     CASE_RESTORED_SCORE,
-                    "CaseRestoredNer",
+                    CASE_RESTORED_RECOGNIZER,
                 )  # fmt: skip
                 for e in doc.ents
-                if e.label_ in ("PERSON", "PER")
+                if e.label_ in ("PERSON", "PER") and _reads_as_name(e.text, lexicon)
             ]
         return out
 
@@ -360,7 +365,19 @@ class Engine:
             for r in results
             if r.score >= self.policy.threshold(r.entity_type)
         ]
-        return apply_filters(text, findings, counts)
+        lexicon = lexicon_for(self._pipeline.nlp)
+        findings = apply_filters(text, findings, counts, lexicon)
+        return complete_names(text, findings, lexicon)
+
+
+def _reads_as_name(value: str, lexicon) -> bool:
+    """A PERSON entity of a case-restored copy is kept if it has a listed name in it, or two
+    words: the copy capitalises every word it does not know, drug names and abbreviations
+    too ("Lasix", "Neuro"), and the model takes many of those alone for names."""
+    parts = [w.strip(".,:;'\"") for w in value.split() if any(c.isalpha() for c in w)]
+    if len(parts) >= 2:
+        return True
+    return any(lexicon.is_name(p) for p in parts)
 
 
 def add_counts(into: dict[str, int], counts: dict[str, int]) -> None:

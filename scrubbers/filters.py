@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from scrubbers.findings import Finding
+from scrubbers.name_lexicon import NameLexicon, words
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
 _PATTERN_OWNERS = {
@@ -36,6 +37,9 @@ _PHONE_SHAPE = re.compile(r"^\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}$")
 class FilterContext:
     text: str
     findings: Sequence[Finding]
+    # Name lists and English words (scrubbers/name_lexicon.py); filters that need it keep
+    # everything without one.
+    lexicon: NameLexicon | None = None
 
     @cached_property
     def _by_start(self) -> tuple[list[int], list[Finding], int]:
@@ -139,6 +143,53 @@ def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:
     return any(o.entity_type == "PHONE_NUMBER" for o in ctx.overlapping(f))
 
 
+# Recognizers whose PERSON findings rest on a title or an earlier mention, not on case alone.
+_VOUCHED_NAMES = {"TitledNameRecognizer", "KnownNamePass"}
+
+
+def is_acronym_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """Clinical and technical abbreviations ("CV", "GU", "NPN", "MAE") tagged PERSON.
+
+    spaCy and the name lists take short capital words for names ("MAE" and "PA" are listed
+    first names); a name of only such words is an abbreviation far more often than a person,
+    unless a title or an earlier full mention vouches for it.
+    """
+    if f.entity_type != "PERSON" or f.recognizer in _VOUCHED_NAMES:
+        return False
+    parts = [p for p in re.split(r"[^\w']+", ctx.text[f.start : f.end]) if p]
+    return bool(parts) and all(p.isupper() and len(p) <= 3 for p in parts)
+
+
+# Detectors whose PERSON findings rest on the model's reading of case and context alone.
+_GUESSED_NAMES = {"SpacyRecognizer", "CaseRestoredNer"}
+
+
+def is_common_words_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """spaCy's PERSON on ordinary words: "PATIENT", "Alert", "SUCTIONED" in nursing notes.
+
+    Every word is an English word and none is a listed first name or surname: no name there.
+    Only for the model's own guesses; a title ("Dr. Small") vouches for its word.
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    parts = [w for w in words(ctx.text[f.start : f.end]) if len(w.text) > 1]
+    lex = ctx.lexicon
+    return bool(parts) and all(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts)
+
+
+def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """A section heading taken for a name: "Neuro:", "Abd:", "Resp:" open lines of notes.
+
+    A single unlisted word right before a colon; a listed name stays ("Kyle: hello").
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    value = ctx.text[f.start : f.end]
+    if len(value.split()) != 1 or ctx.lexicon.is_name(value.strip(".'").lower()):
+        return False
+    return ctx.text[f.end : f.end + 2].lstrip(" ").startswith(":")
+
+
 FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_url_inside_email": is_url_inside_email,
     "is_ner_over_pattern_entity": is_ner_over_pattern_entity,
@@ -146,6 +197,9 @@ FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_name_with_digits": is_name_with_digits,
     "is_too_short_for_phone": is_too_short_for_phone,
     "is_phone_shaped_nhs": is_phone_shaped_nhs,
+    "is_acronym_as_name": is_acronym_as_name,
+    "is_common_words_as_name": is_common_words_as_name,
+    "is_heading_as_name": is_heading_as_name,
 }
 
 
@@ -179,11 +233,14 @@ def trim_name_numbers(text: str, f: Finding) -> Finding:
 
 
 def apply_filters(
-    text: str, findings: list[Finding], counts: dict[str, int] | None = None
+    text: str,
+    findings: list[Finding],
+    counts: dict[str, int] | None = None,
+    lexicon: NameLexicon | None = None,
 ) -> list[Finding]:
     """Drop findings any filter flags; add per-filter drop counts to `counts`."""
     findings = [trim_name_numbers(text, f) for f in findings]
-    ctx = FilterContext(text=text, findings=findings)
+    ctx = FilterContext(text=text, findings=findings, lexicon=lexicon)
     kept = []
     for f in findings:
         hit = next((name for name, pred in FILTERS.items() if pred(f, ctx)), None)

@@ -32,6 +32,7 @@ class WorldNameRecognizer(TextRecognizer):
     SCORE_PAIR = 0.7
     SCORE_LOWER_PAIR = 0.6
     SCORE_SINGLE = 0.55
+    SCORE_UNLISTED_FIRST = 0.6
     MAX_NAME_WORDS = 3
     # NER labels a name can hide under; places are handled apart (a surname alone may be a town).
     OTHER_LABELS = frozenset(
@@ -63,7 +64,9 @@ class WorldNameRecognizer(TextRecognizer):
                     out.append(found)
                 elif ent.label_ in self.PLACE_LABELS or ent.label_ == "ORG":
                     blocked.append((ent.start_char, ent.end_char))
-        out.extend(self._pairs(text, lexicon, blocked))
+        for r in self._pairs(text, lexicon, blocked):
+            if not any(o.start < r.end and r.start < o.end for o in out):
+                out.append(r)
         return out
 
     # -- NER entities under another label -----------------------------------------------------
@@ -110,6 +113,7 @@ class WorldNameRecognizer(TextRecognizer):
                 if not ok:
                     break
                 end += 1
+            nxt = ws[i + 1] if i + 1 < len(ws) else None
             if end > i + 1:
                 score = self.SCORE_LOWER_PAIR if lower_text else self.SCORE_PAIR
                 yield self.result(w.start, ws[end - 1].end, score, "first name and surname")
@@ -119,9 +123,27 @@ class WorldNameRecognizer(TextRecognizer):
                 and not _inside(w, blocked)
                 and not lexicon.is_english(w.lower)
                 and not w.text.isupper()
+                # "Victoria Station", "Jordan River": a capitalised word right after makes it
+                # part of a place or a thing.
+                and not (nxt and nxt.capitalised and text[w.end : nxt.start] == " ")
             ):
                 yield self.result(w.start, w.end, self.SCORE_SINGLE, "listed first name")
             i = end
+        yield from self._unlisted_first_names(text, ws, lexicon, lower_text)
+
+    def _unlisted_first_names(self, text: str, ws: list[Word], lexicon: NameLexicon, lower: bool):
+        """A Title-case word that is no English word, before a listed surname that is no English
+        word either: "Duygu Schakelaar" (a first name the lists lack, a surname they hold)."""
+        if lower:
+            return
+        for a, b in zip(ws, ws[1:], strict=False):
+            if text[a.end : b.start] != " " or not (_title(a) and _title(b)):
+                continue
+            if len(a.text) < 3 or lexicon.is_english(a.lower) or lexicon.is_name(a.lower):
+                continue
+            if lexicon.is_english(b.lower) or b.lower not in lexicon.last_names:
+                continue
+            yield self.result(a.start, b.end, self.SCORE_UNLISTED_FIRST, "word and listed surname")
 
     # -- words --------------------------------------------------------------------------------
 
@@ -139,6 +161,10 @@ class WorldNameRecognizer(TextRecognizer):
             return True
         # "Baker", "Knight": listed surnames that are words too count only in Title case.
         return lexicon.is_name(w.lower) and w.text[0].isupper() and not w.text.isupper()
+
+
+def _title(w: Word) -> bool:
+    return w.text[0].isupper() and not w.text.isupper()
 
 
 def _inside(w: Word, spans: list[tuple[int, int]]) -> bool:
