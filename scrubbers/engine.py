@@ -340,7 +340,7 @@ class Engine:
                     CASE_RESTORED_RECOGNIZER,
                 )  # fmt: skip
                 for e in doc.ents
-                if e.label_ in ("PERSON", "PER") and _reads_as_name(e.text, lexicon)
+                if e.label_ in ("PERSON", "PER") and _reads_as_name(windows[k], e, lexicon)
             ]
         return out
 
@@ -370,14 +370,21 @@ class Engine:
         return complete_names(text, findings, lexicon)
 
 
-def _reads_as_name(value: str, lexicon) -> bool:
-    """A PERSON entity of a case-restored copy is kept if it has a listed name in it, or two
-    words: the copy capitalises every word it does not know, drug names and abbreviations
-    too ("Lasix", "Neuro"), and the model takes many of those alone for names."""
-    parts = [w.strip(".,:;'\"") for w in value.split() if any(c.isalpha() for c in w)]
-    if len(parts) >= 2:
+def _reads_as_name(text: str, entity, lexicon) -> bool:
+    """A PERSON entity of a case-restored copy is kept if it has a listed name in it or two
+    words, or, in a lower-case line, one word of four letters or more that is no English word
+    ("dukakis"). The copy capitalises every word it does not know, abbreviations and drug
+    names in capital notes too ("Lasix", "Neuro"), and the model takes many for names."""
+    parts = [w.strip(".,:;'\"") for w in entity.text.split() if any(c.isalpha() for c in w)]
+    if len(parts) >= 2 or any(lexicon.is_name(p) for p in parts):
         return True
-    return any(lexicon.is_name(p) for p in parts)
+    original = text[entity.start_char : entity.end_char]
+    return (
+        len(parts) == 1
+        and original.islower()
+        and len(parts[0]) >= 4
+        and not lexicon.is_english(parts[0])
+    )
 
 
 def add_counts(into: dict[str, int], counts: dict[str, int]) -> None:

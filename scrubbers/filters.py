@@ -42,6 +42,14 @@ class FilterContext:
     lexicon: NameLexicon | None = None
 
     @cached_property
+    def has_capitals(self) -> bool:
+        return any(c.isupper() for c in self.text)
+
+    @cached_property
+    def letters(self) -> int:
+        return sum(c.isalpha() for c in self.text)
+
+    @cached_property
     def _by_start(self) -> tuple[list[int], list[Finding], int]:
         ordered = sorted(self.findings, key=lambda o: o.start)
         longest = max((o.end - o.start for o in ordered), default=0)
@@ -157,6 +165,8 @@ def is_acronym_as_name(f: Finding, ctx: FilterContext) -> bool:
     if f.entity_type != "PERSON" or f.recognizer in _VOUCHED_NAMES:
         return False
     parts = [p for p in re.split(r"[^\w']+", ctx.text[f.start : f.end]) if p]
+    if sum(len(p) == 1 for p in parts) >= 3:
+        return False  # a name spelled out letter by letter: "P E R E T T I"
     return bool(parts) and all(p.isupper() and len(p) <= 3 for p in parts)
 
 
@@ -167,14 +177,19 @@ _GUESSED_NAMES = {"SpacyRecognizer", "CaseRestoredNer"}
 def is_common_words_as_name(f: Finding, ctx: FilterContext) -> bool:
     """spaCy's PERSON on ordinary words: "PATIENT", "Alert", "SUCTIONED" in nursing notes.
 
-    Every word is an English word and none is a listed first name or surname: no name there.
-    Only for the model's own guesses; a title ("Dr. Small") vouches for its word.
+    Every word is an English word and none is a listed first name or surname, and the words
+    are in capitals or lower case: no name there. Only for the model's own guesses; a title
+    ("Dr. Small") vouches for its word.
     """
     if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
         return False
     parts = [w for w in words(ctx.text[f.start : f.end]) if len(w.text) > 1]
     lex = ctx.lexicon
-    return bool(parts) and all(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts)
+    if not parts or not all(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
+        return False
+    # In edited text a Title-case word may be a name that is a word ("Sting", "Gates"); in
+    # capitals or lower case the model had no case to go by.
+    return not all(w.text[0].isupper() and not w.text.isupper() for w in parts)
 
 
 def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:
@@ -190,6 +205,31 @@ def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:
     return ctx.text[f.end : f.end + 2].lstrip(" ").startswith(":")
 
 
+# A text this long with capitals in it shows its writer's case habits (a note, an article);
+# a short post does not.
+_CASED_TEXT_LETTERS = 200
+
+
+def is_lowercase_guess_in_cased_text(f: Finding, ctx: FilterContext) -> bool:
+    """The model's PERSON on lower-case words in text that uses capitals elsewhere.
+
+    Nursing notes typed in lower case ("abd soft", "foley draining", "lasix") are full of
+    these. In a text written with capitals, a lower-case name is rare, so the guess needs a
+    listed name and no ordinary English word beside it. All-lower-case text (speech-to-text)
+    is left alone: there the model's lower-case names are mostly right.
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    value = ctx.text[f.start : f.end]
+    if value != value.lower() or not ctx.has_capitals:
+        return False
+    parts = [w for w in words(value) if len(w.text) > 1]
+    lex = ctx.lexicon
+    if any(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
+        return True
+    return ctx.letters >= _CASED_TEXT_LETTERS and not any(lex.is_name(w.lower) for w in parts)
+
+
 FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_url_inside_email": is_url_inside_email,
     "is_ner_over_pattern_entity": is_ner_over_pattern_entity,
@@ -200,6 +240,7 @@ FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_acronym_as_name": is_acronym_as_name,
     "is_common_words_as_name": is_common_words_as_name,
     "is_heading_as_name": is_heading_as_name,
+    "is_lowercase_guess_in_cased_text": is_lowercase_guess_in_cased_text,
 }
 
 

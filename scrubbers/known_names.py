@@ -4,7 +4,9 @@ A news story names "Alexander Lebed" once and then says "Lebed" ten times; a nur
 "DR. KNIGHT" and later "KNIGHT AWARE"; a call has "frank e peretti" and later "peretti". The
 detectors see each mention alone and miss many of the later ones (spaCy tags the bare surname
 GPE or ORG, or nothing). Every word of a confident PERSON finding is a known name of that
-document: its other mentions are names too, whatever the detectors thought of them.
+document: its other mentions are names too, whatever the detectors thought of them. Seeds are
+the Title-case words of such findings (a name in capitals or lower case is itself a guess),
+and any word a title vouched for ("DR. KNIGHT").
 
 Bounded: one pass over the document's words with a set lookup each. Mentions keep to the case
 signal of their line: in a line with capitals, only a capitalised mention counts ("Knight" is
@@ -23,6 +25,8 @@ RECOGNIZER = "KnownNamePass"
 MIN_SEED_SCORE = 0.7
 SCORE = 0.7
 MIN_LENGTH = 3
+# Recognizers whose names seed in any case: a title or credential said it is a name.
+TRUSTED_SEEDS = frozenset({"TitledNameRecognizer"})
 # Words of a name finding that are not names themselves (titles, particles, function words).
 _NOT_SEED_WORDS = """
     the and for van von der den del della de la le los las dos das mr mrs ms miss mister dr
@@ -39,7 +43,11 @@ def known_name_findings(text: str, findings: list[Finding]) -> list[Finding]:
         if f.entity_type != ENTITY or f.score < MIN_SEED_SCORE:
             continue
         for w in words(text[f.start : f.end]):
-            if len(w.text) >= MIN_LENGTH and w.lower not in _NOT_SEEDS:
+            if len(w.text) < MIN_LENGTH or w.lower in _NOT_SEEDS:
+                continue
+            # A name in capitals or lower case is a guess unless a title vouched for it
+            # ("DR. KNIGHT"); spreading a wrong guess ("IABP", "cont") would repeat it.
+            if _title_case(w.text) or f.recognizer in TRUSTED_SEEDS:
                 seeds.add(w.lower)
     if not seeds:
         return []
@@ -53,6 +61,10 @@ def known_name_findings(text: str, findings: list[Finding]) -> list[Finding]:
             continue
         out.append(Finding(w.start, w.end, ENTITY, SCORE, RECOGNIZER))
     return out
+
+
+def _title_case(word: str) -> bool:
+    return word[0].isupper() and not word.isupper()
 
 
 def _lower_line(text: str, at: int, memo: dict[int, bool]) -> bool:

@@ -60,12 +60,12 @@ def faker_names() -> tuple[frozenset[str], frozenset[str]]:
 
 @dataclass(frozen=True)
 class NameLexicon:
-    first_names: frozenset[str]
-    last_names: frozenset[str]
-    english: frozenset[str]
+    first_names: frozenset[str] = field(repr=False)
+    last_names: frozenset[str] = field(repr=False)
+    english: frozenset[str] = field(repr=False)
     # The lemmatizer's suffix rules ("ing" -> "", "ies" -> "y"): an inflected form of an
     # English word ("placing", "agreed") is English too.
-    suffix_rules: tuple[tuple[str, str], ...] = ()
+    suffix_rules: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     _seen: dict = field(default_factory=dict, compare=False, repr=False)
 
     def is_name(self, word: str) -> bool:

@@ -11,15 +11,12 @@ taken along ("Maarten den Bakker", "Frank E. Peretti").
 
 from __future__ import annotations
 
-import re
-
 from scrubbers.findings import Finding
 from scrubbers.name_lexicon import NameLexicon, Word, words
 
 ENTITY = "PERSON"
 MAX_EXTRA_WORDS = 2
 PARTICLES = frozenset(("de", "den", "der", "van", "von", "da", "di", "del", "la", "le", "bin"))
-_GAP = re.compile(r" |\. ?|-")
 
 
 def complete_names(text: str, findings: list[Finding], lexicon: NameLexicon) -> list[Finding]:
@@ -68,8 +65,9 @@ def _walk(text: str, ws: list[Word], k: int, step: int, style: str, lexicon: Nam
         if not 0 <= n < len(ws):
             break
         a, b = (ws[j], ws[n]) if step > 0 else (ws[n], ws[j])
-        if not _GAP.fullmatch(text[a.end : b.start]):
-            break
+        gap = text[a.end : b.start]
+        if gap != " " and not (len(a.text) == 1 and gap in (". ", ".")):
+            break  # one blank between words; a dot only after an initial
         w = ws[n]
         if len(w.text) == 1 and w.text.isupper() or w.lower in PARTICLES and step > 0:
             j = n  # an initial or a particle: only kept if a name word follows

@@ -29,6 +29,7 @@ class WorldNameRecognizer(TextRecognizer):
     ENTITY = "PERSON"
     SCORE_RELABEL_PAIR = 0.7
     SCORE_RELABEL_SINGLE = 0.6
+    SCORE_RELABEL_ORG = 0.55
     SCORE_PAIR = 0.7
     SCORE_LOWER_PAIR = 0.6
     SCORE_SINGLE = 0.55
@@ -85,7 +86,17 @@ class WorldNameRecognizer(TextRecognizer):
         if ent.label_ in self.PLACE_LABELS:
             return None
         w = ws[0]
-        if len(w.text) >= 3 and lexicon.is_name(w.lower) and not lexicon.is_english(w.lower):
+        if len(w.text) < 3 or lexicon.is_english(w.lower):
+            return None
+        # An organisation of one Title-case word that is no English word is a person about as
+        # often (en_core_web_sm tags "Kishan", "Ssundee", "Lebouc" ORG): acronyms ("NASA")
+        # and listed-name checks aside, it counts as a name at a lower score.
+        if ent.label_ == "ORG" and not lexicon.is_name(w.lower):
+            if not _title(w):
+                return None
+            return self.result(start, end, self.SCORE_RELABEL_ORG,
+                               "ORG entity of one unknown word")  # fmt: skip
+        if lexicon.is_name(w.lower):
             return self.result(start, end, self.SCORE_RELABEL_SINGLE,
                                f"{ent.label_} entity that is a listed name")  # fmt: skip
         return None

@@ -8,24 +8,31 @@ from scrubbers.findings import Finding
 from scrubbers.known_names import known_name_findings
 
 
-def spread(text: str, seed: str, score: float = 0.85) -> list[str]:
+def spread(
+    text: str, seed: str, score: float = 0.85, recognizer: str = "SpacyRecognizer"
+) -> list[str]:
     at = text.index(seed)
-    seeds = [Finding(at, at + len(seed), "PERSON", score, "SpacyRecognizer")]
+    seeds = [Finding(at, at + len(seed), "PERSON", score, recognizer)]
     return [text[f.start : f.end] for f in known_name_findings(text, seeds)]
 
 
 @pytest.mark.parametrize(
-    ("text", "seed", "expected"),
+    ("text", "seed", "recognizer", "expected"),
     [
-        ("Alexander Lebed met them. Lebed said no.", "Alexander Lebed", ["Lebed"]),
-        ("DR. KNIGHT AWARE.\nKNIGHT ORDERED LASIX.", "KNIGHT", ["KNIGHT"]),
-        ("i read frank e peretti\nyeah peretti is good", "frank e peretti", ["peretti"]),
-        ("Shearer scored. Shearer's partner", "Shearer", ["Shearer"]),
-        ("Van der Westhuizen ran. Westhuizen scored.", "Van der Westhuizen", ["Westhuizen"]),
+        ("Alexander Lebed met them. Lebed said no.", "Alexander Lebed", "SpacyRecognizer",
+         ["Lebed"]),
+        ("Frank Peretti wrote it\nyeah peretti is good", "Frank Peretti", "SpacyRecognizer",
+         ["peretti"]),  # a lower-case line: any case counts
+        ("Shearer scored. Shearer's partner", "Shearer", "SpacyRecognizer", ["Shearer"]),
+        ("Van der Westhuizen ran. Westhuizen scored.", "Van der Westhuizen", "SpacyRecognizer",
+         ["Westhuizen"]),
+        # a title vouches for a name in capitals
+        ("DR. KNIGHT AWARE.\nKNIGHT ORDERED LASIX.", "KNIGHT", "TitledNameRecognizer",
+         ["KNIGHT"]),
     ],
-)
-def test_other_mentions(text, seed, expected):
-    assert spread(text, seed) == expected
+)  # fmt: skip
+def test_other_mentions(text, seed, recognizer, expected):
+    assert spread(text, seed, recognizer=recognizer) == expected
 
 
 @pytest.mark.parametrize(
@@ -39,6 +46,8 @@ def test_other_mentions(text, seed, expected):
         ("Alexander Lebed met them. Lebed said no.", "Alexander Lebed", 0.6),  # weak seed
         ("Mr. Lee spoke. Mr. Lee left.", "Mr.", 0.85),  # titles are no seeds
         ("Jo left. Jo came back.", "Jo", 0.85),  # too short to spread safely
+        ("PT ON IABP.\nIABP REMOVED.", "IABP", 0.85),  # capitals: a guess, not a seed
+        ("i read frank e peretti\nyeah peretti is good", "frank e peretti", 0.85),
     ],
 )
 def test_no_spread(text, seed, score):

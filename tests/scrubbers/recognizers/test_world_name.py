@@ -49,3 +49,25 @@ def test_names(lexicon, nlp, text, expected):  # noqa: F811
 )
 def test_not_names(lexicon, nlp, text):  # noqa: F811
     assert found(lexicon, nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "label", "expected"),
+    [
+        ("won by Marion Clignet today", "Marion Clignet", "ORG", ["Marion Clignet"]),
+        ("Where is Kishan now", "Kishan", "ORG", ["Kishan"]),  # one unknown word
+        ("the Jouni Hahli group", "Jouni Hahli", "NORP", ["Jouni Hahli"]),
+        # The trade: one unknown Title-case word tagged ORG is taken for a name, companies too.
+        ("shares of Google rose", "Google", "ORG", ["Google"]),
+        ("NASA launched it", "NASA", "ORG", []),  # acronyms are organisations
+        ("the Bank of England said", "Bank of England", "ORG", []),
+        ("flights to Hahli were cut", "Hahli", "GPE", []),  # a lone word tagged a place
+    ],
+)
+def test_other_labels(lexicon, nlp, text, entity, label, expected):  # noqa: F811
+    doc = nlp.make_doc(text)
+    at = text.index(entity)
+    doc.ents = [doc.char_span(at, at + len(entity), label=label)]
+    rec = WorldNameRecognizer(lexicon=lexicon)
+    got = rec.analyze(text, ["PERSON"], SimpleNamespace(tokens=doc))
+    assert sorted(text[r.start : r.end] for r in got) == expected
