@@ -1,15 +1,19 @@
-"""Case-restored copies of ALL-CAPS and lower-case lines, for a second NER pass.
+"""A case-restored copy of lower-case text, for a second NER pass.
 
-spaCy's NER leans on capital letters: in "DR HEALEY SPOKE WITH LISA ROSSETTI" every word looks
-like a name, in "i was reading isaac asimov" none does, and the model finds few of the names in
-nursing notes written in capitals or in speech-to-text output. A copy of such a line with
-ordinary case ("dr Healey spoke with Lisa Rossetti", "i was reading Isaac Asimov") reads like the
-edited text the model was trained on: English words lower case, other words capitalised.
+spaCy's NER leans on capital letters: in "i was reading isaac asimov" it sees no name, and it
+finds few of the names in speech-to-text output. A copy with ordinary case ("I was reading
+Isaac Asimov") reads like the edited text the model was trained on: English words lower case,
+other words capitalised, a listed first name that is also a word ("frank") capitalised when a
+capitalised word follows it.
+
+Only text with no capital letter at all is restored. Measured on ICU nursing notes, restoring
+their ALL-CAPS lines, or the lower-case lines of notes that use capitals elsewhere, found 10
+more names for ~740 false ones (drug names and abbreviations capitalised in the copy: "Lasix",
+"Foley"): the title, initial and known-name passes find those names instead. ALL-CAPS is kept
+as a line kind (line_case) for callers that want to tell it apart.
 
 The copy has the same length, character for character (a word whose case mapping would change
-its length, such as "ß" -> "SS", is left as it is), so the entities found in it are offsets
-into the original text. Lines with ordinary mixed case are copied unchanged; a text with no
-line to restore gives None, and no second pass is run.
+its length is left as it is), so the entities found in it are offsets into the original.
 """
 
 from __future__ import annotations
@@ -43,12 +47,14 @@ def line_case(line: str) -> str:
 
 
 def restore_case(text: str, lexicon: NameLexicon) -> str | None:
-    """`text` with its ALL-CAPS and lower-case lines in ordinary case; None if none has one."""
+    """`text` in ordinary case if it has no capital letter at all (and enough letters to
+    judge); None otherwise."""
+    if any(c.isupper() for c in text):
+        return None
     out: list[str] = []
     changed = False
     for line in text.splitlines(keepends=True):
-        kind = line_case(line)
-        if kind == "mixed":
+        if line_case(line) != "lower":
             out.append(line)
             continue
         restored = _restore_line(line, lexicon)
@@ -62,14 +68,11 @@ def restore_case(text: str, lexicon: NameLexicon) -> str | None:
 
 def _restore_line(line: str, lexicon: NameLexicon) -> str:
     ws = words(line)
-    upper = line_case(line) == "upper"
     capital = []
     for w in ws:
         low = w.lower
         if len(low) < 2 or low in FILLERS or lexicon.is_english(low):
             capital.append(False)
-        elif upper and len(low) <= 3:
-            capital.append(None)  # "MAE", "CXR", "NPN": abbreviations stay as written
         else:
             capital.append(True)
     # A listed first name that is also a word ("frank", "will") is a name when a capitalised
@@ -88,8 +91,6 @@ def _restore_line(line: str, lexicon: NameLexicon) -> str:
     for w, cap in zip(ws, capital, strict=True):
         if w.lower == "i":
             new = "I"
-        elif cap is None:
-            continue
         elif cap:
             new = w.text[0].upper() + w.text[1:].lower()
         else:
