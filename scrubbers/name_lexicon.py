@@ -28,8 +28,16 @@ from faker.providers import person as _faker_person
 
 from scrubbers.recognizers.person_name import _name_lists
 
-_NAME_ATTRS_FIRST = ("first_names", "first_names_male", "first_names_female")
-_NAME_ATTRS_LAST = ("last_names",)
+# Locales written in another script (ja_JP, zh_CN, ...) also list their names in Latin letters.
+_NAME_ATTRS_FIRST = (
+    "first_names",
+    "first_names_male",
+    "first_names_female",
+    "first_romanized_names",
+    "first_romanized_names_male",
+    "first_romanized_names_female",
+)
+_NAME_ATTRS_LAST = ("last_names", "last_romanized_names")
 
 
 def _entries(value) -> list[str]:

@@ -115,8 +115,12 @@ class WorldNameRecognizer(TextRecognizer):
             end = i + 1
             while end < len(ws) and end - i < self.MAX_NAME_WORDS:
                 nxt = ws[end]
-                if text[ws[end - 1].end : nxt.start] not in (" ", "  "):
+                gap = text[ws[end - 1].end : nxt.start]
+                if gap not in (" ", "  ") and not (_initial(ws[end - 1]) and gap in (". ", ".")):
                     break
+                if _initial(nxt) and not lower_text and end + 1 < len(ws):
+                    end += 1  # a middle initial: "Laetitia H Paquette", "John F. Kennedy"
+                    continue
                 if lower_text:
                     ok = len(nxt.text) >= 3 and not lexicon.is_english(nxt.lower)
                 else:
@@ -125,6 +129,8 @@ class WorldNameRecognizer(TextRecognizer):
                     break
                 end += 1
             nxt = ws[i + 1] if i + 1 < len(ws) else None
+            while end > i + 1 and _initial(ws[end - 1]):
+                end -= 1  # the name does not end on an initial
             if end > i + 1:
                 score = self.SCORE_LOWER_PAIR if lower_text else self.SCORE_PAIR
                 yield self.result(w.start, ws[end - 1].end, score, "first name and surname")
@@ -172,6 +178,10 @@ class WorldNameRecognizer(TextRecognizer):
             return True
         # "Baker", "Knight": listed surnames that are words too count only in Title case.
         return lexicon.is_name(w.lower) and w.text[0].isupper() and not w.text.isupper()
+
+
+def _initial(w: Word) -> bool:
+    return len(w.text) == 1 and w.text.isupper()
 
 
 def _title(w: Word) -> bool:

@@ -31,6 +31,8 @@ def found(lexicon, nlp, text: str) -> list[str]:  # noqa: F811
         ("292 Costantino Rocca 71 75 75 71", ["Costantino Rocca"]),
         ("i was reading isaac asimov last week", ["isaac asimov"]),
         ("Then Hülya said she would come.", ["Hülya"]),
+        ("Directed By: Kyosuke Takahashi", ["Kyosuke Takahashi"]),  # Faker's romanized names
+        ("Costantino H Rocca, the dancer, said", ["Costantino H Rocca"]),  # middle initial
     ],
 )
 def test_names(lexicon, nlp, text, expected):  # noqa: F811
