@@ -6,7 +6,8 @@ usually identifies the person ("<PERSON> Korda" in a tennis result). A PERSON fi
 over the words right beside it that look like parts of the same name: written in the same case
 style (Title case, or ALL CAPS next to an ALL-CAPS finding) and not ordinary English words, or
 listed surnames in Title case ("Glyn Davies"). Initials and name particles between them are
-taken along ("Maarten den Bakker", "Frank E. Peretti").
+taken along ("Maarten den Bakker", "Frank E. Peretti"). In text without any capital
+(speech-to-text) a word of four letters or more that is no English word is taken along.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def complete_names(text: str, findings: list[Finding], lexicon: NameLexicon) -> 
     if not any(f.entity_type == ENTITY for f in findings):
         return findings
     ws = words(text)
+    lower_text = not any(c.isupper() for c in text)
     starts = {w.start: k for k, w in enumerate(ws)}
     ends = {w.end: k for k, w in enumerate(ws)}
     out = []
@@ -32,7 +34,7 @@ def complete_names(text: str, findings: list[Finding], lexicon: NameLexicon) -> 
             out.append(f)
             continue
         first, last = starts[f.start], ends[f.end]
-        style = _style(ws[first : last + 1])
+        style = _style(ws[first : last + 1], lower_text)
         if style is None:
             out.append(f)
             continue
@@ -46,10 +48,12 @@ def complete_names(text: str, findings: list[Finding], lexicon: NameLexicon) -> 
     return out
 
 
-def _style(ws: list[Word]) -> str | None:
+def _style(ws: list[Word], lower_text: bool) -> str | None:
     named = [w for w in ws if len(w.text) > 1 and w.lower not in PARTICLES]
     if not named:
         return None
+    if lower_text:
+        return "lower"  # speech-to-text: no case to go by, only the word lists
     if all(w.text.isupper() for w in named):
         return "upper"
     if all(w.text[0].isupper() and not w.text.isupper() for w in named):
@@ -82,6 +86,8 @@ def _walk(text: str, ws: list[Word], k: int, step: int, style: str, lexicon: Nam
 def _name_part(w: Word, style: str, lexicon: NameLexicon) -> bool:
     if len(w.text) < 3:
         return False
+    if style == "lower":
+        return w.text.islower() and len(w.text) >= 4 and not lexicon.is_english(w.lower)
     if style == "upper":
         return w.text.isupper() and not lexicon.is_english(w.lower)
     if not (w.text[0].isupper() and not w.text.isupper()):

@@ -28,6 +28,9 @@ def widen(lexicon, text: str, part: str) -> str:  # noqa: F811
         ("DR KNIGHT AWARE OF RESULTS", "KNIGHT", "KNIGHT"),
         ("then Jane phoned", "Jane", "Jane"),
         ("Jane NEURO exam", "Jane", "Jane"),
+        ("i read isaac asimov last year", "isaac", "isaac asimov"),  # no capitals anywhere
+        ("i saw michael j fox there", "michael", "michael"),  # "fox" is a word
+        ("then jane phoned Bob", "jane", "jane"),  # capitals elsewhere: no case style
     ],
 )
 def test_widen(lexicon, text, part, expected):  # noqa: F811
