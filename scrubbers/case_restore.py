@@ -66,23 +66,6 @@ def restore_case(text: str, lexicon: NameLexicon) -> str | None:
     return result if len(result) == len(text) else None
 
 
-def restored_lines(text: str, lexicon: NameLexicon) -> list[tuple[int, str]]:
-    """(offset, restored line) for each line of `text` that the restoration capitalised a
-    word in; nothing for text with capitals. Lines it leaves lower case ("uh-huh", "yeah i
-    think so") can hold no name the model would see, so the second NER pass skips them."""
-    restored = restore_case(text, lexicon)
-    if restored is None:
-        return []
-    out = []
-    offset = 0
-    for line in text.splitlines(keepends=True):
-        new = restored[offset : offset + len(line)]
-        if any(c.isupper() for c in new.replace("I ", "i ")):
-            out.append((offset, new))
-        offset += len(line)
-    return out
-
-
 def _restore_line(line: str, lexicon: NameLexicon) -> str:
     ws = words(line)
     capital = []

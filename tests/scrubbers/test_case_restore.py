@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.case_restore import line_case, restore_case, restored_lines
+from scrubbers.case_restore import line_case, restore_case
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 
@@ -59,10 +59,3 @@ def test_non_ascii_keeps_offsets(lexicon):  # noqa: F811
     restored = restore_case(text, lexicon)
     assert restored is not None and len(restored) == len(text)
     assert restored.startswith("Hülya Yılmaz")
-
-
-def test_restored_lines_are_those_that_gained_a_capital(lexicon):  # noqa: F811
-    text = "uh-huh\nyeah i think so\ni was reading isaac asimov\n"
-    lines = restored_lines(text, lexicon)
-    assert lines == [(23, "I was reading Isaac Asimov\n")]
-    assert text[23:49] == "i was reading isaac asimov"
