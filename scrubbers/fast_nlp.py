@@ -545,6 +545,8 @@ class StagedPipeline:
             for name in late
         ]
         self._disabled = disabled
+        # What a pass that needs NER entities only may disable (a second NER pass).
+        self.early_disabled = list(disabled)
         self.late_runs = 0  # windows that needed lemmas (for profiling)
         self._margin = partial_late_stage_margin(self.nlp, late) if self.enabled and late else None
         self.partial = self._margin is not None  # the late stage may run on parts of a Doc

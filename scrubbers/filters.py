@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from scrubbers.findings import Finding
+from scrubbers.name_lexicon import NameLexicon, words
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
 _PATTERN_OWNERS = {
@@ -36,6 +37,17 @@ _PHONE_SHAPE = re.compile(r"^\+?1?[\s.-]?\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}$")
 class FilterContext:
     text: str
     findings: Sequence[Finding]
+    # Name lists and English words (scrubbers/name_lexicon.py); filters that need it keep
+    # everything without one.
+    lexicon: NameLexicon | None = None
+
+    @cached_property
+    def has_capitals(self) -> bool:
+        return any(c.isupper() for c in self.text)
+
+    @cached_property
+    def letters(self) -> int:
+        return sum(c.isalpha() for c in self.text)
 
     @cached_property
     def _by_start(self) -> tuple[list[int], list[Finding], int]:
@@ -140,6 +152,85 @@ def is_phone_shaped_nhs(f: Finding, ctx: FilterContext) -> bool:
     return any(o.entity_type == "PHONE_NUMBER" for o in ctx.overlapping(f))
 
 
+# Recognizers whose PERSON findings rest on a title or an earlier mention, not on case alone.
+_VOUCHED_NAMES = {"TitledNameRecognizer", "KnownNamePass"}
+
+
+def is_acronym_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """Clinical and technical abbreviations ("CV", "GU", "NPN", "MAE") tagged PERSON.
+
+    spaCy and the name lists take short capital words for names ("MAE" and "PA" are listed
+    first names); a name of only such words is an abbreviation far more often than a person,
+    unless a title or an earlier full mention vouches for it.
+    """
+    if f.entity_type != "PERSON" or f.recognizer in _VOUCHED_NAMES:
+        return False
+    parts = [p for p in re.split(r"[^\w']+", ctx.text[f.start : f.end]) if p]
+    if sum(len(p) == 1 for p in parts) >= 3:
+        return False  # a name spelled out letter by letter: "P E R E T T I"
+    return bool(parts) and all(p.isupper() and len(p) <= 3 for p in parts)
+
+
+# Detectors whose PERSON findings rest on the model's reading of case and context alone.
+_GUESSED_NAMES = {"SpacyRecognizer", "CaseRestoredNer"}
+
+
+def is_common_words_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """spaCy's PERSON on ordinary words: "PATIENT", "Alert", "SUCTIONED" in nursing notes.
+
+    Every word is an English word and none is a listed first name or surname, and the words
+    are in capitals or lower case: no name there. Only for the model's own guesses; a title
+    ("Dr. Small") vouches for its word.
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    parts = [w for w in words(ctx.text[f.start : f.end]) if len(w.text) > 1]
+    lex = ctx.lexicon
+    if not parts or not all(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
+        return False
+    # In edited text a Title-case word may be a name that is a word ("Sting", "Gates"); in
+    # capitals or lower case the model had no case to go by.
+    return not all(w.text[0].isupper() and not w.text.isupper() for w in parts)
+
+
+def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:
+    """A section heading taken for a name: "Neuro:", "Abd:", "Resp:" open lines of notes.
+
+    A single unlisted word right before a colon; a listed name stays ("Kyle: hello").
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    value = ctx.text[f.start : f.end]
+    if len(value.split()) != 1 or ctx.lexicon.is_name(value.strip(".'").lower()):
+        return False
+    return ctx.text[f.end : f.end + 2].lstrip(" ").startswith(":")
+
+
+# A text this long with capitals in it shows its writer's case habits (a note, an article);
+# a short post does not.
+_CASED_TEXT_LETTERS = 200
+
+
+def is_lowercase_guess_in_cased_text(f: Finding, ctx: FilterContext) -> bool:
+    """The model's PERSON on lower-case words in text that uses capitals elsewhere.
+
+    Nursing notes typed in lower case ("abd soft", "foley draining", "lasix") are full of
+    these. In a text written with capitals, a lower-case name is rare, so the guess needs a
+    listed name and no ordinary English word beside it. All-lower-case text (speech-to-text)
+    is left alone: there the model's lower-case names are mostly right.
+    """
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or ctx.lexicon is None:
+        return False
+    value = ctx.text[f.start : f.end]
+    if value != value.lower() or not ctx.has_capitals:
+        return False
+    parts = [w for w in words(value) if len(w.text) > 1]
+    lex = ctx.lexicon
+    if any(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
+        return True
+    return ctx.letters >= _CASED_TEXT_LETTERS and not any(lex.is_name(w.lower) for w in parts)
+
+
 FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_url_inside_email": is_url_inside_email,
     "is_ner_over_pattern_entity": is_ner_over_pattern_entity,
@@ -147,14 +238,51 @@ FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
     "is_name_with_digits": is_name_with_digits,
     "is_too_short_for_phone": is_too_short_for_phone,
     "is_phone_shaped_nhs": is_phone_shaped_nhs,
+    "is_acronym_as_name": is_acronym_as_name,
+    "is_common_words_as_name": is_common_words_as_name,
+    "is_heading_as_name": is_heading_as_name,
+    "is_lowercase_guess_in_cased_text": is_lowercase_guess_in_cased_text,
 }
 
 
+# A token of a name finding that holds no letter: a score or a count spaCy took into the name
+# ("D. Blenkiron 4-43", "Durham 114").
+_NUMBER_TOKEN = re.compile(r"[^\W_]*\d[\w.,:/+-]*")
+
+
+def trim_name_numbers(text: str, f: Finding) -> Finding:
+    """`f` without the number tokens at its edges, for person names only.
+
+    spaCy often takes the score after a name into a PERSON entity in sports results and tables;
+    dropping such a finding whole (is_name_with_digits) leaked the name. What is left is the
+    name; a finding with digits inside a word ("T000123") is still dropped by that filter.
+    """
+    if f.entity_type != "PERSON" or not any(c.isdigit() for c in text[f.start : f.end]):
+        return f
+    tokens = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[f.start : f.end])]
+    while tokens and _NUMBER_TOKEN.fullmatch(
+        text[f.start + tokens[-1][0] : f.start + tokens[-1][1]]
+    ):
+        tokens.pop()
+    while tokens and _NUMBER_TOKEN.fullmatch(text[f.start + tokens[0][0] : f.start + tokens[0][1]]):
+        tokens.pop(0)
+    if not tokens:
+        return f
+    start, end = f.start + tokens[0][0], f.start + tokens[-1][1]
+    if (start, end) == (f.start, f.end):
+        return f
+    return Finding(start, end, f.entity_type, f.score, f.recognizer)
+
+
 def apply_filters(
-    text: str, findings: list[Finding], counts: dict[str, int] | None = None
+    text: str,
+    findings: list[Finding],
+    counts: dict[str, int] | None = None,
+    lexicon: NameLexicon | None = None,
 ) -> list[Finding]:
     """Drop findings any filter flags; add per-filter drop counts to `counts`."""
-    ctx = FilterContext(text=text, findings=findings)
+    findings = [trim_name_numbers(text, f) for f in findings]
+    ctx = FilterContext(text=text, findings=findings, lexicon=lexicon)
     kept = []
     for f in findings:
         hit = next((name for name, pred in FILTERS.items() if pred(f, ctx)), None)

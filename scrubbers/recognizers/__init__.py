@@ -22,6 +22,8 @@ CUSTOM_RECOGNIZERS: dict[str, str] = {
     "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",
     "SpokenEmailRecognizer": "scrubbers.recognizers.spoken_email:SpokenEmailRecognizer",
     "PersonNameRecognizer": "scrubbers.recognizers.person_name:PersonNameRecognizer",
+    "TitledNameRecognizer": "scrubbers.recognizers.titled_name:TitledNameRecognizer",
+    "WorldNameRecognizer": "scrubbers.recognizers.world_name:WorldNameRecognizer",
     "LuhnCardRecognizer": "scrubbers.recognizers.luhn_card:LuhnCardRecognizer",
     "SsnLastFourRecognizer": "scrubbers.recognizers.ssn_last_four:SsnLastFourRecognizer",
     "SpokenDateOfBirthRecognizer": (

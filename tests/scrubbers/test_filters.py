@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubbers.filters import FILTERS, FilterContext, apply_filters
+from scrubbers.filters import FILTERS, FilterContext, apply_filters, trim_name_numbers
 from scrubbers.findings import Finding
 
 
@@ -75,7 +75,33 @@ CASES = [
     ),
     ("is_phone_shaped_nhs", "call (415) 555-0134", "(415) 555-0134", "UK_NHS", [], True),
     ("is_phone_shaped_nhs", "NHS number 943 476 5919", "943 476 5919", "UK_NHS", [], False),
+    ("is_acronym_as_name", "CV: HR 80S SR", "CV", "PERSON", [], True),
+    ("is_acronym_as_name", "CCU NPN 7P-7A", "CCU NPN", "PERSON", [], True),
+    ("is_acronym_as_name", "seen by ANN today", "ANN", "LOCATION", [], False),
+    ("is_acronym_as_name", "ANN SMITH CALLED", "ANN SMITH", "PERSON", [], False),
+    ("is_acronym_as_name", "Neuro: alert", "Neuro", "PERSON", [], False),
 ]
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "expected"),
+    [
+        ("( A. Dale 69 , D. Blenkiron 4-43 )", "D. Blenkiron 4-43", "D. Blenkiron"),
+        ("292 Iain Pyman 71 75", "292 Iain Pyman", "Iain Pyman"),
+        ("Durham 114 ( S. Watkin", "Durham 114", "Durham"),
+        ("ticket T000123 closed", "T000123", "T000123"),  # digits inside a word: the filter's
+        ("Ann Lee", "Ann Lee", "Ann Lee"),
+    ],
+)
+def test_trim_name_numbers(text, value, expected):
+    f = trim_name_numbers(text, span(text, value, "PERSON"))
+    assert text[f.start : f.end] == expected
+
+
+def test_trimmed_name_is_kept_by_the_filters():
+    text = "Northamptonshire 190 ( K. Curran 5-52 )"
+    (kept,) = apply_filters(text, [span(text, "K. Curran 5-52", "PERSON")])
+    assert text[kept.start : kept.end] == "K. Curran"
 
 
 @pytest.mark.parametrize(("name", "text", "value", "entity", "others", "dropped"), CASES)

@@ -1,0 +1,75 @@
+"""WorldNameRecognizer: first names of any origin with a surname; NER labels that are names."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import spacy
+
+from scrubbers.policy import load_policy
+from scrubbers.recognizers.world_name import WorldNameRecognizer
+from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return spacy.load(load_policy().model.engine.spacy_model, exclude=["parser", "senter"])
+
+
+def found(lexicon, nlp, text: str) -> list[str]:  # noqa: F811
+    rec = WorldNameRecognizer(lexicon=lexicon)
+    artifacts = SimpleNamespace(tokens=nlp(text))
+    return sorted(text[r.start : r.end] for r in rec.analyze(text, ["PERSON"], artifacts))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The winner was Jouni Hahli from the north.", ["Jouni Hahli"]),
+        ("Yesterday Duygu Schakelaar signed the contract.", ["Duygu Schakelaar"]),
+        ("292 Costantino Rocca 71 75 75 71", ["Costantino Rocca"]),
+        ("i was reading isaac asimov last week", ["isaac asimov"]),
+        ("Then Hülya said she would come.", ["Hülya"]),
+        ("Directed By: Kyosuke Takahashi", ["Kyosuke Takahashi"]),  # Faker's romanized names
+        ("Costantino H Rocca, the dancer, said", ["Costantino H Rocca"]),  # middle initial
+    ],
+)
+def test_names(lexicon, nlp, text, expected):  # noqa: F811
+    assert found(lexicon, nlp, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We flew to Paris and then to Sofia.",  # first names that are places
+        "Mark the date and Grace will bring the cake.",  # names that are English words
+        "The Victoria Station was closed.",
+        "i will mark the date in may",
+        "THE PATIENT WAS SEEN TODAY",
+    ],
+)
+def test_not_names(lexicon, nlp, text):  # noqa: F811
+    assert found(lexicon, nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "entity", "label", "expected"),
+    [
+        ("won by Marion Clignet today", "Marion Clignet", "ORG", ["Marion Clignet"]),
+        ("Where is Kishan now", "Kishan", "ORG", ["Kishan"]),  # one unknown word
+        ("the Jouni Hahli group", "Jouni Hahli", "NORP", ["Jouni Hahli"]),
+        # The trade: one unknown Title-case word tagged ORG is taken for a name, companies too.
+        ("shares of Google rose", "Google", "ORG", ["Google"]),
+        ("NASA launched it", "NASA", "ORG", []),  # acronyms are organisations
+        ("the Bank of England said", "Bank of England", "ORG", []),
+        ("flights to Hahli were cut", "Hahli", "GPE", []),  # a lone word tagged a place
+    ],
+)
+def test_other_labels(lexicon, nlp, text, entity, label, expected):  # noqa: F811
+    doc = nlp.make_doc(text)
+    at = text.index(entity)
+    doc.ents = [doc.char_span(at, at + len(entity), label=label)]
+    rec = WorldNameRecognizer(lexicon=lexicon)
+    got = rec.analyze(text, ["PERSON"], SimpleNamespace(tokens=doc))
+    assert sorted(text[r.start : r.end] for r in got) == expected

@@ -1,0 +1,53 @@
+"""Filters of the model's PERSON guesses that read the name lists and English words."""
+
+from __future__ import annotations
+
+import pytest
+
+from scrubbers.filters import FILTERS, FilterContext
+from scrubbers.findings import Finding
+from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
+
+NOTE = (
+    "Neuro: alert and oriented, moves all extremities. Cardiac: sinus rhythm, no ectopy noted "
+    "overnight. Resp: lungs clear bilaterally, weaning as tolerated per the plan of care. "
+    "GI: tolerating tube feeds at goal, bowel sounds present. Social: family in to visit. "
+)
+
+CASES = [
+    # (filter, text, value, recognizer, dropped?)
+    ("is_common_words_as_name", "PATIENT SUCTIONED FOR THICK TAN", "PATIENT", "SpacyRecognizer",
+     True),
+    ("is_common_words_as_name", "pt alert, foley draining", "alert", "SpacyRecognizer", True),
+    ("is_common_words_as_name", "I just remember Sting was in it", "Sting", "SpacyRecognizer",
+     False),  # Title case in edited text: may be a name that is a word
+    ("is_common_words_as_name", "DR. SMALL AWARE", "SMALL", "TitledNameRecognizer", False),
+    ("is_common_words_as_name", "MARY CALLED", "MARY", "SpacyRecognizer", False),  # listed
+    ("is_heading_as_name", "Neuro: alert", "Neuro", "SpacyRecognizer", True),
+    ("is_heading_as_name", "Kyle: hello there", "Kyle", "SpacyRecognizer", False),  # listed
+    ("is_heading_as_name", "Neuro exam was normal", "Neuro", "SpacyRecognizer", False),
+    ("is_lowercase_guess_in_cased_text", NOTE + "abd soft", "abd soft", "SpacyRecognizer", True),
+    ("is_lowercase_guess_in_cased_text", NOTE + "lasix given", "lasix", "SpacyRecognizer", True),
+    ("is_lowercase_guess_in_cased_text", NOTE + "spoke with mary", "mary", "SpacyRecognizer",
+     False),  # a listed name
+    ("is_lowercase_guess_in_cased_text", "i can not stand dukakis", "dukakis", "SpacyRecognizer",
+     False),  # all lower case: speech-to-text, left alone
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "text", "value", "recognizer", "dropped"), CASES)
+def test_filter(lexicon, name, text, value, recognizer, dropped):  # noqa: F811
+    at = text.index(value)
+    f = Finding(at, at + len(value), "PERSON", 0.85, recognizer)
+    assert FILTERS[name](f, FilterContext(text, [f], lexicon)) is dropped
+
+
+def test_without_a_lexicon_nothing_is_dropped():
+    text = "PATIENT SUCTIONED"
+    f = Finding(0, 7, "PERSON", 0.85, "SpacyRecognizer")
+    ctx = FilterContext(text, [f])
+    assert not any(
+        FILTERS[n](f, ctx)
+        for n in ("is_common_words_as_name", "is_heading_as_name",
+                  "is_lowercase_guess_in_cased_text")
+    )  # fmt: skip
