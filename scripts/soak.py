@@ -17,6 +17,7 @@ Exit 1 when any invariant was broken; the summary says which.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -188,13 +189,16 @@ def timed(home: Home, *args: str) -> float:
     return time.monotonic() - start
 
 
-def delays(rng: random.Random, span: float, n: int) -> list[float]:
-    # From process start to a little past the measured duration: the import takes a good
-    # part of it, so the first quarter is sampled less than the working part.
-    return [
-        rng.uniform(0.05, span * 0.25) if rng.random() < 0.2 else rng.uniform(span * 0.25, span)
-        for _ in range(n)
-    ]
+def delays(rng: random.Random, span: float, n: int, loop: Loop):
+    """Kill delays until `n` kills have landed (at most 2n tries: a fast command may finish).
+
+    From process start to a little past the measured duration: the import takes a good part
+    of it, so the first quarter is sampled less than the working part."""
+    tries = 0
+    while loop.killed < n and tries < 2 * n:
+        tries += 1
+        early = rng.random() < 0.2
+        yield rng.uniform(0.05, span * 0.25) if early else rng.uniform(span * 0.25, span)
 
 
 def record(loop: Loop, i: int, versions, problems, old, new) -> None:
@@ -214,8 +218,10 @@ def loop_create(base: Path, n: int, rng: random.Random) -> Loop:
     t0 = time.monotonic()
     home.must("init")
     span = timed(home, "zone", "create", "warm", "--from", str(home.src)) * 1.1
-    plan = [(None, d) for d in delays(rng, span, n)]
-    plan += [(p, 0.0) for p in CRASH_POINTS["create"]]
+    plan = itertools.chain(
+        ((p, 0.0) for p in CRASH_POINTS["create"]),
+        ((None, d) for d in delays(rng, span, n, loop)),
+    )
     for i, (point, delay) in enumerate(plan):
         name = f"c{i:03d}"
         died = killed_run(home, ["zone", "create", name, "--from", str(home.src)], delay, point)
@@ -234,7 +240,7 @@ def loop_refresh(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "r", "--from", str(home.src))
     span = timed(home, "zone", "refresh", "r") * 1.1
-    for i, delay in enumerate(delays(rng, span, n)):
+    for i, delay in enumerate(delays(rng, span, n, loop)):
         old = home.store.manifest("r")["version"]
         died = killed_run(home, ["zone", "refresh", "r"], delay, None)
         loop.killed += died
@@ -251,7 +257,7 @@ def loop_destroy(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "d-warm", "--from", str(home.src))
     span = timed(home, "zone", "destroy", "d-warm", "--yes") * 1.1
-    for i, delay in enumerate(delays(rng, span, n)):
+    for i, delay in enumerate(delays(rng, span, n, loop)):
         name = f"d{i:03d}"
         home.must("zone", "create", name, "--from", str(home.src))
         died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, None)
@@ -273,8 +279,10 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "k", "--from", str(home.src))
     span = timed(home, "keys", "rotate", "--yes") * 1.1
-    plan = [(None, d) for d in delays(rng, span, n)]
-    plan += [(p, 0.0) for p in CRASH_POINTS["rotate"]]
+    plan = itertools.chain(
+        ((p, 0.0) for p in CRASH_POINTS["rotate"]),
+        ((None, d) for d in delays(rng, span, n, loop)),
+    )
     for i, (point, delay) in enumerate(plan):
         before = home.store.manifest("k")["key"]["provider"]
         died = killed_run(home, ["keys", "rotate", "--yes"], delay, point)
@@ -537,10 +545,9 @@ def fuzz(examples: int) -> dict:
     rc, out = pytest_run(
         [*files, "--hypothesis-show-statistics"], {"PIIZONE_FUZZ_EXAMPLES": str(examples)}
     )
-    # Sum the examples hypothesis actually ran (generate phase: passing + failing + invalid).
-    ran = sum(
-        int(m.group(1)) + int(m.group(2)) for m in re.finditer(r"(\d+) passing, (\d+) failing", out)
-    )
+    # Sum the examples hypothesis generated (passing + failing; not the shrinks, not invalid).
+    generated = re.compile(r"generate phase.*?- (\d+) passing, (\d+) failing", re.S)
+    ran = sum(int(m.group(1)) + int(m.group(2)) for m in generated.finditer(out))
     props = len(re.findall(r"^tests/security/\S+::\S+:$", out, re.M))
     summary = out.strip().splitlines()[-1] if out.strip() else ""
     return {
@@ -654,9 +661,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--summary", type=Path, help="also write the Markdown summary here")
     args = parser.parse_args(argv)
-    args.command_line = "make soak" + (" SOAK_QUICK=1" if args.quick else "")
+    env_quick = "SOAK_QUICK=1 " if os.environ.get("SOAK_QUICK") else ""
+    args.command_line = env_quick + "make soak"
     if argv is None and len(sys.argv) > 1:
-        args.command_line = "python scripts/soak.py " + " ".join(sys.argv[1:])
+        args.command_line = env_quick + "python scripts/soak.py " + " ".join(sys.argv[1:])
     kills = args.kills or (3 if args.quick else 50)
     args.fuzz_examples = args.fuzz_examples or (300 if args.quick else 2000)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
@@ -670,8 +678,12 @@ def main(argv: list[str] | None = None) -> int:
             chosen = args.command or ["audit", "create", "refresh", "destroy", "rotate"]
             for fn in [LOOPS[c] for c in chosen]:
                 loops.append(fn(base, kills, rng))
+                lp = loops[-1]
                 print(
-                    f"soak: {loops[-1].command}: done in {loops[-1].seconds:.0f} s", file=sys.stderr
+                    f"soak: {lp.command}: {lp.killed} kills, {lp.finished} finished first, "
+                    f"{lp.crash_points} crash points, {dict(lp.states)}, "
+                    f"{len(lp.violations)} violations {lp.violations[:3]}, {lp.seconds:.0f} s",
+                    file=sys.stderr,
                 )
         if "concurrency" in only:
             conc = concurrency(base, args.sessions)
