@@ -539,6 +539,12 @@ def pytest_run(args: list[str], env_extra: dict[str, str]) -> tuple[int, str]:
     return done.returncode, done.stdout + done.stderr
 
 
+def _failures(out: str) -> str:
+    """The error lines and failing cases of a pytest run, then its last lines."""
+    keep = [x for x in out.splitlines() if x.startswith(("E ", "FAILED")) or "Failing" in x]
+    return "\n".join(keep[:60]) + "\n...\n" + out[-800:]
+
+
 def fuzz(examples: int) -> dict:
     files = ["tests/security/test_fuzz_formats.py", "tests/security/test_fuzz_parsers.py"]
     t0 = time.monotonic()
@@ -556,7 +562,7 @@ def fuzz(examples: int) -> dict:
         "properties": props,
         "summary": summary,
         "seconds": time.monotonic() - t0,
-        "tail": out[-2000:] if rc else "",
+        "tail": _failures(out) if rc else "",
     }
 
 
@@ -572,7 +578,7 @@ def egress() -> dict:
         "all_passed": len(passed),
         "summary": out.strip().splitlines()[-1] if out.strip() else "",
         "seconds": time.monotonic() - t0,
-        "tail": out[-2000:] if rc else "",
+        "tail": _failures(out) if rc else "",
     }
 
 
