@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 DEMO_HOME := .demo
 
-.PHONY: install system-deps demo test bench lint clean
+.PHONY: install system-deps demo test soak bench lint clean
 
 $(STAMP): pyproject.toml requirements/constraints.txt requirements/model.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ demo: install system-deps
 
 test: install system-deps
 	$(BIN)/python -m pytest -q
+
+# The long security variants (kill -9 loops, concurrent sessions, big fuzz runs): see
+# scripts/soak.py. SOAK_QUICK=1 make soak is a short smoke run of the same checks.
+soak: install system-deps
+	$(BIN)/python scripts/soak.py
 
 bench: install
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'

@@ -360,7 +360,9 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise InputError(f"{path}: no such file") from None
     except PermissionError:
         raise InputError(f"{path}: permission denied") from None
-    except (pa.ArrowException, OSError) as e:
+    # UnicodeDecodeError: pyarrow decodes a damaged footer's column names as UTF-8 (found by
+    # make soak's fuzzing).
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: not a readable Parquet file ({type(e).__name__})") from None
     if len(pf.schema_arrow) > MAX_COLUMNS:
         raise _too_wide(path, len(pf.schema_arrow))
@@ -370,7 +372,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
-    except (pa.ArrowException, OSError) as e:
+    except (pa.ArrowException, OSError, UnicodeDecodeError) as e:
         raise InputError(f"{path}: corrupt Parquet data ({type(e).__name__})") from None
 
 

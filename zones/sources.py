@@ -307,10 +307,18 @@ def _resolve_one(spec: str) -> Source:
     return _resolve_path(spec)
 
 
+def _expand_user(spec: str) -> Path:
+    """`~` and `~user` expanded; an unknown user is a SourceError (pathlib raises RuntimeError)."""
+    try:
+        return Path(spec).expanduser()
+    except RuntimeError:
+        raise SourceError(f"{spec.split('/', 1)[0]}: no such user's home directory") from None
+
+
 def _resolve_path(spec: str) -> Source:
     if "\0" in spec:
         raise SourceError("a source path cannot contain a NUL character")
-    given = Path(spec).expanduser()
+    given = _expand_user(spec)
     shown = str(given.absolute())
     try:
         st = given.stat()
@@ -611,7 +619,7 @@ def _sqlite_engine(url: URL, params: dict[str, Any], display: str) -> Engine:
         raise SourceError(f"{display}: give the path of an SQLite database file")
     if params:
         raise SourceError(f"{display}: unsupported SQLite URL parameter(s) {sorted(params)}")
-    path = Path(database).expanduser().absolute()
+    path = _expand_user(database).absolute()
     if not path.is_file():
         # sqlite3 would silently create an empty database here; a typo must be an error.
         raise SourceError(f"{display}: no such SQLite database file")

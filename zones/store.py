@@ -124,7 +124,8 @@ class ZoneStore:
             data = json.loads((directory / "manifest.json").read_text("utf-8"))
         except FileNotFoundError:
             raise ZoneNotFound(f"zone {name!r} has no version {version}") from None
-        except (OSError, json.JSONDecodeError) as e:
+        # UnicodeDecodeError: a destroy killed mid-shred leaves random bytes there (make soak).
+        except (OSError, ValueError) as e:
             raise ZoneError(f"zone {name!r}: unreadable manifest ({type(e).__name__})") from None
         if data.get("format") != MANIFEST_FORMAT or data.get("manifest_version") != 1:
             raise ZoneError(

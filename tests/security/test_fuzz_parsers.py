@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -26,7 +27,7 @@ from scrubbers.policy import parse_policy
 from zones.sources import resolve_sources
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=int(os.environ.get("PIIZONE_FUZZ_EXAMPLES", "150")),  # make soak: more
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )

@@ -217,6 +217,20 @@ def test_file_and_directory_prefix_collision_is_refused(tmp_path):
         resolve_sources([str(single), str(tmp_path / "x" / "dump.csv")])
 
 
+# Found by the soak fuzzer: pathlib's expanduser raises RuntimeError for an unknown user.
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "~no-such-user-7f3a",
+        "~no-such-user-7f3a/data.csv",
+        "sqlite:///~no-such-user-7f3a/x.db?table=t",
+    ],
+)
+def test_an_unknown_users_home_is_a_source_error(spec):
+    with pytest.raises(SourceError, match="no such user's home directory"):
+        resolve_sources([spec])
+
+
 @pytest.mark.parametrize("name", ["missing.csv", "missing-dir"])
 def test_missing_path(tmp_path, name):
     with pytest.raises(SourceError, match="no such file or directory"):

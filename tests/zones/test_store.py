@@ -209,3 +209,12 @@ def test_clean_stale_staging_skips_zones_being_built(store: ZoneStore) -> None:
 def test_zone_size_counts_files(store: ZoneStore) -> None:
     target = publish(store, "z", 1, b"x" * 1000)
     assert zone_size(target) == 1000 + (target / "manifest.json").stat().st_size
+
+
+def test_a_manifest_left_half_shredded_is_a_zone_error(store: ZoneStore) -> None:
+    # A `zone destroy` killed between overwriting a manifest and unlinking it (make soak).
+    publish(store, "z", 1)
+    manifest = store.version_dir("z", 1) / "manifest.json"
+    manifest.write_bytes(b"\x80\xeb" + os.urandom(200))
+    with pytest.raises(ZoneError, match="unreadable manifest"):
+        store.manifest("z")
