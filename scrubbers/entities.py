@@ -59,3 +59,18 @@ KNOWN_ENTITIES = frozenset(ENTITY_RISK)
 def entity_risk(entity_type: str) -> Risk:
     """Risk of an entity; custom entities from a policy count as medium."""
     return ENTITY_RISK.get(entity_type, Risk.MEDIUM)
+
+
+# Entities whose identity is their digits: separators and spacing vary between writers.
+DIGIT_ENTITIES = frozenset(
+    {
+        "US_SSN",
+        "US_ITIN",
+        "PHONE_NUMBER",
+        "CREDIT_CARD",
+        "US_BANK_NUMBER",
+        "ACCOUNT_NUMBER",
+        "MEDICAL_LICENSE",
+        "UK_NHS",
+    }
+)

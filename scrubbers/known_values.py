@@ -52,7 +52,7 @@ from functools import lru_cache
 
 import ahocorasick
 
-from scrubbers.entities import Risk, entity_risk
+from scrubbers.entities import DIGIT_ENTITIES, Risk, entity_risk
 from scrubbers.findings import Finding, resolve_overlaps
 
 KNOWN_VALUE_RECOGNIZER = "KnownValue"
@@ -73,19 +73,6 @@ COMMON_ZIPF = 4.0
 # parts). Past it, the row scope still works; new values are not learned table-wide.
 MAX_VALUES = 2_000_000
 
-# Entities whose identity is their digits: separators and spacing vary between writers.
-DIGIT_ENTITIES = frozenset(
-    {
-        "US_SSN",
-        "US_ITIN",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "US_BANK_NUMBER",
-        "ACCOUNT_NUMBER",
-        "MEDICAL_LICENSE",
-        "UK_NHS",
-    }
-)
 _TOKEN = re.compile(r"[^\W_]+")
 _DIGITS_AND_SEPARATORS = re.compile(r"[\d\s().+/-]+")
 # Numerals and words of a text, for the digit stream.

@@ -43,6 +43,7 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from scrubbers.entities import DIGIT_ENTITIES
 from zones.crypto import EncryptingWriter, iter_decrypt
 from zones.exceptions import ZoneError
 
@@ -52,19 +53,6 @@ HKDF_INFO = b"piizone-fingerprints"
 DIGEST_BYTES = 16
 MIN_TEXT_CHARS = 5
 MIN_DIGITS = 6
-# Entities whose identity is their digits: separators and spacing vary between writers.
-DIGIT_ENTITIES = frozenset(
-    {
-        "US_SSN",
-        "US_ITIN",
-        "PHONE_NUMBER",
-        "CREDIT_CARD",
-        "US_BANK_NUMBER",
-        "ACCOUNT_NUMBER",
-        "MEDICAL_LICENSE",
-        "UK_NHS",
-    }
-)
 # Operators that leave the value in the zone: fingerprinting it would flag the zone's own data.
 _KEEPING_OPERATORS = frozenset({"keep"})
 _TOKEN = re.compile(r"[^\W_]+")
