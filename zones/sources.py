@@ -484,7 +484,7 @@ def _resolve_sql(spec: str) -> Source:
         )
     chunk_rows = CHUNK_ROWS
     if chunksize is not None:
-        if not chunksize.isdigit() or not 1 <= int(chunksize) <= MAX_CHUNK_ROWS:
+        if not chunksize.isdecimal() or not 1 <= int(chunksize) <= MAX_CHUNK_ROWS:
             raise SourceError(f"{display}: chunksize must be between 1 and {MAX_CHUNK_ROWS}")
         chunk_rows = int(chunksize)
 
