@@ -9,6 +9,7 @@ import os
 import stat
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -40,6 +41,21 @@ MAX_COLUMNS = 2_000
 # stdin is streamed, never spooled to disk; past this many bytes it is refused (a pipe from
 # /dev/zero must not fill the disk with output). PIIZONE_MAX_STDIN_BYTES overrides it.
 MAX_STDIN_BYTES = 1024**3
+
+
+@contextmanager
+def _opening(path: str | Path) -> Iterator[None]:
+    """Opening an input: the OS's refusals as one InputError line each."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied") from None
+    except OSError as e:
+        raise InputError(f"{path}: cannot open ({e.strerror})") from None
 
 
 def regular_file_stat(path: str | Path) -> os.stat_result:
@@ -147,20 +163,12 @@ def detect_encoding(path: str | Path) -> TextEncoding:
     reported, as before). Bytes with NULs are UTF-16/32 if charset-normalizer says so, else
     refused.
     """
-    try:
+    with _opening(path):
         if not stat.S_ISREG(os.stat(path).st_mode):
             # A pipe cannot be peeked without losing what was read: stdin is UTF-8.
             return UTF8
         with open(path, "rb") as f:
             head = f.read(ENCODING_PROBE)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot open ({e.strerror})") from None
     return encoding_of(head, str(path))
 
 
@@ -223,7 +231,7 @@ def _looks_wide(head: bytes, codec: str) -> bool:
 
 def max_stdin_bytes() -> int:
     value = os.environ.get("PIIZONE_MAX_STDIN_BYTES", "")
-    return int(value) if value.isdigit() and int(value) > 0 else MAX_STDIN_BYTES
+    return int(value) if value.isdecimal() and int(value) > 0 else MAX_STDIN_BYTES
 
 
 class _BoundedStream(io.RawIOBase):
@@ -255,19 +263,11 @@ def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
 
     Anything but a regular file (stdin) is read through a byte budget (max_stdin_bytes)."""
     encoding = encoding or detect_encoding(path)
-    try:
+    with _opening(path):
         raw: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
         if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
             raw = _BoundedStream(raw, max_stdin_bytes(), str(path))  # type: ignore[assignment]
         raw = io.BufferedReader(raw)  # type: ignore[arg-type,assignment]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise InputError(f"{path}: is a directory") from None
-    except PermissionError:
-        raise InputError(f"{path}: permission denied") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot open ({e.strerror})") from None
     if encoding.bom and raw.read(len(encoding.bom)) != encoding.bom:
         raw.close()
         raise InputError(f"{path}: changed while being read")

@@ -195,6 +195,15 @@ def words(text: str) -> list[Word]:
     return found
 
 
+def lexicon_wanted(
+    own: NameLexicon | None, entity: str, entities: list[str] | None, nlp_artifacts
+) -> NameLexicon | None:
+    """The lexicon a name recognizer reads; None when `entity` is not asked for or none loaded."""
+    if entities and entity not in entities:
+        return None
+    return own or lexicon_of(nlp_artifacts)
+
+
 def lexicon_of(nlp_artifacts) -> NameLexicon | None:
     """The lexicon of the pipeline behind a window's NLP artifacts, or None without one."""
     engine = getattr(nlp_artifacts, "nlp_engine", None)

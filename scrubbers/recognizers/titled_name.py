@@ -21,7 +21,7 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.name_lexicon import NameLexicon, Word, lexicon_of, words
+from scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
 from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
@@ -68,9 +68,7 @@ class TitledNameRecognizer(TextRecognizer):
         self, text: str, entities: list[str] | None, nlp_artifacts=None
     ) -> list[RecognizerResult]:
         """Find titled names; `nlp_artifacts` only supplies the lexicon."""
-        if entities and self.ENTITY not in entities:
-            return []
-        lexicon = self.lexicon or lexicon_of(nlp_artifacts)
+        lexicon = lexicon_wanted(self.lexicon, self.ENTITY, entities, nlp_artifacts)
         if lexicon is None:
             return []
         ws = words(text)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.name_lexicon import NameLexicon, Word, lexicon_of, words
+from scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
 from scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
@@ -49,9 +49,7 @@ class WorldNameRecognizer(TextRecognizer):
     def analyze(
         self, text: str, entities: list[str] | None, nlp_artifacts=None
     ) -> list[RecognizerResult]:
-        if entities and self.ENTITY not in entities:
-            return []
-        lexicon = self.lexicon or lexicon_of(nlp_artifacts)
+        lexicon = lexicon_wanted(self.lexicon, self.ENTITY, entities, nlp_artifacts)
         if lexicon is None:
             return []
         doc = getattr(nlp_artifacts, "tokens", None)
