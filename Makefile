@@ -36,9 +36,13 @@ bench: install
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
+# ruff, the one-way import contracts (pyproject [tool.importlinter]) and the size and
+# private-name limits of scripts/check_structure.py.
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/lint_imports.py
+	$(BIN)/python scripts/check_structure.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache

@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from zones.audit import AuditLog  # noqa: E402
+from piizone.zones.audit.log import AuditLog  # noqa: E402
 
 KEY = os.urandom(32)
 

@@ -76,9 +76,9 @@ def corpus(quick: bool = False) -> dict[str, list[str]]:
 
 def _dump(out_path: str, quick: bool, per_text_sample: int) -> None:
     """Child process: analyse the corpus with the `scrubbers` package first on sys.path."""
-    import scrubbers
-    from scrubbers.engine import Engine
-    from scrubbers.policy import load_policy
+    import piizone.scrubbers as scrubbers
+    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.policy import load_policy
 
     texts = corpus(quick)
     policy = load_policy()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM  # noqa: E402
 
-from zones.crypto import SEGMENT_SIZE, decrypt_stream, encrypt_stream  # noqa: E402
+from piizone.zones.storage.crypto import SEGMENT_SIZE, decrypt_stream, encrypt_stream  # noqa: E402
 
 ZONE, PATH = "bench-zone", "data/bench.bin"
 

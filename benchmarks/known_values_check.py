@@ -28,7 +28,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-PIIZONE = [sys.executable, "-m", "cli.main"]
+PIIZONE = [sys.executable, "-m", "piizone.cli.main"]
 SEED = 20261201
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 # Given names that are ordinary words: rows with them test the over-redaction guard.
@@ -153,9 +153,9 @@ def leaks(plaintext: str, people: list[dict[str, str]]) -> dict[str, int]:
 def zone_plaintext(home: Path, name: str) -> tuple[str, dict]:
     """Every data file of the zone, decrypted in memory, as one text; and the manifest."""
     os.environ["PIIZONE_HOME"] = str(home)
-    from zones.crypto import iter_decrypt
-    from zones.lifecycle import unwrap_zone_key
-    from zones.store import ZoneStore
+    from piizone.zones.lifecycle import unwrap_zone_key
+    from piizone.zones.storage.crypto import iter_decrypt
+    from piizone.zones.storage.store import ZoneStore
 
     store = ZoneStore(home)
     manifest = store.manifest(name)
@@ -197,7 +197,7 @@ def main() -> None:
                 subprocess.run(cmd, env=env, check=True, capture_output=True, cwd=REPO)
             else:  # the same build with known values off (a library switch, for this check)
                 code = (
-                    "from zones.provision import ZoneRequest, create_zone;"
+                    "from piizone.zones.provision.build import ZoneRequest, create_zone;"
                     f"create_zone(ZoneRequest({label!r}, [{str(tmp_path / 'src')!r}],"
                     " learn_known_values=False))"
                 )

@@ -20,11 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from zones import sandbox
-from zones.crypto import EncryptingWriter
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.sandbox import session as sandbox
+from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.store import ZoneStore
 
 _LINE = b"id,segment,score,comment\n" + b"42,retail,0.731,<PERSON> asked about the plan\n" * 60
 

@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import httpx  # noqa: E402
 from faker import Faker  # noqa: E402
 
+from piizone.zones.config import load_config  # noqa: E402
+from piizone.zones.lifecycle import init_home  # noqa: E402
 from tests.zones.live_server import LiveServer  # noqa: E402
-from zones.config import load_config  # noqa: E402
-from zones.lifecycle import init_home  # noqa: E402
 
 BATCH = 100
 TOPICS = ("a double charge", "the mobile app login", "a late delivery", "cancelling the plan")

@@ -159,10 +159,10 @@ def write_customers_csv(path: Path, n: int, seed: int = TABLE_SEED) -> int:
 
 def _child_redact(args: argparse.Namespace) -> None:
     """In a fresh process: build the engine, redact one file, print timings and peak RSS."""
-    from scrubbers.operators import Redactor
-    from scrubbers.parallel import close_engine, make_engine
-    from scrubbers.policy import load_policy
-    from scrubbers.redact import redact_file
+    from piizone.scrubbers.operators import Redactor
+    from piizone.scrubbers.parallel import close_engine, make_engine
+    from piizone.scrubbers.policy import load_policy
+    from piizone.scrubbers.redact import redact_file
 
     policy = load_policy()
     started = time.perf_counter()
@@ -214,14 +214,14 @@ def _workers_peak_rss_mib(engine, workers: int) -> float:
 
 
 def _warm_worker(texts: list[str]) -> None:
-    from scrubbers.parallel import _analyze_batch
+    from piizone.scrubbers.parallel import _analyze_batch
 
     _analyze_batch(texts)
     time.sleep(0.5)  # keep this worker busy so the others take the other calls
 
 
 def _warm_dask_worker(texts: list[str], dask_worker=None) -> None:
-    from scrubbers.dask_engine import PLUGIN_NAME
+    from piizone.scrubbers.dask_engine import PLUGIN_NAME
 
     dask_worker.plugins[PLUGIN_NAME].engine.analyze_windows(texts)  # Client.run passes it
 
@@ -275,7 +275,7 @@ class PoolPiizone:
     (and its start-up recorded) once, then kept across runs, the findings memo emptied."""
 
     def __init__(self, workers: int) -> None:
-        from scrubbers.policy import load_policy
+        from piizone.scrubbers.policy import load_policy
 
         self.workers = workers
         self.name = f"piizone --workers {workers}"
@@ -285,7 +285,7 @@ class PoolPiizone:
 
     def run(self, texts):
         from benchmarks.quality.systems import timed_redaction
-        from scrubbers.parallel import make_engine
+        from piizone.scrubbers.parallel import make_engine
 
         if self._engine is None:
             started = time.perf_counter()
@@ -295,7 +295,7 @@ class PoolPiizone:
         return timed_redaction(self._engine, texts)
 
     def close(self) -> None:
-        from scrubbers.parallel import close_engine
+        from piizone.scrubbers.parallel import close_engine
 
         if self._engine is not None:
             close_engine(self._engine)
@@ -389,9 +389,9 @@ def bench_files(quick: bool, tmp: Path, repeat: int) -> dict:
     One file is one text, so before scrubbers/prefetch.py a pool had one busy worker here.
     """
     from benchmarks.quality import transcripts
-    from scrubbers.parallel import close_engine, make_engine
-    from scrubbers.policy import load_policy
-    from scrubbers.scan import scan_paths
+    from piizone.scrubbers.parallel import close_engine, make_engine
+    from piizone.scrubbers.policy import load_policy
+    from piizone.scrubbers.scan import scan_paths
 
     n = 60 if quick else 300
     folder = tmp / "calls"

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PIIZONE = [sys.executable, "-m", "cli.main"]
+PIIZONE = [sys.executable, "-m", "piizone.cli.main"]
 
 
 def run(args: list[str], env: dict[str, str]) -> float:

@@ -11,11 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.errors import handle_errors
-from cli.output import write_output
-from zones.audit import AuditError, VerifyResult, load_public_key, open_audit_log, verify_home
-from zones.audit_export import export_audit
-from zones.ropa import produce_ropa
+from piizone.cli.errors import handle_errors
+from piizone.cli.output import write_output
+from piizone.zones.audit.export import export_audit
+from piizone.zones.audit.log import (
+    AuditError,
+    VerifyResult,
+    load_public_key,
+    open_audit_log,
+    verify_home,
+)
+from piizone.zones.audit.ropa import produce_ropa
 
 app = typer.Typer(
     help="Read, verify and export the tamper-evident audit log.",

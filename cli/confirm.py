@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneError
 
 
 def confirm_or_abort(question: str, yes: bool, *, action: str, zone: str | None = None) -> None:
@@ -14,7 +14,7 @@ def confirm_or_abort(question: str, yes: bool, *, action: str, zone: str | None 
     if yes:
         return
     if not sys.stdin.isatty():
-        from zones import lifecycle
+        from piizone.zones import lifecycle
 
         lifecycle.record_unconfirmed(action, zone)
         raise ZoneError(

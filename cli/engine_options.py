@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
-    from scrubbers.policy import Policy
+    from piizone.scrubbers.policy import Policy
 
 
 class EngineKind(StrEnum):
@@ -46,10 +46,10 @@ def engine_from(
 ) -> Iterator[object]:
     # Imported here: loading Presidio and spaCy takes seconds, and `piizone --help` or
     # `piizone audit log` should not pay for it.
-    from scrubbers.parallel import close_engine, make_engine
+    from piizone.scrubbers.parallel import close_engine, make_engine
 
     if options.engine == "dask" and options.scheduler:
-        from scrubbers.dask_engine import insecure_scheduler_warning
+        from piizone.scrubbers.dask_engine import insecure_scheduler_warning
 
         warning = insecure_scheduler_warning(options.scheduler)
         if warning:

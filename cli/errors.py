@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.exceptions import ScrubberError
 
 
 class Terminated(BaseException):

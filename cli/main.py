@@ -13,13 +13,13 @@ try:  # typer >= 0.20 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     import click.exceptions as click_exceptions
 
-from cli import audit as audit_cmd
-from cli import redact as redact_cmd
-from cli import sandbox as sandbox_cmd
-from cli import scan as scan_cmd
-from cli import serve as serve_cmd
-from cli import zone as zone_cmd
-from cli.errors import Terminated, install_signal_handlers, report_error
+from piizone.cli import audit as audit_cmd
+from piizone.cli import redact as redact_cmd
+from piizone.cli import sandbox as sandbox_cmd
+from piizone.cli import scan as scan_cmd
+from piizone.cli import serve as serve_cmd
+from piizone.cli import zone as zone_cmd
+from piizone.cli.errors import Terminated, install_signal_handlers, report_error
 
 app = typer.Typer(
     name="piizone",
@@ -41,7 +41,7 @@ app.command("serve")(serve_cmd.serve)
 
 def _print_version(value: bool) -> None:
     if value:
-        from scrubbers.reports import tool_version
+        from piizone.scrubbers.reports import tool_version
 
         typer.echo(f"piizone {tool_version()}")
         raise typer.Exit()
@@ -64,8 +64,8 @@ def root(
 
 def _settle_interrupted_changes() -> None:
     """A change killed between its effect and its audit record is settled first (zones.journal)."""
-    from zones.home import piizone_home
-    from zones.journal import recover_or_warn
+    from piizone.zones.home import piizone_home
+    from piizone.zones.journal import recover_or_warn
 
     for line in recover_or_warn(piizone_home()):
         sys.stderr.write(f"warning: {line}\n")
@@ -111,5 +111,5 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-if __name__ == "__main__":  # python -m cli.main
+if __name__ == "__main__":  # python -m piizone.cli.main
     main()

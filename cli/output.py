@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from scrubbers.output_files import write_output_bytes
+from piizone.scrubbers.output_files import write_output_bytes
 
 
 def write_output(text: str, output: Path | None) -> None:

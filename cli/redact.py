@@ -9,15 +9,22 @@ from pathlib import Path
 
 import typer
 
-from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind, EngineOptions, engine_from
-from cli.errors import handle_errors
-from cli.progress import byte_progress
-from scrubbers.exceptions import ScrubberError
-from scrubbers.policy import load_policy
-from scrubbers.redact import STDIO, RedactSummary
-from zones import audit
-from zones.home import keys_dir, piizone_home
-from zones.keys import PSEUDONYM_KEY_NAME
+from piizone.cli.engine_options import (
+    ENGINE,
+    SCHEDULER,
+    WORKERS,
+    EngineKind,
+    EngineOptions,
+    engine_from,
+)
+from piizone.cli.errors import handle_errors
+from piizone.cli.progress import byte_progress
+from piizone.scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.policy import load_policy
+from piizone.scrubbers.redact import STDIO, RedactSummary
+from piizone.zones.audit import log as audit
+from piizone.zones.home import keys_dir, piizone_home
+from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME
 
 
 class StreamFormat(StrEnum):
@@ -58,8 +65,8 @@ def redact(
         cat call.txt | piizone redact - --policy policy.yaml > call.redacted.txt
     """
     # Imported here, not at the top: they load Presidio, spaCy and Faker (seconds).
-    from scrubbers.operators import Redactor
-    from scrubbers.redact import redact_file
+    from piizone.scrubbers.operators import Redactor
+    from piizone.scrubbers.redact import redact_file
 
     loaded = load_policy(policy)
     redactor = Redactor(loaded, _pseudonym_key())

@@ -8,8 +8,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from cli.errors import handle_errors
-from zones import sandbox
+from piizone.cli.errors import handle_errors
+from piizone.zones.sandbox import session as sandbox
 
 PUBLISH = typer.Option(
     None,

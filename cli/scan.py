@@ -9,14 +9,21 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind, EngineOptions, engine_from
-from cli.errors import handle_errors, report_error
-from cli.output import write_output
-from cli.progress import byte_progress
-from scrubbers.entities import Risk
-from scrubbers.exceptions import InputError
-from scrubbers.policy import load_policy
-from scrubbers.reports import RENDERERS, Report
+from piizone.cli.engine_options import (
+    ENGINE,
+    SCHEDULER,
+    WORKERS,
+    EngineKind,
+    EngineOptions,
+    engine_from,
+)
+from piizone.cli.errors import handle_errors, report_error
+from piizone.cli.output import write_output
+from piizone.cli.progress import byte_progress
+from piizone.scrubbers.entities import Risk
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.policy import load_policy
+from piizone.scrubbers.reports import RENDERERS, Report
 
 
 class ReportFormat(StrEnum):
@@ -65,7 +72,10 @@ def scan(
     """
     if json_out:
         fmt = ReportFormat.json
-    from scrubbers.scan import collect_targets, scan_paths  # loads the NLP stack: not at import
+    from piizone.scrubbers.scan import (  # loads the NLP stack: not at import
+        collect_targets,
+        scan_paths,
+    )
 
     total = sum(t.path.stat().st_size for t in collect_targets(paths))
     options = EngineOptions(workers, engine_kind.value, scheduler)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from cli.errors import handle_errors
+from piizone.cli.errors import handle_errors
 
 
 @handle_errors
@@ -42,8 +42,10 @@ def serve(
         curl -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
             -d '{"text": "Call Jane Doe"}' http://127.0.0.1:8787/v1/scrub
     """
-    from zones.service import ServeOptions
-    from zones.service import serve as run  # FastAPI, uvicorn and the model: not at import
+    from piizone.zones.serving.service import ServeOptions
+    from piizone.zones.serving.service import (
+        serve as run,  # FastAPI, uvicorn and the model: not at import
+    )
 
     options = ServeOptions(
         policy=policy,

@@ -12,11 +12,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from cli.confirm import confirm_or_abort
-from cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
-from cli.errors import handle_errors, report_error
-from cli.progress import stderr_console
-from zones import lifecycle
+from piizone.cli.confirm import confirm_or_abort
+from piizone.cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
+from piizone.cli.errors import handle_errors, report_error
+from piizone.cli.progress import stderr_console
+from piizone.zones import lifecycle
 
 app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
 keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
@@ -144,7 +144,10 @@ def create(
 
         piizone zone create calls --from transcripts/ --known-values crm/customers.csv
     """
-    from zones.provision import ZoneRequest, create_zone  # loads the NLP stack: not at import
+    from piizone.zones.provision.build import (  # loads the NLP stack: not at import
+        ZoneRequest,
+        create_zone,
+    )
 
     request = ZoneRequest(
         name=name,
@@ -185,7 +188,7 @@ def refresh(
 
         piizone zone refresh churn
     """
-    from zones.provision import refresh_zone
+    from piizone.zones.provision.build import refresh_zone
 
     with _item_progress(f"refreshing {name}") as progress:
         result = refresh_zone(
@@ -398,7 +401,7 @@ def canary_check(
 
         piizone zone canary-check churn generated_samples.txt
     """
-    from zones.canaries import canary_check as check
+    from piizone.zones.leakcheck.canaries import canary_check as check
 
     report = check(name, file)
     if json_out:
@@ -458,7 +461,11 @@ def export_policy(
 
         piizone zone export-policy churn -o deploy/ && piizone serve --bundle deploy/
     """
-    target = lifecycle.export_policy(name, output)
+    # Imported here: the bundle module loads the policy and operator modules, which the other
+    # zone commands never need.
+    from piizone.zones.serving.bundle import export_bundle
+
+    target = export_bundle(name, output)
     console.print(f"wrote {target}", soft_wrap=True, highlight=False)  # a path: never wrapped
 
 

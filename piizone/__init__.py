@@ -1,18 +1,42 @@
-"""piizone's public Python API: `from piizone import Scrubber`.
+"""piizone: provision PII-redacted, encrypted training zones from production data.
 
-A thin facade: the Scrubber is scrubbers.api.Scrubber (scrubbers knows nothing of zones), given
-here the pseudonym key from $PIIZONE_HOME and signed policy bundles (zones/bundle.py).
+The public Python API is `from piizone import Scrubber` (piizone/api.py) and the errors it
+raises. Names are loaded on first use (PEP 562), so importing a sub-package such as
+`piizone.zones.storage` or `piizone.fs` does not load the NLP stack.
+
+The project's folders cli/, scrubbers/ and zones/ install as piizone.cli, piizone.scrubbers and
+piizone.zones (pyproject.toml maps them); nothing installs as a bare `cli` or `zones`.
 """
 
 from __future__ import annotations
 
+import importlib
+from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from scrubbers.api import Scrubber as _Scrubber
-from scrubbers.exceptions import EngineError, InputError, PolicyError, ScrubberError
-from scrubbers.findings import Finding
-from scrubbers.models import ModelInfo
-from zones.bundle import BundleError, home_pseudonym_key, scrubber_from_bundle
+# A source checkout run without installing it (a git worktree, `PYTHONPATH=checkout`) has cli/,
+# scrubbers/ and zones/ beside this folder, not inside it: search the checkout too, so that
+# `piizone.zones` is the checkout's own code and not whatever an editable install points at.
+_CHECKOUT = Path(__file__).resolve().parent.parent
+if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / "zones" / "__init__.py").is_file():
+    __path__.append(str(_CHECKOUT))
+
+try:
+    __version__ = metadata.version("piizone")
+except metadata.PackageNotFoundError:  # a checkout on PYTHONPATH, never installed
+    __version__ = "0+unknown"
+
+_PUBLIC: dict[str, str] = {
+    "Scrubber": "piizone.api",
+    "BundleError": "piizone.zones.serving.bundle",
+    "EngineError": "piizone.scrubbers.exceptions",
+    "InputError": "piizone.scrubbers.exceptions",
+    "PolicyError": "piizone.scrubbers.exceptions",
+    "ScrubberError": "piizone.scrubbers.exceptions",
+    "Finding": "piizone.scrubbers.findings",
+    "ModelInfo": "piizone.scrubbers.models",
+}
 
 __all__ = [
     "BundleError",
@@ -23,35 +47,24 @@ __all__ = [
     "PolicyError",
     "Scrubber",
     "ScrubberError",
+    "__version__",
 ]
 
+if TYPE_CHECKING:
+    from piizone.api import Scrubber
+    from piizone.scrubbers.exceptions import EngineError, InputError, PolicyError, ScrubberError
+    from piizone.scrubbers.findings import Finding
+    from piizone.scrubbers.models import ModelInfo
+    from piizone.zones.serving.bundle import BundleError
 
-class Scrubber(_Scrubber):
-    """Redacts PII under a policy exactly as `piizone redact` and `zone create` do; thread-safe.
 
-    Build it with `from_policy` or `from_bundle`; see scrubbers/api.py for the methods.
-    """
+def __getattr__(name: str) -> Any:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'piizone' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value
+    return value
 
-    @classmethod
-    def from_policy(
-        cls, path: str | Path | None = None, *, pseudonym_key: bytes | None = None
-    ) -> Scrubber:
-        """The policy file at `path` (None: the default policy); the pseudonym key from
-        $PIIZONE_HOME (keys/pseudonym.key) unless `pseudonym_key` is given."""
-        key = pseudonym_key if pseudonym_key is not None else home_pseudonym_key()
-        return super().from_policy(path, pseudonym_key=key)  # type: ignore[return-value]
 
-    @classmethod
-    def from_bundle(
-        cls,
-        directory: str | Path,
-        *,
-        pseudonym_key: bytes | None = None,
-        trusted_key: str | Path | None = None,
-    ) -> Scrubber:
-        """A bundle written by `piizone zone export-policy`, verified first: BundleError when it
-        was edited, its model is not the installed one, or its pseudonym key is not ours.
-        `trusted_key` is the signer's PEM public key (default: this home's own signing key)."""
-        return scrubber_from_bundle(  # type: ignore[return-value]
-            directory, pseudonym_key=pseudonym_key, trusted_key=trusted_key, scrubber_class=cls
-        )
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -39,9 +39,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from zones import audit  # noqa: E402
-from zones.lifecycle import verify_zone  # noqa: E402
-from zones.store import ZoneStore  # noqa: E402
+from piizone.zones.audit import log as audit  # noqa: E402
+from piizone.zones.lifecycle import verify_zone  # noqa: E402
+from piizone.zones.storage.store import ZoneStore  # noqa: E402
 
 # Values that must never be on disk in the clear: raw PII of the source, and a non-PII canary
 # that survives redaction and so exists only inside the zone's encrypted files.
@@ -89,7 +89,7 @@ class Home:
         return env
 
     def argv(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "cli.main", *args]
+        return [sys.executable, "-m", "piizone.cli.main", *args]
 
     def run(self, *args: str, timeout: float = 900, **extra: str) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -303,7 +303,7 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
 
 APPENDER = """
 import sys
-from zones import audit
+from piizone.zones.audit import log as audit
 from pathlib import Path
 log = audit.open_audit_log(Path(sys.argv[1]))
 i = 0

@@ -21,16 +21,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
-from scrubbers.models import ModelInfo, installed_model
-from scrubbers.policy import Policy, load_policy
-from scrubbers.reports import tool_version
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.models import ModelInfo, installed_model
+from piizone.scrubbers.policy import Policy, load_policy
+from piizone.scrubbers.reports import tool_version
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from scrubbers.text_passes import TextPass
+    from piizone.scrubbers.text_passes import TextPass
 
 # One lock per engine: the engine (spaCy, its memo) and the redactors' Faker are not
 # thread-safe, and Scrubbers of one policy share one engine per process (engine_for).
@@ -60,8 +60,8 @@ class Scrubber:
         provenance: Mapping[str, Any] | None = None,
     ) -> None:
         # Imported here: they load Presidio, spaCy and Faker (seconds).
-        from scrubbers.engine import engine_for
-        from scrubbers.operators import Redactor
+        from piizone.scrubbers.engine import engine_for
+        from piizone.scrubbers.operators import Redactor
 
         self.policy = policy
         self.model: ModelInfo = installed_model(policy.model.engine.spacy_model)
@@ -115,7 +115,7 @@ class Scrubber:
 
     def scrub_text_counted(self, text: str) -> tuple[str, dict[str, int]]:
         """The redacted text and the number of values replaced per entity type."""
-        from scrubbers.redact import redact_string
+        from piizone.scrubbers.redact import redact_string
 
         _check_text(text, "text")
         with self._lock:
@@ -124,7 +124,7 @@ class Scrubber:
 
     def scan_text(self, text: str) -> list[Finding]:
         """The findings `scrub_text` replaces, as offsets into `text` (no copies of values)."""
-        from scrubbers.redact import redact_string
+        from piizone.scrubbers.redact import redact_string
 
         _check_text(text, "text")
         found: list[Finding] = []
@@ -153,7 +153,7 @@ class Scrubber:
         self, records: list[Mapping[str, Any]]
     ) -> tuple[list[dict[str, Any]], dict[str, int]]:
         """The redacted records (copies) and the number of values replaced per entity type."""
-        from scrubbers.redact import redact_records
+        from piizone.scrubbers.redact import redact_records
 
         if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):
             raise InputError("records must be a list of objects (mappings)")
@@ -172,7 +172,7 @@ class Scrubber:
         """
         import pandas as pd
 
-        from scrubbers.redact import redact_frame
+        from piizone.scrubbers.redact import redact_frame
 
         if not isinstance(frame, pd.DataFrame):
             raise InputError(f"scrub_frame takes a pandas DataFrame, not {type(frame).__name__}")

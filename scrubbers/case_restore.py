@@ -18,7 +18,7 @@ its length is left as it is), so the entities found in it are offsets into the o
 
 from __future__ import annotations
 
-from scrubbers.name_lexicon import NameLexicon, words
+from piizone.scrubbers.name_lexicon import NameLexicon, words
 
 # A line is restored when at least this share of its cased letters is upper case (shouting
 # notes) or when it has no capital at all (speech-to-text, hurried typing).

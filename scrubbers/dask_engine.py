@@ -19,11 +19,11 @@ import dask.config
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 from distributed.security import Security
 
-from scrubbers.engine import engine_for
-from scrubbers.exceptions import EngineError
-from scrubbers.findings import Finding
-from scrubbers.parallel import _FanOutEngine, default_workers
-from scrubbers.policy import Policy
+from piizone.scrubbers.engine import engine_for
+from piizone.scrubbers.exceptions import EngineError
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.parallel import _FanOutEngine, default_workers
+from piizone.scrubbers.policy import Policy
 
 PLUGIN_NAME = "piizone-engine"
 

@@ -13,23 +13,23 @@ from presidio_analyzer import PatternRecognizer, RecognizerRegistry
 from presidio_analyzer.nlp_engine import NerModelConfiguration, SpacyNlpEngine
 from presidio_analyzer.predefined_recognizers import PhoneRecognizer, SpacyRecognizer
 
-from scrubbers.case_restore import restore_case
-from scrubbers.exceptions import EngineError
-from scrubbers.fast_nlp import (
+from piizone.scrubbers.case_restore import restore_case
+from piizone.scrubbers.exceptions import EngineError
+from piizone.scrubbers.fast_nlp import (
     GroupingAnalyzerEngine,
     LemmasNeeded,
     StagedPipeline,
     ThresholdAwareEnhancer,
     replay_results,
 )
-from scrubbers.filters import apply_filters
-from scrubbers.findings import Finding, resolve_overlaps, split_at_line_breaks
-from scrubbers.known_names import known_name_findings
-from scrubbers.name_lexicon import lexicon_for
-from scrubbers.name_spans import complete_names
-from scrubbers.policy import Policy
-from scrubbers.recognizers import recognizer_factory, regex_recognizer
-from scrubbers.recognizers.phone_number import PhoneNumberRecognizer
+from piizone.scrubbers.filters import apply_filters
+from piizone.scrubbers.findings import Finding, resolve_overlaps, split_at_line_breaks
+from piizone.scrubbers.known_names import known_name_findings
+from piizone.scrubbers.name_lexicon import lexicon_for
+from piizone.scrubbers.name_spans import complete_names
+from piizone.scrubbers.policy import Policy
+from piizone.scrubbers.recognizers import recognizer_factory, regex_recognizer
+from piizone.scrubbers.recognizers.phone_number import PhoneNumberRecognizer
 
 # Recognizers that read the policy's engine.phone_regions.
 _REGIONAL_PHONE_RECOGNIZERS = {

@@ -11,8 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
-from scrubbers.findings import Finding
-from scrubbers.name_lexicon import NameLexicon, words
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.name_lexicon import NameLexicon, words
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
 _PATTERN_OWNERS = {

@@ -19,7 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scrubbers.exceptions import InputError
+from piizone.scrubbers.exceptions import InputError
 
 TABLE_FORMATS = {
     ".csv": "csv",

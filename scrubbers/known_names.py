@@ -15,8 +15,8 @@ a name, "the knight" is not); in a lower-case line (speech-to-text, hurried note
 
 from __future__ import annotations
 
-from scrubbers.findings import Finding
-from scrubbers.name_lexicon import words
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.name_lexicon import words
 
 ENTITY = "PERSON"
 RECOGNIZER = "KnownNamePass"

@@ -1,6 +1,6 @@
 """Known-value redaction: values piizone already knows are PII, found wherever else they appear.
 
-A table's identifier columns (scrubbers.tables) say exactly which values are personal: the
+A table's identifier columns (piizone.scrubbers.tables) say exactly which values are personal: the
 `full_name` column holds names, `phone` holds phone numbers. Detectors can still miss those same
 values in free text beside them ("Spoke with Jane Fairweather" keeps "Fairweather" when NER only
 labels "Jane"). `KnownValues` is a dictionary of such values and their parts, matched in one
@@ -33,7 +33,7 @@ So only *distinctive* parts are matched table- and zone-wide:
 * digit parts: a phone's national (10-digit) and local (last 7) numbers; never a card's or an
   SSN's last four digits (far too many four-digit numbers in ordinary text).
 
-Low-risk entity types (places, dates, organisations; scrubbers.entities) are not learned: a
+Low-risk entity types (places, dates, organisations; piizone.scrubbers.entities) are not learned: a
 city or a date in a table is not personal alone, and matching it everywhere would blank text.
 
 Values live in memory only: a report counts the findings by entity with the recognizer name
@@ -52,8 +52,8 @@ from functools import lru_cache
 
 import ahocorasick
 
-from scrubbers.entities import DIGIT_ENTITIES, Risk, entity_risk
-from scrubbers.findings import Finding, resolve_overlaps
+from piizone.scrubbers.entities import DIGIT_ENTITIES, Risk, entity_risk
+from piizone.scrubbers.findings import Finding, resolve_overlaps
 
 KNOWN_VALUE_RECOGNIZER = "KnownValue"
 SCORE = 1.0  # a known value is certain: it wins over any detector's overlapping guess
@@ -89,7 +89,7 @@ def _spoken():
     Imported on first use: the recognizer module loads Presidio, which `piizone --help` and
     the redaction module's import should not pay for.
     """
-    from scrubbers.recognizers.spoken_numbers import SpokenNumberRecognizer
+    from piizone.scrubbers.recognizers.spoken_numbers import SpokenNumberRecognizer
 
     return SpokenNumberRecognizer, frozenset(SpokenNumberRecognizer.FILLERS)
 

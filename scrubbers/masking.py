@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
-from scrubbers.findings import Finding
+from piizone.scrubbers.findings import Finding
 
 CONTEXT_CHARS = 40
 # PCI DSS allows the last four digits of a card number to be shown; they help a reviewer find

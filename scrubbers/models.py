@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from scrubbers.exceptions import EngineError
+from piizone.scrubbers.exceptions import EngineError
 
 _CHUNK = 1 << 20
 

@@ -26,7 +26,7 @@ from functools import lru_cache
 from english_words import get_english_words_set
 from faker.providers import person as _faker_person
 
-from scrubbers.recognizers.person_name import _name_lists
+from piizone.scrubbers.recognizers.person_name import _name_lists
 
 # Locales written in another script (ja_JP, zh_CN, ...) also list their names in Latin letters.
 _NAME_ATTRS_FIRST = (

@@ -12,8 +12,8 @@ taken along ("Maarten den Bakker", "Frank E. Peretti"). In text without any capi
 
 from __future__ import annotations
 
-from scrubbers.findings import Finding
-from scrubbers.name_lexicon import NameLexicon, Word, words
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.name_lexicon import NameLexicon, Word, words
 
 ENTITY = "PERSON"
 MAX_EXTRA_WORDS = 2

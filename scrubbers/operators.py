@@ -41,9 +41,9 @@ from datetime import date
 from faker import Faker
 from presidio_anonymizer.operators import Mask, Redact, Replace
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import LINE_BREAK, Finding, line_parts
-from scrubbers.policy import Operator, Policy
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import LINE_BREAK, Finding, line_parts
+from piizone.scrubbers.policy import Operator, Policy
 
 TOKEN_HEX_DIGITS = 8
 _FAKE_CACHE = 100_000  # distinct (entity, value) fakes remembered; tables repeat values

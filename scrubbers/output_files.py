@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from scrubbers.exceptions import InputError
+from piizone.scrubbers.exceptions import InputError
 
 FILE_MODE = 0o600
 

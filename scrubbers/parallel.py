@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from multiprocessing import get_context
 from typing import Any
 
-from scrubbers.engine import (
+from piizone.scrubbers.engine import (
     Engine,
     EngineStats,
     FindingsMemo,
@@ -26,8 +26,8 @@ from scrubbers.engine import (
     add_counts,
     engine_for,
 )
-from scrubbers.findings import Finding
-from scrubbers.policy import Policy
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.policy import Policy
 
 BATCH_TEXTS = 256
 BATCH_CHARS = 32_000
@@ -126,7 +126,7 @@ def _worker_context():
     again (seconds each on a small machine).
     """
     context = get_context("forkserver")
-    context.set_forkserver_preload(["scrubbers.engine"])
+    context.set_forkserver_preload(["piizone.scrubbers.engine"])
     _start_forkserver_without_sigint()
     return context
 
@@ -212,7 +212,7 @@ def make_engine(
 ):
     """The engine for a command: in-process, a local process pool, or a Dask cluster."""
     if engine == "dask":
-        from scrubbers.dask_engine import DaskEngine
+        from piizone.scrubbers.dask_engine import DaskEngine
 
         return DaskEngine(policy, scheduler=scheduler, workers=workers)
     if engine != "local":

@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from scrubbers.entities import KNOWN_ENTITIES
-from scrubbers.exceptions import PolicyError
+from piizone.scrubbers.entities import KNOWN_ENTITIES
+from piizone.scrubbers.exceptions import PolicyError
 
 POLICY_FORMAT_VERSION = 1
 DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
@@ -179,7 +179,11 @@ class Policy:
 def load_policy(path: str | Path | None = None) -> Policy:
     """Load and validate a policy file; None loads the default policy shipped with piizone."""
     if path is None:
-        text = resources.files("scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+        text = (
+            resources.files("piizone.scrubbers")
+            .joinpath(DEFAULT_POLICY_RESOURCE)
+            .read_text("utf-8")
+        )
         return parse_policy(text, source="<default policy>")
     path = Path(path)
     try:
@@ -225,7 +229,7 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
 
 
 def _default_data() -> dict[str, Any]:
-    text = resources.files("scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+    text = resources.files("piizone.scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
     return yaml.safe_load(text)
 
 
@@ -247,7 +251,7 @@ def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def _check_semantics(model: PolicyModel, source: str, lines: dict[tuple, int]) -> None:
-    from scrubbers.recognizers import known_recognizer_names
+    from piizone.scrubbers.recognizers import known_recognizer_names
 
     custom_entities = {r.entity for r in model.custom_recognizers}
     known = KNOWN_ENTITIES | custom_entities

@@ -15,8 +15,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
-from scrubbers.exceptions import InputError
-from scrubbers.formats import TEXT_CHUNK_CHARS, DecodeCounter, detect_format, open_text
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.formats import TEXT_CHUNK_CHARS, DecodeCounter, detect_format, open_text
 
 T = TypeVar("T")
 # Characters analysed ahead at a time; the engine's memo keeps twice this of long texts.

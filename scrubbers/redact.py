@@ -33,10 +33,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from scrubbers.entities import Risk, entity_risk
-from scrubbers.exceptions import InputError
-from scrubbers.findings import LINE_BREAK
-from scrubbers.formats import (
+from piizone.scrubbers.entities import Risk, entity_risk
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import LINE_BREAK
+from piizone.scrubbers.formats import (
     CHUNK_ROWS,
     MAX_JSON_BYTES,
     TEXT_CHUNK_CHARS,
@@ -51,15 +51,15 @@ from scrubbers.formats import (
     open_text,
     regular_file_stat,
 )
-from scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
-from scrubbers.output_files import open_output
-from scrubbers.policy import Operator
-from scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
-from scrubbers.text_passes import TextPass, iter_text_passes
+from piizone.scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
+from piizone.scrubbers.output_files import open_output
+from piizone.scrubbers.policy import Operator
+from piizone.scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
+from piizone.scrubbers.text_passes import TextPass, iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from scrubbers.engine import Engine
-    from scrubbers.operators import Redactor
+    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.operators import Redactor
 
 # (path, bytes done, total bytes): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]
@@ -81,7 +81,7 @@ class RedactSummary:
     warnings: list[str] = field(default_factory=list)
     invalid_bytes: int = 0  # input bytes that could not be decoded (replaced)
     encoding: str = "utf-8"  # of the input, and so of the output (parquet: n/a)
-    # Of `entities`: spans found as known values (scrubbers.known_values), per entity.
+    # Of `entities`: spans found as known values (piizone.scrubbers.known_values), per entity.
     known_values: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -373,7 +373,7 @@ class _Job:
         self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
         self.counts: Counter[str] = Counter()
         self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
-        # Known PII values (scrubbers.known_values), and the current chunk's own per row.
+        # Known PII values (piizone.scrubbers.known_values), and the current chunk's own per row.
         self.known: KnownValues | None = None
         self.row_values: list[list[tuple[str, str]]] | None = None
         self.learned_rows = 0

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 
-from scrubbers.entities import Risk, entity_risk
+from piizone.scrubbers.entities import Risk, entity_risk
 
 REPORT_VERSION = 1
 MAX_SAMPLES_PER_ENTITY = 3

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
-from scrubbers.formats import (
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     DecodeCounter,
     detect_encoding,
@@ -24,14 +24,14 @@ from scrubbers.formats import (
     iter_table_chunks,
     regular_file_stat,
 )
-from scrubbers.masking import masked_context
-from scrubbers.prefetch import prefetch
-from scrubbers.reports import ColumnReport, Report, Sample, SourceReport
-from scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
-from scrubbers.text_passes import TextPass, iter_text_passes
+from piizone.scrubbers.masking import masked_context
+from piizone.scrubbers.prefetch import prefetch
+from piizone.scrubbers.reports import ColumnReport, Report, Sample, SourceReport
+from piizone.scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
+from piizone.scrubbers.text_passes import TextPass, iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from scrubbers.engine import Engine
+    from piizone.scrubbers.engine import Engine
 
 # (path, bytes done in this file, file size): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]

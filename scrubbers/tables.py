@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from scrubbers.engine import Engine
+    from piizone.scrubbers.engine import Engine
 
 
 SAMPLE_SIZE = 200

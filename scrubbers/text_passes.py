@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import Finding
-from scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, TextEncoding, open_text
-from scrubbers.known_values import merge_findings
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.formats import TEXT_CHUNK_CHARS, TEXT_CHUNK_OVERLAP, TextEncoding, open_text
+from piizone.scrubbers.known_values import merge_findings
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def iter_text_passes(
     An open text stream (io.StringIO) is walked the same way and left open: the Python API
     redacts a string exactly as it would a .txt file holding it, whatever its length.
 
-    `known` (a scrubbers.known_values.KnownValues) adds its matches to the engine's findings
+    `known` (a piizone.scrubbers.known_values.KnownValues) adds its matches to the engine's findings
     before the cut is chosen, so a known value is never split between two passes either.
     """
     context = ""  # the end of what was already emitted: left context for the analyzer

@@ -7,7 +7,7 @@ import re
 import pytest
 import typer.main
 
-from cli.main import app
+from piizone.cli.main import app
 from tests.conftest import REPO
 
 README = (REPO / "README.md").read_text()

@@ -17,8 +17,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from zones import audit
-from zones.exceptions import AccessDenied
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import AccessDenied
 
 OPERATOR_UID = 0
 

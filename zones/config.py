@@ -10,8 +10,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from zones.exceptions import ZoneError
-from zones.home import piizone_home, write_private_file
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import piizone_home, write_private_file
 
 CONFIG_NAME = "config.toml"
 CONFIG_VERSION = 1

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.exceptions import ScrubberError
 
 
 class ZoneError(ScrubberError):

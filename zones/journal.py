@@ -29,9 +29,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from zones import audit
-from zones.exceptions import ZoneError
-from zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
+from piizone.zones.storage.zone_keys import finish_rotation
 
 JOURNAL_DIR = "journal"
 ROTATE_LOCK = ".rotate.lock"
@@ -118,7 +119,7 @@ def recover(home: Path) -> list[str]:
 
 
 def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
-    from zones.store import ZoneBusy, ZoneStore
+    from piizone.zones.storage.store import ZoneBusy, ZoneStore
 
     store = ZoneStore(home)
     name, version = intent["zone"], intent["version"]
@@ -147,8 +148,6 @@ def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
 
 
 def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:
-    from zones.lifecycle import finish_rotation
-
     with rotate_lock(home) as taken:
         if not taken:
             return None

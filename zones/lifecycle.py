@@ -1,20 +1,20 @@
 """Zone lifecycle: init, list, show, verify, destroy, hold, gc, grant/revoke, keys rotate/status.
 
-Each operation on a zone writes one audit record with its outcome through `zones.audit.record`;
+Each operation on a zone writes one audit record with its outcome through `zones.audit.log.record`;
 operations that change or reveal a zone check the log is writable first (fail closed).
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import access, audit, journal
-from zones.config import (
+from piizone.zones import access, journal
+from piizone.zones.audit import log as audit
+from piizone.zones.config import (
     DEFAULTS,
     config_path,
     ensure_serve_token,
@@ -22,18 +22,17 @@ from zones.config import (
     require_initialized,
     save_config,
 )
-from zones.crypto import CryptoError, iter_decrypt
-from zones.exceptions import AccessDenied, ZoneError
-from zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
-from zones.keys import (
-    KekProvider,
+from piizone.zones.exceptions import AccessDenied, ZoneError
+from piizone.zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
+from piizone.zones.storage.crypto import CryptoError, iter_decrypt
+from piizone.zones.storage.keys import (
     create_keyfile_kek,
     ensure_keyfile_kek,
     ensure_pseudonym_key,
-    load_kek_for,
-    rewrap,
 )
-from zones.store import ZONE_NAME, ZoneStore, is_expired, utc_now, zone_size
+from piizone.zones.storage.signing import ensure_bundle_signing_key, signing_key_path
+from piizone.zones.storage.store import ZONE_NAME, ZoneStore, is_expired, utc_now, zone_size
+from piizone.zones.storage.zone_keys import finish_rotation, unwrap_zone_key
 
 
 class ZoneDenied(ZoneError):
@@ -82,8 +81,6 @@ def init_home(home: Path | None = None) -> InitResult:
 
 def _init_serving(home: Path, result: InitResult) -> None:
     """The bundle-signing key (zone export-policy) and the bearer token (piizone serve)."""
-    from zones.bundle import ensure_bundle_signing_key, signing_key_path
-
     if ensure_bundle_signing_key(home):
         result.created.append(str(signing_key_path(home)))
     if ensure_serve_token(home):
@@ -155,14 +152,6 @@ def _audited_read(action: str, name: str, store: ZoneStore, read):
         raise
     audit.record(action, zone=name, home=store.home)
     return value
-
-
-def unwrap_zone_key(store: ZoneStore, manifest: dict[str, Any]) -> bytes:
-    config = require_initialized(store.home)
-    provider, wrapped = store.wrapped_key(manifest)
-    return load_kek_for(provider, config["kek"], store.home).unwrap(
-        wrapped, context=manifest["id"].encode()
-    )
 
 
 @dataclass
@@ -269,7 +258,7 @@ def record_unconfirmed(
 def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
     """Crypto-shred every version (wrapped keys first); refused under legal hold.
 
-    Only the owner or root (zones.access) may; a refusal is audited as access.denied.
+    Only the owner or root (piizone.zones.access) may; a refusal is audited as access.denied.
     """
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
@@ -365,13 +354,6 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
     return {"expired": expired, "held": held, "others": others}
 
 
-def export_policy(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
-    """Write the zone's signed policy bundle (zones/bundle.py) for `piizone serve --bundle`."""
-    from zones.bundle import export_bundle  # loads the policy and operator modules
-
-    return export_bundle(name, out_dir, store)
-
-
 # -- keys ---------------------------------------------------------------------------------------
 
 
@@ -422,37 +404,6 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
         )
         journal.finish(store.home, intent)
     return {"provider": new.provider_id, "rewrapped": rewrapped}
-
-
-def finish_rotation(home: Path, provider_id: str, new: KekProvider | None = None) -> int:
-    """Re-wrap every version not yet under `provider_id` and make it the configured KEK.
-
-    Idempotent (a version already under it is left as is), so an interrupted rotation can be
-    run again to completion. Returns how many versions are under the new KEK.
-    """
-    store = ZoneStore(home)
-    config = require_initialized(home)
-    new = new or load_kek_for(provider_id, config["kek"], home)
-    versions = 0
-    for name in store.names():
-        with store.lock(name):
-            for version in store.versions(name):
-                directory = store.version_dir(name, version)
-                manifest = store.manifest(name, version)
-                provider, wrapped = store.wrapped_key(manifest)
-                versions += 1
-                if provider == new.provider_id:
-                    continue
-                old = load_kek_for(provider, config["kek"], home)
-                blob = rewrap(wrapped, old, new, manifest["id"].encode())
-                manifest["key"] = {
-                    "provider": new.provider_id,
-                    "wrapped": base64.b64encode(blob).decode(),
-                }
-                store.write_manifest(directory, manifest)
-    config["kek"]["key_id"] = new.provider_id.removeprefix("keyfile:")
-    save_config(config, home)
-    return versions
 
 
 def open_check(manifest: dict[str, Any]) -> None:

@@ -62,8 +62,8 @@ class Piizone:
     name = "piizone"
 
     def __init__(self) -> None:
-        from scrubbers.engine import Engine
-        from scrubbers.policy import load_policy
+        from piizone.scrubbers.engine import Engine
+        from piizone.scrubbers.policy import load_policy
 
         started = time.perf_counter()
         self.engine = Engine(load_policy())

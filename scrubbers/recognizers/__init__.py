@@ -7,32 +7,31 @@ from collections.abc import Callable
 
 from presidio_analyzer import EntityRecognizer, Pattern, PatternRecognizer
 
-from scrubbers.exceptions import EngineError
+from piizone.scrubbers.exceptions import EngineError
 
-# piizone's own recognizers: name -> "module:Class" (imported lazily to keep start-up fast).
+# piizone's own recognizers: name -> ".module:Class", relative to this package (imported lazily
+# to keep start-up fast).
 CUSTOM_RECOGNIZERS: dict[str, str] = {
-    "StreetAddressRecognizer": "scrubbers.recognizers.us_street_address:StreetAddressRecognizer",
+    "StreetAddressRecognizer": ".us_street_address:StreetAddressRecognizer",
     "InternationalStreetAddressRecognizer": (
-        "scrubbers.recognizers.intl_street_address:InternationalStreetAddressRecognizer"
+        ".intl_street_address:InternationalStreetAddressRecognizer"
     ),
-    "PhoneInContextRecognizer": "scrubbers.recognizers.phone_in_context:PhoneInContextRecognizer",
-    "PhoneNumberRecognizer": "scrubbers.recognizers.phone_number:PhoneNumberRecognizer",
-    "DateOfBirthRecognizer": "scrubbers.recognizers.date_of_birth:DateOfBirthRecognizer",
-    "AccountNumberRecognizer": "scrubbers.recognizers.account_number:AccountNumberRecognizer",
-    "SpokenNumberRecognizer": "scrubbers.recognizers.spoken_numbers:SpokenNumberRecognizer",
-    "SpokenEmailRecognizer": "scrubbers.recognizers.spoken_email:SpokenEmailRecognizer",
-    "PersonNameRecognizer": "scrubbers.recognizers.person_name:PersonNameRecognizer",
-    "TitledNameRecognizer": "scrubbers.recognizers.titled_name:TitledNameRecognizer",
-    "WorldNameRecognizer": "scrubbers.recognizers.world_name:WorldNameRecognizer",
-    "LuhnCardRecognizer": "scrubbers.recognizers.luhn_card:LuhnCardRecognizer",
-    "SsnLastFourRecognizer": "scrubbers.recognizers.ssn_last_four:SsnLastFourRecognizer",
-    "SpokenDateOfBirthRecognizer": (
-        "scrubbers.recognizers.spoken_date_of_birth:SpokenDateOfBirthRecognizer"
-    ),
+    "PhoneInContextRecognizer": ".phone_in_context:PhoneInContextRecognizer",
+    "PhoneNumberRecognizer": ".phone_number:PhoneNumberRecognizer",
+    "DateOfBirthRecognizer": ".date_of_birth:DateOfBirthRecognizer",
+    "AccountNumberRecognizer": ".account_number:AccountNumberRecognizer",
+    "SpokenNumberRecognizer": ".spoken_numbers:SpokenNumberRecognizer",
+    "SpokenEmailRecognizer": ".spoken_email:SpokenEmailRecognizer",
+    "PersonNameRecognizer": ".person_name:PersonNameRecognizer",
+    "TitledNameRecognizer": ".titled_name:TitledNameRecognizer",
+    "WorldNameRecognizer": ".world_name:WorldNameRecognizer",
+    "LuhnCardRecognizer": ".luhn_card:LuhnCardRecognizer",
+    "SsnLastFourRecognizer": ".ssn_last_four:SsnLastFourRecognizer",
+    "SpokenDateOfBirthRecognizer": (".spoken_date_of_birth:SpokenDateOfBirthRecognizer"),
     # Presidio's EmailRecognizer downloads the public suffix list: the name always means the
     # offline variant, so no policy can switch the network back on.
-    "EmailRecognizer": "scrubbers.recognizers.offline_email:OfflineEmailRecognizer",
-    "OfflineEmailRecognizer": "scrubbers.recognizers.offline_email:OfflineEmailRecognizer",
+    "EmailRecognizer": ".offline_email:OfflineEmailRecognizer",
+    "OfflineEmailRecognizer": ".offline_email:OfflineEmailRecognizer",
 }
 
 # Presidio recognizers that call remote services or download models: never loadable here.
@@ -71,7 +70,7 @@ def recognizer_factory(name: str) -> Callable[[str], EntityRecognizer]:
     """The constructor for a recognizer name, taking the language; EngineError if unknown."""
     if name in CUSTOM_RECOGNIZERS:
         module_name, _, class_name = CUSTOM_RECOGNIZERS[name].partition(":")
-        cls = getattr(importlib.import_module(module_name), class_name)
+        cls = getattr(importlib.import_module(module_name, __name__), class_name)
         return lambda language: cls(supported_language=language)
     cls = _presidio_class(name)
     if cls is None:
@@ -90,7 +89,7 @@ def regex_recognizer(
     language: str,
 ) -> PatternRecognizer:
     """A policy-defined regex recognizer: (pattern name, regex, score) triples plus context."""
-    from scrubbers.recognizers.policy_regex import PolicyRegexRecognizer
+    from piizone.scrubbers.recognizers.policy_regex import PolicyRegexRecognizer
 
     return PolicyRegexRecognizer(
         supported_entity=entity,

@@ -34,7 +34,7 @@ from pathlib import Path
 import yaml
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _VOCABULARY = Path(__file__).with_name("street_types.yaml")
 # No street suffix in the vocabulary is longer ("rundwanderweg" has 13 letters).

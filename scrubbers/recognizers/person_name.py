@@ -27,7 +27,7 @@ import yaml
 from faker.providers.lorem.en_US import Provider as _LOREM
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _NAMES_FILE = Path(__file__).with_name("person_names.yaml")
 

@@ -26,7 +26,7 @@ import re
 import phonenumbers
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 # Separators inside a number: blanks (never a newline: two numbers on two lines stay two),
 # dots and hyphens. A slash or colon separates measurements and times, not phone digits.

@@ -15,7 +15,7 @@ import os
 import regex
 from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 
-from scrubbers.exceptions import EngineError
+from piizone.scrubbers.exceptions import EngineError
 
 DEFAULT_TIMEOUT_S = 5.0
 

@@ -12,8 +12,8 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.date_of_birth import _YEAR_WORDS
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.date_of_birth import _YEAR_WORDS
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
 _NONZERO = r"(?:one|two|three|four|five|six|seven|eight|nine)"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _REASON = "spoken e-mail address ending in dot and a known TLD"
 

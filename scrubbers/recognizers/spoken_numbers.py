@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from presidio_analyzer import AnalysisExplanation, RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _SSN_WORDS = (
     r"(?:social(?:\s+security)?(?:\s+(?:number|no\.?|#))?|ssn|s\.s\.n\.?|ss\s*(?:number|#))"

@@ -21,8 +21,8 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
 class TitledNameRecognizer(TextRecognizer):

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from presidio_analyzer import RecognizerResult
 
-from scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
-from scrubbers.recognizers.text_recognizer import TextRecognizer
+from piizone.scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
+from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
 class WorldNameRecognizer(TextRecognizer):

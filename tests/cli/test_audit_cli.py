@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from zones import audit
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
 
 runner = CliRunner()
 SEG1 = audit.segment_name(1)
@@ -197,9 +197,9 @@ def _zone(home: Path, tmp_path: Path) -> Path:
 
     Returns the source directory (for commands that create another zone from it).
     """
-    from zones.lifecycle import init_home
-    from zones.provision import ZoneRequest, create_zone
-    from zones.store import ZoneStore
+    from piizone.zones.lifecycle import init_home
+    from piizone.zones.provision.build import ZoneRequest, create_zone
+    from piizone.zones.storage.store import ZoneStore
 
     src = tmp_path / "crm"
     src.mkdir()
@@ -239,7 +239,7 @@ def test_the_console_script_verifies(home: Path) -> None:
     # The real entry point, in a fresh process, against the same PIIZONE_HOME (once: the
     # import of the scan engine makes every run cost seconds).
     script = Path(sys.executable).parent / "piizone"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "piizone.cli.main"]
     _drop_last(home)
     proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1 and "truncated" in proc.stdout
@@ -320,9 +320,9 @@ def test_every_zone_command_leaves_an_audit_record(home: Path, tmp_path: Path, p
     argv, action, zone = ZONE_COMMANDS[path]
     argv = [a.format(src=src, out=tmp_path / "out") for a in argv]
     if path.startswith("sandbox"):  # the zone's owner is someone else: the test user needs a grant
-        from zones.access import current_user
-        from zones.lifecycle import set_grant
-        from zones.store import ZoneStore
+        from piizone.zones.access import current_user
+        from piizone.zones.lifecycle import set_grant
+        from piizone.zones.storage.store import ZoneStore
 
         set_grant("customers", current_user(), True, ZoneStore(home))
     before = audit.open_audit_log(home).verify().records

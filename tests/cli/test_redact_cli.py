@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.storage.keys import ensure_pseudonym_key
 from tests.conftest import REPO, SAMPLE_DATA
-from zones import audit
-from zones.keys import ensure_pseudonym_key
 
 runner = CliRunner()
 PIIZONE = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "piizone"

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 runner = CliRunner()
 

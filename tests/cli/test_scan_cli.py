@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
 from tests.conftest import PEAK_RSS_KB, SAMPLE_DATA
 
 runner = CliRunner()
@@ -192,7 +192,7 @@ def test_unreadable_file(tmp_path):
     path = tmp_path / "secret.csv"
     path.write_text("a\n1\n")
     path.chmod(0)
-    cmd = [sys.executable, "-m", "cli.main", "scan", str(path), "--json"]
+    cmd = [sys.executable, "-m", "piizone.cli.main", "scan", str(path), "--json"]
     if os.geteuid() == 0:
         # root reads anything; without these capabilities it is bound by the mode bits like anyone.
         cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
@@ -212,7 +212,7 @@ def test_fifty_megabyte_single_line_in_bounded_memory(tmp_path):
     assert path.stat().st_size > 50_000_000
     probe = PEAK_RSS_KB + (
         "import sys\n"
-        "from cli.main import main\n"
+        "from piizone.cli.main import main\n"
         "try:\n    main()\n"
         "finally:\n"
         "    print('maxrss_kb', peak_rss_kb(), file=sys.stderr)\n"

@@ -21,16 +21,16 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.config import load_config, save_config
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.serving.bundle import export_bundle
+from piizone.zones.serving.service import clear_text_warning
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
 from tests.zones.live_server import LiveServer, free_port
-from zones import audit
-from zones.bundle import export_bundle
-from zones.config import load_config, save_config
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.service import clear_text_warning
-from zones.store import ZoneStore
 
 runner = CliRunner()
 POLICY = "version: 1\nname: cli\nentities:\n  PERSON: {operator: pseudonymize}\n  LOCATION: {}\n"
@@ -72,7 +72,7 @@ def test_a_tampered_bundle_is_refused_at_start(made: dict[str, Path], tmp_path: 
     before = starts(made["home"])
     env = {**os.environ, "PIIZONE_HOME": str(made["home"]), "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [sys.executable, "-m", "cli.main", "serve", "--bundle", str(bundle)]
+        [sys.executable, "-m", "piizone.cli.main", "serve", "--bundle", str(bundle)]
         + ["--port", str(free_port())],
         env=env,
         cwd=REPO,
@@ -260,7 +260,7 @@ def test_two_workers_on_all_interfaces_over_tls_with_the_env_token(
 
 
 def test_init_adds_a_token_to_a_hand_edited_config_without_rewriting_it(tmp_path: Path) -> None:
-    from zones.config import ensure_serve_token
+    from piizone.zones.config import ensure_serve_token
 
     home = tmp_path / "home"
     home.mkdir(mode=0o700)

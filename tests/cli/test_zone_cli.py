@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO, SAMPLE_DATA
-from zones import audit
-from zones.store import ZoneStore
 
 runner = CliRunner()
 
@@ -50,7 +50,7 @@ def piizone_cmd() -> list[str]:
     script = REPO / ".venv" / "bin" / "piizone"
     if not script.exists():
         script = Path(sys.executable).parent / "piizone"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "piizone.cli.main"]
 
 
 def run(*args: str):
@@ -324,7 +324,7 @@ def test_an_unreadable_source_file(home: Path, src: Path) -> None:
 
 def test_a_source_file_that_vanishes_mid_run(home: Path, src: Path, monkeypatch) -> None:
     """The directory is resolved (note.txt listed), then note.txt is deleted before it is read."""
-    import zones.provision as provision
+    import piizone.zones.provision.build as provision
 
     before = snapshot(home)
     (src / "people.csv").write_text(PEOPLE_CSV + "Amy Li,amy.li@example.org,555-0100,123-45-6789\n")

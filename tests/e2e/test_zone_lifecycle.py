@@ -23,15 +23,15 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from scrubbers.operators import pseudonym_token
+from piizone.cli.main import app
+from piizone.scrubbers.operators import pseudonym_token
+from piizone.zones.audit import log as audit
+from piizone.zones.lifecycle import unwrap_zone_key
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.keys import ensure_pseudonym_key
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO, SAMPLE_DATA
 from tests.zones.conftest import pg_url, sqlite_url  # noqa: F401 - fixtures used below
-from zones import audit
-from zones.crypto import iter_decrypt
-from zones.keys import ensure_pseudonym_key
-from zones.lifecycle import unwrap_zone_key
-from zones.store import ZoneStore
 
 runner = CliRunner()
 CHANGED = "call_transcripts/call_003.txt"
@@ -71,7 +71,7 @@ def pseudonymizing_policy(target: Path) -> Path:
     """The default policy with EMAIL_ADDRESS pseudonymized (everything else unchanged)."""
     from importlib import resources
 
-    text = resources.files("scrubbers").joinpath("default_policy.yaml").read_text("utf-8")
+    text = resources.files("piizone.scrubbers").joinpath("default_policy.yaml").read_text("utf-8")
     new = text.replace(
         "EMAIL_ADDRESS: {threshold: 0.5}",
         "EMAIL_ADDRESS: {threshold: 0.5, operator: pseudonymize}",
@@ -179,7 +179,7 @@ def test_every_zone_verifies(world: World) -> None:
         assert f"zone {name} v1:" in result.stdout and "verified" in result.stdout
     # and once through the installed console script, in a fresh process
     script = REPO / ".venv" / "bin" / "piizone"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "cli.main"]
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "piizone.cli.main"]
     proc = subprocess.run(
         [*cmd, "zone", "verify", "crm", "--json"],
         capture_output=True,
@@ -211,7 +211,7 @@ def test_the_zone_data_is_redacted(world: World) -> None:
 @pytest.fixture(scope="module")
 def refreshed(world: World) -> dict:
     """Change one transcript, then refresh `sample` (and `crm`, unchanged) through the CLI."""
-    import zones.provision as provision
+    import piizone.zones.provision.build as provision
 
     changed = world.src / CHANGED
     changed.write_text(

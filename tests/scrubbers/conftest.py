@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.engine import Engine
-from scrubbers.policy import load_policy
+from piizone.scrubbers.engine import Engine
+from piizone.scrubbers.policy import load_policy
 
 
 @pytest.fixture(scope="module")

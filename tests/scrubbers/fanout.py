@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scrubbers.parallel import _FanOutEngine
+from piizone.scrubbers.parallel import _FanOutEngine
 
 
 class InProcessFanOut(_FanOutEngine):

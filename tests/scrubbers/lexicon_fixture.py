@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import spacy
 
-from scrubbers.name_lexicon import NameLexicon, lexicon_for
-from scrubbers.policy import load_policy
+from piizone.scrubbers.name_lexicon import NameLexicon, lexicon_for
+from piizone.scrubbers.policy import load_policy
 
 
 @pytest.fixture(scope="module")

@@ -12,12 +12,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import scrubbers.redact as redact_module
-from scrubbers.api import Scrubber
-from scrubbers.exceptions import InputError
-from scrubbers.operators import Redactor
-from scrubbers.policy import parse_policy
-from scrubbers.redact import redact_file
+import piizone.scrubbers.redact as redact_module
+from piizone.scrubbers.api import Scrubber
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.policy import parse_policy
+from piizone.scrubbers.redact import redact_file
 from tests.conftest import SAMPLE_DATA
 
 KEY = bytes(range(32))

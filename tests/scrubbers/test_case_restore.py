@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.case_restore import line_case, restore_case
+from piizone.scrubbers.case_restore import line_case, restore_case
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 

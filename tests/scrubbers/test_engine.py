@@ -6,9 +6,9 @@ import io
 
 import pytest
 
-from scrubbers.engine import WINDOW_CHARS, Engine, split_windows
-from scrubbers.exceptions import EngineError
-from scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.engine import WINDOW_CHARS, Engine, split_windows
+from piizone.scrubbers.exceptions import EngineError
+from piizone.scrubbers.policy import load_policy, parse_policy
 from tests.conftest import SAMPLE_DATA
 
 TEXT = (
@@ -132,9 +132,9 @@ def test_repeated_short_texts_are_analysed_once(engine, monkeypatch):
 def test_a_text_file_is_analysed_once_by_scan_then_redact(engine, monkeypatch, tmp_path):
     # zone create scans a file for its report and then redacts it: a file up to one text
     # chunk long is the same text both times, and is analysed once.
-    from scrubbers.operators import Redactor
-    from scrubbers.redact import redact_into
-    from scrubbers.scan import scan_file
+    from piizone.scrubbers.operators import Redactor
+    from piizone.scrubbers.redact import redact_into
+    from piizone.scrubbers.scan import scan_file
 
     call = (SAMPLE_DATA / "call_transcripts" / "call_003.txt").read_text()
     path = tmp_path / "long_call.txt"
@@ -184,7 +184,7 @@ def test_filter_counts_do_not_depend_on_the_memo(engine):
 def test_a_window_that_needs_lemmas_runs_each_recognizer_once(monkeypatch):
     # The first analysis stops at the context enhancement (LemmasNeeded); the second, after the
     # late stage, must hand back the recognizers' first results rather than compute them again.
-    from scrubbers.recognizers.account_number import AccountNumberRecognizer
+    from piizone.scrubbers.recognizers.account_number import AccountNumberRecognizer
 
     calls = []
     real = AccountNumberRecognizer.analyze
@@ -203,16 +203,16 @@ def test_a_window_that_needs_lemmas_runs_each_recognizer_once(monkeypatch):
 def test_scan_builds_only_the_samples_it_keeps(engine, tmp_path, monkeypatch):
     # A masked context costs a pass over the findings: built for every finding, a 300 KB
     # call log with ~10,000 findings spent 32 s on samples the report then threw away.
-    import scrubbers.scan
-    from scrubbers.reports import MAX_SAMPLES_PER_ENTITY
+    import piizone.scrubbers.scan
+    from piizone.scrubbers.reports import MAX_SAMPLES_PER_ENTITY
 
     built = []
-    real = scrubbers.scan.masked_context
+    real = piizone.scrubbers.scan.masked_context
     monkeypatch.setattr(
-        scrubbers.scan, "masked_context", lambda *a, **k: built.append(1) or real(*a, **k)
+        piizone.scrubbers.scan, "masked_context", lambda *a, **k: built.append(1) or real(*a, **k)
     )
     path = tmp_path / "calls.txt"
     path.write_text("call Jane Roe at 212-555-0199 or jane.roe@example.com\n" * 40)
-    source = scrubbers.scan.scan_file(path, engine)
+    source = piizone.scrubbers.scan.scan_file(path, engine)
     assert sum(source.entities.values()) >= 80
     assert len(source.samples) == len(built) <= MAX_SAMPLES_PER_ENTITY * len(source.entities)

@@ -6,7 +6,11 @@ import pytest
 import spacy
 from spacy.matcher import Matcher
 
-from scrubbers.fast_nlp import CachedAttributeRuler, CachedLemmatizer, partial_late_stage_margin
+from piizone.scrubbers.fast_nlp import (
+    CachedAttributeRuler,
+    CachedLemmatizer,
+    partial_late_stage_margin,
+)
 from tests.conftest import SAMPLE_DATA
 
 TEXTS = [
@@ -76,7 +80,7 @@ def test_dependency_rules_still_fire_on_parsed_docs():
     ],
 )
 def test_which_patterns_need_a_parse(spec, excludes):
-    from scrubbers.fast_nlp import _excludes_no_dep
+    from piizone.scrubbers.fast_nlp import _excludes_no_dep
 
     assert _excludes_no_dep(spec) is excludes
 
@@ -125,7 +129,7 @@ def test_later_rules_win_across_single_and_multi_token_rules(single_first):
 def test_token_lookup_by_bisection_matches_presidios_scan(nlp):
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-    from scrubbers.fast_nlp import ThresholdAwareEnhancer
+    from piizone.scrubbers.fast_nlp import ThresholdAwareEnhancer
 
     doc = nlp.make_doc("Call  me at 212-555-0199,\n\nor e-mail jo@x.org ... ok")
     indices = [t.idx for t in doc]
@@ -144,7 +148,7 @@ def test_enhancer_scores_equal_presidios_when_every_result_matters(engine):
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.context_aware_enhancers import LemmaContextAwareEnhancer
 
-    from scrubbers.fast_nlp import ThresholdAwareEnhancer
+    from piizone.scrubbers.fast_nlp import ThresholdAwareEnhancer
 
     text = (
         "Agent: can I get the phone number? Caller: sure, 212 555 0199. My ssn is 078-05-1120,"
@@ -177,7 +181,7 @@ def test_grouped_context_step_equals_presidios(engine):
     # own context step exactly as Presidio does; the results (order included) are the same.
     from presidio_analyzer import AnalyzerEngine, PatternRecognizer, RecognizerRegistry
 
-    from scrubbers.fast_nlp import GroupingAnalyzerEngine, ThresholdAwareEnhancer
+    from piizone.scrubbers.fast_nlp import GroupingAnalyzerEngine, ThresholdAwareEnhancer
 
     class TicketRecognizer(PatternRecognizer):
         def enhance_using_context(self, text, raw_recognizer_results, other_raw_recognizer_results,
@@ -264,7 +268,7 @@ def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp, monkeypatch
 def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
     # A word the walk reads is in Presidio's keyword list if its lemma passes the list's test,
     # or is a part of a lemma with a ':' ("foo::the" puts "the", a stop word, in the list).
-    from scrubbers.fast_nlp import LazyNlpArtifacts, _PartialKeywords
+    from piizone.scrubbers.fast_nlp import LazyNlpArtifacts, _PartialKeywords
 
     nlp_engine = engine._nlp_engine
     for text in ["the foo::the call at 10:30 is for the SSN", "Agent: re: a::b :: ok:", *TEXTS[:3]]:
@@ -286,8 +290,8 @@ def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
 def test_a_walk_past_the_first_part_asks_again_and_scores_as_the_whole_doc():
     # 30 stop words between the context word and the number: the enhancer's walk reads past
     # the tokens asked for first, asks for more, and the window is analysed a third time.
-    from scrubbers.engine import Engine
-    from scrubbers.policy import load_policy
+    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.policy import load_policy
 
     text = (
         "My account number is, "
@@ -323,8 +327,8 @@ def test_partial_and_whole_doc_late_stage_find_the_same(monkeypatch):
     # stage must change nothing (benchmarks/check_findings.py does this on 19,990 texts).
     import json
 
-    from scrubbers.engine import Engine
-    from scrubbers.policy import load_policy
+    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.policy import load_policy
 
     tickets = [
         json.loads(line)["body"]

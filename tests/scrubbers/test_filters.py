@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubbers.filters import FILTERS, FilterContext, apply_filters, trim_name_numbers
-from scrubbers.findings import Finding
+from piizone.scrubbers.filters import FILTERS, FilterContext, apply_filters, trim_name_numbers
+from piizone.scrubbers.findings import Finding
 
 
 def span(text: str, value: str, entity: str, score: float = 0.85) -> Finding:

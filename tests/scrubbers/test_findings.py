@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scrubbers.findings import (
+from piizone.scrubbers.findings import (
     LINE_BREAK,
     Finding,
     _uncovered,

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.exceptions import InputError
-from scrubbers.formats import DecodeCounter, detect_format, iter_table_chunks, iter_text_chunks
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.formats import (
+    DecodeCounter,
+    detect_format,
+    iter_table_chunks,
+    iter_text_chunks,
+)
 
 
 @pytest.mark.parametrize(

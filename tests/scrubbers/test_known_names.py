@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.findings import Finding
-from scrubbers.known_names import known_name_findings
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.known_names import known_name_findings
 
 
 def spread(

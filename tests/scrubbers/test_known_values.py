@@ -8,11 +8,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from scrubbers.engine import engine_for
-from scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, is_common_word
-from scrubbers.operators import Redactor, pseudonym_token
-from scrubbers.policy import load_policy, parse_policy
-from scrubbers.redact import redact_file
+from piizone.scrubbers.engine import engine_for
+from piizone.scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, is_common_word
+from piizone.scrubbers.operators import Redactor, pseudonym_token
+from piizone.scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.redact import redact_file
 
 TABLE = [
     ("PERSON", "Jane Fairweather"),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.filters import FILTERS, FilterContext
-from scrubbers.findings import Finding
+from piizone.scrubbers.filters import FILTERS, FilterContext
+from piizone.scrubbers.findings import Finding
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 NOTE = (

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.findings import Finding
-from scrubbers.name_spans import complete_names
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.name_spans import complete_names
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 

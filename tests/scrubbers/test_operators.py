@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import LINE_BREAK, Finding
-from scrubbers.operators import Redactor, normalize, pseudonym_token
-from scrubbers.policy import Operator, parse_policy
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import LINE_BREAK, Finding
+from piizone.scrubbers.operators import Redactor, normalize, pseudonym_token
+from piizone.scrubbers.policy import Operator, parse_policy
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -98,7 +98,7 @@ def test_pseudonym_token_shape_stability_and_key_dependence() -> None:
 
 def test_pseudonym_is_identical_in_another_process() -> None:
     code = (
-        "from scrubbers.operators import pseudonym_token;"
+        "from piizone.scrubbers.operators import pseudonym_token;"
         f"print(pseudonym_token({KEY!r}, 'EMAIL_ADDRESS', 'a.b@example.com'))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from scrubbers.engine import WINDOW_CHARS
-from scrubbers.parallel import BATCH_CHARS, ProcessPoolEngine, make_engine
-from scrubbers.policy import load_policy
+from piizone.scrubbers.engine import WINDOW_CHARS
+from piizone.scrubbers.parallel import BATCH_CHARS, ProcessPoolEngine, make_engine
+from piizone.scrubbers.policy import load_policy
 from tests.conftest import SAMPLE_DATA
 from tests.scrubbers.fanout import InProcessFanOut
 

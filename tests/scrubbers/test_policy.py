@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.exceptions import PolicyError
-from scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.exceptions import PolicyError
+from piizone.scrubbers.policy import load_policy, parse_policy
 
 
 def test_default_policy_loads_and_has_a_version():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from scrubbers.prefetch import prefetch, single_chunk_text
-from scrubbers.scan import scan_paths
+from piizone.scrubbers.prefetch import prefetch, single_chunk_text
+from piizone.scrubbers.scan import scan_paths
 from tests.conftest import SAMPLE_DATA
 from tests.scrubbers.fanout import InProcessFanOut
 

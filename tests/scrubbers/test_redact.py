@@ -17,11 +17,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scrubbers.exceptions import InputError
-from scrubbers.findings import LINE_BREAK
-from scrubbers.operators import Redactor
-from scrubbers.policy import load_policy, parse_policy
-from scrubbers.redact import redact_file, redact_text
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.findings import LINE_BREAK
+from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.redact import redact_file, redact_text
 from tests.conftest import PEAK_RSS_KB, REPO, SAMPLE_DATA
 
 KEY = bytes(range(32))
@@ -315,7 +315,7 @@ def test_text_chunk_seams(engine, default, tmp_path: Path, chunk_chars: int) -> 
 
 @pytest.mark.parametrize("overlap", [5, 40])
 def test_text_seams_neither_lose_nor_duplicate(engine, monkeypatch, tmp_path, overlap) -> None:
-    monkeypatch.setattr("scrubbers.redact.TEXT_CHUNK_OVERLAP", overlap)
+    monkeypatch.setattr("piizone.scrubbers.redact.TEXT_CHUNK_OVERLAP", overlap)
     keep_all = Redactor(parse_policy("default_operator: keep\n"), None)
     src = tmp_path / "seams.txt"
     src.write_bytes(("héllo wörld\r\n" + SEAM_TEXT + "no newline at the end").encode())
@@ -328,10 +328,10 @@ def test_text_seams_neither_lose_nor_duplicate(engine, monkeypatch, tmp_path, ov
 def test_stdin_to_stdout(tmp_path: Path) -> None:
     code = textwrap.dedent(
         """
-        from scrubbers.engine import engine_for
-        from scrubbers.operators import Redactor
-        from scrubbers.policy import load_policy
-        from scrubbers.redact import redact_file
+        from piizone.scrubbers.engine import engine_for
+        from piizone.scrubbers.operators import Redactor
+        from piizone.scrubbers.policy import load_policy
+        from piizone.scrubbers.redact import redact_file
         policy = load_policy()
         redact_file("-", "-", engine_for(policy), Redactor(policy, None), fmt="csv")
         """
@@ -384,10 +384,10 @@ MEMORY_SCRIPT = (
     PEAK_RSS_KB
     + """
 import sys, time
-from scrubbers.engine import engine_for
-from scrubbers.operators import Redactor
-from scrubbers.policy import load_policy
-from scrubbers.redact import redact_file
+from piizone.scrubbers.engine import engine_for
+from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.policy import load_policy
+from piizone.scrubbers.redact import redact_file
 policy = load_policy()
 engine = engine_for(policy)
 engine.analyze("warm up: John Smith, john@example.com")
@@ -499,8 +499,8 @@ class _Recording:
 def test_scan_and_redaction_analyse_a_text_file_in_the_same_passes(engine, default, tmp_path):
     # zone create scans a file for its report and then redacts it: with the same passes the
     # engine's memo serves the redaction, and the report counts what was redacted.
-    from scrubbers.reports import SourceReport
-    from scrubbers.scan import _scan_text
+    from piizone.scrubbers.reports import SourceReport
+    from piizone.scrubbers.scan import _scan_text
 
     src = tmp_path / "calls.txt"
     src.write_text(SEAM_TEXT)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from scrubbers.tables import (
+from piizone.scrubbers.tables import (
     KIND_CLEAN,
     KIND_FREE_TEXT,
     KIND_IDENTIFIER,

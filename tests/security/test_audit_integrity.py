@@ -20,10 +20,10 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
-from zones import audit
-from zones.store import ZoneStore
 
 runner = CliRunner()
 SEG1 = audit.segment_name(1)
@@ -239,7 +239,7 @@ def crash_at(home: Path, point: str, *args: str) -> subprocess.CompletedProcess:
         os.environ, PIIZONE_HOME=str(home), PIIZONE_TEST_CRASH_AT=point, PYTHONPATH=str(REPO)
     )
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "piizone.cli.main", *args],
         cwd=REPO,
         env=env,
         capture_output=True,

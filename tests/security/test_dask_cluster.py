@@ -10,8 +10,8 @@ import pytest
 from distributed import Client
 from distributed.security import Security
 
-from scrubbers.dask_engine import DaskEngine, insecure_scheduler_warning
-from scrubbers.policy import load_policy
+from piizone.scrubbers.dask_engine import DaskEngine, insecure_scheduler_warning
+from piizone.scrubbers.policy import load_policy
 
 
 @pytest.fixture(scope="module")

@@ -24,10 +24,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from zones import egress
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
+from piizone.zones.leakcheck import egress
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.store import ZoneStore
 
 NAME, SSN, DIGITS = "Maria Gonzalez", "219-09-9999", "219099999"
 
@@ -177,7 +177,7 @@ def test_a_flagged_name_holds_the_file_and_is_masked(zone, tmp_path):
 
 
 def test_decoding_is_bounded(zone):
-    from zones.decoded_views import decoded_views
+    from piizone.zones.leakcheck.decoded_views import decoded_views
 
     line = "QUFB" * (4 << 20)  # one 16 MiB base64 line
     start = time.monotonic()
@@ -186,8 +186,8 @@ def test_decoding_is_bounded(zone):
 
 
 def test_stdout_and_stderr_are_scanned_as_they_stream(zone, tmp_path, capfd):
+    from piizone.zones.sandbox import session as sandbox
     from tests.zones.test_sandbox import require_isolation
-    from zones import sandbox
 
     require_isolation()
     store = zone[0]

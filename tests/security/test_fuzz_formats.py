@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cli.main import app
-from scrubbers.exceptions import ScrubberError
-from zones import audit, crypto
-from zones.exceptions import ZoneError
-from zones.store import ZoneStore, validate_zone_name
+from piizone.cli.main import app
+from piizone.scrubbers.exceptions import ScrubberError
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage import crypto
+from piizone.zones.storage.store import ZoneStore, validate_zone_name
 
 EXAMPLES = int(os.environ.get("PIIZONE_FUZZ_EXAMPLES", "100"))
 FUZZ = settings(

@@ -21,10 +21,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scrubbers.exceptions import ScrubberError
-from scrubbers.formats import detect_encoding, iter_table_chunks, iter_text_chunks
-from scrubbers.policy import parse_policy
-from zones.sources import resolve_sources
+from piizone.scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.formats import detect_encoding, iter_table_chunks, iter_text_chunks
+from piizone.scrubbers.policy import parse_policy
+from piizone.zones.provision.sources import resolve_sources
 
 FUZZ = settings(
     max_examples=int(os.environ.get("PIIZONE_FUZZ_EXAMPLES", "150")),  # make soak: more

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from piizone.zones import access, lifecycle
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import AccessDenied
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
-from zones import access, audit, lifecycle
-from zones.exceptions import AccessDenied
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 NOBODY = pwd.getpwnam("nobody")
 ZONE = "anaz"
@@ -42,10 +43,10 @@ def shared_home(tmp_path: Path) -> Path:
     return home
 
 
-# Real uid := nobody, then the CLI as `python -m cli.main` would run it.
+# Real uid := nobody, then the CLI as `python -m piizone.cli.main` would run it.
 BOOTSTRAP = (
     "import os, runpy, sys; os.setresuid({uid}, 0, 0); "
-    "sys.argv[0] = 'piizone'; runpy.run_module('cli.main', run_name='__main__')"
+    "sys.argv[0] = 'piizone'; runpy.run_module('piizone.cli.main', run_name='__main__')"
 )
 
 

@@ -41,7 +41,16 @@ def descendants(pid: int) -> list[int]:
 def test_ctrl_c_while_workers_start_is_one_line(when: int) -> None:
     """SIGINT to the process group as soon as `when` processes exist below the command."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "scan", "--workers", "2", str(SAMPLE_DATA), "--json"],
+        [
+            sys.executable,
+            "-m",
+            "piizone.cli.main",
+            "scan",
+            "--workers",
+            "2",
+            str(SAMPLE_DATA),
+            "--json",
+        ],
         cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=subprocess.DEVNULL,

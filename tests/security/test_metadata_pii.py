@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 from typer.testing import CliRunner
 
-from cli.main import app
-from scrubbers.findings import Finding
-from scrubbers.masking import mask_name, masked_context
+from piizone.cli.main import app
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.masking import mask_name, masked_context
 
 runner = CliRunner()
 EMAIL = "jane.doe@example.com"

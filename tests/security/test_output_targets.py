@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
 
 runner = CliRunner()
 CSV = "id,email\n1,jane.doe@example.com\n"

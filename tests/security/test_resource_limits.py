@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from scrubbers.exceptions import InputError, PolicyError
-from scrubbers.formats import MAX_COLUMNS, iter_table_chunks
-from scrubbers.policy import load_policy, parse_policy
+from piizone.cli.main import app
+from piizone.scrubbers.exceptions import InputError, PolicyError
+from piizone.scrubbers.formats import MAX_COLUMNS, iter_table_chunks
+from piizone.scrubbers.policy import load_policy, parse_policy
 from tests.conftest import REPO
 
 runner = CliRunner()
@@ -47,7 +47,7 @@ def time_limit(seconds: int):
 def cli(*args: str, timeout: float = 120, env: dict | None = None, **kwargs):
     """The real CLI in a subprocess with a hard timeout."""
     return subprocess.run(
-        [sys.executable, "-m", "cli.main", *args],
+        [sys.executable, "-m", "piizone.cli.main", *args],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -106,7 +106,7 @@ def test_stdin_beyond_the_limit_is_refused_and_leaves_nothing(tmp_path: Path) ->
 def test_sigterm_removes_the_temp_output(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "redact", "-", "-o", str(out)],
+        [sys.executable, "-m", "piizone.cli.main", "redact", "-", "-o", str(out)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -12,8 +12,8 @@ import secrets
 
 import pytest
 
+from piizone.zones.sandbox import session as sandbox
 from tests.zones.test_sandbox import _force_unshare, require_isolation
-from zones import sandbox
 
 # Every /proc/<pid>/environ the command can read, NUL-separated, plus how many it read.
 DUMP_ENVIRON = (
@@ -26,9 +26,9 @@ PLANTED = ("PIIZONE_PASSPHRASE", "PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "PIIZONE
 @pytest.fixture(scope="module")
 def env_zone(tmp_path_factory):
     require_isolation()
-    from zones.lifecycle import init_home
-    from zones.provision import ZoneRequest, create_zone
-    from zones.store import ZoneStore
+    from piizone.zones.lifecycle import init_home
+    from piizone.zones.provision.build import ZoneRequest, create_zone
+    from piizone.zones.storage.store import ZoneStore
 
     base = tmp_path_factory.mktemp("env-zone")
     (base / "src").mkdir()

@@ -17,8 +17,8 @@ import threading
 
 import pytest
 
+from piizone.zones.sandbox import session as sandbox
 from tests.zones.test_sandbox import require_isolation
-from zones import sandbox
 
 PROBE = r"""
 import json, os, socket, subprocess, sys
@@ -53,9 +53,9 @@ print("PROBE " + json.dumps(r), flush=True)
 @pytest.fixture(scope="module")
 def two_zones(tmp_path_factory):
     require_isolation()
-    from zones.lifecycle import init_home
-    from zones.provision import ZoneRequest, create_zone
-    from zones.store import ZoneStore
+    from piizone.zones.lifecycle import init_home
+    from piizone.zones.provision.build import ZoneRequest, create_zone
+    from piizone.zones.storage.store import ZoneStore
 
     base = tmp_path_factory.mktemp("escape")
     (base / "src").mkdir()

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from piizone.zones.audit import log as audit
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import _processes_with, _wait_started, require_isolation
-from zones import audit
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -67,7 +67,17 @@ def test_an_interrupted_session_exits_non_zero_and_releases_nothing(
         "PIIZONE_HOME": str(izone.home),
         "PYTHONPATH": str(REPO),
     }
-    cmd = [sys.executable, "-m", "cli.main", "sandbox", "run", "iz", "--out", str(out), "--"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "piizone.cli.main",
+        "sandbox",
+        "run",
+        "iz",
+        "--out",
+        str(out),
+        "--",
+    ]
     proc = subprocess.Popen(
         [*cmd, "sh", "-c", script],
         cwd=tmp_path,

@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from piizone.zones.audit import log as audit
+from piizone.zones.leakcheck import egress
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.sandbox import session as sandbox
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
-from zones import audit, egress, sandbox
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 DEPTH = 1200
 LEAK = "contact bob.jones@gmail.com ssn 219-09-9999\n"

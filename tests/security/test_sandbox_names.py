@@ -11,11 +11,11 @@ from __future__ import annotations
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 runner = CliRunner()
 
@@ -36,7 +36,7 @@ runner = CliRunner()
     ],
 )
 def test_printable(raw, shown):
-    from cli.sandbox import printable
+    from piizone.cli.sandbox import printable
 
     assert printable(raw) == shown
 

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
+from piizone.zones.leakcheck import egress
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.sandbox import session as sandbox
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
-from zones import egress, sandbox
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 HOOK = "[core]\n\tfsmonitor = touch /tmp/pwned\n"
 

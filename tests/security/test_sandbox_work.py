@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import pytest
 
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.sandbox import session as sandbox
+from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
-from zones import sandbox
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 RAW = "name,ssn,email\nMaria Gonzalez,219-09-9999,maria.gonzalez@example.com\n"
 

@@ -14,8 +14,8 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
+from piizone.zones.provision.sources import SourceError, resolve_sources
 from tests.zones.conftest import pg_url, sqlite_url  # noqa: F401 - fixtures
-from zones.sources import SourceError, resolve_sources
 
 INJECTION = "SELECT 1 ) AS q; COMMIT; DROP TABLE {victim}; SELECT * FROM ( SELECT 1"
 

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from scrubbers.exceptions import InputError
-from scrubbers.formats import iter_table_chunks, iter_text_chunks
-from zones.crypto import iter_decrypt
-from zones.lifecycle import unwrap_zone_key
-from zones.store import ZoneStore
+from piizone.cli.main import app
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.formats import iter_table_chunks, iter_text_chunks
+from piizone.zones.lifecycle import unwrap_zone_key
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.store import ZoneStore
 
 runner = CliRunner()
 EMAIL = "jane.doe@example.com"
@@ -51,7 +51,7 @@ def raw_forms(codec: str) -> list[bytes]:
 
 @pytest.mark.parametrize(("name", "codec", "bom"), ENCODINGS, ids=IDS)
 def test_detected_and_decoded(tmp_path: Path, name: str, codec: str, bom: bytes) -> None:
-    from scrubbers.formats import detect_encoding  # new in this fix
+    from piizone.scrubbers.formats import detect_encoding  # new in this fix
 
     path = tmp_path / "note.txt"
     path.write_bytes(encoded(NOTE, codec, bom))
@@ -70,7 +70,7 @@ def test_detected_and_decoded(tmp_path: Path, name: str, codec: str, bom: bytes)
     ids=["noise", "zip"],
 )
 def test_binary_content_is_refused(tmp_path: Path, data: bytes) -> None:
-    from scrubbers.formats import detect_encoding  # new in this fix
+    from piizone.scrubbers.formats import detect_encoding  # new in this fix
 
     path = tmp_path / "blob.txt"
     path.write_bytes(data)

@@ -45,7 +45,15 @@ class LiveServer:
         full_env.update(env or {})
         with open(self._log, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cli.main", "serve", *args, "--port", str(self.port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "piizone.cli.main",
+                    "serve",
+                    *args,
+                    "--port",
+                    str(self.port),
+                ],
                 cwd=REPO,
                 env=full_env,
                 stdout=log,

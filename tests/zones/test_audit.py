@@ -16,8 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from zones import audit
-from zones.audit import (
+from piizone.zones.audit import log as audit
+from piizone.zones.audit.log import (
     GENESIS,
     AuditError,
     AuditLog,

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from zones import audit, audit_export
-from zones.audit import AuditError, AuditLog
-from zones.audit_export import ACTIVITY_IDS, render_export, to_ocsf
+from piizone.zones.audit import export as audit_export
+from piizone.zones.audit import log as audit
+from piizone.zones.audit.export import ACTIVITY_IDS, render_export, to_ocsf
+from piizone.zones.audit.log import AuditError, AuditLog
 
 KEY = bytes(range(32))
 

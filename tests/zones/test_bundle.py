@@ -1,4 +1,4 @@
-"""zones.bundle: `zone export-policy` writes a signed bundle; verification follows the MUST-reject
+"""Bundles: `zone export-policy` writes a signed bundle; verification follows the MUST-reject
 rules of docs/policy-bundle.md, one failing vector each; the `piizone` facade's key handling."""
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from scrubbers.operators import pseudonym_token
-from zones import audit
-from zones.bundle import (
+from piizone.scrubbers.operators import pseudonym_token
+from piizone.zones.audit import log as audit
+from piizone.zones.home import keys_dir
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.serving.bundle import (
     MANIFEST_FILE,
     POLICY_FILE,
     PUBLIC_KEY_FILE,
     SIGNATURE_FILE,
-    SIGNING_KEY_NAME,
-    SIGNING_PUBLIC_NAME,
     BundleError,
     export_bundle,
     key_id,
@@ -29,11 +30,9 @@ from zones.bundle import (
     pseudonym_key_id,
     verify_bundle,
 )
-from zones.home import keys_dir
-from zones.keys import ensure_pseudonym_key
-from zones.lifecycle import init_home
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
+from piizone.zones.storage.keys import ensure_pseudonym_key
+from piizone.zones.storage.signing import SIGNING_KEY_NAME, SIGNING_PUBLIC_NAME
+from piizone.zones.storage.store import ZoneStore
 
 POLICY = """\
 version: 1

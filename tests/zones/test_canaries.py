@@ -7,19 +7,20 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
-from zones import audit, egress
-from zones.canaries import (
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.leakcheck import egress
+from piizone.zones.leakcheck.canaries import (
     CANARIES_FILE,
     CANARY_DATA_PATH,
     canary_check,
     load_canaries,
     make_canaries,
 )
-from zones.crypto import iter_decrypt
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone, refresh_zone
-from zones.store import ZoneStore
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.store import ZoneStore
 
 runner = CliRunner()
 

@@ -15,8 +15,9 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from zones import crypto
-from zones.crypto import (
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage import crypto
+from piizone.zones.storage.crypto import (
     HEADER_SIZE,
     TAG_SIZE,
     CryptoError,
@@ -27,7 +28,6 @@ from zones.crypto import (
     iter_decrypt,
     new_dek,
 )
-from zones.exceptions import ZoneError
 
 DEK = bytes(range(32))
 OTHER_DEK = bytes(range(1, 33))
@@ -537,7 +537,7 @@ def test_memory_stays_bounded_for_large_streams():
 @pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 64 * 3, 1000])
 @pytest.mark.parametrize("pieces", [1, 7])
 def test_encrypting_writer_matches_the_format(size, pieces):
-    from zones.crypto import EncryptingWriter
+    from piizone.zones.storage.crypto import EncryptingWriter
 
     data = os.urandom(size)
     dek = new_dek()
@@ -554,7 +554,7 @@ def test_encrypting_writer_matches_the_format(size, pieces):
 
 
 def test_unclosed_writer_output_is_rejected():
-    from zones.crypto import EncryptingWriter
+    from piizone.zones.storage.crypto import EncryptingWriter
 
     dek = new_dek()
     out = io.BytesIO()

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from zones import audit, egress
-from zones.crypto import iter_decrypt
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
+from piizone.zones.audit import log as audit
+from piizone.zones.leakcheck import egress
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.store import ZoneStore
 
 LEAK = "write to bob.jones@gmail.com, ssn 219-09-9999"
 

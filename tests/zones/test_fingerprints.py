@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from zones import audit, egress
-from zones.crypto import CryptoError, iter_decrypt
-from zones.fingerprints import (
+from piizone.zones.audit import log as audit
+from piizone.zones.leakcheck import egress
+from piizone.zones.leakcheck.fingerprints import (
     FINGERPRINTS_FILE,
     FingerprintSet,
     Matcher,
@@ -17,9 +17,10 @@ from zones.fingerprints import (
     load_fingerprints,
     value_form,
 )
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone, refresh_zone
-from zones.store import ZoneStore
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.storage.crypto import CryptoError, iter_decrypt
+from piizone.zones.storage.store import ZoneStore
 
 NAME, SSN, PHONE = "Maria Gonzalez", "219-09-9999", "415-555-0132"
 RAW_FORMS = [NAME, NAME.lower(), SSN, "219099999", "jc@yahoo.com", "John Carter", "078-05-1120"]

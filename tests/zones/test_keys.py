@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from zones import keys
-from zones.exceptions import ZoneError
-from zones.keys import (
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage import keys
+from piizone.zones.storage.keys import (
     Argon2idParams,
     CommandKek,
     KeyfileKek,

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.config import load_config
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
-from zones import audit
-from zones.config import load_config
-from zones.store import ZoneStore
 
 runner = CliRunner()
 FAKE_KMS = REPO / "tests" / "zones" / "fake_kms.py"
@@ -192,7 +192,7 @@ def test_export_policy_writes_the_exact_policy(home: Path, src: Path, tmp_path: 
     assert {p.name for p in out.iterdir()} >= {"bundle.json", "bundle.sig", "bundle-signing.pub"}
     assert last(home, "zone.export_policy")["zone"] == "z"
     # and the exported policy is the zone's version of it
-    from scrubbers.policy import load_policy
+    from piizone.scrubbers.policy import load_policy
 
     assert load_policy(out / "policy.yaml").sha256 == ZoneStore().manifest("z")["policy"]["sha256"]
 

@@ -1,4 +1,4 @@
-"""zones.provision: create_zone / refresh_zone on tiny real sources (files, SQLite, PostgreSQL):
+"""Provisioning: create_zone / refresh_zone on tiny real sources (files, SQLite, PostgreSQL):
 staging and publish, reuse on refresh, pseudonyms, audit outcomes, and failures mid-build."""
 
 from __future__ import annotations
@@ -10,16 +10,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import zones.provision as provision
-from scrubbers.operators import pseudonym_token
+import piizone.zones.provision.build as provision
+from piizone.scrubbers.operators import pseudonym_token
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.lifecycle import init_home, unwrap_zone_key, verify_zone
+from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.keys import ensure_pseudonym_key
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import SAMPLE_DATA
-from zones import audit
-from zones.crypto import iter_decrypt
-from zones.exceptions import ZoneError
-from zones.keys import ensure_pseudonym_key
-from zones.lifecycle import init_home, unwrap_zone_key, verify_zone
-from zones.provision import ZoneRequest, create_zone, refresh_zone
-from zones.store import ZoneStore
 
 EMAIL = "devin.sparks@yahoo.com"
 PSEUDO_POLICY = "version: 1\nentities:\n  EMAIL_ADDRESS: {operator: pseudonymize}\n  PERSON: {}\n"
@@ -232,9 +232,9 @@ def test_a_text_file_is_analysed_once_for_its_report_and_its_redaction(
     # zone create builds a text file's report from the redactor's own passes: nothing is
     # analysed twice, even for a file the engine's memo cannot hold (over its long-text
     # budget, made so here), and the report is the one `scan` gives.
-    from scrubbers.engine import Engine, FindingsMemo, engine_for
-    from scrubbers.policy import load_policy
-    from scrubbers.scan import scan_file
+    from piizone.scrubbers.engine import Engine, FindingsMemo, engine_for
+    from piizone.scrubbers.policy import load_policy
+    from piizone.scrubbers.scan import scan_file
 
     call = (SAMPLE_DATA / "call_transcripts" / "call_003.txt").read_text()
     d = tmp_path / "calls"

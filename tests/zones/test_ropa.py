@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from zones import audit, ropa
-from zones.exceptions import ZoneError
+from piizone.zones.audit import log as audit
+from piizone.zones.audit import ropa
+from piizone.zones.exceptions import ZoneError
 
 MANIFEST = {
     "id": "z-4f1c",

@@ -33,8 +33,10 @@ from pathlib import Path
 
 import pytest
 
-from zones import audit, sandbox
-from zones.sandbox import (
+from piizone.fs import is_within
+from piizone.zones.audit import log as audit
+from piizone.zones.sandbox import session as sandbox
+from piizone.zones.sandbox.session import (
     SandboxDenied,
     SandboxError,
     SandboxLayout,
@@ -287,7 +289,7 @@ def as_user_argv(user: str | None, argv: list[str]) -> list[str]:
     hidden = {a for p in prefixes if (a := _untraversable_ancestor(p))}
     script = ["set -e"]
     for i, prefix in enumerate(prefixes):
-        if any(sandbox.is_within(prefix, h) for h in hidden):
+        if any(is_within(prefix, h) for h in hidden):
             script += [
                 f"mkdir -p /run/piizone-test-{i}",
                 f"mount --bind {prefix} /run/piizone-test-{i}",
@@ -295,7 +297,7 @@ def as_user_argv(user: str | None, argv: list[str]) -> list[str]:
     for h in sorted(hidden):
         script.append(f"mount -t tmpfs -o mode=0755,size=1m tmpfs {h}")
     for i, prefix in enumerate(prefixes):
-        if any(sandbox.is_within(prefix, h) for h in hidden):
+        if any(is_within(prefix, h) for h in hidden):
             script += [f"mkdir -p {prefix}", f"mount --move /run/piizone-test-{i} {prefix}"]
     script.append(
         f"exec setpriv --reuid {user} --regid {user} --init-groups "
@@ -751,9 +753,9 @@ def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
 @pytest.fixture(scope="module")
 def own_zone(tmp_path_factory):
     require_isolation()
-    from zones.lifecycle import init_home
-    from zones.provision import ZoneRequest, create_zone
-    from zones.store import ZoneStore
+    from piizone.zones.lifecycle import init_home
+    from piizone.zones.provision.build import ZoneRequest, create_zone
+    from piizone.zones.storage.store import ZoneStore
 
     base = tmp_path_factory.mktemp("own")
     home, src = base / "home", base / "src"
@@ -990,7 +992,8 @@ def test_unshare_fallback_dies_with_piizone(own_zone, tmp_path, monkeypatch):
     _force_unshare(monkeypatch)
     tag = "UNSHTAG" + secrets.token_hex(4)
     driver = (
-        "import sys; from pathlib import Path; from zones import sandbox; "
+        "import sys; from pathlib import Path\n"
+        "from piizone.zones.sandbox import session as sandbox; "
         "sandbox._PROBE_CACHE['result'] = 'bubblewrap (bwrap) is not installed'; "
         f"sandbox.run_session('mine', ['sh', '-c', 'touch /zone/out/started; "
         f'exec python -c "import time; time.sleep(600)" {tag}\'], '

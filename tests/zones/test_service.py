@@ -22,16 +22,16 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 from typer.testing import CliRunner
 
-from cli.main import app
+from piizone.cli.main import app
+from piizone.zones.audit import log as audit
+from piizone.zones.config import load_config
+from piizone.zones.lifecycle import init_home, unwrap_zone_key
+from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.serving.bundle import export_bundle
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.store import ZoneStore
 from tests.conftest import SAMPLE_DATA
 from tests.zones.live_server import LiveServer
-from zones import audit
-from zones.bundle import export_bundle
-from zones.config import load_config
-from zones.crypto import iter_decrypt
-from zones.lifecycle import init_home, unwrap_zone_key
-from zones.provision import ZoneRequest, create_zone
-from zones.store import ZoneStore
 
 # Keyed operators everywhere they can go: parity of pseudonyms and fakes is the hard part.
 POLICY = """\

@@ -1,4 +1,4 @@
-"""zones.sources: files, directories, SQLite and a real PostgreSQL as zone sources."""
+"""zones.provision.sources: files, directories, SQLite and a real PostgreSQL as zone sources."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.provision.sources import Source, SourceError, SourceItem, resolve_sources
 from tests.conftest import SAMPLE_DATA
 from tests.zones.conftest import build_customers_db, customers_frame
-from zones.exceptions import ZoneError
-from zones.sources import Source, SourceError, SourceItem, resolve_sources
 
 CUSTOMERS_CSV = SAMPLE_DATA / "customers.csv"
 PG_PASSWORD = "piizone-test"
@@ -249,7 +249,8 @@ def test_unreadable_file_is_refused(tmp_path, monkeypatch):
     # Tests run as root, where chmod 000 still reads; simulate what access(2) says to a user.
     real_access = os.access
     monkeypatch.setattr(
-        "zones.sources.os.access", lambda p, mode: Path(p) != path and real_access(p, mode)
+        "piizone.zones.provision.sources.os.access",
+        lambda p, mode: Path(p) != path and real_access(p, mode),
     )
     with pytest.raises(SourceError, match="permission denied"):
         resolve_sources([str(path)])

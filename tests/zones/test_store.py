@@ -1,4 +1,4 @@
-"""zones.store: names, TTLs, layout and modes, atomic publish/unpublish, locks, shred, staging gc.
+"""Store: names, TTLs, layout and modes, atomic publish/unpublish, locks, shred, staging gc.
 
 These need no scan engine: versions are made by hand in staging dirs, as provisioning does.
 """
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from zones.exceptions import ZoneError
-from zones.store import (
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage.store import (
     MANIFEST_FORMAT,
     ZoneBusy,
     ZoneNotFound,
@@ -171,7 +171,8 @@ def test_the_lock_is_exclusive_across_processes(store: ZoneStore, tmp_path: Path
         with store.lock("other"):  # per zone
             pass
         probe = (
-            "import sys; from pathlib import Path; from zones.store import ZoneStore, ZoneBusy\n"
+            "import sys; from pathlib import Path\n"
+            "from piizone.zones.storage.store import ZoneStore, ZoneBusy\n"
             "try:\n    ZoneStore(Path(sys.argv[1])).lock('z').__enter__()\n"
             "except ZoneBusy:\n    sys.exit(3)\n"
         )

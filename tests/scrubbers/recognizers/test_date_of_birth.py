@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.date_of_birth import DateOfBirthRecognizer
+from piizone.scrubbers.recognizers.date_of_birth import DateOfBirthRecognizer
 
 REC = DateOfBirthRecognizer()
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from scrubbers.recognizers.intl_street_address import InternationalStreetAddressRecognizer
+from piizone.scrubbers.recognizers.intl_street_address import InternationalStreetAddressRecognizer
 
 REC = InternationalStreetAddressRecognizer()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.luhn_card import LuhnCardRecognizer
+from piizone.scrubbers.recognizers.luhn_card import LuhnCardRecognizer
 
 REC = LuhnCardRecognizer()
 

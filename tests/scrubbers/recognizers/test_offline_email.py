@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers import recognizer_factory
-from scrubbers.recognizers.offline_email import OfflineEmailRecognizer
+from piizone.scrubbers.recognizers import recognizer_factory
+from piizone.scrubbers.recognizers.offline_email import OfflineEmailRecognizer
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.person_name import PersonNameRecognizer
+from piizone.scrubbers.recognizers.person_name import PersonNameRecognizer
 
 REC = PersonNameRecognizer()
 REC.load()

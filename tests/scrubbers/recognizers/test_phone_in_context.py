@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.phone_in_context import PhoneInContextRecognizer
+from piizone.scrubbers.recognizers.phone_in_context import PhoneInContextRecognizer
 
 REC = PhoneInContextRecognizer()
 

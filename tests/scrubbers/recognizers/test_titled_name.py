@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.titled_name import TitledNameRecognizer
+from piizone.scrubbers.recognizers.titled_name import TitledNameRecognizer
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 

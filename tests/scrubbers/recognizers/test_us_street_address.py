@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from scrubbers.recognizers.us_street_address import StreetAddressRecognizer
+from piizone.scrubbers.recognizers.us_street_address import StreetAddressRecognizer
 
 REC = StreetAddressRecognizer()
 

@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 import spacy
 
-from scrubbers.policy import load_policy
-from scrubbers.recognizers.world_name import WorldNameRecognizer
+from piizone.scrubbers.policy import load_policy
+from piizone.scrubbers.recognizers.world_name import WorldNameRecognizer
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from zones.audit import open_audit_log, record
-from zones.exceptions import ZoneError
-from zones.home import piizone_home, zones_dir
-from zones.store import validate_zone_name
+from piizone.zones.audit.log import open_audit_log, record
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import piizone_home, zones_dir
+from piizone.zones.storage.store import validate_zone_name
 
 SECURITY_MEASURES = (
     "Redaction before storage: personal data found by the scan is removed, masked, "

@@ -26,21 +26,21 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
-from scrubbers.formats import iter_table_chunks
-from scrubbers.known_values import KnownValues
-from scrubbers.operators import Redactor
-from scrubbers.parallel import close_engine, make_engine
-from scrubbers.policy import Policy, load_policy, parse_policy
-from scrubbers.prefetch import prefetch
-from scrubbers.redact import learn_values, redact_frames, redact_into
-from scrubbers.reports import Report, SourceReport, render_json, tool_version
-from scrubbers.scan import TextScan, scan_file, scan_frames
-from zones import access, audit, journal
-from zones.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
-from zones.config import require_initialized
-from zones.crypto import EncryptingWriter, new_dek
-from zones.exceptions import AccessDenied, ZoneError
-from zones.fingerprints import (
+from piizone.scrubbers.formats import iter_table_chunks
+from piizone.scrubbers.known_values import KnownValues
+from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.parallel import close_engine, make_engine
+from piizone.scrubbers.policy import Policy, load_policy, parse_policy
+from piizone.scrubbers.prefetch import prefetch
+from piizone.scrubbers.redact import learn_values, redact_frames, redact_into
+from piizone.scrubbers.reports import Report, SourceReport, render_json, tool_version
+from piizone.scrubbers.scan import TextScan, scan_file, scan_frames
+from piizone.zones import access, journal
+from piizone.zones.audit import log as audit
+from piizone.zones.config import require_initialized
+from piizone.zones.exceptions import AccessDenied, ZoneError
+from piizone.zones.leakcheck.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
+from piizone.zones.leakcheck.fingerprints import (
     FingerprintCollector,
     collect_columns,
     collecting_redactor,
@@ -48,10 +48,11 @@ from zones.fingerprints import (
     load_fingerprints,
     write_fingerprints,
 )
-from zones.keys import ensure_pseudonym_key, load_kek, load_kek_for
-from zones.metadata_names import NameMasker, seal_spec, source_spec
-from zones.sources import Source, SourceItem, resolve_sources
-from zones.store import (
+from piizone.zones.provision.metadata_names import NameMasker, seal_spec, source_spec
+from piizone.zones.provision.sources import Source, SourceItem, resolve_sources
+from piizone.zones.storage.crypto import EncryptingWriter, new_dek
+from piizone.zones.storage.keys import ensure_pseudonym_key, load_kek, load_kek_for
+from piizone.zones.storage.store import (
     MANIFEST_FORMAT,
     MANIFEST_VERSION,
     ZoneStore,
@@ -77,7 +78,7 @@ class ZoneRequest:
     owner: str | None = None
     # Engine choice: {"workers": N, "engine": "local"|"dask", "scheduler": address}.
     engine: dict[str, Any] = field(default_factory=dict)
-    canaries: int = 0  # synthetic records to plant (zones.canaries)
+    canaries: int = 0  # synthetic records to plant (piizone.zones.leakcheck.canaries)
     # Dictionary-only sources (`--known-values`): their identifier values are learned and
     # redacted wherever they appear in the zone; their data is never copied into it.
     known_values: list[str] = field(default_factory=list)
@@ -99,7 +100,9 @@ def actor() -> dict[str, Any]:
 
 def policy_text(policy_path: str | None) -> str:
     if policy_path is None:
-        return resources.files("scrubbers").joinpath("default_policy.yaml").read_text("utf-8")
+        return (
+            resources.files("piizone.scrubbers").joinpath("default_policy.yaml").read_text("utf-8")
+        )
     return Path(policy_path).read_text("utf-8")
 
 
@@ -298,7 +301,7 @@ def _build_with(
     canaries: int = 0,
     known: _KnownPlan | None = None,
 ) -> BuildResult:
-    # Every value the redactor transforms is fingerprinted on the way (zones.fingerprints):
+    # Every value the redactor transforms is fingerprinted on the way (leakcheck):
     # the cheapest place, it already sees each distinct redacted value once.
     collector = FingerprintCollector(dek)
     redactor = collecting_redactor(Redactor(policy, ensure_pseudonym_key(store.home)), collector)
@@ -509,7 +512,7 @@ class _KnownPlan:
         """What the manifest says: the sources (masked, no password) and counts, never a value.
 
         Like the zone's own sources, the address is stored masked and what refresh re-reads is
-        sealed under the zone's key (zones.metadata_names).
+        sealed under the zone's key (piizone.zones.provision.metadata_names).
         """
         return {
             "enabled": self.enabled,
@@ -619,7 +622,7 @@ def _refresh_spec(spec: str) -> str:
 
 def _load_report(directory: Path) -> dict[str, SourceReport]:
     """The parent version's report, by zone path, for reused items."""
-    from scrubbers.reports import ColumnReport, Sample
+    from piizone.scrubbers.reports import ColumnReport, Sample
 
     try:
         data = json.loads((directory / "report.json").read_text("utf-8"))
@@ -666,7 +669,7 @@ def _publish_audited(
     staging: Path = result.staging  # type: ignore[attr-defined]
     version = result.manifest["version"]
     # The publish and its record are one step: a crash between them is settled by the next
-    # command from this intent (zones.journal), which the record names.
+    # command from this intent (piizone.zones.journal), which the record names.
     intent = journal.begin(store.home, action, zone=name, version=version, previous=previous)
     try:
         store.publish(name, staging, version)

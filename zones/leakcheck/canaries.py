@@ -34,10 +34,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import audit
-from zones.crypto import EncryptingWriter
-from zones.exceptions import ZoneError
-from zones.fingerprints import (
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.leakcheck.fingerprints import (
     FingerprintError,
     FingerprintSet,
     Matcher,
@@ -45,7 +44,9 @@ from zones.fingerprints import (
     load_fingerprints,
     read_encrypted,
 )
-from zones.store import ZoneStore
+from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.store import ZoneStore
+from piizone.zones.storage.zone_keys import unwrap_zone_key
 
 CANARIES_FILE = "canaries.json"
 CANARY_DATA_PATH = "data/_extra/members.jsonl"
@@ -165,7 +166,9 @@ class CheckReport:
     zone: str
     file: str
     lines: int = 0
-    findings: list[Any] = field(default_factory=list)  # zones.egress.Finding, masked
+    findings: list[Any] = field(
+        default_factory=list
+    )  # piizone.zones.leakcheck.egress.Finding, masked
     reasons: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -185,8 +188,7 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
     check is a membership test against the zone's original values, so each one is audited
     (`zone.canary_check`, hit counts only) — repeated checks of guessed values show in the log.
     """
-    from zones.egress import match_text_output
-    from zones.lifecycle import unwrap_zone_key
+    from piizone.zones.leakcheck.egress import match_text_output
 
     store = store or ZoneStore()
     details: dict[str, Any] = {"file": Path(file).name}
@@ -247,7 +249,7 @@ class _LazyEngine:
 
     def analyze(self, text: str):
         if self._engine is None:
-            from zones.egress import _engine_for_zone
+            from piizone.zones.leakcheck.egress import _engine_for_zone
 
             self._engine = _engine_for_zone(self._store, self._name)
         return self._engine.analyze(text)

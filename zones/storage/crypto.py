@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneError
 
 MAGIC = b"PIIZ"
 VERSION = 1

@@ -5,10 +5,10 @@ named `jane.doe@example.com_123-45-6789.csv` or a `?query=... WHERE email = '...
 of them (and in the zone's own file names). So:
 
   * every path component of a file source (and of an SQLite database path) is recorded masked
-    (scrubbers.masking.mask_name: e-mails, digits, the engine's findings); a component that
+    (piizone.scrubbers.masking.mask_name: e-mails, digits, the engine's findings); a component that
     changed gets `~<8 hex>`, an HMAC of the real name under a key derived from the zone's data
     key, so two names that mask alike stay apart and a refresh maps a file to the same path;
-  * a SQL source's display form already has its query literals replaced (zones.sources);
+  * a SQL source's display form already has its query literals replaced (zones.provision.sources);
   * the exact spec a refresh re-reads is stored sealed (AES-256-GCM under a key derived from the
     data key, bound to the zone id) in `spec_sealed`; `spec` holds the masked form.
 """
@@ -27,9 +27,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from scrubbers.findings import Finding
-from scrubbers.masking import mask_name
-from zones.exceptions import ZoneError
+from piizone.scrubbers.findings import Finding
+from piizone.scrubbers.masking import mask_name
+from piizone.zones.exceptions import ZoneError
 
 NAME_KEY_INFO = b"piizone-source-names"
 SPEC_KEY_INFO = b"piizone-source-spec"

@@ -8,8 +8,8 @@ Rules (docs/sandbox.md, "Egress"):
   when its content looks like text (no NUL, few control bytes in the first 64 KiB): renaming
   `leak.csv` to `leak.bin` does not skip the scan. Text is scanned line by line with the
   zone's own policy detectors, and token-wise against the zone's keyed fingerprints of the
-  original PII values seen at provisioning and its canaries (zones.fingerprints,
-  zones.canaries); any finding or hit quarantines the whole file.
+  original PII values seen at provisioning and its canaries (piizone.zones.leakcheck.fingerprints,
+  piizone.zones.leakcheck.canaries); any finding or hit quarantines the whole file.
 * Anything else is *binary* (model weights, pickles, images): released, and listed in the report
   with its size and sha256, because weights are the point of training and detectors cannot read
   them. That is a known gap, stated in the docs: a model can memorise records (canaries catch
@@ -40,15 +40,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scrubbers.masking import mask_value
-from zones import audit
-from zones.canaries import zone_matcher
-from zones.crypto import EncryptingWriter
-from zones.decoded_views import decoded_views, digit_views
-from zones.exceptions import ZoneError
-from zones.home import ensure_private_dir, fsync_dir
-from zones.output_formats import MAX_DECODED_BYTES, UnreadableOutput, text_lines
-from zones.store import ZoneStore
+from piizone.fs import is_within
+from piizone.scrubbers.masking import mask_value
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import ensure_private_dir, fsync_dir
+from piizone.zones.leakcheck.canaries import zone_matcher
+from piizone.zones.leakcheck.decoded_views import decoded_views, digit_views
+from piizone.zones.leakcheck.output_formats import MAX_DECODED_BYTES, UnreadableOutput, text_lines
+from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.store import ZoneStore
 
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
 _SNIFF_BYTES = 64 * 1024
@@ -118,8 +119,6 @@ class EgressReport:
 
 def check_release_dir(out_dir: Path, home: Path) -> Path:
     """The real path of `--out DIR`, refused when it is inside $PIIZONE_HOME or not a dir."""
-    from zones.sandbox import is_within
-
     real = Path(os.path.realpath(out_dir))
     if is_within(str(real), os.path.realpath(home)):
         raise EgressError(
@@ -291,7 +290,7 @@ def remove_tree(root: Path) -> None:
 
 def scan_text_output(path: Path, engine) -> tuple[dict[str, int], list[Finding]]:
     """Scan a file as text whatever its extension (line numbers for every format)."""
-    from scrubbers.scan import scan_file
+    from piizone.scrubbers.scan import scan_file
 
     with tempfile.TemporaryDirectory(prefix="piizone-egress-") as tmp:
         # scan_file picks the reader by extension; a .txt link makes it read any file as text.
@@ -312,9 +311,9 @@ def match_text_output(path: Path, matcher, engine=None) -> list[Finding]:
     The context around a hit masks the other hits *and* what the policy's detectors find on
     that line (`engine`), so the report never shows a neighbouring value raw.
     """
-    from scrubbers.findings import Finding as Span
-    from scrubbers.findings import resolve_overlaps
-    from scrubbers.masking import masked_context
+    from piizone.scrubbers.findings import Finding as Span
+    from piizone.scrubbers.findings import resolve_overlaps
+    from piizone.scrubbers.masking import masked_context
 
     findings: list[Finding] = []
     with open(path, "rb") as f:
@@ -334,11 +333,11 @@ def match_text_output(path: Path, matcher, engine=None) -> list[Finding]:
 def line_view_findings(
     line: str, number: int | None, matcher, engine, skip: frozenset[str] = frozenset()
 ) -> list[Finding]:
-    """Findings in the decoded views of `line` (zones.decoded_views): base64, hex, URL and
+    """Findings in the decoded views of `line` (zones.leakcheck.decoded_views): base64, hex, URL and
     `\\u` escapes decoded, NFKC without zero-width characters, digits joined and spelled
     digits written. Reason "decoded"; the context is the view, masked."""
-    from scrubbers.findings import resolve_overlaps
-    from scrubbers.masking import masked_context
+    from piizone.scrubbers.findings import resolve_overlaps
+    from piizone.scrubbers.masking import masked_context
 
     views = decoded_views(line)
     digits = digit_views(line, views) if matcher else []
@@ -383,9 +382,9 @@ def remask_policy_findings(path: Path, findings: list[Finding], matcher, engine)
     to it (the very thing they missed) would show raw. Each context is rebuilt from its own
     line with both kinds of span masked; one that cannot be placed is withheld.
     """
-    from scrubbers.findings import Finding as Span
-    from scrubbers.findings import resolve_overlaps
-    from scrubbers.masking import masked_context
+    from piizone.scrubbers.findings import Finding as Span
+    from piizone.scrubbers.findings import resolve_overlaps
+    from piizone.scrubbers.masking import masked_context
 
     wanted = {f.line for f in findings if f.line}
     lines: dict[int, str] = {}
@@ -616,8 +615,8 @@ def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore
 
 
 def _engine_for_zone(store: ZoneStore, name: str):
-    from scrubbers.engine import engine_for
-    from scrubbers.policy import parse_policy
+    from piizone.scrubbers.engine import engine_for
+    from piizone.scrubbers.policy import parse_policy
 
     policy_path = store.current_dir(name) / "policy.yaml"
     policy = parse_policy(policy_path.read_text("utf-8"), source=f"zone {name} policy")
@@ -672,7 +671,7 @@ def name_check(rel: str, matcher, engine) -> list[Finding]:
     """Findings in an output's path: pattern detectors, fingerprints/canaries and decoded
     views, on the path as written and with its separators (`/`, `_`) read as spaces.
     Contexts are withheld: the name is the value."""
-    from scrubbers.findings import resolve_overlaps
+    from piizone.scrubbers.findings import resolve_overlaps
 
     found: list[Finding] = []
     for text in dict.fromkeys([rel, rel.replace("/", " ").replace("_", " ")]):
@@ -690,7 +689,7 @@ def name_check(rel: str, matcher, engine) -> list[Finding]:
 
 
 def _span(hit):
-    from scrubbers.findings import Finding as Span
+    from piizone.scrubbers.findings import Finding as Span
 
     return Span(hit.start, hit.end, hit.entity_type, 1.0)
 
@@ -756,7 +755,7 @@ class StreamScanner:
     def mask_lines(self, lines: list[str]) -> list[str]:
         """`mask_line` for a batch: the detectors run once over all of them (nlp.pipe), which
         is what keeps a chatty training loop from being throttled by the check."""
-        from scrubbers.findings import resolve_overlaps
+        from piizone.scrubbers.findings import resolve_overlaps
 
         todo = [i for i, line in enumerate(lines) if line.strip()]
         shown = list(lines)

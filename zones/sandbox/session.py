@@ -11,7 +11,7 @@ How (docs/sandbox.md has the threat model and the measured numbers):
   touches a persistent filesystem, and the tmpfs vanishes with the namespace.
 * Only /usr, /etc and the caller's Python prefixes are visible (read-only); $PIIZONE_HOME, the
   caller's home and the rest of /root are not. The command's outputs go to /zone/out, a private
-  host dir that `zones.egress` scans before anything is released.
+  host dir that `piizone.zones.leakcheck.egress` scans before anything is released.
 * Without a working bwrap, root falls back to unshare(1) with the same layout built by a setup
   script (`build_unshare_args`); anyone else is refused. Never unsandboxed.
 * `--publish PORT` relays the host's 127.0.0.1:PORT over a Unix socket to 127.0.0.1:PORT
@@ -40,12 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zones import access, audit
-from zones.crypto import iter_decrypt
-from zones.exceptions import ZoneError
-from zones.home import ensure_private_dir, piizone_home, zones_dir
-from zones.lifecycle import open_check, unwrap_zone_key
-from zones.store import ZoneStore
+from piizone.fs import is_within
+from piizone.zones import access
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import ensure_private_dir, piizone_home, zones_dir
+from piizone.zones.lifecycle import open_check
+from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.store import ZoneStore
+from piizone.zones.storage.zone_keys import unwrap_zone_key
 
 ISOLATION_BWRAP = "bwrap"
 ISOLATION_UNSHARE = "unshare"
@@ -182,7 +185,7 @@ class SessionResult:
     duration_s: float
     data_bytes: int
     data_ready_s: float | None  # time to stream the zone's data into the sandbox
-    egress: Any = None  # zones.egress.EgressReport
+    egress: Any = None  # piizone.zones.leakcheck.egress.EgressReport
     notes: list[str] = field(default_factory=list)
 
 
@@ -456,11 +459,6 @@ def build_unshare_args(layout: SandboxLayout) -> list[str]:
         "piizone-init",
         *layout.command,
     ]
-
-
-def is_within(path: str, parent: str) -> bool:
-    """True when `path` is `parent` or below it (both real paths)."""
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
 
 
 def check_binds(binds: Iterable[str], home: str, *, allowed_inside: Iterable[str] = ()) -> None:
@@ -783,7 +781,7 @@ def clean_stale_sessions(home: Path) -> int:
 def _remove_session_dir(path: Path) -> None:
     """Remove a session's dir, however deep the command nested its outputs (not rmtree:
     it recurses, and a 1,200-deep /zone/out broke every later session)."""
-    from zones.egress import remove_tree
+    from piizone.zones.leakcheck.egress import remove_tree
 
     remove_tree(path)
 
@@ -838,7 +836,9 @@ def run_session(
 ) -> SessionResult:
     """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
     (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir)."""
-    from zones import egress  # egress pulls in the NLP engine; only needed after the command
+    from piizone.zones.leakcheck import (
+        egress,  # egress pulls in the NLP engine; only needed after the command
+    )
 
     if not cmd:
         raise SandboxError("no command given", hint="piizone sandbox run NAME -- python train.py")
@@ -1052,7 +1052,7 @@ def _work_dir(real_home: str, work: Path) -> str:
 
 def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
     """Refuse a --work DIR holding anything the egress check flags (see check_work_dir)."""
-    from zones import egress
+    from piizone.zones.leakcheck import egress
 
     scratch = ensure_private_dir(session_dir / "work-check")
     try:

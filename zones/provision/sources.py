@@ -52,8 +52,8 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchTableError, SQLAlche
 from sqlalchemy.pool import NullPool
 from sqlglot import exp
 
-from scrubbers.exceptions import InputError
-from scrubbers.formats import (
+from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.formats import (
     CHUNK_ROWS,
     TEXT_CHUNK_CHARS,
     TEXT_CHUNK_OVERLAP,
@@ -64,7 +64,7 @@ from scrubbers.formats import (
     iter_table_chunks,
     iter_text_chunks,
 )
-from zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneError
 
 __all__ = ["Source", "SourceError", "SourceItem", "resolve_sources"]
 
@@ -161,7 +161,7 @@ class SourceItem:
     def text_chunks(
         self, chunk_chars: int = TEXT_CHUNK_CHARS, overlap: int = TEXT_CHUNK_OVERLAP
     ) -> Iterator[TextChunk]:
-        """A text file as overlapping chunks (see scrubbers.formats.iter_text_chunks)."""
+        """A text file as overlapping chunks (see piizone.scrubbers.formats.iter_text_chunks)."""
         if self.kind != "text" or self.path is None:
             raise SourceError(f"{self.relpath}: not a text file")
         before = self._check_file()

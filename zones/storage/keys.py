@@ -31,8 +31,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from zones.exceptions import ZoneError
-from zones.home import ensure_private_dir, keys_dir, write_private_file
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import ensure_private_dir, keys_dir, write_private_file
 
 try:  # cryptography >= 44
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
@@ -89,7 +89,7 @@ class KeyfileKek(KekProvider):
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        self._key = _read_key_file(self.path, "key-encryption key")
+        self._key = read_key_file(self.path, "key-encryption key")
         self.key_id = key_fingerprint(self._key)
         self.provider_id = f"keyfile:{self.key_id}"
 
@@ -531,13 +531,13 @@ def ensure_pseudonym_key(home: Path) -> bytes:
     if not path.exists():
         with contextlib.suppress(FileExistsError):  # created concurrently: use theirs
             write_private_file(path, os.urandom(KEY_SIZE), overwrite=False)
-    return _read_key_file(path, "pseudonym key")
+    return read_key_file(path, "pseudonym key")
 
 
 # --- shared ---------------------------------------------------------------------------------
 
 
-def _read_key_file(path: Path, what: str) -> bytes:
+def read_key_file(path: Path, what: str) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:

@@ -12,7 +12,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from zones.audit import ACTIONS, AuditError, AuditLog, canonical_json, open_audit_log, record
+from piizone.zones.audit.log import (
+    ACTIONS,
+    AuditError,
+    AuditLog,
+    canonical_json,
+    open_audit_log,
+    record,
+)
 
 EXPORT_FORMATS: tuple[str, ...] = ("ocsf", "jsonl", "csv")
 OCSF_SCHEMA_VERSION = "1.1.0"

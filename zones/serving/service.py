@@ -47,12 +47,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from scrubbers.exceptions import ScrubberError
-from scrubbers.reports import tool_version
-from zones import audit
-from zones.config import SERVE_TOKEN_ENV, require_initialized, serve_token
-from zones.exceptions import ZoneError
-from zones.home import piizone_home
+from piizone.scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.reports import tool_version
+from piizone.zones.audit import log as audit
+from piizone.zones.config import SERVE_TOKEN_ENV, require_initialized, serve_token
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import piizone_home
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8787
@@ -510,7 +510,7 @@ def _validation_message(errors: list[dict[str, Any]]) -> str:
 def _check_values(records: list[dict[str, Any]]) -> None:
     """Reject what JSON's standard does not allow but Python's parser accepts (NaN, Infinity)
     and nesting deeper than MAX_DEPTH (the redactor walks nested values recursively)."""
-    from scrubbers.exceptions import InputError
+    from piizone.scrubbers.exceptions import InputError
 
     def walk(value: Any, depth: int, where: str) -> None:
         if depth > MAX_DEPTH:
@@ -533,12 +533,12 @@ def _check_values(records: list[dict[str, Any]]) -> None:
 
 def load_scrubber(options: ServeOptions, home: Path) -> tuple[Any, dict[str, Any], str | None]:
     """The Scrubber to serve, audit details naming its source, and the zone it belongs to."""
-    from zones.bundle import (
+    from piizone.zones.serving.bundle import (
         home_pseudonym_key,
         scrubber_from_bundle,
         scrubber_from_zone,
     )
-    from zones.store import ZoneStore
+    from piizone.zones.storage.store import ZoneStore
 
     chosen = [o for o in (options.policy, options.bundle, options.zone) if o is not None]
     if len(chosen) > 1:
@@ -559,8 +559,8 @@ def load_scrubber(options: ServeOptions, home: Path) -> tuple[Any, dict[str, Any
         scrubber = scrubber_from_zone(options.zone, ZoneStore(home))
         version = scrubber.provenance["zone"]["version"]
         return scrubber, {"source": "zone", "zone_version": version}, options.zone
-    from scrubbers.api import Scrubber
-    from scrubbers.policy import load_policy
+    from piizone.scrubbers.api import Scrubber
+    from piizone.scrubbers.policy import load_policy
 
     policy = load_policy(options.policy)
     scrubber = Scrubber(policy, home_pseudonym_key(home))

@@ -24,7 +24,7 @@ exactly those values, whatever detector would or would not fire on them.
   windows aligned to the run's digit groups) is keyed and looked up.
 
 The set is stored in the zone as `fingerprints.bin`, encrypted with the zone's DEK (bound to
-that path), listed in the manifest with its plaintext sha256 and count. Canaries (zones.canaries)
+that path), listed in the manifest with its plaintext sha256 and count. Canaries (canaries.py)
 reuse the same matcher with their own entries.
 """
 
@@ -43,9 +43,9 @@ from typing import Any
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from scrubbers.entities import DIGIT_ENTITIES
-from zones.crypto import EncryptingWriter, iter_decrypt
-from zones.exceptions import ZoneError
+from piizone.scrubbers.entities import DIGIT_ENTITIES
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage.crypto import EncryptingWriter, iter_decrypt
 
 FINGERPRINTS_FILE = "fingerprints.bin"
 FORMAT = "piizone-fingerprints"

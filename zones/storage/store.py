@@ -25,8 +25,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from zones.exceptions import ZoneError
-from zones.home import ensure_private_dir, fsync_dir, piizone_home, write_private_file, zones_dir
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import (
+    ensure_private_dir,
+    fsync_dir,
+    piizone_home,
+    write_private_file,
+    zones_dir,
+)
 
 MANIFEST_FORMAT = "piizone-zone-manifest"
 MANIFEST_VERSION = 1

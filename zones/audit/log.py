@@ -30,8 +30,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from zones.exceptions import ZoneError
-from zones.home import (
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import (
     audit_dir,
     ensure_private_dir,
     fsync_dir,
@@ -40,7 +40,7 @@ from zones.home import (
     write_private_file,
     zones_dir,
 )
-from zones.store import ZONE_NAME
+from piizone.zones.storage.store import ZONE_NAME
 
 FORMAT_VERSION = 1
 GENESIS = "0" * 64

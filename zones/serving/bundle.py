@@ -33,17 +33,22 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from scrubbers.api import Scrubber
-from scrubbers.exceptions import PolicyError
-from scrubbers.models import ModelInfo, installed_model
-from scrubbers.operators import policy_uses
-from scrubbers.policy import Policy, parse_policy
-from scrubbers.reports import tool_version
-from zones import audit
-from zones.exceptions import ZoneError
-from zones.home import keys_dir, write_private_file
-from zones.keys import PSEUDONYM_KEY_NAME, _read_key_file
-from zones.store import ZoneStore, iso, utc_now
+from piizone.scrubbers.api import Scrubber
+from piizone.scrubbers.exceptions import PolicyError
+from piizone.scrubbers.models import ModelInfo, installed_model
+from piizone.scrubbers.operators import policy_uses
+from piizone.scrubbers.policy import Policy, parse_policy
+from piizone.scrubbers.reports import tool_version
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import keys_dir
+from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME, read_key_file
+from piizone.zones.storage.signing import (
+    SIGNING_PUBLIC_NAME,
+    public_pem,
+    signing_key_path,
+)
+from piizone.zones.storage.store import ZoneStore, iso, utc_now
 
 BUNDLE_FORMAT = "piizone-policy-bundle"
 BUNDLE_VERSION = 1
@@ -51,8 +56,6 @@ POLICY_FILE = "policy.yaml"
 MANIFEST_FILE = "bundle.json"
 SIGNATURE_FILE = "bundle.sig"
 PUBLIC_KEY_FILE = "bundle-signing.pub"
-SIGNING_KEY_NAME = "bundle-signing.ed25519"
-SIGNING_PUBLIC_NAME = "bundle-signing.ed25519.pub"
 # Bounds on what a bundle's files may hold: they are read whole before being trusted.
 MAX_FILE_BYTES = 4 * 1024 * 1024
 
@@ -84,34 +87,6 @@ class VerifiedBundle:
 
 
 # --- keys ----------------------------------------------------------------------------------
-
-
-def signing_key_path(home: Path | None = None) -> Path:
-    return keys_dir(home) / SIGNING_KEY_NAME
-
-
-def ensure_bundle_signing_key(home: Path | None = None) -> bool:
-    """Create the Ed25519 bundle-signing key (and its public key beside it) if missing.
-
-    Returns True when it was created. An existing key is never replaced: bundles signed with
-    it must keep verifying against the public key people were given.
-    """
-    path = signing_key_path(home)
-    if path.exists():
-        return False
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    try:
-        write_private_file(path, pem, overwrite=False)
-    except FileExistsError:  # created concurrently: keep theirs
-        return False
-    public = keys_dir(home) / SIGNING_PUBLIC_NAME
-    write_private_file(public, _public_pem(key.public_key()))
-    return True
 
 
 def load_signing_key(home: Path | None = None) -> Ed25519PrivateKey:
@@ -147,7 +122,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
 def home_pseudonym_key(home: Path | None = None) -> bytes | None:
     """$PIIZONE_HOME's pseudonym key, or None when the home has none (nothing is created)."""
     path = keys_dir(home) / PSEUDONYM_KEY_NAME
-    return _read_key_file(path, "pseudonym key") if path.exists() else None
+    return read_key_file(path, "pseudonym key") if path.exists() else None
 
 
 def pseudonym_key_id(key: bytes) -> str:
@@ -183,7 +158,7 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
         # The signature goes last: a bundle cut short by a crash never verifies.
         for file, content in (
             (POLICY_FILE, policy_bytes),
-            (PUBLIC_KEY_FILE, _public_pem(signing.public_key())),
+            (PUBLIC_KEY_FILE, public_pem(signing.public_key())),
             (MANIFEST_FILE, data),
             (SIGNATURE_FILE, base64.b64encode(signing.sign(data)) + b"\n"),
         ):
@@ -448,12 +423,6 @@ def _load_public(data: bytes, path: Path) -> Ed25519PublicKey:
     if not isinstance(key, Ed25519PublicKey):
         raise BundleError(f"{path}: not an Ed25519 public key")
     return key
-
-
-def _public_pem(key: Ed25519PublicKey) -> bytes:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
 
 
 def _refuse_non_regular_targets(out_dir: Path) -> None:

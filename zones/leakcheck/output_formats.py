@@ -1,7 +1,7 @@
 """Text out of the binary formats a training run writes, so the egress check can read them.
 
 Parquet, Arrow IPC, gzip (csv.gz, jsonl.gz), zip, NumPy .npy and pickle are opened as *data*
-and turned into lines of text (cell values, strings, numbers), which zones.egress scans like
+and turned into lines of text (cell values, strings, numbers), which egress.py scans like
 any text output. Nothing is executed: a pickle is never unpickled (its opcodes are walked with
 pickletools.genops and the strings and numbers it carries are read out), .npy is loaded with
 allow_pickle=False.
@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneError
 
 MAX_DECODED_BYTES = 256 << 20  # decompressed text a gzip/zip may expand to
 MAX_MEMBERS = 1_000

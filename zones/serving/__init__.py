@@ -1,0 +1,1 @@
+"""Serving the zone's policy in production: signed policy bundles and the HTTP service."""
