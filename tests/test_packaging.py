@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tomllib
@@ -49,8 +50,10 @@ def test_bare_folder_names_are_not_importable_outside_the_checkout() -> None:
         "print([n for n in ('cli', 'zones', 'scrubbers') if u.find_spec(n)]); "
         "import piizone.zones.storage.store as s, piizone.cli.main; print(s.__name__)"
     )
+    # As an installed user runs it: no checkout on the path (a PYTHONPATH would put one there).
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/"
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/", env=env
     ).stdout.splitlines()
     assert out == ["[]", "piizone.zones.storage.store"]
 
