@@ -1,0 +1,120 @@
+"""`piizone artifacts`: the files that left zones through sandbox sessions, and their lineage."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from piizone.cli.errors import handle_errors
+from piizone.cli.output import write_output
+from piizone.zones.lineage.artifacts import Artifact, get_artifact, list_artifacts
+
+app = typer.Typer(
+    help=(
+        "Files released from sandbox sessions, with the zone version, policy, command, code and"
+        " reviewer they came from.\n\nExample:\n\n    piizone artifacts list --zone churn"
+    ),
+    no_args_is_help=True,
+)
+
+LIST_COLUMNS = ("id", "created", "zone", "zone_version", "name", "bytes", "user", "verdict")
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class ExportFormat(StrEnum):
+    openlineage = "openlineage"
+
+
+def _table(artifacts: list[Artifact]) -> None:
+    # Never cut when piped: a listing is data, and a cut id cannot be pasted into `show`.
+    console = Console(width=None if sys.stdout.isatty() else 10_000)
+    table = Table(header_style="bold")
+    for column in LIST_COLUMNS:
+        table.add_column(column, no_wrap=True)
+    for a in artifacts:
+        table.add_row(*(str(getattr(a, c)) for c in LIST_COLUMNS))
+    console.print(table)
+
+
+@app.command("list")
+@handle_errors
+def list_cmd(
+    zone: str | None = typer.Option(None, "--zone", "-z", help="Only artifacts of this zone."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table, json or csv."),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
+) -> None:
+    """List released artifacts, oldest first.
+
+    Example:
+
+        piizone artifacts list --zone churn --format csv > artifacts.csv
+    """
+    artifacts = list_artifacts(zone=zone)
+    if json_out or fmt is ListFormat.json:
+        typer.echo(json.dumps([a.model_dump() for a in artifacts], indent=2))
+    elif fmt is ListFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(LIST_COLUMNS)
+        writer.writerows([getattr(a, c) for c in LIST_COLUMNS] for a in artifacts)
+        typer.echo(buffer.getvalue(), nl=False)
+    elif artifacts:
+        _table(artifacts)
+    else:
+        typer.echo("no artifacts" + (f" of zone {zone}" if zone else ""))
+
+
+@app.command("show")
+@handle_errors
+def show_cmd(
+    artifact_id: str = typer.Argument(..., metavar="ID", help="An id or a unique prefix of it."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show one artifact's whole lineage record.
+
+    Example:
+
+        piizone artifacts show a3f9
+    """
+    artifact = get_artifact(artifact_id)
+    if json_out:
+        typer.echo(json.dumps(artifact.model_dump(), indent=2, sort_keys=True))
+        return
+    width = max(len(k) for k in Artifact.model_fields)
+    for key, value in artifact.model_dump().items():
+        typer.echo(f"{key:<{width}}  {'' if value is None else value}")
+
+
+@app.command("export")
+@handle_errors
+def export_cmd(
+    fmt: ExportFormat = typer.Option(..., "--format", help="openlineage: OpenLineage run events."),
+    zone: str | None = typer.Option(None, "--zone", "-z", help="Only artifacts of this zone."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", metavar="FILE", help="Write the events here (default: stdout)."
+    ),
+) -> None:
+    """Export the lineage of released artifacts (one OpenLineage COMPLETE event per session).
+
+    Example:
+
+        piizone artifacts export --format openlineage -o lineage.json
+    """
+    # Imported here: the OpenLineage client models are only needed by this command.
+    from piizone.zones.lineage.openlineage import run_events
+
+    events = run_events(list_artifacts(zone=zone))
+    write_output(json.dumps(events, indent=2) + "\n", output)
