@@ -114,7 +114,7 @@ def export_cmd(
         piizone artifacts export --format openlineage -o lineage.json
     """
     # Imported here: the OpenLineage client models are only needed by this command.
-    from piizone.zones.lineage.openlineage import run_events
+    from piizone.zones.lineage.openlineage import export_openlineage
 
-    events = run_events(list_artifacts(zone=zone))
+    events = export_openlineage(zone)
     write_output(json.dumps(events, indent=2) + "\n", output)

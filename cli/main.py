@@ -20,6 +20,7 @@ from piizone.cli import sandbox as sandbox_cmd
 from piizone.cli import scan as scan_cmd
 from piizone.cli import serve as serve_cmd
 from piizone.cli import zone as zone_cmd
+from piizone.cli import zone_versions  # noqa: F401  (registers zone diff on the zone group)
 from piizone.cli.errors import Terminated, install_signal_handlers, report_error
 
 app = typer.Typer(

@@ -51,6 +51,8 @@ ACTIVITY_IDS: dict[str, int] = {
     "key.status": READ,
     "audit.export": READ,
     "audit.ropa": READ,
+    "zone.diff": READ,
+    "artifacts.export": READ,
     "zone.refresh": UPDATE,
     "zone.hold": UPDATE,
     "zone.grant": UPDATE,

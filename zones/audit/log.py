@@ -93,6 +93,8 @@ ACTIONS: frozenset[str] = frozenset(
         "serve.start",
         "serve.request",
         "serve.stop",
+        "zone.diff",
+        "artifacts.export",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

@@ -7,13 +7,15 @@ piizone runs air-gapped, and the file is handed to whatever ships events out of 
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import dataset_version_dataset, documentation_job
 from openlineage.client.serde import Serde
 
-from piizone.zones.lineage.artifacts import Artifact
+from piizone.zones.audit import log as audit
+from piizone.zones.lineage.artifacts import Artifact, list_artifacts
 
 PRODUCER = "https://github.com/piizone/piizone"
 NAMESPACE = "piizone"
@@ -75,4 +77,13 @@ def run_events(artifacts: list[Artifact]) -> list[dict[str, Any]]:
             outputs=outputs,
         )
         events.append(Serde.to_dict(event))
+    return events
+
+
+def export_openlineage(zone: str | None = None, home: Path | None = None) -> list[dict[str, Any]]:
+    """The run events of every artifact (of `zone`); audited as artifacts.export."""
+    audit.open_audit_log(home).check_writable()
+    events = run_events(list_artifacts(home, zone=zone))
+    details = {"format": "openlineage", "events": len(events)}
+    audit.record("artifacts.export", zone=zone, details=details, home=home)
     return events
