@@ -43,6 +43,7 @@ from presidio_anonymizer.operators import Mask, Redact, Replace
 
 from piizone.scrubbers.exceptions import InputError
 from piizone.scrubbers.findings import LINE_BREAK, Finding, line_parts
+from piizone.scrubbers.generalize import date_shift, generalize
 from piizone.scrubbers.policy import Operator, Policy
 
 TOKEN_HEX_DIGITS = 8
@@ -139,6 +140,11 @@ class Redactor:
             return pseudonym_token(self._key, entity_type, value)
         if kind == "fake":
             return self._fake(entity_type, value)
+        if kind == "generalize":
+            return generalize(entity_type, value, operator.to)
+        if kind == "date_shift":
+            # Keyed like fake: the pseudonym key fixes the offset (a random one per run without).
+            return date_shift(entity_type, value, self._fake_key, operator.days)
         if kind == "keep":
             return value
         # `drop` removes a table column; the policy refuses it for entities, so reaching here

@@ -26,7 +26,17 @@ DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
 # many bytes and YAML nodes.
 MAX_POLICY_BYTES = 1024 * 1024
 MAX_POLICY_NODES = 100_000
-OPERATOR_NAMES = ("redact", "replace", "mask", "pseudonymize", "fake", "drop", "keep")
+OPERATOR_NAMES = (
+    "redact",
+    "replace",
+    "mask",
+    "pseudonymize",
+    "fake",
+    "generalize",
+    "date_shift",
+    "drop",
+    "keep",
+)
 COLUMN_ACTIONS = ("drop", "keep", "scan")
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 
@@ -38,8 +48,20 @@ class _Strict(BaseModel):
 class Operator(_Strict):
     """What happens to a detected value. `type` names one of OPERATOR_NAMES."""
 
-    type: Literal["redact", "replace", "mask", "pseudonymize", "fake", "drop", "keep"]
+    type: Literal[
+        "redact",
+        "replace",
+        "mask",
+        "pseudonymize",
+        "fake",
+        "generalize",
+        "date_shift",
+        "drop",
+        "keep",
+    ]
     value: str | None = None  # replace: a literal; default "<ENTITY>"
+    to: Literal["year", "decade"] | None = None  # generalize: what a date becomes
+    days: int | None = Field(default=None, ge=1, le=3650)  # date_shift: the largest shift
     char: str = "*"  # mask
     chars: int | None = Field(default=None, ge=0)  # mask: how many characters; None = all
     from_end: bool = False  # mask: False masks the head ("************1111")
