@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from piizone.scrubbers.organizations import is_organization_column
+
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from piizone.scrubbers.engine import Engine
 
@@ -30,6 +32,8 @@ KIND_IDENTIFIER = "identifier"
 KIND_FREE_TEXT = "free_text"
 KIND_MIXED = "mixed"
 KIND_CLEAN = "clean"
+# Company names (scrubbers/organizations.py): left as they are, like a clean column.
+KIND_ORGANIZATION = "organization"
 
 # Header names that say what a column holds. Used to confirm weak value evidence, never alone:
 # a column named "email" full of "N/A" is not classified.
@@ -132,6 +136,10 @@ def classify_column(engine: Engine, name: str, series: pd.Series, seed: int = 0)
         if len(distinct) <= SAMPLE_SIZE
         else random.Random(seed).sample(distinct, SAMPLE_SIZE)
     )
+    if is_organization_column(name, sample):
+        return ColumnProfile(
+            name=name, kind=KIND_ORGANIZATION, header_hint=hint, sampled=len(sample)
+        )
     # The header is given to the engine as the value's context ("date of birth: 1985-03-03"), the
     # way a human reads a table: it lifts context-dependent recognizers over their threshold.
     prefix = header_words(name) + ": "
