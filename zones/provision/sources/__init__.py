@@ -37,12 +37,15 @@ own code tells the kinds of SOURCE apart and refuses two items landing on one pa
 from __future__ import annotations
 
 import re
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
 
 from piizone.zones.provision.sources.files import resolve_path
 from piizone.zones.provision.sources.items import Source, SourceError, SourceItem
 from piizone.zones.provision.sources.sql import resolve_sql
 
-__all__ = ["Source", "SourceError", "SourceItem", "resolve_sources"]
+__all__ = ["Source", "SourceError", "SourceItem", "refresh_spec", "resolve_sources"]
 
 URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 
@@ -83,3 +86,26 @@ def _refuse_collisions(sources: list[Source]) -> None:
                 raise SourceError(
                     f"data/{prefix} would be both a file ({owner[prefix]}) and a directory ({uri})"
                 )
+
+
+def refresh_spec(spec: str) -> str:
+    """What refresh re-reads: an absolute path, or the URL without its password.
+
+    A password is never stored; refresh takes it from PGPASSWORD / ~/.pgpass as libpq does, or
+    from `zone refresh --from URL`.
+    """
+    if "://" not in spec:
+        return str(Path(spec).resolve())
+    url = make_url(spec)
+    if not url.password:
+        return spec
+    # Not url.set(password=None): to URL.set, None means "leave unchanged".
+    bare = URL.create(
+        url.drivername,
+        username=url.username,
+        host=url.host,
+        port=url.port,
+        database=url.database,
+        query=url.query,
+    )
+    return bare.render_as_string(hide_password=False)
