@@ -324,7 +324,7 @@ def test_an_unreadable_source_file(home: Path, src: Path) -> None:
 
 def test_a_source_file_that_vanishes_mid_run(home: Path, src: Path, monkeypatch) -> None:
     """The directory is resolved (note.txt listed), then note.txt is deleted before it is read."""
-    import piizone.zones.provision.build as provision
+    import piizone.zones.provision.staging as provision
 
     before = snapshot(home)
     (src / "people.csv").write_text(PEOPLE_CSV + "Amy Li,amy.li@example.org,555-0100,123-45-6789\n")

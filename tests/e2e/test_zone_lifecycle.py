@@ -211,21 +211,21 @@ def test_the_zone_data_is_redacted(world: World) -> None:
 @pytest.fixture(scope="module")
 def refreshed(world: World) -> dict:
     """Change one transcript, then refresh `sample` (and `crm`, unchanged) through the CLI."""
-    import piizone.zones.provision.build as provision
+    import piizone.zones.provision.staging as provision
 
     changed = world.src / CHANGED
     changed.write_text(
         changed.read_text() + f"Customer: and my email is {PLANTED_EMAIL} if you need it.\n"
     )
     provisioned: list[str] = []
-    real = provision._provision_item
+    real = provision.provision_item
 
     def spy(item, zone_path, *args, **kwargs):
         provisioned.append(zone_path)
         return real(item, zone_path, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(provision, "_provision_item", spy)
+        mp.setattr(provision, "provision_item", spy)
         result = world.run("zone", "refresh", "sample")
         assert result.exit_code == 0, result.stderr
         sample_calls = list(provisioned)

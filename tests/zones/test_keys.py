@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from piizone.zones.exceptions import ZoneError
-from piizone.zones.storage import keys
 from piizone.zones.storage.keys import (
     Argon2idParams,
     CommandKek,
@@ -27,6 +26,8 @@ from piizone.zones.storage.keys import (
     read_passphrase,
     rewrap,
 )
+from piizone.zones.storage.keys import keyfile as keyfile_module
+from piizone.zones.storage.keys import passphrase as passphrase_module
 
 FAKE_KMS = str(Path(__file__).with_name("fake_kms.py"))
 DEK = os.urandom(32)
@@ -83,7 +84,7 @@ def test_keyfile_id_collision_draws_a_new_key(piizone_home: Path, monkeypatch):
     first = create_keyfile_kek(piizone_home)
     original = first.path.read_bytes()
     draws = iter([original, os.urandom(32)])
-    monkeypatch.setattr(keys.os, "urandom", lambda n: next(draws))
+    monkeypatch.setattr(keyfile_module.os, "urandom", lambda n: next(draws))
     second = create_keyfile_kek(piizone_home)
     assert second.provider_id != first.provider_id
     assert first.path.read_bytes() == original
@@ -230,14 +231,14 @@ def test_read_passphrase_from_env_prompt_or_error(monkeypatch):
     assert read_passphrase() == "from-env"
 
     monkeypatch.delenv("PIIZONE_PASSPHRASE")
-    monkeypatch.setattr(keys.sys.stdin, "isatty", lambda: False, raising=False)
+    monkeypatch.setattr(passphrase_module.sys.stdin, "isatty", lambda: False, raising=False)
     with pytest.raises(KeyProviderError, match="no passphrase available") as excinfo:
         read_passphrase()
     assert "PIIZONE_PASSPHRASE" in excinfo.value.hint
 
-    monkeypatch.setattr(keys.sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(passphrase_module.sys.stdin, "isatty", lambda: True, raising=False)
     answers = iter(["typed", "typed", "typed", "typo"])
-    monkeypatch.setattr(keys.getpass, "getpass", lambda prompt="": next(answers))
+    monkeypatch.setattr(passphrase_module.getpass, "getpass", lambda prompt="": next(answers))
     assert read_passphrase(confirm=True) == "typed"
     with pytest.raises(KeyProviderError, match="do not match"):
         read_passphrase(confirm=True)

@@ -16,7 +16,8 @@ from piizone.zones.audit import log as audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.lifecycle import init_home, unwrap_zone_key, verify_zone
 from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
-from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.provision.staging import load_report
+from piizone.zones.storage.crypto import EncryptingWriter, iter_decrypt
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import SAMPLE_DATA
@@ -121,7 +122,7 @@ def test_a_failing_writer_leaves_no_staging_and_is_audited(
     def full(self, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(provision.EncryptingWriter, "write", full)
+    monkeypatch.setattr(EncryptingWriter, "write", full)
     with pytest.raises(ZoneError, match="zone 'z' not written: No space left on device"):
         refresh_zone("z", store)
     with pytest.raises(ZoneError, match="No space left on device"):
@@ -252,6 +253,6 @@ def test_a_text_file_is_analysed_once_for_its_report_and_its_redaction(
     expected = scan_file(d / "long.txt", engine_for(load_policy()))
     assert in_zone == len(windows) > 1  # one analysis: as many windows as the scan alone
     version = store.version_dir("z", result.manifest["version"])
-    (got,) = provision._load_report(version).values()
+    (got,) = load_report(version).values()
     expected.path = got.path
     assert got == expected and expected.entities and expected.samples

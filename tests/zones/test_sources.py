@@ -249,7 +249,7 @@ def test_unreadable_file_is_refused(tmp_path, monkeypatch):
     # Tests run as root, where chmod 000 still reads; simulate what access(2) says to a user.
     real_access = os.access
     monkeypatch.setattr(
-        "piizone.zones.provision.sources.os.access",
+        "piizone.zones.provision.sources.files.os.access",
         lambda p, mode: Path(p) != path and real_access(p, mode),
     )
     with pytest.raises(SourceError, match="permission denied"):

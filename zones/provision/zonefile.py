@@ -1,0 +1,95 @@
+"""One source item into one encrypted zone file: scanned for the report, then redacted straight
+into an EncryptingWriter, so its plaintext never reaches the disk."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from piizone.scrubbers.formats import iter_table_chunks
+from piizone.scrubbers.known_values import KnownValues
+from piizone.scrubbers.redact import redact_frames, redact_into
+from piizone.scrubbers.reports import SourceReport
+from piizone.scrubbers.scan import TextScan, scan_file, scan_frames
+from piizone.zones.leakcheck.fingerprints import (
+    FingerprintCollector,
+    collect_columns,
+    identifier_columns,
+)
+from piizone.zones.provision.sources import SourceItem
+from piizone.zones.storage.crypto import EncryptingWriter
+
+
+def provision_item(
+    item: SourceItem,
+    zone_path: str,
+    staging: Path,
+    dek: bytes,
+    zone_id: str,
+    engine,
+    redactor,
+    collector: FingerprintCollector | None = None,
+    known: KnownValues | None = None,
+) -> tuple[dict[str, Any], SourceReport]:
+    """Scan one item for the report, then redact it straight into its encrypted file.
+
+    A text file is analysed once: its report is built from the redactor's own passes (the
+    engine's memo could not hold a file over its long-text budget between a scan and a
+    redaction, so such a file used to be analysed twice).
+    """
+    source_report = SourceReport(
+        path=zone_path, kind=item.kind, format=item.fmt, bytes=item.size or 0
+    )
+    text_scan = None
+    if item.path is not None and item.fmt == "txt":
+        text_scan = TextScan(source_report)
+    elif item.path is not None:
+        source_report = scan_file(item.path, engine)
+        source_report.path = zone_path
+    else:
+        scan_frames(item.table_chunks(), engine, source_report)
+    # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
+    columns = identifier_columns(source_report, redactor.policy) if collector else {}
+    if columns and item.path is not None:
+        for _ in collect_columns(collector, iter_table_chunks(item.path, item.fmt), columns):
+            pass
+    target = prepare(staging / zone_path)
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as raw:
+        writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
+        if text_scan is not None:
+            summary = redact_into(
+                item.path,
+                writer,
+                engine,
+                redactor,
+                fmt=item.fmt,
+                on_pass=text_scan.add,
+                known=known,
+            )
+            text_scan.finish(summary.invalid_bytes)
+        elif item.path is not None:
+            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt, known=known)
+        else:
+            chunks = item.table_chunks()
+            if columns:  # not one more database query: collect on the way through
+                chunks = collect_columns(collector, chunks, columns)
+            summary = redact_frames(chunks, writer, engine, redactor, known=known)
+        writer.close()
+    return {
+        "path": zone_path,
+        "sha256": writer.sha256,
+        "bytes": writer.size,
+        "rows": summary.rows,
+        "format": "parquet" if item.fmt == "sql" else item.fmt,
+        "kind": item.kind,
+        "entities": summary.entities,
+        "known_values": summary.known_values,  # counts of spans found as known values
+        "source": item.source_uri,
+    }, source_report
+
+
+def prepare(path: Path) -> Path:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
