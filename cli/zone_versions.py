@@ -1,10 +1,12 @@
-"""`piizone zone diff` (and, to come, status/versions/prune/extend): a zone's versions over time.
+"""`piizone zone diff | versions | extend`: a zone's versions over time.
 
 Registered on the `zone` group of cli/zone.py; kept apart so each module stays small.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import sys
 from enum import StrEnum
@@ -18,6 +20,7 @@ from piizone.cli.errors import handle_errors
 from piizone.cli.output import write_output
 from piizone.cli.zone import app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
+from piizone.zones.retention import extend_zone, list_versions
 
 
 class DiffFormat(StrEnum):
@@ -89,3 +92,76 @@ def diff(
         write_output(render_diff_html(result), output)
     else:
         _print_diff(result)
+
+
+class ListFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+VERSION_COLUMNS = (
+    "version",
+    "current",
+    "created",
+    "created_by",
+    "parent",
+    "files",
+    "rows",
+    "bytes",
+)
+
+
+@app.command("versions")
+@handle_errors
+def versions(
+    name: str = typer.Argument(..., metavar="NAME"),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table, json or csv."),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
+) -> None:
+    """List a zone's versions still on disk, oldest first (the current one marked).
+
+    Example:
+
+        piizone zone versions churn --format csv
+    """
+    found = list_versions(name)
+    if json_out or fmt is ListFormat.json:
+        typer.echo(json.dumps([v.to_dict() for v in found], indent=2))
+        return
+    if fmt is ListFormat.csv:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(VERSION_COLUMNS)
+        writer.writerows([getattr(v, c) for c in VERSION_COLUMNS] for v in found)
+        typer.echo(buffer.getvalue(), nl=False)
+        return
+    console = Console(width=None if sys.stdout.isatty() else 10_000)
+    table = Table(header_style="bold")
+    for column in VERSION_COLUMNS:
+        table.add_column(column, no_wrap=True)
+    for v in found:
+        cells = [f"v{v.version}", "*" if v.current else "", v.created, v.created_by]
+        cells += ["" if v.parent is None else f"v{v.parent}", str(v.files), str(v.rows)]
+        table.add_row(*cells, str(v.bytes))
+    console.print(table)
+
+
+@app.command("extend")
+@handle_errors
+def extend(
+    name: str = typer.Argument(..., metavar="NAME"),
+    ttl: str = typer.Option(..., "--ttl", metavar="DURATION", help="From now: 12h, 30d, 2w."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Make a zone expire later: DURATION from now (owner or root; audited).
+
+    Example:
+
+        piizone zone extend churn --ttl 30d
+    """
+    expires = extend_zone(name, ttl)
+    if json_out:
+        typer.echo(json.dumps({"zone": name, "expires": expires}))
+    else:
+        typer.echo(f"zone {name} now expires {expires}")

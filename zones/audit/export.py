@@ -55,6 +55,7 @@ ACTIVITY_IDS: dict[str, int] = {
     "artifacts.export": READ,
     "zone.refresh": UPDATE,
     "zone.hold": UPDATE,
+    "zone.extend": UPDATE,
     "zone.grant": UPDATE,
     "zone.revoke": UPDATE,
     "key.rotate": UPDATE,

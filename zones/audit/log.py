@@ -94,6 +94,7 @@ ACTIONS: frozenset[str] = frozenset(
         "serve.request",
         "serve.stop",
         "zone.diff",
+        "zone.extend",
         "artifacts.export",
     }
 )

@@ -1,0 +1,95 @@
+"""How long a zone and its versions live: list the versions, extend the time to live.
+
+`zone versions` shows every version still on disk (older ones stay until pruned, so a model can
+be traced to the data it was trained on); `zone extend` moves the expiry of a zone whose work is
+not done. Both work on the manifests only (nothing is decrypted) and are audited; extending is
+the owner's (or root's), like every change to a zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from piizone.zones import access
+from piizone.zones.audit import log as audit
+from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage.store import ZoneStore, iso, parse_iso, parse_ttl, utc_now
+
+# A zone holds production data: its life is extended a bounded step at a time.
+MAX_EXTENSION_DAYS = 366
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: int
+    current: bool
+    created: str
+    created_by: str
+    parent: int | None
+    files: int
+    rows: int
+    bytes: int
+    policy_sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _created_by(manifest: dict[str, Any]) -> str:
+    by = manifest.get("created_by")
+    return str(by.get("user")) if isinstance(by, dict) else str(by or "")
+
+
+def list_versions(name: str, store: ZoneStore | None = None) -> list[VersionInfo]:
+    """Every version of zone `name` on disk, oldest first; audited as zone.show."""
+    store = store or ZoneStore()
+    audit.open_audit_log(store.home).check_writable()
+    current = store.manifest(name)["version"]
+    found = []
+    for version in store.versions(name):
+        m = store.manifest(name, version)
+        files = m.get("files") or []
+        found.append(
+            VersionInfo(
+                version=version,
+                current=version == current,
+                created=m["created"],
+                created_by=_created_by(m),
+                parent=m.get("parent"),
+                files=len(files),
+                rows=sum(int(f.get("rows") or 0) for f in files),
+                bytes=sum(int(f.get("bytes") or 0) for f in files),
+                policy_sha256=m["policy"]["sha256"],
+            )
+        )
+    details = {"versions": len(found), "listing": "versions"}
+    audit.record("zone.show", zone=name, details=details, home=store.home)
+    return found
+
+
+def extend_zone(name: str, ttl: str, store: ZoneStore | None = None) -> str:
+    """Set the zone to expire `ttl` from now (never earlier than it already does); returns the
+    new expiry. Owner or root only; audited as zone.extend."""
+    store = store or ZoneStore()
+    audit.open_audit_log(store.home).check_writable()
+    delta = parse_ttl(ttl)
+    if delta.days > MAX_EXTENSION_DAYS:
+        raise ZoneError(
+            f"--ttl {ttl} is longer than {MAX_EXTENSION_DAYS} days",
+            hint="extend again later: a zone holds production data",
+        )
+    with store.lock(name):
+        manifest = store.manifest(name)
+        access.require_owner(manifest, "extend", store.home)
+        old = manifest.get("expires")
+        new = utc_now() + delta
+        if old and parse_iso(old) >= new:
+            raise ZoneError(
+                f"zone {name!r} already expires at {old}, after {iso(new)}",
+                hint="a TTL counts from now: give a longer one",
+            )
+        store.update_manifest(name, expires=iso(new))
+    details = {"from": old, "to": iso(new)}
+    audit.record("zone.extend", zone=name, details=details, home=store.home)
+    return iso(new)
