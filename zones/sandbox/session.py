@@ -781,7 +781,7 @@ def clean_stale_sessions(home: Path) -> int:
 def _remove_session_dir(path: Path) -> None:
     """Remove a session's dir, however deep the command nested its outputs (not rmtree:
     it recurses, and a 1,200-deep /zone/out broke every later session)."""
-    from piizone.zones.leakcheck.egress import remove_tree
+    from piizone.zones.leakcheck.output_tree import remove_tree
 
     remove_tree(path)
 
@@ -839,6 +839,7 @@ def run_session(
     from piizone.zones.leakcheck import (
         egress,  # egress pulls in the NLP engine; only needed after the command
     )
+    from piizone.zones.leakcheck.streams import StreamScanner
 
     if not cmd:
         raise SandboxError("no command given", hint="piizone sandbox run NAME -- python train.py")
@@ -899,7 +900,7 @@ def run_session(
             _check_work_dir(
                 work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
             )
-        streams = egress.StreamScanner(store, name, manifest, dek)
+        streams = StreamScanner(store, name, manifest, dek)
         status, data_bytes, ready = _run_bwrap(
             store,
             manifest,
