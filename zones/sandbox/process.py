@@ -6,6 +6,7 @@ output pumped through the stream scanner, and stopped by the signals that end a 
 from __future__ import annotations
 
 import contextlib
+import ctypes  # at the top: _child runs after fork, where an import could deadlock
 import os
 import shlex
 import signal
@@ -235,8 +236,6 @@ def _wait(proc: subprocess.Popen, interrupts: Interrupts) -> int:
 def _child(read_fd: int, parent: int) -> None:
     """In the forked child before exec: the data pipe as fd 3, and die with us (bwrap has
     --die-with-parent; unshare(1) has no such option, so PR_SET_PDEATHSIG is set here)."""
-    import ctypes
-
     os.dup2(read_fd, DATA_FD)
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(1, signal.SIGKILL, 0, 0, 0) != 0:  # PR_SET_PDEATHSIG

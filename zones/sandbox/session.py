@@ -73,7 +73,6 @@ from piizone.zones.sandbox.layout import (
     gpu_devices,
     host_process_env,
     python_prefixes,
-    quarantine_dir,
     remove_session_dir,
     sessions_dir,
 )
@@ -107,7 +106,6 @@ __all__ = [
     "parse_size",
     "probe_isolation",
     "python_prefixes",
-    "quarantine_dir",
     "run_session",
     "sessions_dir",
     "shell_command",
