@@ -401,7 +401,7 @@ def canary_check(
 
         piizone zone canary-check churn generated_samples.txt
     """
-    from piizone.zones.leakcheck.canaries import canary_check as check
+    from piizone.zones.leakcheck.canary_check import canary_check as check
 
     report = check(name, file)
     if json_out:

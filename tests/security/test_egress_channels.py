@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from piizone.zones.leakcheck import egress
+from piizone.zones.leakcheck import egress, streams
 from piizone.zones.lifecycle import init_home, unwrap_zone_key
 from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.storage.store import ZoneStore
@@ -208,7 +208,7 @@ def test_stdout_and_stderr_are_scanned_as_they_stream(zone, tmp_path, capfd):
 
 
 def test_the_stream_check_fails_closed_and_keeps_draining():
-    class Broken(egress.StreamScanner):
+    class Broken(streams.StreamScanner):
         def _load(self):
             raise RuntimeError("policy unreadable")
 
@@ -221,7 +221,7 @@ def test_the_stream_check_fails_closed_and_keeps_draining():
 
 def test_a_fast_stream_is_masked_line_for_line(zone):
     store, manifest, dek = zone
-    scanner = egress.StreamScanner(store, "ch", manifest, dek)
+    scanner = streams.StreamScanner(store, "ch", manifest, dek)
     lines = [
         f"step {i} contact bob.jones@gmail.com\n" if i % 50 == 7 else f"step {i} loss 0.{i}\n"
         for i in range(300)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from piizone.zones.audit import log as audit
-from piizone.zones.leakcheck import egress
+from piizone.zones.leakcheck import egress, output_tree
 from piizone.zones.lifecycle import init_home, unwrap_zone_key
 from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.sandbox import session as sandbox
@@ -106,7 +106,7 @@ def test_a_deep_tree_is_withheld_and_audited(zone, tmp_path):
 def test_count_and_byte_limits_withhold_everything(
     zone, tmp_path, monkeypatch, limit, value, files
 ):
-    monkeypatch.setattr(egress, limit, value)
+    monkeypatch.setattr(output_tree, limit, value)
     host_out = tmp_path / "host"
     host_out.mkdir()
     for i in range(files):
@@ -120,7 +120,7 @@ def test_remove_tree_removes_a_deep_tree(tmp_path):
     root.mkdir()
     _nest(root, DEPTH)
     os.chmod(root / "d", 0o000)  # an unreadable dir the command left behind
-    egress.remove_tree(root)
+    output_tree.remove_tree(root)
     assert not root.exists()
 
 

@@ -13,10 +13,10 @@ from piizone.zones.leakcheck import egress
 from piizone.zones.leakcheck.canaries import (
     CANARIES_FILE,
     CANARY_DATA_PATH,
-    canary_check,
     load_canaries,
     make_canaries,
 )
+from piizone.zones.leakcheck.canary_check import canary_check
 from piizone.zones.lifecycle import init_home, unwrap_zone_key
 from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
 from piizone.zones.storage.crypto import iter_decrypt

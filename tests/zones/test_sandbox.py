@@ -35,6 +35,7 @@ import pytest
 
 from piizone.fs import is_within
 from piizone.zones.audit import log as audit
+from piizone.zones.sandbox import isolation
 from piizone.zones.sandbox import session as sandbox
 from piizone.zones.sandbox.session import (
     SandboxDenied,
@@ -804,7 +805,7 @@ def test_no_session_without_an_audit_record(own_zone, tmp_path, monkeypatch):
 
     started = []
     monkeypatch.setattr(audit, "record", broken)
-    monkeypatch.setattr(sandbox, "_run_bwrap", lambda *a, **kw: started.append(1))
+    monkeypatch.setattr(sandbox, "run_sandboxed", lambda *a, **kw: started.append(1))
     with pytest.raises(audit.AuditError):
         sandbox.run_session("mine", ["true"], out_dir=tmp_path, home=own_zone.home)
     assert started == []
@@ -818,7 +819,7 @@ def test_home_under_a_bound_dir_is_refused(own_zone, tmp_path, monkeypatch):
 
 def test_unavailable_isolation_refuses(own_zone, tmp_path, monkeypatch):
     monkeypatch.setattr(
-        sandbox,
+        isolation,
         "_PROBE_CACHE",
         {"result": "bubblewrap (bwrap) is not installed", "unshare": "unshare is not installed"},
     )
@@ -894,7 +895,8 @@ def _force_unshare(monkeypatch):
         pytest.skip("the unshare fallback is for root")
     if not shutil.which("unshare"):
         pytest.skip("unshare(1) is not installed")
-    monkeypatch.setattr(sandbox, "_PROBE_CACHE", {"result": "bubblewrap (bwrap) is not installed"})
+    no_bwrap = {"result": "bubblewrap (bwrap) is not installed"}
+    monkeypatch.setattr(isolation, "_PROBE_CACHE", no_bwrap)
 
 
 UNSHARE_PROBE = _probe(r"""
@@ -993,8 +995,8 @@ def test_unshare_fallback_dies_with_piizone(own_zone, tmp_path, monkeypatch):
     tag = "UNSHTAG" + secrets.token_hex(4)
     driver = (
         "import sys; from pathlib import Path\n"
-        "from piizone.zones.sandbox import session as sandbox; "
-        "sandbox._PROBE_CACHE['result'] = 'bubblewrap (bwrap) is not installed'; "
+        "from piizone.zones.sandbox import isolation, session as sandbox; "
+        "isolation._PROBE_CACHE['result'] = 'bubblewrap (bwrap) is not installed'; "
         f"sandbox.run_session('mine', ['sh', '-c', 'touch /zone/out/started; "
         f'exec python -c "import time; time.sleep(600)" {tag}\'], '
         f"out_dir=Path({str(tmp_path / 'out')!r}), home=Path({str(own_zone.home)!r}))"

@@ -15,8 +15,8 @@ domains, 555 phone numbers), so a canary is never a real person.
 
 The records themselves are kept in the zone as `canaries.json`, encrypted with the zone's DEK;
 the manifest says only where and how many. Matching reuses the fingerprint matcher (keyed
-HMACs of each canary value, reason "canary"). `zone refresh` carries a zone's canaries over to
-the new version unchanged.
+HMACs of each canary value, reason "canary": `matching.zone_matcher`); the check of a file is
+`canary_check`. `zone refresh` carries a zone's canaries over to the new version unchanged.
 
 Not hidden from a determined reader: the file has its own path and raw-looking identities in an
 otherwise redacted zone. Canaries measure what a model memorised from the data it was given,
@@ -29,24 +29,11 @@ import json
 import os
 import secrets
 import string
-from collections import Counter
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
-from piizone.zones.exceptions import ZoneError
-from piizone.zones.leakcheck.fingerprints import (
-    FingerprintError,
-    FingerprintSet,
-    Matcher,
-    fingerprint_key,
-    load_fingerprints,
-    read_encrypted,
-)
+from piizone.zones.leakcheck.fingerprints import FingerprintError, FingerprintSet, read_encrypted
 from piizone.zones.storage.crypto import EncryptingWriter
-from piizone.zones.storage.store import ZoneStore
-from piizone.zones.storage.zone_keys import unwrap_zone_key
 
 CANARIES_FILE = "canaries.json"
 CANARY_DATA_PATH = "data/_extra/members.jsonl"
@@ -136,15 +123,6 @@ def load_canaries(directory: Path, manifest: dict[str, Any], dek: bytes) -> list
         raise FingerprintError(f"unreadable canaries ({type(e).__name__})") from None
 
 
-def zone_matcher(directory: Path, manifest: dict[str, Any], dek: bytes) -> Matcher:
-    """One matcher for the zone's fingerprints (reason "fingerprint") and canaries."""
-    key = fingerprint_key(dek)
-    matcher = Matcher(key)
-    matcher.add_set(load_fingerprints(directory, manifest, dek), "fingerprint")
-    matcher.add_set(canary_set(load_canaries(directory, manifest, dek), key), "canary")
-    return matcher
-
-
 def _write_encrypted(
     staging: Path, rel: str, data: bytes, dek: bytes, zone_id: str
 ) -> dict[str, Any]:
@@ -156,100 +134,3 @@ def _write_encrypted(
         writer.write(data)
         writer.close()
     return {"path": rel, "sha256": writer.sha256, "bytes": writer.size}
-
-
-# -- `piizone zone canary-check NAME FILE` ----------------------------------------------------
-
-
-@dataclass
-class CheckReport:
-    zone: str
-    file: str
-    lines: int = 0
-    findings: list[Any] = field(
-        default_factory=list
-    )  # piizone.zones.leakcheck.egress.Finding, masked
-    reasons: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def clean(self) -> bool:
-        return not self.findings
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["clean"] = self.clean
-        return data
-
-
-def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> CheckReport:
-    """Look for the zone's canaries and original-PII fingerprints in `file`; audited.
-
-    Like the other `zone` commands it needs the zone's key, i.e. access to $PIIZONE_HOME. Each
-    check is a membership test against the zone's original values, so each one is audited
-    (`zone.canary_check`, hit counts only) — repeated checks of guessed values show in the log.
-    """
-    from piizone.zones.leakcheck.egress import match_text_output
-
-    store = store or ZoneStore()
-    details: dict[str, Any] = {"file": Path(file).name}
-    try:
-        audit.open_audit_log(store.home).check_writable()  # fail closed before any work
-        manifest = store.manifest(name)
-        path = Path(file)
-        if not path.is_file():
-            raise ZoneError(f"{file}: not a file", hint="pass the file of samples to check")
-        dek = unwrap_zone_key(store, manifest)
-        matcher = zone_matcher(store.current_dir(name), manifest, dek)
-        report = CheckReport(zone=name, file=str(file))
-        # The policy's detectors mask whatever else is on a hit's line (loaded only for hits).
-        findings = match_text_output(path, matcher, _LazyEngine(store, name)) if matcher else []
-        for f in findings:
-            f.file = path.name
-        report.findings = findings
-        report.reasons = dict(Counter(f.reason for f in findings))
-        with open(path, "rb") as fh:
-            report.lines = sum(1 for _ in fh)
-        details.update(
-            version=manifest["version"],
-            bytes=path.stat().st_size,
-            lines=report.lines,
-            reasons=report.reasons,
-            entities=dict(Counter(f.entity for f in findings)),
-            canaries=(manifest.get("canaries") or {}).get("count", 0),
-            fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
-        )
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            audit.record(
-                "zone.canary_check",
-                zone=name,
-                outcome="failure",
-                details={**details, "error": type(e).__name__},
-                home=store.home,
-            )
-        if isinstance(e, OSError):
-            raise ZoneError(f"cannot read {file} ({e.strerror})") from None
-        raise
-    audit.record(
-        "zone.canary_check",
-        zone=name,
-        outcome="success" if report.clean else "denied",
-        details=details,
-        home=store.home,
-    )
-    return report
-
-
-class _LazyEngine:
-    """The zone's policy engine, loaded on the first line that needs it (NLP start-up costs
-    seconds; a clean file never pays it)."""
-
-    def __init__(self, store: ZoneStore, name: str):
-        self._store, self._name, self._engine = store, name, None
-
-    def analyze(self, text: str):
-        if self._engine is None:
-            from piizone.zones.leakcheck.egress import _engine_for_zone
-
-            self._engine = _engine_for_zone(self._store, self._name)
-        return self._engine.analyze(text)

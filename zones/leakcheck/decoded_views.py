@@ -2,7 +2,7 @@
 
 Code in a sandbox can write a value in a form no detector and no fingerprint reads: base64,
 hex, URL-encoding, JSON `\\u` escapes, full-width or zero-width-laced Unicode, digits split by
-separators or spelled out. The egress check looks at these views too (egress.py), against
+separators or spelled out. The egress check looks at these views too (matching.py), against
 the zone's fingerprints and canaries and the policy's detectors.
 
 Every view is bounded (line length, tokens per line, decoded size) so a hostile output cannot
