@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from piizone.zones.exceptions import ZoneError
+from piizone.zones.exceptions import Cancelled, ZoneError
 
 
 def confirm_or_abort(question: str, yes: bool, *, action: str, zone: str | None = None) -> None:
@@ -21,4 +21,4 @@ def confirm_or_abort(question: str, yes: bool, *, action: str, zone: str | None 
             f"{question} — refusing without confirmation", hint="no terminal to ask on: pass --yes"
         )
     if not typer.confirm(question, default=False, err=True):
-        raise ZoneError("cancelled")
+        raise Cancelled("cancelled")

@@ -1,4 +1,4 @@
-"""`piizone zone diff | versions | extend`: a zone's versions over time.
+"""`piizone zone diff | versions | extend` and `keys retire`: zones, versions and keys over time.
 
 Registered on the `zone` group of cli/zone.py; kept apart so each module stays small.
 """
@@ -16,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.errors import handle_errors
 from piizone.cli.output import write_output
-from piizone.cli.zone import app
+from piizone.cli.zone import app, keys_app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
-from piizone.zones.retention import extend_zone, list_versions
+from piizone.zones.retention import extend_zone, list_versions, retire_keys
 
 
 class DiffFormat(StrEnum):
@@ -165,3 +166,27 @@ def extend(
         typer.echo(json.dumps({"zone": name, "expires": expires}))
     else:
         typer.echo(f"zone {name} now expires {expires}")
+
+
+@keys_app.command("retire")
+@handle_errors
+def keys_retire(
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Shred the keyfile KEKs no zone version and no config uses any more (after a rotate).
+
+    Example:
+
+        piizone keys rotate --yes && piizone keys retire --yes
+    """
+    confirm_or_abort(
+        "shred every key-encryption key no zone uses any more", yes, action="key.retire"
+    )
+    retired = retire_keys()
+    if json_out:
+        typer.echo(json.dumps({"retired": retired}))
+    elif retired:
+        typer.echo(f"retired {len(retired)} key-encryption key(s): {', '.join(retired)}")
+    else:
+        typer.echo("no key-encryption key to retire")

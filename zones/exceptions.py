@@ -13,3 +13,9 @@ class AccessDenied(ZoneError):
     """The acting user (by real uid) may not do this to the zone: exit 1, audited access.denied."""
 
     exit_code = 1
+
+
+class Cancelled(ZoneError):
+    """The user declined a confirmation: exit 1 (a refusal, not a usage error)."""
+
+    exit_code = 1

@@ -1,4 +1,5 @@
-"""How long a zone and its versions live: list the versions, extend the time to live.
+"""How long zones, their versions and old keys live: list the versions, extend the time to
+live, retire the key-encryption keys a rotation left behind.
 
 `zone versions` shows every version still on disk (older ones stay until pruned, so a model can
 be traced to the data it was trained on); `zone extend` moves the expiry of a zone whose work is
@@ -8,12 +9,17 @@ the owner's (or root's), like every change to a zone.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from piizone.zones import access
+from piizone.zones import access, journal
 from piizone.zones.audit import log as audit
+from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
+from piizone.zones.home import fsync_dir
+from piizone.zones.storage.keys.keyfile import keyfile_keks
 from piizone.zones.storage.store import ZoneStore, iso, parse_iso, parse_ttl, utc_now
 
 # A zone holds production data: its life is extended a bounded step at a time.
@@ -93,3 +99,40 @@ def extend_zone(name: str, ttl: str, store: ZoneStore | None = None) -> str:
     details = {"from": old, "to": iso(new)}
     audit.record("zone.extend", zone=name, details=details, home=store.home)
     return iso(new)
+
+
+def retire_keys(store: ZoneStore | None = None) -> list[str]:
+    """Shred the keyfile KEKs that neither the config nor any version of any zone uses (what
+    `keys rotate` leaves behind); returns their ids. Refused while a rotation is running or
+    unfinished. Audited as key.retire (the ids are fingerprints, never key material)."""
+    store = store or ZoneStore()
+    config = require_initialized(store.home)
+    audit.open_audit_log(store.home).check_writable()
+    with journal.rotate_lock(store.home) as taken:
+        if not taken or any(i.get("action") == "key.rotate" for i in journal.pending(store.home)):
+            raise ZoneError(
+                "a key rotation is running or unfinished", hint="let `piizone keys rotate` finish"
+            )
+        in_use = {f"keyfile:{config['kek'].get('key_id')}"}
+        # New versions are wrapped under the configured KEK, so no zone lock is needed here.
+        for name in store.names():
+            in_use.update(store.manifest(name, v)["key"]["provider"] for v in store.versions(name))
+        retired = []
+        for path in keyfile_keks(store.home):
+            key_id = path.name.removeprefix("kek-").removesuffix(".key")
+            if f"keyfile:{key_id}" not in in_use:
+                _shred_file(path)
+                retired.append(key_id)
+    audit.record("key.retire", details={"retired": retired}, home=store.home)
+    return retired
+
+
+def _shred_file(path: Path) -> None:
+    """Overwrite a key file in place, sync, unlink, sync the directory."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())
+    path.unlink()
+    fsync_dir(path.parent)

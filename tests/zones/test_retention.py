@@ -83,3 +83,29 @@ def test_only_the_owner_or_root_extends(store: ZoneStore) -> None:
             os._exit(3 if "may not extend" in str(e) else 4)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 3
+
+
+def test_keys_retire_shreds_only_unused_keks(store: ZoneStore) -> None:
+    from piizone.zones.lifecycle import rotate_keys
+    from piizone.zones.storage.keys.keyfile import keyfile_keks
+
+    old = {p.name for p in keyfile_keks(store.home)}
+    rotate_keys(store)
+    assert len(keyfile_keks(store.home)) == len(old) + 1
+    declined = runner.invoke(app, ["keys", "retire"], input="n\n")
+    assert declined.exit_code == 2 and len(keyfile_keks(store.home)) == len(old) + 1  # no tty
+    result = runner.invoke(app, ["keys", "retire", "--yes", "--json"])
+    assert result.exit_code == 0, result.output
+    retired = json.loads(result.output)["retired"]
+    assert {f"kek-{k}.key" for k in retired} == old
+    left = keyfile_keks(store.home)
+    assert len(left) == 1 and left[0].name not in old
+    # Every version still opens under the KEK that is left.
+    from piizone.zones.lifecycle import verify_zone
+
+    assert verify_zone("churn", store).ok
+    assert json.loads(runner.invoke(app, ["keys", "retire", "--yes", "--json"]).output) == {
+        "retired": []
+    }
+    last = list(audit.open_audit_log(store.home).records())[-1]
+    assert last["action"] == "key.retire"

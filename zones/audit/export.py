@@ -61,6 +61,7 @@ ACTIVITY_IDS: dict[str, int] = {
     "key.rotate": UPDATE,
     "zone.destroy": DELETE,
     "zone.gc": DELETE,
+    "key.retire": DELETE,
     "redact.run": OTHER,
     "session.end": OTHER,
     "access.denied": OTHER,

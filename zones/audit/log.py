@@ -95,6 +95,7 @@ ACTIONS: frozenset[str] = frozenset(
         "serve.stop",
         "zone.diff",
         "zone.extend",
+        "key.retire",
         "artifacts.export",
     }
 )
