@@ -24,7 +24,10 @@ from piizone.zones.audit.log import (
 from piizone.zones.audit.ropa import produce_ropa
 
 app = typer.Typer(
-    help="Read, verify and export the tamper-evident audit log.",
+    help=(
+        "Read, verify and export the tamper-evident audit log.\n\nExample:\n\n"
+        "    piizone audit log --zone churn --since 7d && piizone audit verify"
+    ),
     no_args_is_help=True,
 )
 

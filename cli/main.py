@@ -6,6 +6,7 @@ import os
 import sys
 
 import typer
+import typer.main
 from typer.exceptions import Abort as TyperAbort
 
 try:  # typer >= 0.20 vendors its own click
@@ -22,10 +23,14 @@ from piizone.cli import serve as serve_cmd
 from piizone.cli import zone as zone_cmd
 from piizone.cli import zone_versions  # noqa: F401  (registers zone diff on the zone group)
 from piizone.cli.errors import Terminated, install_signal_handlers, report_error
+from piizone.cli.help import fill_metavars
 
 app = typer.Typer(
     name="piizone",
-    help="Provision PII-redacted, encrypted training zones from production data.",
+    help=(
+        "Provision PII-redacted, encrypted training zones from production data.\n\nExample:\n\n"
+        "    piizone init && piizone zone create churn --from sample_data"
+    ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -74,11 +79,16 @@ def _settle_interrupted_changes() -> None:
         sys.stderr.write(f"warning: {line}\n")
 
 
+def cli_command() -> typer.core.TyperGroup:
+    """The command tree `piizone` runs: typer's, with metavars in place of Python types."""
+    return fill_metavars(typer.main.get_command(app))
+
+
 def main() -> None:
     """Console entry point: every failure is one `error:` line on stderr, never a traceback."""
     install_signal_handlers()
     try:
-        code = app(standalone_mode=False)
+        code = cli_command()(standalone_mode=False)
     except KeyboardInterrupt:
         # Ctrl-C outside a command body (while workers start, during option parsing): the same
         # one line as inside one, never a traceback.

@@ -35,7 +35,13 @@ WORK = typer.Option(
     "--work",
     help="Share DIR read-only at /zone/work and start there (refused if a scan flags a file).",
 )
-app = typer.Typer(help="Work on a zone's data in an isolated sandbox.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "Work on a zone's data in an isolated sandbox.\n\nExample:\n\n"
+        "    piizone sandbox run churn --out results -- python train.py"
+    ),
+    no_args_is_help=True,
+)
 # The sandboxed command owns stdout; everything piizone says goes to stderr. No markup, no
 # emoji codes, no highlighting: output names are chosen by the sandboxed code and must be shown
 # as they are (a name `[/bold]x.txt` crashed the report, `:smile:` would have been rewritten).

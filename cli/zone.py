@@ -18,8 +18,20 @@ from piizone.cli.errors import handle_errors, report_error
 from piizone.cli.progress import stderr_console
 from piizone.zones import lifecycle
 
-app = typer.Typer(help="Provision, inspect and destroy training zones.", no_args_is_help=True)
-keys_app = typer.Typer(help="Key-encryption keys: status and rotation.", no_args_is_help=True)
+app = typer.Typer(
+    help=(
+        "Provision, inspect and destroy training zones.\n\nExample:\n\n"
+        "    piizone zone create churn --from sample_data --ttl 30d && piizone zone list"
+    ),
+    no_args_is_help=True,
+)
+keys_app = typer.Typer(
+    help=(
+        "Key-encryption keys: status, rotation and retirement.\n\nExample:\n\n"
+        "    piizone keys rotate --yes && piizone keys retire --yes"
+    ),
+    no_args_is_help=True,
+)
 console = Console()
 
 
