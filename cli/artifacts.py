@@ -5,16 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import write_output
+from piizone.cli.output import table_console, write_output
 from piizone.zones.lineage.artifacts import Artifact, get_artifact, list_artifacts
 
 app = typer.Typer(
@@ -39,8 +37,7 @@ class ExportFormat(StrEnum):
 
 
 def _table(artifacts: list[Artifact]) -> None:
-    # Never cut when piped: a listing is data, and a cut id cannot be pasted into `show`.
-    console = Console(width=None if sys.stdout.isatty() else 10_000)
+    console = table_console()
     table = Table(header_style="bold")
     for column in LIST_COLUMNS:
         table.add_column(column, no_wrap=True)

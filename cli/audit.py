@@ -8,11 +8,10 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import write_output
+from piizone.cli.output import table_console, write_output
 from piizone.zones.audit.export import export_audit
 from piizone.zones.audit.log import (
     AuditError,
@@ -76,7 +75,7 @@ def log_cmd(
             out.write(("," if i else "") + "\n" + json.dumps(rec, sort_keys=True))
         out.write("\n]\n")
         return
-    console = Console()
+    console = table_console()
     # Details need room; on a narrow terminal they are left to --json rather than folded into
     # a column a few characters wide.
     show_details = console.width >= 110
@@ -95,7 +94,8 @@ def log_cmd(
         table.add_column("details", overflow="fold")
     for rec in records:
         details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec["details"].items()))
-        details = details if len(details) <= 60 else details[:59] + "…"
+        if sys.stdout.isatty() and len(details) > 60:  # a pipe gets every detail
+            details = details[:59] + "…"
         style = None if rec["outcome"] == "success" else "red"
         table.add_row(
             str(rec["seq"]),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from rich.console import Console
+
 from piizone.scrubbers.output_files import write_output_bytes
 
 
@@ -16,3 +18,13 @@ def write_output(text: str, output: Path | None) -> None:
         sys.stdout.flush()
         return
     write_output_bytes(output, text.encode("utf-8"))
+
+
+# Wide enough that no table row is ever cut or folded when the output is a pipe or a file.
+PIPE_WIDTH = 10_000
+
+
+def table_console() -> Console:
+    """A console for listings: the terminal's width on a terminal; when stdout is a pipe or a
+    file, never cut (rich would otherwise assume 80 columns and truncate ids and times)."""
+    return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)

@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from piizone.cli.errors import handle_errors, report_error
+from piizone.cli.output import table_console
 from piizone.cli.progress import stderr_console
 from piizone.zones import lifecycle
 
@@ -32,7 +32,7 @@ keys_app = typer.Typer(
     ),
     no_args_is_help=True,
 )
-console = Console()
+console = table_console()
 
 
 def _print_json(data) -> None:
@@ -494,9 +494,11 @@ def keys_status(json_out: bool = typer.Option(False, "--json", help="Print JSON.
     if json_out:
         _print_json(status)
         return
-    console.print(f"configured: {status['configured']}")
+    configured = status["configured"]
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(configured.items()) if isinstance(v, str))
+    console.print(f"configured KEK: {shown}", highlight=False, soft_wrap=True)
     for z in status["zones"]:
-        console.print(f"  {z['name']}: {z['provider']}")
+        console.print(f"  {z['name']}: {z['provider']}", highlight=False)
 
 
 @keys_app.command("rotate")

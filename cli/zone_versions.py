@@ -8,17 +8,15 @@ from __future__ import annotations
 import csv
 import io
 import json
-import sys
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import write_output
+from piizone.cli.output import table_console, write_output
 from piizone.cli.zone import app, keys_app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
 from piizone.zones.retention import extend_zone, list_versions, retire_keys
@@ -31,7 +29,7 @@ class DiffFormat(StrEnum):
 
 
 def _print_diff(diff: ZoneDiff) -> None:
-    console = Console(width=None if sys.stdout.isatty() else 10_000)
+    console = table_console()
     policy = "changed" if diff.policy_changed else "unchanged"
     console.print(
         f"zone {diff.zone}: v{diff.old_version} -> v{diff.new_version}; policy {policy}; "
@@ -137,7 +135,7 @@ def versions(
         writer.writerows([getattr(v, c) for c in VERSION_COLUMNS] for v in found)
         typer.echo(buffer.getvalue(), nl=False)
         return
-    console = Console(width=None if sys.stdout.isatty() else 10_000)
+    console = table_console()
     table = Table(header_style="bold")
     for column in VERSION_COLUMNS:
         table.add_column(column, no_wrap=True)
