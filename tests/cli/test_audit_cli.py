@@ -270,6 +270,11 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "zone export-policy": (["customers", "-o", "{out}"], "zone.export_policy", "customers"),
     "keys status": ([], "key.status", None),
     "keys rotate": (["--yes"], "key.rotate", None),
+    "keys retire": (["--yes"], "key.retire", None),
+    "zone diff": (["customers", "--from", "v1", "--to", "v1"], "zone.diff", "customers"),
+    "zone versions": (["customers"], "zone.show", "customers"),
+    "zone extend": (["customers", "--ttl", "300d"], "zone.extend", "customers"),
+    "artifacts export": (["--format", "openlineage"], "artifacts.export", None),
     # A session leaves its start, the check of its outputs and its end (actions joined by "|").
     "sandbox run": (
         ["customers", "--out", "{out}", "--", "true"],
@@ -278,7 +283,15 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     ),
 }
 # Commands that read or report without touching a zone.
-NOT_ZONE_COMMANDS = {"scan", "redact", "audit log", "audit verify"}
+# The artifact registry holds lineage metadata only (no zone data); its export is audited.
+NOT_ZONE_COMMANDS = {
+    "scan",
+    "redact",
+    "audit log",
+    "audit verify",
+    "artifacts list",
+    "artifacts show",
+}
 # Interactive commands need a terminal; their records are tested in tests/cli/test_sandbox_cli.py.
 INTERACTIVE_ZONE_COMMANDS = {"sandbox shell"}
 # Long-running services: their start and stop records are tested in tests/zones/test_service.py.
