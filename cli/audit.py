@@ -13,15 +13,12 @@ from rich.table import Table
 
 from piizone.cli.errors import handle_errors
 from piizone.cli.output import write_output
+from piizone.zones.audit.checkpoints import load_public_key
 from piizone.zones.audit.export import export_audit
-from piizone.zones.audit.log import (
-    AuditError,
-    VerifyResult,
-    load_public_key,
-    open_audit_log,
-    verify_home,
-)
+from piizone.zones.audit.format import AuditError
+from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
+from piizone.zones.audit.verify import VerifyResult
 
 app = typer.Typer(
     help="Read, verify and export the tamper-evident audit log.",

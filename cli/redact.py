@@ -22,7 +22,7 @@ from piizone.cli.progress import byte_progress
 from piizone.scrubbers.exceptions import ScrubberError
 from piizone.scrubbers.policy import load_policy
 from piizone.scrubbers.redact import STDIO, RedactSummary
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.home import keys_dir, piizone_home
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME
 

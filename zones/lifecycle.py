@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones import access, journal
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, journal
 from piizone.zones.config import (
     DEFAULTS,
     config_path,

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from tests.conftest import REPO, SAMPLE_DATA
 

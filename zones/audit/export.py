@@ -12,14 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit.log import (
-    ACTIONS,
-    AuditError,
-    AuditLog,
-    canonical_json,
-    open_audit_log,
-    record,
-)
+from piizone.zones.audit.format import ACTIONS, AuditError, canonical_json
+from piizone.zones.audit.log import AuditLog
+from piizone.zones.audit.recorder import open_audit_log, record
 
 EXPORT_FORMATS: tuple[str, ...] = ("ocsf", "jsonl", "csv")
 OCSF_SCHEMA_VERSION = "1.1.0"

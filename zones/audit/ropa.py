@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from piizone.zones.audit.log import open_audit_log, record
+from piizone.zones.audit.recorder import open_audit_log, record
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import piizone_home, zones_dir
 from piizone.zones.storage.store import validate_zone_name

@@ -34,7 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.leakcheck.fingerprints import (
     FingerprintError,

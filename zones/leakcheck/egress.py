@@ -42,7 +42,7 @@ from typing import Any
 
 from piizone.fs import is_within
 from piizone.scrubbers.masking import mask_value
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, fsync_dir
 from piizone.zones.leakcheck.canaries import zone_matcher

@@ -35,8 +35,7 @@ from piizone.scrubbers.prefetch import prefetch
 from piizone.scrubbers.redact import learn_values, redact_frames, redact_into
 from piizone.scrubbers.reports import Report, SourceReport, render_json, tool_version
 from piizone.scrubbers.scan import TextScan, scan_file, scan_frames
-from piizone.zones import access, journal
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import AccessDenied, ZoneError
 from piizone.zones.leakcheck.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant

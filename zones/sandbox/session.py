@@ -41,8 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from piizone.fs import is_within
-from piizone.zones import access
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, piizone_home, zones_dir
 from piizone.zones.lifecycle import open_check

@@ -39,7 +39,7 @@ from piizone.scrubbers.models import ModelInfo, installed_model
 from piizone.scrubbers.operators import policy_uses
 from piizone.scrubbers.policy import Policy, parse_policy
 from piizone.scrubbers.reports import tool_version
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import keys_dir
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME, read_key_file

@@ -49,7 +49,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from piizone.scrubbers.exceptions import ScrubberError
 from piizone.scrubbers.reports import tool_version
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.config import SERVE_TOKEN_ENV, require_initialized, serve_token
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import piizone_home
