@@ -180,9 +180,7 @@ def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
             rel = path.relative_to(directory).as_posix()
             if path.is_file() and rel not in listed:
                 report.problems.append({"path": rel, "problem": "not in the manifest"})
-        details.update(
-            version=report.version, files=report.files, problems=len(report.problems)
-        )
+        details.update(version=report.version, files=report.files, problems=len(report.problems))
         details.outcome = "success" if report.ok else "failure"
     return report
 

@@ -253,3 +253,21 @@ def audited(
         raise
     if not current.done:
         record(action, zone=zone, outcome=current.outcome, details=dict(current), home=home)
+
+
+@contextlib.contextmanager
+def audited_redaction(policy_sha256: str, home: Path | None = None) -> Iterator[AuditDetails]:
+    """`piizone redact` under `audited("redact.run")`, when there is a piizone home to audit in.
+
+    redact works without `piizone init`: with no home there is nothing to record and the details
+    are dropped. With one it fails closed (no redaction that cannot be recorded) and records
+    the outcome with the policy's sha256 and the counts the body adds.
+    """
+    home = home or piizone_home()
+    if not home.is_dir():
+        yield AuditDetails({"policy_sha256": policy_sha256})
+        return
+    open_audit_log(home).check_writable()
+    details = {"policy_sha256": policy_sha256}
+    with audited("redact.run", home=home, details=details) as current:
+        yield current

@@ -25,11 +25,13 @@ not what a hostile user deliberately left out.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
 import string
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -191,9 +193,12 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
     from piizone.zones.leakcheck.egress import match_text_output
 
     store = store or ZoneStore()
-    details: dict[str, Any] = {"file": Path(file).name}
-    try:
-        audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+    audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+    started = {"file": Path(file).name}
+    with (
+        _read_errors(file),
+        audit.audited("zone.canary_check", zone=name, home=store.home, details=started) as details,
+    ):
         manifest = store.manifest(name)
         path = Path(file)
         if not path.is_file():
@@ -218,26 +223,16 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
             canaries=(manifest.get("canaries") or {}).get("count", 0),
             fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
         )
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            audit.record(
-                "zone.canary_check",
-                zone=name,
-                outcome="failure",
-                details={**details, "error": type(e).__name__},
-                home=store.home,
-            )
-        if isinstance(e, OSError):
-            raise ZoneError(f"cannot read {file} ({e.strerror})") from None
-        raise
-    audit.record(
-        "zone.canary_check",
-        zone=name,
-        outcome="success" if report.clean else "denied",
-        details=details,
-        home=store.home,
-    )
+        details.outcome = "success" if report.clean else "denied"
     return report
+
+
+@contextlib.contextmanager
+def _read_errors(file: Path | str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise ZoneError(f"cannot read {file} ({e.strerror})") from None
 
 
 class _LazyEngine:

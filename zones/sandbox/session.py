@@ -810,7 +810,7 @@ def open_zone_for_session(store: ZoneStore, name: str, user: str) -> dict[str, A
             "access.denied",
             zone=name,
             outcome="denied",
-            details={"operation": "sandbox", "user": user, "reason": str(e)[:200]},
+            details={"operation": "sandbox", "user": user, "reason": audit.error_detail(e)},
             home=store.home,
         )
         if isinstance(e, SandboxDenied):
@@ -870,109 +870,103 @@ def run_session(
     host_out = ensure_private_dir(session_dir / "out")
     publisher = None
     interrupts = Interrupts()
-    try:
-        interrupts.__enter__()
-        # Fail closed: no audit record, no session.
-        audit.record(
-            "session.start",
-            zone=name,
-            details={
-                "session": session,
-                "version": manifest["version"],
-                "command": os.path.basename(cmd[0]),
-                "isolation": isolation,
-                "gpu": bool(devices),
-                "memory_bytes": memory_bytes,
-                "tty": tty,
-                "publish": publish,
-            },
-            home=home,
-        )
-        publish_dir = None
-        if publish is not None:
-            publish_dir = ensure_private_dir(session_dir / "publish")
-            publisher = Publisher(publish, publish_dir)
-        started = time.monotonic()
-        dek = unwrap_zone_key(store, manifest)
-        if work_dir:
-            _check_work_dir(
-                work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
+    # One session.end record, success or failure (a failed session.start writes none).
+    with audit.audited("session.end", zone=name, home=home, details={"session": session}) as end:
+        try:
+            interrupts.__enter__()
+            # Fail closed: no audit record, no session.
+            audit.record(
+                "session.start",
+                zone=name,
+                details={
+                    "session": session,
+                    "version": manifest["version"],
+                    "command": os.path.basename(cmd[0]),
+                    "isolation": isolation,
+                    "gpu": bool(devices),
+                    "memory_bytes": memory_bytes,
+                    "tty": tty,
+                    "publish": publish,
+                },
+                home=home,
             )
-        streams = egress.StreamScanner(store, name, manifest, dek)
-        status, data_bytes, ready = _run_bwrap(
-            store,
-            manifest,
-            dek,
-            cmd,
-            session=session,
-            host_out=str(host_out),
-            ro_binds=ro_binds,
-            work_dir=work_dir,
-            memory=memory_bytes,
-            devices=devices,
-            tty=tty,
-            publish_dir=str(publish_dir) if publish_dir else None,
-            publish_port=publish,
-            isolation=isolation,
-            interrupts=interrupts,
-            streams=streams,
-        )
-        if publisher is not None:  # the sandbox is gone: stop relaying before anything else
-            publisher.close()
-        if interrupts.signal:
-            # The command did not finish: its outputs may be partial and are not what the
-            # user asked for. Discarded unscanned (the staging dir goes in `finally`).
-            raise interrupts.error()
-        duration = time.monotonic() - started
-        report = egress.release_outputs(
-            host_out,
-            Path(out_dir),
-            store=store,
-            name=name,
-            manifest=manifest,
-            dek=dek,
-            session=session,
-            allow_dotfiles=allow_dotfiles,
-            allow_binary=allow_binary,
-        )
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            details = {"session": session, "error": type(e).__name__}
+            publish_dir = None
+            if publish is not None:
+                publish_dir = ensure_private_dir(session_dir / "publish")
+                publisher = Publisher(publish, publish_dir)
+            started = time.monotonic()
+            dek = unwrap_zone_key(store, manifest)
+            if work_dir:
+                _check_work_dir(
+                    work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
+                )
+            streams = egress.StreamScanner(store, name, manifest, dek)
+            status, data_bytes, ready = _run_bwrap(
+                store,
+                manifest,
+                dek,
+                cmd,
+                session=session,
+                host_out=str(host_out),
+                ro_binds=ro_binds,
+                work_dir=work_dir,
+                memory=memory_bytes,
+                devices=devices,
+                tty=tty,
+                publish_dir=str(publish_dir) if publish_dir else None,
+                publish_port=publish,
+                isolation=isolation,
+                interrupts=interrupts,
+                streams=streams,
+            )
+            if publisher is not None:  # the sandbox is gone: stop relaying before anything else
+                publisher.close()
+            if interrupts.signal:
+                # The command did not finish: its outputs may be partial and are not what the
+                # user asked for. Discarded unscanned (the staging dir goes in `finally`).
+                raise interrupts.error()
+            duration = time.monotonic() - started
+            report = egress.release_outputs(
+                host_out,
+                Path(out_dir),
+                store=store,
+                name=name,
+                manifest=manifest,
+                dek=dek,
+                session=session,
+                allow_dotfiles=allow_dotfiles,
+                allow_binary=allow_binary,
+            )
+        except BaseException as e:
+            # How the session was cut short, beside the error `audited` records.
             if isinstance(e, SessionInterrupted):
-                details["interrupted"] = e.signal
+                end["interrupted"] = e.signal
             elif isinstance(e, KeyboardInterrupt):
-                details["interrupted"] = "SIGINT"
-            audit.record("session.end", zone=name, outcome="failure", details=details, home=home)
-        raise
-    finally:
-        interrupts.__exit__()
-        if publisher is not None:
-            publisher.close()
-        with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
-            _remove_session_dir(session_dir)
-    report.stream_lines_masked = streams.lines_masked
-    report.stream_entities = dict(streams.entities)
-    # Masked output lines mark the session (report, session.end) but are not quarantined
-    # outputs: the exit status stays the DESIGN's (CMD's, or 1 for quarantined/withheld files).
-    held = report.quarantined or report.withheld
-    exit_code = status if status != 0 else (1 if held else 0)
-    audit.record(
-        "session.end",
-        zone=name,
-        outcome="success" if exit_code == 0 else "failure",
-        details={
-            "session": session,
-            "exit_code": status,
-            "duration_s": round(duration, 3),
-            "data_bytes": data_bytes,
-            "bytes_released": report.bytes_released,
-            "files_released": len(report.released),
-            "files_quarantined": len(report.quarantined),
-            "stream_lines_masked": report.stream_lines_masked,
+                end["interrupted"] = "SIGINT"
+            raise
+        finally:
+            interrupts.__exit__()
+            if publisher is not None:
+                publisher.close()
+            with contextlib.suppress(OSError):  # left over: the next session's clean-up retries
+                _remove_session_dir(session_dir)
+        report.stream_lines_masked = streams.lines_masked
+        report.stream_entities = dict(streams.entities)
+        # Masked output lines mark the session (report, session.end) but are not quarantined
+        # outputs: the exit status stays the DESIGN's (CMD's, or 1 for quarantined/withheld files).
+        held = report.quarantined or report.withheld
+        exit_code = status if status != 0 else (1 if held else 0)
+        end.update(
+            exit_code=status,
+            duration_s=round(duration, 3),
+            data_bytes=data_bytes,
+            bytes_released=report.bytes_released,
+            files_released=len(report.released),
+            files_quarantined=len(report.quarantined),
+            stream_lines_masked=report.stream_lines_masked,
             **({"withheld": report.withheld} if report.withheld else {}),
-        },
-        home=home,
-    )
+        )
+        end.outcome = "success" if exit_code == 0 else "failure"
     return SessionResult(
         session=session,
         zone=name,
