@@ -59,15 +59,13 @@ def log_cmd(
 
         piizone audit log --action 'zone.*' --actor ada --json
     """
-    records = open_audit_log().records(
-        zone=zone, actor=actor, action=action, since=since, until=until
-    )
+    records = open_audit_log().read(zone=zone, actor=actor, action=action, since=since, until=until)
     if json_out:
         # Streamed element by element: a long log never sits in memory twice.
         out = sys.stdout
         out.write("[")
         for i, rec in enumerate(records):
-            out.write(("," if i else "") + "\n" + json.dumps(rec, sort_keys=True))
+            out.write(("," if i else "") + "\n" + json.dumps(rec.stored(), sort_keys=True))
         out.write("\n]\n")
         return
     console = Console()
@@ -88,16 +86,16 @@ def log_cmd(
     if show_details:
         table.add_column("details", overflow="fold")
     for rec in records:
-        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec["details"].items()))
+        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec.details.items()))
         details = details if len(details) <= 60 else details[:59] + "…"
-        style = None if rec["outcome"] == "success" else "red"
+        style = None if rec.outcome == "success" else "red"
         table.add_row(
-            str(rec["seq"]),
-            rec["time"][:19].replace("T", " "),
-            rec["actor"]["user"],
-            rec["action"],
-            rec["zone"] or "",
-            rec["outcome"],
+            str(rec.seq),
+            rec.time[:19].replace("T", " "),
+            rec.actor.user,
+            rec.action,
+            rec.zone or "",
+            rec.outcome,
             *([details] if show_details else []),
             style=style,
         )

@@ -16,7 +16,9 @@ import re
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from piizone.zones.exceptions import ZoneError
 
@@ -259,6 +261,63 @@ def parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     return obj, None
 
 
+class Actor(BaseModel):
+    """Who acted: the real uid, its account name, the host and the process."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    uid: int
+    user: str
+    host: str
+    pid: int
+
+
+class AuditRecord(BaseModel):
+    """One record as stored, format version `v` (docs/audit-format.md), for code that reads.
+
+    Built from a line that `parse_line` accepted (shape, canonical bytes); strict, so nothing is
+    coerced and `stored()` gives back the very object whose canonical JSON is the line (the MAC
+    covers it). Writers build the dict themselves: writing stays byte-identical.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    v: Literal[1]
+    seq: int
+    time: str
+    actor: Actor
+    action: str
+    zone: str | None
+    outcome: Literal["success", "failure", "denied"]
+    details: dict[str, Any]
+    prev: str
+    mac: str
+
+    @classmethod
+    def of(cls, rec: AuditRecord | dict[str, Any]) -> AuditRecord:
+        """`rec` as a record: itself, or the stored dict it was parsed from."""
+        return rec if isinstance(rec, AuditRecord) else cls.model_validate(rec)
+
+    def stored(self) -> dict[str, Any]:
+        """The record as the JSON object in the log (canonical_json of it is the line)."""
+        return self.model_dump()
+
+    @property
+    def when(self) -> datetime:
+        return datetime.fromisoformat(self.time)
+
+
+def parse_record(line: bytes) -> tuple[AuditRecord | None, str | None]:
+    """`parse_line`, typed: the record of a sound line, or why the line is malformed."""
+    obj, reason = parse_line(line)
+    if reason or obj is None:
+        return None, reason or "not a JSON object"
+    try:
+        return AuditRecord.model_validate(obj), None
+    except ValidationError:  # the shape was checked: only the actor's values can be off
+        return None, "actor fields have the wrong types"
+
+
 def parse_time(value: str | datetime, *, now: datetime | None = None) -> datetime:
     """A filter bound: ISO 8601 date/time (UTC if no offset) or relative `30m`, `12h`, `7d`."""
     if isinstance(value, datetime):
@@ -276,10 +335,6 @@ def parse_time(value: str | datetime, *, now: datetime | None = None) -> datetim
             hint="use an ISO date/time like 2025-01-31 or 2025-01-31T08:00:00Z, or 30m, 12h, 7d",
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def record_time(rec: dict[str, Any]) -> datetime:
-    return datetime.fromisoformat(rec["time"])
 
 
 # ---------------------------------------------------------------------------------------------

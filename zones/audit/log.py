@@ -31,6 +31,7 @@ from piizone.zones.audit.format import (
     SEGMENT_RE,
     SIGNING_KEY_FILE,
     AuditError,
+    AuditRecord,
     Head,
     canonical_json,
     compute_mac,
@@ -40,8 +41,8 @@ from piizone.zones.audit.format import (
     line_hash,
     parse_head,
     parse_line,
+    parse_record,
     parse_time,
-    record_time,
     sanitize_details,
     segment_name,
     utc_now,
@@ -407,7 +408,7 @@ class AuditLog:
 
     # -- reading ------------------------------------------------------------------------------
 
-    def records(
+    def read(
         self,
         *,
         zone: str | None = None,
@@ -416,7 +417,7 @@ class AuditLog:
         outcome: str | None = None,
         since: str | datetime | None = None,
         until: str | datetime | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[AuditRecord]:
         """Records in log order matching every given filter. Does not verify: use `verify`.
 
         `actor` matches the user name or uid; `action` may be a glob (`zone.*`); `since`/`until`
@@ -427,25 +428,30 @@ class AuditLog:
         for entry in entries(self.directory, self.segments()):
             if not entry.terminated:
                 continue  # a torn write in progress or from a crash: not a record yet
-            rec, reason = parse_line(entry.raw)
+            rec, reason = parse_record(entry.raw)
             if rec is None or reason:
                 raise AuditError(
                     f"audit log {entry.file} line {entry.line} is malformed ({reason})",
                     hint="run `piizone audit verify`",
                 )
-            if zone is not None and rec["zone"] != zone:
+            if zone is not None and rec.zone != zone:
                 continue
-            if actor is not None and actor not in (rec["actor"]["user"], str(rec["actor"]["uid"])):
+            if actor is not None and actor not in (rec.actor.user, str(rec.actor.uid)):
                 continue
-            if action is not None and not fnmatch.fnmatchcase(rec["action"], action):
+            if action is not None and not fnmatch.fnmatchcase(rec.action, action):
                 continue
-            if outcome is not None and rec["outcome"] != outcome:
+            if outcome is not None and rec.outcome != outcome:
                 continue
             if lo is not None or hi is not None:
-                t = record_time(rec)
+                t = rec.when
                 if (lo is not None and t < lo) or (hi is not None and t > hi):
                     continue
             yield rec
+
+    def records(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """`read` as the stored JSON objects (for JSON output and callers that index by key)."""
+        for rec in self.read(**filters):
+            yield rec.stored()
 
     def raw_lines(self) -> Iterator[bytes]:
         """Every complete record line as stored (without LF): exports stay MAC-verifiable."""

@@ -111,16 +111,16 @@ def _access_summary(name: str, home: Path | None) -> tuple[list[tuple[Any, ...]]
         lambda: {"actions": set(), "n": 0, "first": None, "last": None, "denied": 0}
     )
     denied: list[str] = []
-    for rec in log.records(zone=name):
-        user = f"{rec['actor']['user']} (uid {rec['actor']['uid']})"
+    for rec in log.read(zone=name):
+        user = f"{rec.actor.user} (uid {rec.actor.uid})"
         u = by_user[user]
         u["n"] += 1
-        u["actions"].add(rec["action"])
-        u["first"] = u["first"] or rec["time"]
-        u["last"] = rec["time"]
-        if rec["outcome"] == "denied" or rec["action"] == "access.denied":
+        u["actions"].add(rec.action)
+        u["first"] = u["first"] or rec.time
+        u["last"] = rec.time
+        if rec.outcome == "denied" or rec.action == "access.denied":
             u["denied"] += 1
-            denied.append(f"{rec['time']} {user}: {rec['action']} (seq {rec['seq']})")
+            denied.append(f"{rec.time} {user}: {rec.action} (seq {rec.seq})")
     rows = [
         (user, ", ".join(sorted(u["actions"])), u["n"], u["denied"], u["first"], u["last"])
         for user, u in sorted(by_user.items())

@@ -417,9 +417,40 @@ def release_outputs(
     allow_binary: bool = False,
 ) -> EgressReport:
     """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out
-    into a fresh directory (see `claim_release_dir`)."""
+    into a fresh directory (see `claim_release_dir`). Audited (egress.scan) like any check: on
+    a failure what was not released stays in the staging dir, which the session removes."""
     check_release_dir(out_dir, store.home)  # before any scan: a refused --out wastes nothing
     report = EgressReport(session=session, out_dir=str(out_dir))
+    started = {"session": session}
+    with audit.audited("egress.scan", zone=name, home=store.home, details=started) as details:
+        try:
+            _scan_and_release(
+                report, host_out, out_dir, store=store, name=name, manifest=manifest, dek=dek,
+                allow_dotfiles=allow_dotfiles, allow_binary=allow_binary,
+            )  # fmt: skip
+        except BaseException:
+            details.update(
+                files_released=len(report.released), files_quarantined=len(report.quarantined)
+            )
+            raise
+        details.update(_scan_details(report))
+        details.outcome = "success" if not (report.quarantined or report.withheld) else "denied"
+    return report
+
+
+def _scan_and_release(
+    report: EgressReport,
+    host_out: Path,
+    out_dir: Path,
+    *,
+    store: ZoneStore,
+    name: str,
+    manifest: dict[str, Any],
+    dek: bytes,
+    allow_dotfiles: bool,
+    allow_binary: bool,
+) -> None:
+    session = report.session
     engine = None
     matcher = None
     entities: Counter[str] = Counter()
@@ -433,12 +464,10 @@ def release_outputs(
         # Fail closed: release nothing, say why, and leave the staging dir to the caller's
         # clean-up (nothing was scanned, so nothing of it may leave).
         report.withheld = str(e)
-        _record_scan(report, name, session, store)
-        return report
+        return
     except (OSError, RecursionError) as e:
         report.withheld = f"the outputs could not be listed ({type(e).__name__})"
-        _record_scan(report, name, session, store)
-        return report
+        return
     scratch = None
     try:
         for number, (rel, path, st) in enumerate(outputs):
@@ -492,28 +521,10 @@ def release_outputs(
                     report.released.append(item)
             finally:
                 os.close(root_fd)
-    except (OSError, EgressError) as e:
-        # Audited like any check (fail closed: what was not released stays in the staging dir,
-        # which the session removes).
-        audit.record(
-            "egress.scan",
-            zone=name,
-            outcome="failure",
-            details={
-                "session": session,
-                "error": type(e).__name__,
-                "files_released": len(report.released),
-                "files_quarantined": len(report.quarantined),
-            },
-            home=store.home,
-        )
-        if isinstance(e, EgressError):
-            raise
+    except OSError as e:
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(entities)
     report.reasons = dict(reasons)
-    _record_scan(report, name, session, store)
-    return report
 
 
 def check_file(
@@ -592,9 +603,9 @@ def check_work_dir(
     return flagged
 
 
-def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore) -> None:
+def _scan_details(report: EgressReport) -> dict[str, Any]:
     details = {
-        "session": session,
+        "session": report.session,
         "files_released": len(report.released),
         "files_quarantined": len(report.quarantined),
         "files_skipped": len(report.skipped),
@@ -605,13 +616,7 @@ def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore
     }
     if report.withheld:
         details["withheld"] = report.withheld
-    audit.record(
-        "egress.scan",
-        zone=name,
-        outcome="success" if not (report.quarantined or report.withheld) else "denied",
-        details=details,
-        home=store.home,
-    )
+    return details
 
 
 def _engine_for_zone(store: ZoneStore, name: str):

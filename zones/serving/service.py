@@ -638,26 +638,17 @@ def _serve_on(
             )
         )
     started = time.monotonic()
-    outcome, stop = "success", {}
-    try:
-        if options.workers == 1:
-            stop = _run_server(app, sock, options)
-        else:
-            stop = _run_workers(app, sock, options)
-        if stop.get("failed_workers"):
-            outcome = "failure"
-    except BaseException as e:
-        outcome, stop = "failure", {"error": type(e).__name__}
-        raise
-    finally:
-        totals = metrics.totals()
-        audit.record(
-            "serve.stop",
-            zone=zone,
-            outcome=outcome,
-            details={**totals, **stop, "seconds": round(time.monotonic() - started, 1)},
-            home=home,
-        )
+    with audit.audited("serve.stop", zone=zone, home=home) as stop:
+        try:
+            if options.workers == 1:
+                stop.update(_run_server(app, sock, options))
+            else:
+                stop.update(_run_workers(app, sock, options))
+            if stop.get("failed_workers"):
+                stop.outcome = "failure"
+        finally:
+            totals = metrics.totals()
+            stop.update({**totals, **stop, "seconds": round(time.monotonic() - started, 1)})
     return totals
 
 
