@@ -98,9 +98,7 @@ def pending(home: Path) -> list[dict[str, Any]]:
 
 
 def _recorded(home: Path, intent_id: str) -> bool:
-    return any(
-        rec["details"].get("intent") == intent_id for rec in audit.open_audit_log(home).records()
-    )
+    return any(rec.details.get("intent") == intent_id for rec in audit.open_audit_log(home).read())
 
 
 def recover(home: Path) -> list[str]:

@@ -1,5 +1,6 @@
 """The tamper-evident audit log (hash chain, MAC, signed checkpoints), its export and the
-record of processing (RoPA) built from it. Depends on storage and the base modules.
+record of processing (RoPA) built from it. Depends on storage, the base modules and scrubbers
+(error messages are masked like file names before they are recorded).
 
 Modules: `format` (the stored record, head and checkpoint formats, canonical JSON, MAC, hash
 chain), `segments` (the log's files), `checkpoints` (Ed25519 seals and the signing key), `log`
