@@ -12,15 +12,12 @@ from rich.table import Table
 
 from piizone.cli.errors import handle_errors
 from piizone.cli.output import table_console, write_output
+from piizone.zones.audit.checkpoints import load_public_key
 from piizone.zones.audit.export import export_audit
-from piizone.zones.audit.log import (
-    AuditError,
-    VerifyResult,
-    load_public_key,
-    open_audit_log,
-    verify_home,
-)
+from piizone.zones.audit.format import AuditError
+from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
+from piizone.zones.audit.verify import VerifyResult
 
 app = typer.Typer(
     help=(
@@ -64,15 +61,13 @@ def log_cmd(
 
         piizone audit log --action 'zone.*' --actor ada --json
     """
-    records = open_audit_log().records(
-        zone=zone, actor=actor, action=action, since=since, until=until
-    )
+    records = open_audit_log().read(zone=zone, actor=actor, action=action, since=since, until=until)
     if json_out:
         # Streamed element by element: a long log never sits in memory twice.
         out = sys.stdout
         out.write("[")
         for i, rec in enumerate(records):
-            out.write(("," if i else "") + "\n" + json.dumps(rec, sort_keys=True))
+            out.write(("," if i else "") + "\n" + json.dumps(rec.stored(), sort_keys=True))
         out.write("\n]\n")
         return
     console = table_console()
@@ -93,17 +88,17 @@ def log_cmd(
     if show_details:
         table.add_column("details", overflow="fold")
     for rec in records:
-        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec["details"].items()))
+        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec.details.items()))
         if sys.stdout.isatty() and len(details) > 60:  # a pipe gets every detail
             details = details[:59] + "…"
-        style = None if rec["outcome"] == "success" else "red"
+        style = None if rec.outcome == "success" else "red"
         table.add_row(
-            str(rec["seq"]),
-            rec["time"][:19].replace("T", " "),
-            rec["actor"]["user"],
-            rec["action"],
-            rec["zone"] or "",
-            rec["outcome"],
+            str(rec.seq),
+            rec.time[:19].replace("T", " "),
+            rec.actor.user,
+            rec.action,
+            rec.zone or "",
+            rec.outcome,
             *([details] if show_details else []),
             style=style,
         )

@@ -22,8 +22,8 @@ from piizone.cli.progress import byte_progress
 from piizone.scrubbers.exceptions import ScrubberError
 from piizone.scrubbers.policy import load_policy
 from piizone.scrubbers.redact import STDIO, RedactSummary
-from piizone.zones.audit import log as audit
-from piizone.zones.home import keys_dir, piizone_home
+from piizone.zones.audit.recorder import audited_redaction
+from piizone.zones.home import keys_dir
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME
 
 
@@ -70,35 +70,19 @@ def redact(
 
     loaded = load_policy(policy)
     redactor = Redactor(loaded, _pseudonym_key())
-    auditing = piizone_home().is_dir()
-    if auditing:  # fail closed: no redaction that cannot be recorded
-        audit.open_audit_log().check_writable()
     size = (
         Path(input_path).stat().st_size if input_path != STDIO and Path(input_path).is_file() else 0
     )
     options = EngineOptions(workers, engine_kind.value, scheduler)
-    try:
-        with (
-            engine_from(loaded, options, size) as engine,
-            byte_progress("redacting", size) as progress,
-        ):
-            summary = redact_file(
-                input_path, output, engine, redactor, progress, fmt.value if fmt else None
-            )
-    except ScrubberError as e:
-        if auditing:
-            _audit("failure", {"error": type(e).__name__, "policy_sha256": loaded.sha256})
-        raise
-    if auditing:
-        _audit(
-            "success",
-            {
-                "format": summary.format,
-                "rows": summary.rows,
-                "entities": summary.entities,
-                "policy_sha256": loaded.sha256,
-            },
+    with (
+        audited_redaction(loaded.sha256) as details,
+        engine_from(loaded, options, size) as engine,
+        byte_progress("redacting", size) as progress,
+    ):
+        summary = redact_file(
+            input_path, output, engine, redactor, progress, fmt.value if fmt else None
         )
+        details.update(format=summary.format, rows=summary.rows, entities=summary.entities)
     _render(summary, json_out)
 
 
@@ -110,10 +94,6 @@ def _pseudonym_key() -> bytes | None:
         raise ScrubberError(
             f"cannot read the pseudonym key {path} ({e.strerror})", hint="check its permissions"
         ) from None
-
-
-def _audit(outcome: str, details: dict) -> None:
-    audit.record("redact.run", outcome=outcome, details=details)
 
 
 def _render(summary: RedactSummary, json_out: bool) -> None:

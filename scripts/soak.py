@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from piizone.zones.audit import log as audit  # noqa: E402
+from piizone.zones import audit  # noqa: E402
 from piizone.zones.lifecycle import verify_zone  # noqa: E402
 from piizone.zones.storage.store import ZoneStore  # noqa: E402
 
@@ -303,7 +303,7 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
 
 APPENDER = """
 import sys
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from pathlib import Path
 log = audit.open_audit_log(Path(sys.argv[1]))
 i = 0

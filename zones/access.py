@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import AccessDenied
 
 OPERATOR_UID = 0

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
 from piizone.zones.storage.zone_keys import finish_rotation
@@ -98,9 +98,7 @@ def pending(home: Path) -> list[dict[str, Any]]:
 
 
 def _recorded(home: Path, intent_id: str) -> bool:
-    return any(
-        rec["details"].get("intent") == intent_id for rec in audit.open_audit_log(home).records()
-    )
+    return any(rec.details.get("intent") == intent_id for rec in audit.open_audit_log(home).read())
 
 
 def recover(home: Path) -> list[str]:

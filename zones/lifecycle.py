@@ -12,8 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones import access, journal
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, journal
 from piizone.zones.config import (
     DEFAULTS,
     config_path,
@@ -22,7 +21,7 @@ from piizone.zones.config import (
     require_initialized,
     save_config,
 )
-from piizone.zones.exceptions import AccessDenied, ZoneError
+from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from piizone.zones.storage.crypto import CryptoError, iter_decrypt
 from piizone.zones.storage.keys import (
@@ -143,15 +142,8 @@ def show_zone(name: str, store: ZoneStore | None = None) -> dict[str, Any]:
 
 
 def _audited_read(action: str, name: str, store: ZoneStore, read):
-    try:
-        value = read(name)
-    except ZoneError as e:
-        audit.record(
-            action, zone=name, outcome="failure", details={"error": str(e)}, home=store.home
-        )
-        raise
-    audit.record(action, zone=name, home=store.home)
-    return value
+    with audit.audited(action, zone=name, home=store.home):
+        return read(name)
 
 
 @dataclass
@@ -170,9 +162,8 @@ class VerifyReport:
 def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
     """Decrypt every file and check its sha256 against the manifest; name each bad file."""
     store = store or ZoneStore()
-    details: dict[str, Any] = {}
-    try:
-        audit.open_audit_log(store.home).check_writable()
+    audit.open_audit_log(store.home).check_writable()
+    with audit.audited("zone.verify", zone=name, home=store.home) as details:
         manifest = store.manifest(name)
         directory = store.current_dir(name)
         dek = unwrap_zone_key(store, manifest)
@@ -189,28 +180,8 @@ def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
             rel = path.relative_to(directory).as_posix()
             if path.is_file() and rel not in listed:
                 report.problems.append({"path": rel, "problem": "not in the manifest"})
-        details = {
-            "version": report.version,
-            "files": report.files,
-            "problems": len(report.problems),
-        }
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            audit.record(
-                "zone.verify",
-                zone=name,
-                outcome="failure",
-                details={"error": " ".join(str(e).split())[:300]},
-                home=store.home,
-            )
-        raise
-    audit.record(
-        "zone.verify",
-        zone=name,
-        outcome="success" if report.ok else "failure",
-        details=details,
-        home=store.home,
-    )
+        details.update(version=report.version, files=report.files, problems=len(report.problems))
+        details.outcome = "success" if report.ok else "failure"
     return report
 
 
@@ -262,33 +233,19 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
     """
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
-    try:
+    # An AccessDenied is audited as access.denied where it is raised.
+    with audit.audited("zone.destroy", zone=name, home=store.home) as details:
         with store.lock(name):
             manifest = store.manifest(name)
             access.require_owner(manifest, "destroy", store.home)
             if manifest.get("legal_hold"):
+                details.outcome = "denied"
                 raise ZoneDenied(
                     f"zone {name!r} is under legal hold",
                     hint=f"lift it first: piizone zone hold {name} --off",
                 )
             versions = store.shred(name)
-    except AccessDenied:
-        raise  # audited as access.denied
-    except ZoneError as e:
-        audit.record(
-            "zone.destroy",
-            zone=name,
-            outcome="denied" if isinstance(e, ZoneDenied) else "failure",
-            details={"error": str(e)},
-            home=store.home,
-        )
-        raise
-    audit.record(
-        "zone.destroy",
-        zone=name,
-        details={"versions": versions, "method": "crypto-shred"},
-        home=store.home,
-    )
+        details.update(versions=versions, method="crypto-shred")
     return versions
 
 

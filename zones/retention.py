@@ -14,8 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from piizone.zones import access, journal
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import fsync_dir

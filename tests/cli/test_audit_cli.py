@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 
 runner = CliRunner()
 SEG1 = audit.segment_name(1)

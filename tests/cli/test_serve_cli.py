@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.config import load_config, save_config
 from piizone.zones.lifecycle import init_home
 from piizone.zones.provision.build import ZoneRequest, create_zone

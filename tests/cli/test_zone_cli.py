@@ -21,7 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO, SAMPLE_DATA
 

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.scrubbers.operators import pseudonym_token
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.lifecycle import unwrap_zone_key
 from piizone.zones.storage.crypto import iter_decrypt
 from piizone.zones.storage.keys import ensure_pseudonym_key

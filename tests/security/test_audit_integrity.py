@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
 

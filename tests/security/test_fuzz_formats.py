@@ -13,6 +13,7 @@ validation never leaves the zones directory.
 from __future__ import annotations
 
 import io
+import json
 import os
 import shutil
 import tempfile
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.scrubbers.exceptions import ScrubberError
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.storage import crypto
 from piizone.zones.storage.store import ZoneStore, validate_zone_name
@@ -219,7 +220,7 @@ def damaged_lines(draw) -> list[bytes]:
     elif kind == "insert":
         lines.insert(i, draw(st.sampled_from(PRISTINE_LINES + [b"{}\n", b"\n", b"null\n"])))
     elif kind == "field":  # a well-formed JSON record with one field changed
-        record = audit.json.loads(lines[i])
+        record = json.loads(lines[i])
         record[draw(st.sampled_from(sorted(audit.RECORD_FIELDS) + ["extra"]))] = draw(json_values)
         lines[i] = audit.canonical_json(record) + b"\n"
     else:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from piizone.zones import access, lifecycle
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, lifecycle
 from piizone.zones.exceptions import AccessDenied
 from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.storage.store import ZoneStore

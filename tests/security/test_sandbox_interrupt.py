@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.lifecycle import init_home
 from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.storage.store import ZoneStore

@@ -16,16 +16,16 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from piizone.zones.audit import log as audit
-from piizone.zones.audit.log import (
+from piizone.zones import audit
+from piizone.zones.audit.format import (
     GENESIS,
     AuditError,
-    AuditLog,
     canonical_json,
     compute_mac,
     line_hash,
     segment_name,
 )
+from piizone.zones.audit.log import AuditLog
 
 KEY = bytes(range(32))
 OTHER_KEY = bytes(range(1, 33))
@@ -748,7 +748,7 @@ def test_fail_closed_when_the_disk_is_full(log: AuditLog, monkeypatch: pytest.Mo
         def __init__(self, st):
             self.f_frsize, self.f_bavail = st.f_frsize, 0
 
-    monkeypatch.setattr(audit.os, "statvfs", lambda p: Full(real(p)))
+    monkeypatch.setattr(os, "statvfs", lambda p: Full(real(p)))
     with pytest.raises(AuditError, match="full"):
         log.check_writable()
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from piizone.zones import audit
 from piizone.zones.audit import export as audit_export
-from piizone.zones.audit import log as audit
 from piizone.zones.audit.export import ACTIVITY_IDS, render_export, to_ocsf
-from piizone.zones.audit.log import AuditError, AuditLog
+from piizone.zones.audit.format import AuditError
+from piizone.zones.audit.log import AuditLog
 
 KEY = bytes(range(32))
 

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from piizone.scrubbers.operators import pseudonym_token
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.home import keys_dir
 from piizone.zones.lifecycle import init_home
 from piizone.zones.provision.build import ZoneRequest, create_zone

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.leakcheck import egress
 from piizone.zones.leakcheck.canaries import (
     CANARIES_FILE,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.leakcheck import egress
 from piizone.zones.lifecycle import init_home, unwrap_zone_key
 from piizone.zones.provision.build import ZoneRequest, create_zone

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.leakcheck import egress
 from piizone.zones.leakcheck.fingerprints import (
     FINGERPRINTS_FILE,

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.config import load_config
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO

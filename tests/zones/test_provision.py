@@ -12,7 +12,7 @@ import pytest
 
 import piizone.zones.provision.build as provision
 from piizone.scrubbers.operators import pseudonym_token
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.lifecycle import init_home, unwrap_zone_key, verify_zone
 from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone

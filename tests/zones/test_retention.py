@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.lifecycle import init_home
 from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
 from piizone.zones.retention import extend_zone, list_versions

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.audit import ropa
 from piizone.zones.exceptions import ZoneError
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import pytest
 
 from piizone.fs import is_within
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.sandbox import isolation
 from piizone.zones.sandbox import session as sandbox
 from piizone.zones.sandbox.session import (

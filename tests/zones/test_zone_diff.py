@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.lifecycle import init_home
 from piizone.zones.lineage.diff import diff_zone

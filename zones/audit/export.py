@@ -12,14 +12,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit.log import (
-    ACTIONS,
-    AuditError,
-    AuditLog,
-    canonical_json,
-    open_audit_log,
-    record,
-)
+from piizone.zones.audit.format import ACTIONS, AuditError, AuditRecord, canonical_json
+from piizone.zones.audit.log import AuditLog
+from piizone.zones.audit.recorder import open_audit_log, record
 
 EXPORT_FORMATS: tuple[str, ...] = ("ocsf", "jsonl", "csv")
 OCSF_SCHEMA_VERSION = "1.1.0"
@@ -97,13 +92,14 @@ def product_version() -> str:
         return "0.0.0"
 
 
-def to_ocsf(rec: dict[str, Any], *, version: str | None = None) -> dict[str, Any]:
+def to_ocsf(record: AuditRecord | dict[str, Any], *, version: str | None = None) -> dict[str, Any]:
     """One audit record as an OCSF API Activity (class 6003) event."""
-    activity_id = ACTIVITY_IDS.get(rec["action"], OTHER)
+    rec = AuditRecord.of(record)
+    activity_id = ACTIVITY_IDS.get(rec.action, OTHER)
     activity_name = ACTIVITY_NAMES[activity_id]
-    success = rec["outcome"] == "success"
-    t = datetime.fromisoformat(rec["time"])
-    actor = rec["actor"]
+    success = rec.outcome == "success"
+    t = rec.when
+    actor = rec.actor
     event: dict[str, Any] = {
         "class_uid": OCSF_CLASS_UID,
         "class_name": "API Activity",
@@ -117,16 +113,16 @@ def to_ocsf(rec: dict[str, Any], *, version: str | None = None) -> dict[str, Any
         "severity": "Informational",
         "status_id": 1 if success else 2,
         "status": "Success" if success else "Failure",
-        "status_detail": rec["outcome"],
+        "status_detail": rec.outcome,
         "time": (t - _EPOCH) // timedelta(milliseconds=1),
         "actor": {
-            "user": {"name": actor["user"], "uid": str(actor["uid"])},
-            "process": {"pid": actor["pid"]},
+            "user": {"name": actor.user, "uid": str(actor.uid)},
+            "process": {"pid": actor.pid},
         },
-        "api": {"operation": rec["action"], "service": {"name": "piizone"}},
-        "src_endpoint": {"hostname": actor["host"]},
-        "device": {"hostname": actor["host"], "type_id": 0, "type": "Unknown"},
-        "resources": [{"type": "zone", "name": rec["zone"]}] if rec["zone"] else [],
+        "api": {"operation": rec.action, "service": {"name": "piizone"}},
+        "src_endpoint": {"hostname": actor.host},
+        "device": {"hostname": actor.host, "type_id": 0, "type": "Unknown"},
+        "resources": [{"type": "zone", "name": rec.zone}] if rec.zone else [],
         "metadata": {
             "version": OCSF_SCHEMA_VERSION,
             "product": {
@@ -134,20 +130,20 @@ def to_ocsf(rec: dict[str, Any], *, version: str | None = None) -> dict[str, Any
                 "vendor_name": "piizone",
                 "version": version or product_version(),
             },
-            "uid": rec["mac"],
-            "sequence": rec["seq"],
+            "uid": rec.mac,
+            "sequence": rec.seq,
             "log_name": "piizone-audit",
-            "original_time": rec["time"],
+            "original_time": rec.time,
         },
         # Keeping prev/mac lets a SIEM re-check the chain against the original log.
         "unmapped": {
             "piizone": {
-                "v": rec["v"],
-                "seq": rec["seq"],
-                "outcome": rec["outcome"],
-                "details": rec["details"],
-                "prev": rec["prev"],
-                "mac": rec["mac"],
+                "v": rec.v,
+                "seq": rec.seq,
+                "outcome": rec.outcome,
+                "details": rec.details,
+                "prev": rec.prev,
+                "mac": rec.mac,
             }
         },
     }
@@ -160,26 +156,27 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def render_csv(records: Iterable[dict[str, Any]]) -> tuple[str, int]:
+def render_csv(records: Iterable[AuditRecord | dict[str, Any]]) -> tuple[str, int]:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     n = 0
-    for rec in records:
-        a = rec["actor"]
+    for stored in records:
+        rec = AuditRecord.of(stored)
+        a = rec.actor
         row = (
-            rec["seq"],
-            rec["time"],
-            a["user"],
-            a["uid"],
-            a["host"],
-            a["pid"],
-            rec["action"],
-            rec["zone"] or "",
-            rec["outcome"],
-            canonical_json(rec["details"]).decode("ascii"),
-            rec["prev"],
-            rec["mac"],
+            rec.seq,
+            rec.time,
+            a.user,
+            a.uid,
+            a.host,
+            a.pid,
+            rec.action,
+            rec.zone or "",
+            rec.outcome,
+            canonical_json(rec.details).decode("ascii"),
+            rec.prev,
+            rec.mac,
         )
         writer.writerow([_csv_cell(v) for v in row])
         n += 1
@@ -199,13 +196,13 @@ def render_export(
         raise AuditError(
             f"unknown export format {fmt!r}", hint=f"use one of: {', '.join(EXPORT_FORMATS)}"
         )
-    records = log.records(zone=zone, since=since, until=until)
+    records = log.read(zone=zone, since=since, until=until)
     if fmt == "csv":
         return render_csv(records)
     lines: list[str] = []
     if fmt == "jsonl":
         # Records are stored canonically, so this reproduces the stored, MAC-verifiable bytes.
-        lines = [canonical_json(r).decode("ascii") for r in records]
+        lines = [canonical_json(r.stored()).decode("ascii") for r in records]
     else:
         version = product_version()
         lines = [json.dumps(to_ocsf(r, version=version), sort_keys=True) for r in records]

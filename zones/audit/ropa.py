@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from piizone.zones.audit.log import open_audit_log, record
+from piizone.zones.audit.recorder import open_audit_log, record
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import piizone_home, zones_dir
 from piizone.zones.storage.store import validate_zone_name
@@ -111,16 +111,16 @@ def _access_summary(name: str, home: Path | None) -> tuple[list[tuple[Any, ...]]
         lambda: {"actions": set(), "n": 0, "first": None, "last": None, "denied": 0}
     )
     denied: list[str] = []
-    for rec in log.records(zone=name):
-        user = f"{rec['actor']['user']} (uid {rec['actor']['uid']})"
+    for rec in log.read(zone=name):
+        user = f"{rec.actor.user} (uid {rec.actor.uid})"
         u = by_user[user]
         u["n"] += 1
-        u["actions"].add(rec["action"])
-        u["first"] = u["first"] or rec["time"]
-        u["last"] = rec["time"]
-        if rec["outcome"] == "denied" or rec["action"] == "access.denied":
+        u["actions"].add(rec.action)
+        u["first"] = u["first"] or rec.time
+        u["last"] = rec.time
+        if rec.outcome == "denied" or rec.action == "access.denied":
             u["denied"] += 1
-            denied.append(f"{rec['time']} {user}: {rec['action']} (seq {rec['seq']})")
+            denied.append(f"{rec.time} {user}: {rec.action} (seq {rec.seq})")
     rows = [
         (user, ", ".join(sorted(u["actions"])), u["n"], u["denied"], u["first"], u["last"])
         for user, u in sorted(by_user.items())
@@ -141,16 +141,19 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
     m = load_manifest(name, home)
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows, denied, audit_status = _access_summary(name, home)
+    out = _identity_sections(name, m, when)
+    out += _data_sections(m)
+    out += _policy_and_access_sections(m, rows, denied)
+    out += _retention_and_security_sections(m, audit_status)
+    return "\n".join(out) + "\n"
+
+
+def _identity_sections(name: str, m: dict[str, Any], when: str) -> list[str]:
+    """The title, the zone's identity, 1 (controller and owner), 2 (purpose)."""
     owner = _first(m, "owner")
     created_by = _first(m, "created_by", "created.by")
     created = _first(m, "created.time", "created.at", "created_at", "created")
     created = None if isinstance(created, dict) else created
-    provider = _first(m, "kek_provider", "key.provider", "kek.provider", "provider_id", "provider")
-    policy_sha = _first(m, "policy.sha256", "policy_sha256")
-    expires = _first(m, "expires", "expires_at")
-    hold = m.get("legal_hold")
-    hold_on = hold.get("on", hold.get("active")) if isinstance(hold, dict) else hold
-
     out = [
         f"# Record of processing — zone `{_cell(name)}`",
         "",
@@ -180,6 +183,12 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
         "## 3. Categories of personal data",
         "",
     ]
+    return out
+
+
+def _data_sections(m: dict[str, Any]) -> list[str]:
+    """3 (categories of personal data), 4 (data subjects), 5 (sources)."""
+    out: list[str] = []
     scan = _first(m, "scan_summary", "scan", "summary") or {}
     totals = scan.get("totals") if isinstance(scan, dict) else None
     if isinstance(totals, dict) and totals:
@@ -226,7 +235,15 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
     if files:
         n_rows = sum(f.get("rows") or 0 for f in files if isinstance(f, dict))
         out += ["", f"The zone holds {len(files)} redacted, encrypted file(s), {n_rows} rows."]
-    out += [
+    return out
+
+
+def _policy_and_access_sections(
+    m: dict[str, Any], rows: list[tuple[Any, ...]], denied: list[str]
+) -> list[str]:
+    """6 (policy), 7 (recipients and access)."""
+    policy_sha = _first(m, "policy.sha256", "policy_sha256")
+    out = [
         "",
         "## 6. Policy",
         "",
@@ -249,7 +266,16 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
         out.append("No audit records name this zone.")
     if denied:
         out += ["", "Denied attempts:", "", *[f"- {_cell(d)}" for d in denied]]
-    out += [
+    return out
+
+
+def _retention_and_security_sections(m: dict[str, Any], audit_status: str) -> list[str]:
+    """Transfers, 8 (retention and erasure), 9 (security measures)."""
+    expires = _first(m, "expires", "expires_at")
+    hold = m.get("legal_hold")
+    hold_on = hold.get("on", hold.get("active")) if isinstance(hold, dict) else hold
+    provider = _first(m, "kek_provider", "key.provider", "kek.provider", "provider_id", "provider")
+    out = [
         "",
         "No transfers to third countries or external recipients are made by piizone: the zone",
         "stays encrypted on this host and sandbox sessions have no network access.",
@@ -266,7 +292,7 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
     ]
     prov = f" (provider `{_cell(provider)}`)" if provider else ""
     out += ["- " + m_.format(provider=prov, audit_status=audit_status) for m_ in SECURITY_MEASURES]
-    return "\n".join(out) + "\n"
+    return out
 
 
 def produce_ropa(name: str, *, home: Path | None = None) -> str:

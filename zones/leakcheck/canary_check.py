@@ -7,12 +7,14 @@ The canaries themselves (making, planting, loading) are in `canaries`; the match
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.leakcheck.matching import LazyEngine, match_text_output, zone_matcher
 from piizone.zones.storage.store import ZoneStore
@@ -47,9 +49,12 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
     (`zone.canary_check`, hit counts only) — repeated checks of guessed values show in the log.
     """
     store = store or ZoneStore()
-    details: dict[str, Any] = {"file": Path(file).name}
-    try:
-        audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+    audit.open_audit_log(store.home).check_writable()  # fail closed before any work
+    started = {"file": Path(file).name}
+    with (
+        _read_errors(file),
+        audit.audited("zone.canary_check", zone=name, home=store.home, details=started) as details,
+    ):
         manifest = store.manifest(name)
         path = Path(file)
         if not path.is_file():
@@ -74,23 +79,13 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
             canaries=(manifest.get("canaries") or {}).get("count", 0),
             fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
         )
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            audit.record(
-                "zone.canary_check",
-                zone=name,
-                outcome="failure",
-                details={**details, "error": type(e).__name__},
-                home=store.home,
-            )
-        if isinstance(e, OSError):
-            raise ZoneError(f"cannot read {file} ({e.strerror})") from None
-        raise
-    audit.record(
-        "zone.canary_check",
-        zone=name,
-        outcome="success" if report.clean else "denied",
-        details=details,
-        home=store.home,
-    )
+        details.outcome = "success" if report.clean else "denied"
     return report
+
+
+@contextlib.contextmanager
+def _read_errors(file: Path | str) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise ZoneError(f"cannot read {file} ({e.strerror})") from None

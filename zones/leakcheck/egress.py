@@ -45,7 +45,7 @@ from typing import Any
 
 from piizone.scrubbers.findings import resolve_overlaps
 from piizone.scrubbers.masking import mask_value
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.home import ensure_private_dir
 from piizone.zones.leakcheck.matching import (
     NAME_UNCHECKED_ENTITIES,
@@ -142,21 +142,49 @@ def release_outputs(
     allow_binary: bool = False,
 ) -> EgressReport:
     """Scan the session's outputs; quarantine flagged files (encrypted), copy clean ones out
-    into a fresh directory (see `claim_release_dir`)."""
+    into a fresh directory (see `claim_release_dir`). Audited (egress.scan) like any check: on
+    a failure what was not released stays in the staging dir, which the session removes."""
     check_release_dir(out_dir, store.home)  # before any scan: a refused --out wastes nothing
     report = EgressReport(session=session, out_dir=str(out_dir))
+    started = {"session": session}
+    with audit.audited("egress.scan", zone=name, home=store.home, details=started) as details:
+        try:
+            _sort_outputs(
+                report, host_out, out_dir, store=store, name=name, manifest=manifest, dek=dek,
+                allow_dotfiles=allow_dotfiles, allow_binary=allow_binary,
+            )  # fmt: skip
+        except BaseException:
+            details.update(
+                files_released=len(report.released), files_quarantined=len(report.quarantined)
+            )
+            raise
+        details.update(_scan_details(report))
+        details.outcome = "success" if not (report.quarantined or report.withheld) else "denied"
+    return report
+
+
+def _sort_outputs(
+    report: EgressReport,
+    host_out: Path,
+    out_dir: Path,
+    *,
+    store: ZoneStore,
+    name: str,
+    manifest: dict[str, Any],
+    dek: bytes,
+    allow_dotfiles: bool,
+    allow_binary: bool,
+) -> None:
     try:
         outputs = iter_outputs(host_out)
     except OutputLimitExceeded as e:
         # Fail closed: release nothing, say why, and leave the staging dir to the caller's
         # clean-up (nothing was scanned, so nothing of it may leave).
         report.withheld = str(e)
-        _record_scan(report, name, session, store)
-        return report
+        return
     except (OSError, RecursionError) as e:
         report.withheld = f"the outputs could not be listed ({type(e).__name__})"
-        _record_scan(report, name, session, store)
-        return report
+        return
     sorting = _Sorting(
         report, host_out, store, name, manifest, dek,
         allow_dotfiles=allow_dotfiles, allow_binary=allow_binary,
@@ -165,28 +193,11 @@ def release_outputs(
         for number, (rel, path, st) in enumerate(outputs):
             sorting.sort(number, rel, path, st)
         sorting.finish(out_dir)
-    except (OSError, EgressError) as e:
-        # Audited like any check (fail closed: what was not released stays in the staging dir,
-        # which the session removes).
-        audit.record(
-            "egress.scan",
-            zone=name,
-            outcome="failure",
-            details={
-                "session": session,
-                "error": type(e).__name__,
-                "files_released": len(report.released),
-                "files_quarantined": len(report.quarantined),
-            },
-            home=store.home,
-        )
-        if isinstance(e, EgressError):
-            raise
+    except OSError as e:
+        # Fail closed: what was not released stays in the staging dir, which the session removes.
         raise EgressError(f"cannot release the session's outputs ({e.strerror})") from e
     report.entities = dict(sorting.entities)
     report.reasons = dict(sorting.reasons)
-    _record_scan(report, name, session, store)
-    return report
 
 
 @dataclass
@@ -356,9 +367,9 @@ def check_work_dir(
     return flagged
 
 
-def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore) -> None:
+def _scan_details(report: EgressReport) -> dict[str, Any]:
     details = {
-        "session": session,
+        "session": report.session,
         "files_released": len(report.released),
         "files_quarantined": len(report.quarantined),
         "files_skipped": len(report.skipped),
@@ -369,13 +380,7 @@ def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore
     }
     if report.withheld:
         details["withheld"] = report.withheld
-    audit.record(
-        "egress.scan",
-        zone=name,
-        outcome="success" if not (report.quarantined or report.withheld) else "denied",
-        details=details,
-        home=store.home,
-    )
+    return details
 
 
 def name_check(rel: str, matcher, engine) -> list[Finding]:

@@ -16,8 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from piizone.zones import access
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit
 from piizone.zones.exceptions import AccessDenied, ZoneError
 from piizone.zones.lineage.drift import TableDrift, table_drift, worst
 from piizone.zones.storage.crypto import iter_decrypt

@@ -14,7 +14,7 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import dataset_version_dataset, documentation_job
 from openlineage.client.serde import Serde
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.lineage.artifacts import Artifact, list_artifacts
 
 PRODUCER = "https://github.com/piizone/piizone"

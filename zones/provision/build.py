@@ -15,16 +15,16 @@ import shutil
 import socket
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from piizone.scrubbers.policy import load_policy, parse_policy
-from piizone.zones import access, journal
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
-from piizone.zones.exceptions import AccessDenied, ZoneError
+from piizone.zones.exceptions import ZoneError
 from piizone.zones.provision.metadata_names import source_spec
 from piizone.zones.provision.staging import BuildResult, ProgressCallback, build_version
 from piizone.zones.storage.crypto import new_dek
@@ -87,8 +87,11 @@ def create_zone(
     """Build and publish version 1 of a new zone; audited (zone.create) with its outcome."""
     store = store or ZoneStore()
     name = request.name
-    details: dict[str, Any] = {"sources": len(request.sources)}
-    try:
+    started = {"sources": len(request.sources)}
+    with (
+        _os_errors(name),
+        audit.audited("zone.create", zone=name, home=store.home, details=started) as details,
+    ):
         validate_zone_name(name)  # inside the try: a refused name is audited too
         config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
@@ -139,10 +142,6 @@ def create_zone(
             details.update(_summary(result))
             _publish_audited(store, "zone.create", name, result, previous=None, details=details)
             return result
-    except BaseException as e:
-        _audit_failure("zone.create", name, details, e, store)
-        _raise_os_error(name, e)
-        raise
 
 
 def refresh_zone(
@@ -154,8 +153,7 @@ def refresh_zone(
 ) -> BuildResult:
     """A new version from the same sources and policy; unchanged sources are reused as is."""
     store = store or ZoneStore()
-    details: dict[str, Any] = {}
-    try:
+    with _os_errors(name), audit.audited("zone.refresh", zone=name, home=store.home) as details:
         validate_zone_name(name)
         config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()
@@ -187,7 +185,7 @@ def refresh_zone(
             known_specs = [
                 source_spec(s, dek, parent["id"]) for s in known_record.get("sources", [])
             ]
-            details = {"version": meta["version"], "parent": parent["version"]}
+            details.update(version=meta["version"], parent=parent["version"])
             result = build_version(
                 store,
                 name,
@@ -207,10 +205,6 @@ def refresh_zone(
                 store, "zone.refresh", name, result, previous=parent["version"], details=details
             )
             return result
-    except BaseException as e:
-        _audit_failure("zone.refresh", name, details, e, store)
-        _raise_os_error(name, e)
-        raise
 
 
 def _summary(result: BuildResult) -> dict[str, Any]:
@@ -233,7 +227,7 @@ def _publish_audited(
     name: str,
     result: BuildResult,
     previous: int | None,
-    details: dict[str, Any],
+    details: audit.AuditDetails,
 ) -> None:
     staging: Path = result.staging  # type: ignore[attr-defined]
     version = result.manifest["version"]
@@ -255,6 +249,7 @@ def _publish_audited(
             details={**details, "intent": intent},
             home=store.home,
         )
+        details.recorded()
     except BaseException:
         # Fail closed: a zone nobody can account for must not exist.
         store.unpublish(name, version, previous)
@@ -264,24 +259,13 @@ def _publish_audited(
     journal.finish(store.home, intent)
 
 
-def _audit_failure(
-    action: str, name: str, details: dict[str, Any], error: BaseException, store: ZoneStore
-) -> None:
-    if isinstance(error, audit.AuditError | AccessDenied):
-        return  # the log itself is what failed, or the refusal is already recorded
-    reason = (
-        "interrupted"
-        if isinstance(error, KeyboardInterrupt)
-        else " ".join(str(error).split())[:300] or type(error).__name__
-    )
-    with contextlib.suppress(Exception):  # the original error is the one to report
-        audit.record(
-            action,
-            zone=name,  # audit.record drops a name that is not a zone name
-            outcome="failure",
-            details={**details, "error": reason},
-            home=store.home,
-        )
+@contextlib.contextmanager
+def _os_errors(name: str) -> Iterator[None]:
+    """OSErrors of the body as one clear ZoneError (see `_raise_os_error`)."""
+    try:
+        yield
+    except OSError as e:
+        _raise_os_error(name, e)
 
 
 def _raise_os_error(name: str, error: BaseException) -> None:

@@ -43,8 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from piizone.fs import is_within
-from piizone.zones import access
-from piizone.zones.audit import log as audit
+from piizone.zones import access, audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, piizone_home
 from piizone.zones.leakcheck.egress import EgressReport, check_work_dir, release_outputs
@@ -162,7 +161,7 @@ def open_zone_for_session(store: ZoneStore, name: str, user: str) -> dict[str, A
             "access.denied",
             zone=name,
             outcome="denied",
-            details={"operation": "sandbox", "user": user, "reason": str(e)[:200]},
+            details={"operation": "sandbox", "user": user, "reason": audit.error_detail(e)},
             home=store.home,
         )
         if isinstance(e, SandboxDenied):
@@ -311,7 +310,8 @@ def _run_and_release(
         )  # fmt: skip
     except BaseException as e:
         if not isinstance(e, audit.AuditError):
-            details = {"session": session, "error": type(e).__name__}
+            # The error as every audit record keeps one (audit.error_detail).
+            details = {"session": session, "error": audit.error_detail(e)}
             if isinstance(e, SessionInterrupted):
                 details["interrupted"] = e.signal
             elif isinstance(e, KeyboardInterrupt):

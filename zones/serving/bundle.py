@@ -25,6 +25,7 @@ import hashlib
 import json
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from piizone.scrubbers.models import ModelInfo, installed_model
 from piizone.scrubbers.operators import policy_uses
 from piizone.scrubbers.policy import Policy, parse_policy
 from piizone.scrubbers.reports import tool_version
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import keys_dir
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME, read_key_file
@@ -137,9 +138,11 @@ def pseudonym_key_id(key: bytes) -> str:
 def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> Path:
     """Write the zone's signed policy bundle into `out_dir`; audited (zone.export_policy)."""
     store = store or ZoneStore()
-    details: dict[str, Any] = {}
-    try:
-        audit.open_audit_log(store.home).check_writable()
+    audit.open_audit_log(store.home).check_writable()
+    with (
+        _os_errors(out_dir),
+        audit.audited("zone.export_policy", zone=name, home=store.home) as details,
+    ):
         manifest = store.manifest(name)
         policy_bytes = (store.current_dir(name) / POLICY_FILE).read_bytes()
         policy = _parse(policy_bytes, f"zone {name} v{manifest['version']}")
@@ -163,26 +166,20 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
             (SIGNATURE_FILE, base64.b64encode(signing.sign(data)) + b"\n"),
         ):
             _write_public(out_dir / file, content)
-        details = {
-            "version": manifest["version"],
-            "policy_sha256": policy.sha256,
-            "signer": body["signature"]["key_id"],
-        }
-    except BaseException as e:
-        if not isinstance(e, audit.AuditError):
-            with contextlib.suppress(ZoneError):
-                audit.record(
-                    "zone.export_policy",
-                    zone=name,
-                    outcome="failure",
-                    details={"error": " ".join(str(e).split())[:300] or type(e).__name__},
-                    home=store.home,
-                )
-        if isinstance(e, OSError):
-            raise BundleError(f"{out_dir}: cannot write the bundle ({e.strerror or e})") from None
-        raise
-    audit.record("zone.export_policy", zone=name, details=details, home=store.home)
+        details.update(
+            version=manifest["version"],
+            policy_sha256=policy.sha256,
+            signer=body["signature"]["key_id"],
+        )
     return out_dir
+
+
+@contextlib.contextmanager
+def _os_errors(out_dir: Path) -> Iterator[None]:
+    try:
+        yield
+    except OSError as e:
+        raise BundleError(f"{out_dir}: cannot write the bundle ({e.strerror or e})") from None
 
 
 def _manifest(

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.config import SERVE_TOKEN_ENV, require_initialized, serve_token
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import piizone_home
@@ -186,26 +186,17 @@ def _serve_on(
             )
         )
     started = time.monotonic()
-    outcome, stop = "success", {}
-    try:
-        if options.workers == 1:
-            stop = _run_server(app, sock, options)
-        else:
-            stop = _run_workers(app, sock, options)
-        if stop.get("failed_workers"):
-            outcome = "failure"
-    except BaseException as e:
-        outcome, stop = "failure", {"error": type(e).__name__}
-        raise
-    finally:
-        totals = metrics.totals()
-        audit.record(
-            "serve.stop",
-            zone=zone,
-            outcome=outcome,
-            details={**totals, **stop, "seconds": round(time.monotonic() - started, 1)},
-            home=home,
-        )
+    with audit.audited("serve.stop", zone=zone, home=home) as stop:
+        try:
+            if options.workers == 1:
+                stop.update(_run_server(app, sock, options))
+            else:
+                stop.update(_run_workers(app, sock, options))
+            if stop.get("failed_workers"):
+                stop.outcome = "failure"
+        finally:
+            totals = metrics.totals()
+            stop.update({**totals, **stop, "seconds": round(time.monotonic() - started, 1)})
     return totals
 
 
