@@ -615,12 +615,12 @@ def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore
 
 
 def _engine_for_zone(store: ZoneStore, name: str):
-    from piizone.scrubbers.engine import engine_for
+    from piizone.scrubbers.engines import make_engine
     from piizone.scrubbers.policy import parse_policy
 
     policy_path = store.current_dir(name) / "policy.yaml"
     policy = parse_policy(policy_path.read_text("utf-8"), source=f"zone {name} policy")
-    return engine_for(policy)
+    return make_engine(policy, workers=1)  # in-process: the cached Engine of this policy
 
 
 def _quarantine(path: Path, qdir: Path, index: int, dek: bytes, zone_id: str, session: str) -> None:

@@ -26,10 +26,10 @@ from typing import Any
 
 from sqlalchemy.engine import URL, make_url
 
+from piizone.scrubbers.engines import close_engine, make_engine
 from piizone.scrubbers.formats import iter_table_chunks
 from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.operators import Redactor
-from piizone.scrubbers.parallel import close_engine, make_engine
 from piizone.scrubbers.policy import Policy, load_policy, parse_policy
 from piizone.scrubbers.prefetch import prefetch
 from piizone.scrubbers.redact import learn_values, redact_frames, redact_into
