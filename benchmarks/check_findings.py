@@ -120,6 +120,15 @@ def _baseline_tree(rev: str, paths: list[str], into: Path) -> None:
     shutil.copytree(
         ROOT / "scrubbers", into / "scrubbers", ignore=shutil.ignore_patterns("__pycache__")
     )
+    # `piizone.scrubbers` is the checkout's scrubbers/ only when piizone/ sits beside it in a
+    # checkout (piizone/__init__.py looks for pyproject.toml and zones/__init__.py there);
+    # without these the baseline side would import this tree's scrubbers/.
+    shutil.copytree(
+        ROOT / "piizone", into / "piizone", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copy2(ROOT / "pyproject.toml", into / "pyproject.toml")
+    (into / "zones").mkdir()
+    shutil.copy2(ROOT / "zones" / "__init__.py", into / "zones" / "__init__.py")
     for spec in paths:
         listed = subprocess.run(
             ["git", "ls-tree", "-r", "--name-only", rev, "--", spec],

@@ -159,8 +159,8 @@ def write_customers_csv(path: Path, n: int, seed: int = TABLE_SEED) -> int:
 
 def _child_redact(args: argparse.Namespace) -> None:
     """In a fresh process: build the engine, redact one file, print timings and peak RSS."""
+    from piizone.scrubbers.engines import close_engine, make_engine
     from piizone.scrubbers.operators import Redactor
-    from piizone.scrubbers.parallel import close_engine, make_engine
     from piizone.scrubbers.policy import load_policy
     from piizone.scrubbers.redact import redact_file
 
@@ -285,7 +285,7 @@ class PoolPiizone:
 
     def run(self, texts):
         from benchmarks.quality.systems import timed_redaction
-        from piizone.scrubbers.parallel import make_engine
+        from piizone.scrubbers.engines import make_engine
 
         if self._engine is None:
             started = time.perf_counter()
@@ -295,7 +295,7 @@ class PoolPiizone:
         return timed_redaction(self._engine, texts)
 
     def close(self) -> None:
-        from piizone.scrubbers.parallel import close_engine
+        from piizone.scrubbers.engines import close_engine
 
         if self._engine is not None:
             close_engine(self._engine)
@@ -389,7 +389,7 @@ def bench_files(quick: bool, tmp: Path, repeat: int) -> dict:
     One file is one text, so before scrubbers/prefetch.py a pool had one busy worker here.
     """
     from benchmarks.quality import transcripts
-    from piizone.scrubbers.parallel import close_engine, make_engine
+    from piizone.scrubbers.engines import close_engine, make_engine
     from piizone.scrubbers.policy import load_policy
     from piizone.scrubbers.scan import scan_paths
 

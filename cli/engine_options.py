@@ -46,7 +46,7 @@ def engine_from(
 ) -> Iterator[object]:
     # Imported here: loading Presidio and spaCy takes seconds, and `piizone --help` or
     # `piizone audit log` should not pay for it.
-    from piizone.scrubbers.parallel import close_engine, make_engine
+    from piizone.scrubbers.engines import close_engine, make_engine
 
     if options.engine == "dask" and options.scheduler:
         from piizone.scrubbers.dask_engine import insecure_scheduler_warning

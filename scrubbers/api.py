@@ -60,7 +60,7 @@ class Scrubber:
         provenance: Mapping[str, Any] | None = None,
     ) -> None:
         # Imported here: they load Presidio, spaCy and Faker (seconds).
-        from piizone.scrubbers.engine import engine_for
+        from piizone.scrubbers.engines import make_engine
         from piizone.scrubbers.operators import Redactor
 
         self.policy = policy
@@ -69,7 +69,7 @@ class Scrubber:
         self._redactor = Redactor(policy, pseudonym_key)
         self._lock = _engine_lock(policy.sha256)
         with self._lock:
-            self._engine = engine_for(policy)
+            self._engine = make_engine(policy, workers=1)  # in-process, one per policy
 
     @classmethod
     def from_policy(

@@ -21,8 +21,8 @@ from distributed.security import Security
 
 from piizone.scrubbers.engine import engine_for
 from piizone.scrubbers.exceptions import EngineError
+from piizone.scrubbers.fan_out import FanOutEngine, default_workers
 from piizone.scrubbers.findings import Finding
-from piizone.scrubbers.parallel import _FanOutEngine, default_workers
 from piizone.scrubbers.policy import Policy
 
 PLUGIN_NAME = "piizone-engine"
@@ -94,7 +94,7 @@ def _analyze_on_worker(windows: list[str]) -> list[tuple[list[Finding], dict[str
     return get_worker().plugins[PLUGIN_NAME].engine.analyze_windows(windows)
 
 
-class DaskEngine(_FanOutEngine):
+class DaskEngine(FanOutEngine):
     """Engine interface over a Dask cluster (an address, or a LocalCluster of processes)."""
 
     def __init__(self, policy: Policy, *, scheduler: str | None = None, workers: int | None = None):

@@ -42,7 +42,6 @@ KNOWN_VALUE_RECOGNIZER and never holds a value.
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import hmac
 import re
@@ -54,6 +53,7 @@ import ahocorasick
 
 from piizone.scrubbers.entities import DIGIT_ENTITIES, Risk, entity_risk
 from piizone.scrubbers.findings import Finding, resolve_overlaps
+from piizone.scrubbers.known_value_texts import MIN_DIGITS, DigitItem, Numbers, Words, word_tokens
 
 KNOWN_VALUE_RECOGNIZER = "KnownValue"
 SCORE = 1.0  # a known value is certain: it wins over any detector's overlapping guess
@@ -63,7 +63,6 @@ LOCAL_PART_SCORE = 0.6
 
 MIN_TEXT_CHARS = 4  # letters/digits a whole text value needs ("Al" alone is not matched)
 MIN_PART_CHARS = 4  # letters a single word needs to be matched outside its row
-MIN_DIGITS = 6  # digits a digit value needs ("42" is everywhere)
 PHONE_LOCAL_DIGITS = 7  # the local number of a NANP phone ("555-1234")
 # Zipf 4 = once per 100,000 words: "garcia" (3.9) and "fairweather" (2.4) are below, "will"
 # (6.5), "brown" (5.0), "jane" (4.4) and "smith" (4.9) above. A frequent word is weak even when
@@ -73,25 +72,7 @@ COMMON_ZIPF = 4.0
 # parts). Past it, the row scope still works; new values are not learned table-wide.
 MAX_VALUES = 2_000_000
 
-_TOKEN = re.compile(r"[^\W_]+")
 _DIGITS_AND_SEPARATORS = re.compile(r"[\d\s().+/-]+")
-# Numerals and words of a text, for the digit stream.
-_DIGIT_TOKEN = re.compile(r"\d+|[^\W\d_]+")
-# What may sit between two digit groups of one number: "(555) 123-4567", "555.123.4567",
-# "five five five, one two three". Anything else (a letter, a long gap) ends the number.
-_DIGIT_GAP = re.compile(r"[\s\-.()/+,:–—…]{0,4}")
-
-
-@lru_cache(maxsize=1)
-def _spoken():
-    """The spoken-digit vocabulary of SpokenNumberRecognizer ("oh", "double five", fillers).
-
-    Imported on first use: the recognizer module loads Presidio, which `piizone --help` and
-    the redaction module's import should not pay for.
-    """
-    from piizone.scrubbers.recognizers.spoken_numbers import SpokenNumberRecognizer
-
-    return SpokenNumberRecognizer, frozenset(SpokenNumberRecognizer.FILLERS)
 
 
 # Ranks: which of two known matches of one span names it (an e-mail's local part "jane.doe"
@@ -127,10 +108,6 @@ def _zipf(word: str) -> float:
     from wordfreq import zipf_frequency  # loads its frequency tables: only when needed
 
     return zipf_frequency(word, "en")
-
-
-def _tokens(text: str) -> list[str]:
-    return [t.casefold() for t in _TOKEN.findall(text)]
 
 
 def _digit_value(entity: str, value: str) -> str | None:
@@ -169,7 +146,7 @@ def derive_keys(
                 local = number[-PHONE_LOCAL_DIGITS:]
                 digits.append((local, _Key(entity, value, _RANK_PART, False), True))
         return texts, digits
-    tokens = _tokens(value)
+    tokens = word_tokens(value)
     if not tokens:
         return texts, digits
     if len(tokens) > 1:
@@ -181,10 +158,10 @@ def derive_keys(
         words = value.split()
         if len(words) > 1:
             family = words[-1]
-            rev = _tokens(family) + _tokens(" ".join(words[:-1]))
+            rev = word_tokens(family) + word_tokens(" ".join(words[:-1]))
             texts.append((" ".join(rev), _Key(entity, value, _RANK_FULL, False), True))
             for word in words:
-                part = _tokens(word)
+                part = word_tokens(word)
                 if not part:
                     continue
                 # A given (or middle) name needs its capital even when rare (see the module doc).
@@ -195,14 +172,14 @@ def derive_keys(
                     texts.append((" ".join(part), _Key(entity, word, _RANK_PART, capital), True))
     elif entity == "EMAIL_ADDRESS" and "@" in value:
         local = value.split("@", 1)[0]
-        part = _tokens(local)
+        part = word_tokens(local)
         if len(part) == 1:
             texts.append(_word_key(entity, local, part[0], _RANK_LOCAL_PART, capital=False))
         elif part and sum(map(len, part)) >= MIN_TEXT_CHARS:
             texts.append((" ".join(part), _Key(entity, local, _RANK_LOCAL_PART, False), True))
     elif entity == "STREET_ADDRESS" and "," in value:
         street = value.split(",", 1)[0]
-        part = _tokens(street)
+        part = word_tokens(street)
         if len(part) > 1:
             texts.append((" ".join(part), _Key(entity, street, _RANK_PART, False), True))
     return texts, digits
@@ -215,92 +192,6 @@ def _word_key(entity: str, word: str, token: str, rank: int, capital: bool):
     if is_common_word(token) or not any(c.isalpha() for c in token):
         return token, _Key(entity, word, rank, True), False
     return token, _Key(entity, word, rank, capital), True
-
-
-class _Words:
-    """A text as casefolded word tokens joined by spaces, mapped back to the original."""
-
-    def __init__(self, text: str):
-        self.text = text
-        spans = [(m.start(), m.end()) for m in _TOKEN.finditer(text)]
-        self.spans = spans
-        parts, starts, pos = [], [], 1
-        for start, end in spans:
-            token = text[start:end].casefold()
-            starts.append(pos)
-            parts.append(token)
-            pos += len(token) + 1
-        self.starts = starts
-        # Padded with spaces so a key " jane doe " only matches whole tokens.
-        self.norm = " " + " ".join(parts) + " " if parts else ""
-
-    def span(self, norm_start: int, n_tokens: int) -> tuple[int, int]:
-        """Original [start, end) of the n tokens starting at `norm_start` (a token start)."""
-        first = bisect.bisect_left(self.starts, norm_start)
-        return self.spans[first][0], self.spans[first + n_tokens - 1][1]
-
-
-@dataclass
-class _Item:
-    digits: str
-    start: int
-    end: int
-
-
-class _Numbers:
-    """A text's numbers as digit strings, written or spoken, with each digit's source span."""
-
-    def __init__(self, text: str):
-        spoken, fillers = _spoken()
-        self.segments: list[list[_Item]] = []
-        items: list[_Item] = []
-        last_end = None
-        tokens = list(_DIGIT_TOKEN.finditer(text))
-        i = 0
-        while i < len(tokens):
-            m = tokens[i]
-            word = m.group().casefold()
-            item = None
-            if word.isdigit():
-                item = _Item(m.group(), m.start(), m.end())
-            elif word in spoken.DIGIT_WORDS:
-                item = _Item(spoken.DIGIT_WORDS[word], m.start(), m.end())
-            elif word in spoken.ZERO_LETTERS and items:
-                item = _Item("0", m.start(), m.end())
-            elif word in spoken.REPEATERS and i + 1 < len(tokens):
-                nxt = tokens[i + 1]
-                digit = spoken.DIGIT_WORDS.get(nxt.group().casefold())
-                if digit is None and nxt.group().casefold() in spoken.ZERO_LETTERS:
-                    digit = "0"
-                if digit is not None and _DIGIT_GAP.fullmatch(text[m.end() : nxt.start()]):
-                    item = _Item(digit * spoken.REPEATERS[word], m.start(), nxt.end())
-                    i += 1
-            elif word in fillers and items:
-                i += 1
-                continue  # "five five, um, one two": the filler neither joins nor breaks
-            if item is None:
-                self._close(items)
-                items, last_end = [], None
-            else:
-                gap = text[last_end : item.start] if last_end is not None else ""
-                if items and not _gap_joins(gap):
-                    self._close(items)
-                    items = []
-                items.append(item)
-                last_end = item.end
-            i += 1
-        self._close(items)
-
-    def _close(self, items: list[_Item]) -> None:
-        if items and sum(len(it.digits) for it in items) >= MIN_DIGITS:
-            self.segments.append(items)
-
-
-def _gap_joins(gap: str) -> bool:
-    # Filler words were skipped; what is left between the digits must be separators.
-    fillers = _spoken()[1]
-    words = [w for w in _TOKEN.findall(gap) if w.casefold() not in fillers]
-    return not words and len(gap) <= 16 and _DIGIT_GAP.fullmatch(_TOKEN.sub("", gap)) is not None
 
 
 class KnownValues:
@@ -393,9 +284,9 @@ class KnownValues:
             ) and not any(_row_keys(e, v, True)[1] for e, v in row if isinstance(v, str)):
                 return []
         candidates: list[tuple[int, int, _Key, int]] = []  # start, end, key, source (1 = row)
-        words = _Words(text)
+        words = Words(text)
         row_digits = any(_row_keys(e, v, only_extra)[1] for e, v in row or () if isinstance(v, str))
-        numbers = _Numbers(text) if (table and self._digits) or row_digits else None
+        numbers = Numbers(text) if (table and self._digits) or row_digits else None
         if table and self._word_automaton is not None and words.norm:
             for end, (form, key) in self._word_automaton.iter(words.norm):
                 start = end - len(form) - 1  # the key is " form ": its leading space
@@ -447,7 +338,7 @@ def _automaton(entries: dict[str, tuple[str, _Key]]) -> ahocorasick.Automaton | 
     return automaton
 
 
-def _add_word(out: list, words: _Words, norm_start: int, form: str, key: _Key, source: int) -> None:
+def _add_word(out: list, words: Words, norm_start: int, form: str, key: _Key, source: int) -> None:
     n_tokens = form.count(" ") + 1
     start, end = words.span(norm_start, n_tokens)
     if key.capital and not words.text[start].isupper():
@@ -455,7 +346,7 @@ def _add_word(out: list, words: _Words, norm_start: int, form: str, key: _Key, s
     out.append((start, end, key, source))
 
 
-def _match_digits(out: list, items: list[_Item], search, source: int) -> None:
+def _match_digits(out: list, items: list[DigitItem], search, source: int) -> None:
     """Matches of a digit automaton's keys in one number, aligned to whole numerals."""
     stream = "".join(it.digits for it in items)
     owner: list[int] = []
@@ -493,8 +384,8 @@ def _row_keys(
 
 def _match_row(
     out: list,
-    words: _Words,
-    numbers: _Numbers | None,
+    words: Words,
+    numbers: Numbers | None,
     row: Sequence[tuple[str, str]],
     only_extra: bool = False,
 ) -> None:

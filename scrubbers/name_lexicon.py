@@ -26,7 +26,7 @@ from functools import lru_cache
 from english_words import get_english_words_set
 from faker.providers import person as _faker_person
 
-from piizone.scrubbers.recognizers.person_name import _name_lists
+from piizone.scrubbers.recognizers.person_name import name_lists
 
 # Locales written in another script (ja_JP, zh_CN, ...) also list their names in Latin letters.
 _NAME_ATTRS_FIRST = (
@@ -152,7 +152,7 @@ def lexicon_for(nlp) -> NameLexicon:
     """The lexicon of one loaded spaCy pipeline (built once per pipeline per process)."""
     found = _LEXICONS.get(id(nlp))
     if found is None:
-        census_first, census_last = _name_lists()
+        census_first, census_last = name_lists()
         faker_first, faker_last = faker_names()
         stop = {w.lower() for w in nlp.Defaults.stop_words}
         found = _LEXICONS[id(nlp)] = NameLexicon(

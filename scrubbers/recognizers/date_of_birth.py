@@ -20,8 +20,9 @@ _UNIT_WORDS = r"(?:one|two|three|four|five|six|seven|eight|nine)"
 _TENS_WORDS = r"(?:ten|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
 _TEEN_WORDS = r"(?:eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen)"
 _TWO_DIGITS_WORDS = rf"(?:{_TENS_WORDS}(?:[\s-]{_UNIT_WORDS})?|{_TEEN_WORDS}|oh[\s-]{_UNIT_WORDS})"
-# "nineteen eighty five", "two thousand and three", "two thousand twelve"
-_YEAR_WORDS = (
+# A year in words: "nineteen eighty five", "two thousand and three", "two thousand twelve"
+# (a regex fragment; the spoken date-of-birth recognizer uses it too).
+YEAR_WORDS = (
     rf"(?:nineteen[\s-]{_TWO_DIGITS_WORDS}|two[\s-]thousand(?:[\s-]and)?"
     rf"(?:[\s-](?:{_TWO_DIGITS_WORDS}|{_UNIT_WORDS}))?|twenty[\s-]{_TWO_DIGITS_WORDS})"
 )
@@ -42,7 +43,7 @@ class DateOfBirthRecognizer(PatternRecognizer):
         Pattern("dob_day_month_year", rf"\b{_DAY}\s+(?:of\s+)?{_MONTH},?\s+{_YEAR}\b", 0.3),
         Pattern(
             "dob_spoken",
-            rf"\b{_MONTH}\s+(?:the\s+)?(?:{_ORDINAL_WORDS}|{_DAY})(?:,?\s+|\s+of\s+){_YEAR_WORDS}\b",
+            rf"\b{_MONTH}\s+(?:the\s+)?(?:{_ORDINAL_WORDS}|{_DAY})(?:,?\s+|\s+of\s+){YEAR_WORDS}\b",
             0.3,
         ),
         Pattern(

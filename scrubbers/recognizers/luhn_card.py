@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from presidio_analyzer import Pattern, PatternRecognizer
+from stdnum import luhn
 
 # Issuer identification number prefixes (major networks). A prefix match plus Luhn leaves about
 # 1 in 10 random digit runs of the right length that also start like a card.
@@ -49,17 +50,5 @@ class LuhnCardRecognizer(PatternRecognizer):
         if len(groups) > 1 and min(len(g) for g in groups) < 3:
             return False
         if len(digits) == 12:  # only Maestro issues 12-digit cards
-            return bool(_MAESTRO.match(digits)) and _luhn(digits)
-        return 13 <= len(digits) <= 19 and bool(_IIN.match(digits)) and _luhn(digits)
-
-
-def _luhn(digits: str) -> bool:
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = int(char)
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
-    return total % 10 == 0
+            return bool(_MAESTRO.match(digits)) and luhn.is_valid(digits)
+        return 13 <= len(digits) <= 19 and bool(_IIN.match(digits)) and luhn.is_valid(digits)

@@ -33,7 +33,8 @@ _NAMES_FILE = Path(__file__).with_name("person_names.yaml")
 
 
 @lru_cache(maxsize=1)
-def _name_lists() -> tuple[frozenset[str], frozenset[str]]:
+def name_lists() -> tuple[frozenset[str], frozenset[str]]:
+    """(first names, last names) of person_names.yaml (census lists), lower-case; read once."""
     data = yaml.safe_load(_NAMES_FILE.read_text(encoding="utf-8"))
     return frozenset(data["first_names"].split()), frozenset(data["last_names"].split())
 
@@ -125,7 +126,7 @@ class PersonNameRecognizer(TextRecognizer):
     _LETTER_GAP_RE = re.compile(r"[ \t]*[-.]?[ \t]*")
 
     def load(self) -> None:
-        self._first, self._last = _name_lists()
+        self._first, self._last = name_lists()
         # Faker's English lorem list: ~1,000 everyday words (not its name lists).
         self._common = self.COMMON_WORDS | {w.lower() for w in _LOREM.word_list}
         self._cues = {tuple(c.split()) for c in self.CUES}

@@ -25,6 +25,7 @@ import re
 
 import phonenumbers
 from presidio_analyzer import RecognizerResult
+from stdnum import luhn
 
 from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
@@ -280,15 +281,8 @@ def _possible(number: str, region: str | None) -> bool:
 
 def _is_card(number: str) -> bool:
     """13-19 digits passing Luhn: a card number (LuhnCardRecognizer's business, not a phone)."""
-    digits = [int(c) for c in number if c.isdigit()]
-    if not 13 <= len(digits) <= 19:
-        return False
-    total = 0
-    for position, value in enumerate(reversed(digits)):
-        if position % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    digits = "".join(c for c in number if c.isdigit())
+    return 13 <= len(digits) <= 19 and luhn.is_valid(digits)
 
 
 def _is_range(number: str) -> bool:

@@ -12,7 +12,7 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-from piizone.scrubbers.recognizers.date_of_birth import _YEAR_WORDS
+from piizone.scrubbers.recognizers.date_of_birth import YEAR_WORDS
 from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 _DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)"
@@ -22,9 +22,7 @@ _SEP = r"(?:[\s,/-]+|\s+slash\s+)"
 _MONTH = rf"(?:{_ZERO}\s+{_NONZERO}|one\s+(?:{_ZERO}|one|two)|{_NONZERO})"
 _DAY = rf"(?:{_ZERO}\s+{_NONZERO}|(?:one|two)\s+{_DIGIT}|three\s+(?:{_ZERO}|one)|{_NONZERO})"
 _YEAR_DIGITS = rf"(?:one\s+nine|two\s+{_ZERO})\s+{_DIGIT}\s+{_DIGIT}"
-_DATE = re.compile(
-    rf"\b{_MONTH}{_SEP}{_DAY}{_SEP}(?:{_YEAR_WORDS}|{_YEAR_DIGITS})\b", re.IGNORECASE
-)
+_DATE = re.compile(rf"\b{_MONTH}{_SEP}{_DAY}{_SEP}(?:{YEAR_WORDS}|{_YEAR_DIGITS})\b", re.IGNORECASE)
 _DIGIT_BEFORE = re.compile(rf"\b{_DIGIT}[\s,/-]*$", re.IGNORECASE)
 _BIRTH = re.compile(r"\b(?:born|birth|birthday|birthdate|dob|d\s?o\s?b)\b", re.IGNORECASE)
 

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from presidio_analyzer import AnalysisExplanation, RecognizerResult
+from stdnum import luhn
 
 from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
@@ -193,7 +194,7 @@ class SpokenNumberRecognizer(TextRecognizer):
                 explanation = AnalysisExplanation(
                     recognizer=self.name,
                     original_score=score,
-                    validation_result=self._luhn(digits) if entity == "CREDIT_CARD" else None,
+                    validation_result=luhn.is_valid(digits) if entity == "CREDIT_CARD" else None,
                     # Never the digits themselves: explanations can end up in reports.
                     textual_explanation=(
                         f"{reason}; {len(digits)} spoken digits in {len(number)} segment(s)"
@@ -425,7 +426,7 @@ class SpokenNumberRecognizer(TextRecognizer):
                 return None
             return self.LAST_FOUR_OWNERS[owner], self.SCORE_LAST_FOUR, f"last four, {owner} context"
         if 13 <= n <= 19:
-            if self._luhn(digits):
+            if luhn.is_valid(digits):
                 return "CREDIT_CARD", self.SCORE_CARD_LUHN, "card length, Luhn valid"
             if "card" in context:
                 return "CREDIT_CARD", self.SCORE_CARD_CONTEXT, "card length, card context"
@@ -449,15 +450,3 @@ class SpokenNumberRecognizer(TextRecognizer):
         if len(digits) == 11 and digits[0] == "1":
             digits = digits[1:]
         return len(digits) == 10 and digits[0] not in "01"
-
-    @staticmethod
-    def _luhn(digits: str) -> bool:
-        total = 0
-        for position, char in enumerate(reversed(digits)):
-            value = int(char)
-            if position % 2:
-                value *= 2
-                if value > 9:
-                    value -= 9
-            total += value
-        return total % 10 == 0

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from piizone.scrubbers.parallel import _FanOutEngine
+from piizone.scrubbers.fan_out import FanOutEngine
 
 
-class InProcessFanOut(_FanOutEngine):
+class InProcessFanOut(FanOutEngine):
     """The fan-out logic with batches run here, recorded: what a worker would receive."""
 
     def __init__(self, engine, workers: int):

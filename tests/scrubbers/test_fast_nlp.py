@@ -80,7 +80,7 @@ def test_dependency_rules_still_fire_on_parsed_docs():
     ],
 )
 def test_which_patterns_need_a_parse(spec, excludes):
-    from piizone.scrubbers.fast_nlp import _excludes_no_dep
+    from piizone.scrubbers.fast_nlp.components import _excludes_no_dep
 
     assert _excludes_no_dep(spec) is excludes
 
@@ -268,7 +268,7 @@ def test_partial_late_stage_gives_the_whole_docs_lemmas(engine, nlp, monkeypatch
 def test_partial_keywords_answer_as_presidios_keyword_list(engine, nlp):
     # A word the walk reads is in Presidio's keyword list if its lemma passes the list's test,
     # or is a part of a lemma with a ':' ("foo::the" puts "the", a stop word, in the list).
-    from piizone.scrubbers.fast_nlp import LazyNlpArtifacts, _PartialKeywords
+    from piizone.scrubbers.fast_nlp.artifacts import LazyNlpArtifacts, _PartialKeywords
 
     nlp_engine = engine._nlp_engine
     for text in ["the foo::the call at 10:30 is for the SSN", "Agent: re: a::b :: ok:", *TEXTS[:3]]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 
 import pytest
 
-from piizone.scrubbers.engine import WINDOW_CHARS
-from piizone.scrubbers.parallel import BATCH_CHARS, ProcessPoolEngine, make_engine
+from piizone.scrubbers.engine import WINDOW_CHARS, Engine, engine_for
+from piizone.scrubbers.engines import AUTO_POOL_MIN_BYTES, close_engine, make_engine
+from piizone.scrubbers.fan_out import BATCH_CHARS
+from piizone.scrubbers.parallel import ProcessPoolEngine
 from piizone.scrubbers.policy import load_policy
 from tests.conftest import SAMPLE_DATA
 from tests.scrubbers.fanout import InProcessFanOut
@@ -57,13 +60,30 @@ def _worker_settings() -> tuple[bool, str | None]:
 
 
 def test_small_inputs_stay_in_process():
+    # Below AUTO_POOL_MIN_BYTES (and with no --workers) the pool's start-up would cost more
+    # than it saves: the command gets this process's cached Engine and no worker starts.
     policy = load_policy()
-    assert not isinstance(make_engine(policy, input_bytes=10_000), ProcessPoolEngine)
-    pool = make_engine(policy, input_bytes=10**9, workers=None)
+    children_before = set(multiprocessing.active_children())
+    small = make_engine(policy, input_bytes=AUTO_POOL_MIN_BYTES - 1, workers=None)
     try:
-        assert isinstance(pool, ProcessPoolEngine) or pool.__class__.__name__ == "Engine"
+        assert type(small) is Engine
+        assert small is engine_for(policy)  # the one cached per policy, not a new one
+        assert small.analyze("call Jane Smith at 212-555-0100")  # analysed here
+        assert set(multiprocessing.active_children()) == children_before
     finally:
-        getattr(pool, "close", lambda: None)()
+        close_engine(small)
+
+
+def test_large_inputs_or_explicit_workers_use_a_pool():
+    policy = load_policy()
+    pool = make_engine(policy, input_bytes=AUTO_POOL_MIN_BYTES, workers=2)
+    try:
+        assert isinstance(pool, ProcessPoolEngine)
+        assert pool.workers == 2
+    finally:
+        close_engine(pool)
+    # An explicit --workers 1 stays in process whatever the input size.
+    assert type(make_engine(policy, input_bytes=10**9, workers=1)) is Engine
 
 
 def test_one_long_text_spreads_over_workers_in_window_batches(engine, texts):

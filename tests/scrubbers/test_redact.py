@@ -315,7 +315,7 @@ def test_text_chunk_seams(engine, default, tmp_path: Path, chunk_chars: int) -> 
 
 @pytest.mark.parametrize("overlap", [5, 40])
 def test_text_seams_neither_lose_nor_duplicate(engine, monkeypatch, tmp_path, overlap) -> None:
-    monkeypatch.setattr("piizone.scrubbers.redact.TEXT_CHUNK_OVERLAP", overlap)
+    monkeypatch.setattr("piizone.scrubbers.redact_formats.TEXT_CHUNK_OVERLAP", overlap)
     keep_all = Redactor(parse_policy("default_operator: keep\n"), None)
     src = tmp_path / "seams.txt"
     src.write_bytes(("héllo wörld\r\n" + SEAM_TEXT + "no newline at the end").encode())

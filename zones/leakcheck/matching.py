@@ -50,12 +50,12 @@ def zone_matcher(directory: Path, manifest: dict[str, Any], dek: bytes) -> Match
 def engine_for_zone(store: ZoneStore, name: str):
     """The detectors of the zone's own policy. Imported here, not at the top: the engine
     loads spaCy and Presidio (seconds), which a clean file or a silent command never needs."""
-    from piizone.scrubbers.engine import engine_for
+    from piizone.scrubbers.engines import make_engine
     from piizone.scrubbers.policy import parse_policy
 
     policy_path = store.current_dir(name) / "policy.yaml"
     policy = parse_policy(policy_path.read_text("utf-8"), source=f"zone {name} policy")
-    return engine_for(policy)
+    return make_engine(policy, workers=1)  # in-process: the cached Engine of this policy
 
 
 class LazyEngine:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from piizone.scrubbers.engines import close_engine, make_engine
 from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.operators import Redactor
-from piizone.scrubbers.parallel import close_engine, make_engine
 from piizone.scrubbers.policy import Policy
 from piizone.scrubbers.prefetch import prefetch
 from piizone.scrubbers.reports import Report, SourceReport, render_json, tool_version
