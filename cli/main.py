@@ -14,6 +14,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
     import click.exceptions as click_exceptions
 
 from piizone.cli import audit as audit_cmd
+from piizone.cli import policy as policy_cmd
 from piizone.cli import redact as redact_cmd
 from piizone.cli import sandbox as sandbox_cmd
 from piizone.cli import scan as scan_cmd
@@ -37,6 +38,7 @@ app.add_typer(zone_cmd.app, name="zone")
 app.add_typer(zone_cmd.keys_app, name="keys")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(policy_cmd.app, name="policy")
 
 
 def _print_version(value: bool) -> None:

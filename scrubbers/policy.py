@@ -58,6 +58,9 @@ def _coerce_operator(value: Any) -> Any:
 
 
 class EntityRule(_Strict):
+    # `enabled: false` switches a default entity off; the only way to, since a policy extends
+    # the default entity by entity (leaving an entity out keeps the default's rule for it).
+    enabled: bool = True
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     operator: Operator | None = None
 
@@ -145,16 +148,25 @@ class PolicyModel(_Strict):
 class Policy:
     """A validated policy plus where it came from and its version (sha256 of canonical JSON)."""
 
-    model: PolicyModel
+    model: PolicyModel  # its `entities` are the enabled ones only
     source: str
+    disabled: tuple[str, ...] = ()  # entities switched off (`enabled: false`), sorted
 
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        """Comments, key order and formatting do not change a policy's version; content does."""
-        return json.dumps(self.model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Comments, key order and formatting do not change a policy's version; content does.
+
+        The effective content: a switched-off entity is left out, as a policy that never listed
+        it was (format 1 before entity-by-entity extension), so `enabled` never enters the hash
+        and the versions of existing policies keep their meaning.
+        """
+        data = self.model.model_dump(mode="json")
+        for rule in data["entities"].values():
+            rule.pop("enabled", None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def entities(self) -> list[str]:
@@ -203,15 +215,32 @@ def load_policy(path: str | Path | None = None) -> Policy:
     return parse_policy(text, source=str(path))
 
 
-def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
-    """Parse policy YAML; every error names the source, the line and what is wrong."""
+def parse_policy(
+    text: str, *, source: str = "<policy>", recorded_sha256: str | None = None
+) -> Policy:
+    """Parse policy YAML; every error names the source, the line and what is wrong.
+
+    A policy extends the default entity by entity. `recorded_sha256`: the version a zone or
+    bundle recorded for this text. A zone made before that rule stores a policy whose
+    `entities:` replaced the default list; when the current reading's version is not the
+    recorded one and the former reading's is, the former reading is returned, so a stored
+    policy keeps the meaning (and the version) it was built and signed with.
+    """
+    policy = _parse(text, source, extend=True)
+    if recorded_sha256 is None or policy.sha256 == recorded_sha256:
+        return policy
+    former = _parse(text, source, extend=False)
+    return former if former.sha256 == recorded_sha256 else policy
+
+
+def _parse(text: str, source: str, *, extend: bool) -> Policy:
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}:1: policy too large (at most {MAX_POLICY_BYTES} bytes)")
     _refuse_aliases_and_bulk(text, source)
     data, lines = _load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:1: a policy is a YAML mapping (got {type(data).__name__})")
-    data = _with_defaults(data, source)
+    data = _with_defaults(data, source, extend=extend)
     try:
         model = PolicyModel.model_validate(data)
     except ValidationError as e:
@@ -225,7 +254,13 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
             msg = f"unknown operator (expected one of {', '.join(OPERATOR_NAMES)})"
         raise PolicyError(f"{source}:{_line_for(loc, lines)}: {where}: {msg}") from None
     _check_semantics(model, source, lines)
-    return Policy(model=model, source=source)
+    disabled = tuple(sorted(e for e, rule in model.entities.items() if not rule.enabled))
+    if not extend:
+        listed = set(model.entities)
+        disabled = tuple(sorted(set(disabled) | (set(_default_data()["entities"]) - listed)))
+    enabled = {e: rule for e, rule in model.entities.items() if rule.enabled}
+    model = model.model_copy(update={"entities": enabled})
+    return Policy(model=model, source=source, disabled=disabled)
 
 
 def _default_data() -> dict[str, Any]:
@@ -233,10 +268,14 @@ def _default_data() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
+def _with_defaults(data: dict[str, Any], source: str, *, extend: bool) -> dict[str, Any]:
     """Fill what a policy leaves out from the default policy: the engine settings (model,
-    recognizers) and the entity list. A policy that only changes operators should not silently
+    recognizers) and the entities. A policy that only changes operators should not silently
     detect less than the default does; the effective values enter the sha256 version.
+
+    Entities merge one by one (`extend`): a listed entity's fields override the default
+    rule's, an unlisted one keeps the default rule. `extend=False` is the former reading (an
+    `entities:` key replaced the default list), kept for policies stored in existing zones.
     """
     if source == "<default policy>":
         return data
@@ -245,8 +284,19 @@ def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
     engine = merged.get("engine")
     if engine is None or isinstance(engine, dict):
         merged["engine"] = {**defaults["engine"], **(engine or {})}
+    entities = merged.get("entities")
     if "entities" not in merged:
         merged["entities"] = defaults["entities"]
+    elif extend and isinstance(entities, dict):
+        merged["entities"] = {**defaults["entities"]}
+        for entity, rule in entities.items():
+            base = defaults["entities"].get(entity) or {}
+            if rule is None:
+                merged["entities"][entity] = base
+            elif isinstance(rule, dict):
+                merged["entities"][entity] = {**base, **rule}
+            else:
+                merged["entities"][entity] = rule  # not a mapping: validation says so
     return merged
 
 
@@ -419,3 +469,18 @@ def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]
     if node is not None:
         walk(node, ())
     return data, lines
+
+
+def default_policy_text() -> str:
+    """The commented default policy, as shipped (`piizone policy init` writes it to edit)."""
+    return resources.files("piizone.scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+
+
+def disabled_warning(policy: Policy) -> str | None:
+    """One line naming the detectors a policy switches off, or None; printed on every run."""
+    if not policy.disabled:
+        return None
+    return (
+        f"{policy.source} switches off {', '.join(policy.disabled)} (enabled: false): "
+        "values of these types are not detected"
+    )
