@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from piizone.scrubbers.compression import compression_of, decompressing, inner_name
-from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.exceptions import InputError, NotTextError
 
 TABLE_FORMATS = {
     ".csv": "csv",
@@ -201,7 +201,7 @@ def encoding_of(head: bytes, name: str) -> TextEncoding:
         return UTF8
     wide = _wide_codec(head)
     if wide is None:
-        raise InputError(
+        raise NotTextError(
             f"{name}: not text (NUL bytes, and not UTF-16 or UTF-32)",
             hint="save it as UTF-8 (or UTF-16/UTF-32), or leave it out of the input",
         )

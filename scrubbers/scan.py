@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from piizone.scrubbers.compression import compression_of
-from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.exceptions import InputError, NotTextError
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.formats import (
     TEXT_CHUNK_CHARS,
@@ -135,7 +135,9 @@ def skip_reason(target: Target) -> str | None:
     if fmt not in ("parquet", "xlsx"):
         try:
             detect_encoding(path)
-        except InputError:
+        except InputError as e:
+            if not isinstance(e, NotTextError):
+                return None  # unreadable (permissions, corrupt compression): the read reports it
             # NUL bytes that are not UTF-16/32: an explicitly named file is an error (reported
             # by the read), one found in a directory is skipped as before.
             return None if target.explicit else "binary content"

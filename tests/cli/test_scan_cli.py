@@ -388,3 +388,13 @@ def test_a_baseline_accepts_known_findings_but_not_new_ones(tmp_path):
     assert json.loads(grown.stdout)["baseline"]["new"]["EMAIL_ADDRESS"] == 1
     missing = scan(str(data), "--baseline", str(tmp_path / "none.json"))
     assert missing.exit_code == 2 and "no such baseline" in missing.stderr
+
+
+def test_an_unreadable_file_in_a_directory_is_an_error_not_a_skip(tmp_path):
+    (tmp_path / "broken.txt.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01binary")
+    result = scan(str(tmp_path), "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert [Path(x["path"]).name for x in report["errors"]] == ["broken.txt.gz"]
+    assert [Path(x["path"]).name for x in report["skipped"]] == ["blob.txt"]
