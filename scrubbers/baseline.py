@@ -2,7 +2,8 @@
 
 `scan --baseline .piizone-baseline.json` does not count findings listed there against
 `--fail-on`; `--update-baseline` writes the current findings into it. A finding is keyed by
-file, entity type and a keyed fingerprint of its value (HMAC-SHA256), never the value:
+file (relative to the working directory), entity type and a keyed fingerprint of its value
+(HMAC-SHA256), never the value:
 
     {"version": 1, "tool": "piizone", "keyed_by": "salt" | "PIIZONE_BASELINE_KEY",
      "salt": HEX, "findings": [{"path", "entity", "fingerprint", "count"}]}
@@ -51,7 +52,8 @@ class Baseline:
         accepted: Counter[str] = Counter()
         for source in report.sources:
             for (entity, fp), n in source.fingerprints.items():
-                accepted[entity] += min(n, self.findings.get((source.path, entity, fp), 0))
+                listed = self.findings.get((_key_path(source.path), entity, fp), 0)
+                accepted[entity] += min(n, listed)
         report.accepted = {e: n for e, n in accepted.items() if n}
 
     def update_from(self, report: Report) -> None:
@@ -59,7 +61,7 @@ class Baseline:
         self.findings = Counter()
         for source in report.sources:
             for (entity, fp), n in source.fingerprints.items():
-                self.findings[(source.path, entity, fp)] = n
+                self.findings[(_key_path(source.path), entity, fp)] = n
 
     def to_json(self) -> str:
         rows = [
@@ -77,6 +79,12 @@ class Baseline:
 
     def save(self, path: Path) -> None:
         write_output_bytes(path, self.to_json().encode("utf-8"))
+
+
+def _key_path(path: str) -> str:
+    """A file as the baseline names it: relative to the working directory, `/`-separated, so
+    `scan data/` and `scan $PWD/data/` (or another checkout of the repository) agree."""
+    return Path(os.path.relpath(os.path.abspath(path))).as_posix()
 
 
 def load_baseline(path: Path, *, create: bool = False) -> Baseline:

@@ -381,6 +381,8 @@ def test_a_baseline_accepts_known_findings_but_not_new_ones(tmp_path):
     again = scan(str(data), "--baseline", str(baseline), "--fail-on", "low", "--json")
     assert again.exit_code == 0
     assert json.loads(again.stdout)["baseline"]["new"] == {}
+    relative = scan(os.path.relpath(data), "--baseline", str(baseline), "--fail-on", "low")
+    assert relative.exit_code == 0  # the same file named another way is the same file
     with data.open("a") as f:
         f.write("Ann Lee,ann.lee@example.org\n")
     grown = scan(str(data), "--baseline", str(baseline), "--fail-on", "low", "--json")
