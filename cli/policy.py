@@ -30,10 +30,13 @@ POLICY_ARG = typer.Argument(None, metavar="[POLICY]", help="Policy YAML (default
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def warn_disabled(policy: Policy) -> None:
-    """The one-line warning every run using a policy that switches detectors off prints."""
+def warn_disabled(policy: Policy, *, as_json: bool = False) -> None:
+    """The one-line warning every run using a policy that switches detectors off prints
+    (a JSON object when the command's errors are JSON lines)."""
     line = disabled_warning(policy)
-    if line:
+    if line and as_json:
+        sys.stderr.write(json.dumps({"level": "warning", "warning": line}) + "\n")
+    elif line:
         sys.stderr.write(f"warning: {line}\n")
 
 

@@ -119,7 +119,17 @@ def scan(
     _gate(report, fail_on, skip_unsupported, as_json)
 
 
-def _run(paths, policy, fmt, output, skip_unsupported, baseline, update_baseline, options):
+def _run(
+    paths: list[Path],
+    policy: Path | None,
+    fmt: ReportFormat,
+    output: Path | None,
+    skip_unsupported: bool,
+    baseline: Path | None,
+    update_baseline: bool,
+    options: EngineOptions,
+) -> Report:
+    """Scan, apply (or update) the baseline and render; the report for the exit code."""
     from piizone.scrubbers.baseline import load_baseline
     from piizone.scrubbers.scan import (  # loads the NLP stack: not at import
         collect_targets,
@@ -135,7 +145,7 @@ def _run(paths, policy, fmt, output, skip_unsupported, baseline, update_baseline
         )
     accepted = load_baseline(baseline, create=update_baseline) if baseline else None
     loaded = load_policy(policy)
-    warn_disabled(loaded)
+    warn_disabled(loaded, as_json=fmt in (ReportFormat.json, ReportFormat.sarif))
     total = sum(t.path.stat().st_size for t in collect_targets(paths) if t.path.is_file())
     with (
         engine_from(loaded, options, total) as engine,

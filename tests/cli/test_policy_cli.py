@@ -90,4 +90,5 @@ def test_a_three_entity_policy_still_redacts_phones_and_warns_when_one_is_off(tm
     assert "warning:" in result.stderr and "PHONE_NUMBER" in result.stderr
     scanned = runner.invoke(app, ["scan", str(data), "--policy", str(off), "--json"])
     assert "PHONE_NUMBER" not in json.loads(scanned.stdout)["totals"]
-    assert any(ln.startswith("warning:") for ln in scanned.stderr.splitlines())
+    (warning,) = [json.loads(ln) for ln in scanned.stderr.splitlines() if ln.strip()]
+    assert warning["level"] == "warning" and "PHONE_NUMBER" in warning["warning"]
