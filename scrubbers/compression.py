@@ -56,6 +56,53 @@ class _Decompressed(io.RawIOBase):
         super().close()
 
 
+class _ZstdReader(io.RawIOBase):
+    """zstd frames one after another, decompressed; a stream cut inside a frame is an error.
+
+    Written out over decompressobj because zstandard's stream_reader ends a truncated frame
+    quietly, and the rest of the file would go unscanned without a word.
+    """
+
+    CHUNK = 256 * 1024
+
+    def __init__(self, raw: IO[bytes], name: str):
+        self._raw, self._name = raw, name
+        self._dobj = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._in_frame = False  # bytes of the current frame were fed, its end not yet seen
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        while not self._pending:
+            chunk = self._raw.read(self.CHUNK)
+            if not chunk:
+                if self._in_frame:
+                    raise InputError(f"{self._name}: corrupt or truncated zstd data (cut short)")
+                return 0
+            self._feed(chunk)
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def _feed(self, chunk: bytes) -> None:
+        while chunk:
+            self._in_frame = True
+            self._pending += self._dobj.decompress(chunk)
+            if not self._dobj.eof:
+                return
+            # A frame ended: the next one (concatenated .zst files) starts a new decompressor.
+            chunk = self._dobj.unused_data
+            self._dobj = zstandard.ZstdDecompressor().decompressobj()
+            self._in_frame = False
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
 def decompressing(raw: IO[bytes], path: str | Path) -> IO[bytes]:
     """`raw` itself for an uncompressed name, else a buffered reader of its decompressed bytes."""
     kind = compression_of(path)
@@ -67,5 +114,5 @@ def decompressing(raw: IO[bytes], path: str | Path) -> IO[bytes]:
     elif kind == "bzip2":
         inner = bz2.BZ2File(raw, mode="rb")
     else:
-        inner = zstandard.ZstdDecompressor().stream_reader(raw, closefd=True)
+        inner = io.BufferedReader(_ZstdReader(raw, str(path)))
     return io.BufferedReader(_Decompressed(inner, kind, str(path)))
