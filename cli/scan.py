@@ -47,7 +47,7 @@ class FailOn(StrEnum):
 @handle_errors
 def scan(
     paths: list[Path] = typer.Argument(
-        ..., metavar="PATH...", help="Files or directories (scanned recursively).", readable=False
+        ..., help="Files or directories (scanned recursively).", readable=False
     ),
     policy: Path | None = typer.Option(
         None, "--policy", "-p", help="Policy YAML (default: built-in)."
