@@ -147,7 +147,7 @@ def test_failure_is_audited(piizone_home, tmp_path) -> None:
 def test_stdin_to_stdout_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "PIIZONE_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(PIIZONE), "redact", "-", "--format", "jsonl"],
+        [str(PIIZONE), "redact", "-", "--input-format", "jsonl"],
         input=json.dumps(TICKET) + "\n",
         capture_output=True,
         text=True,
