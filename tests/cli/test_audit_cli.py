@@ -278,7 +278,16 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     ),
 }
 # Commands that read or report without touching a zone.
-NOT_ZONE_COMMANDS = {"scan", "redact", "audit log", "audit verify"}
+NOT_ZONE_COMMANDS = {
+    "scan",
+    "redact",
+    "audit log",
+    "audit verify",
+    "policy show",
+    "policy validate",
+    "policy diff",
+    "policy init",
+}
 # Interactive commands need a terminal; their records are tested in tests/cli/test_sandbox_cli.py.
 INTERACTIVE_ZONE_COMMANDS = {"sandbox shell"}
 # Long-running services: their start and stop records are tested in tests/zones/test_service.py.
