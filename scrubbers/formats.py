@@ -433,14 +433,19 @@ def iter_jsonl_records(
 def _json_chunks(
     path: Path, chunk_rows: int, encoding: TextEncoding | None = None
 ) -> Iterator[pd.DataFrame]:
+    too_large = InputError(
+        f"{path}: JSON document too large to load whole",
+        hint="convert it to JSON Lines (one record per line)",
+    )
     if path.stat().st_size > MAX_JSON_BYTES:
-        raise InputError(
-            f"{path}: JSON document too large to load whole",
-            hint="convert it to JSON Lines (one record per line)",
-        )
+        raise too_large
     with open_text(path, encoding) as f:
         try:
-            value = json.load(f)
+            # A compressed document's size on disk does not bound what it expands to.
+            text = f.read(MAX_JSON_BYTES + 1)
+            if len(text) > MAX_JSON_BYTES:
+                raise too_large
+            value = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
     if isinstance(value, dict):

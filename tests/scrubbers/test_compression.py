@@ -46,3 +46,18 @@ def test_a_truncated_stream_is_one_input_error(tmp_path, suffix):
     path.write_bytes(COMPRESS[suffix](TEXT.encode())[:40])
     with pytest.raises(InputError, match=rf"a\.txt\.{suffix}: corrupt or truncated"):
         list(iter_text_chunks(path))
+
+
+def test_a_compressed_json_document_is_bounded_by_what_it_expands_to(tmp_path, monkeypatch):
+    import piizone.scrubbers.formats as formats
+
+    doc = b'[{"note": "' + b"x" * 5000 + b'"}]'
+    path = tmp_path / "big.json.gz"
+    path.write_bytes(gzip.compress(doc))
+    assert path.stat().st_size < 1000
+    monkeypatch.setattr(formats, "MAX_JSON_BYTES", 1000)
+    with pytest.raises(InputError, match="JSON document too large to load whole"):
+        list(iter_table_chunks(path, "json"))
+    monkeypatch.setattr(formats, "MAX_JSON_BYTES", 10_000)
+    (frame,) = iter_table_chunks(path, "json")
+    assert len(frame["note"][0]) == 5000
