@@ -16,6 +16,7 @@ except ImportError:  # pragma: no cover - older typer on plain click
 
 from piizone.cli import artifacts as artifacts_cmd
 from piizone.cli import audit as audit_cmd
+from piizone.cli import policy as policy_cmd
 from piizone.cli import redact as redact_cmd
 from piizone.cli import sandbox as sandbox_cmd
 from piizone.cli import scan as scan_cmd
@@ -45,6 +46,7 @@ app.add_typer(zone_cmd.keys_app, name="keys")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(artifacts_cmd.app, name="artifacts")
 app.command("serve")(serve_cmd.serve)
+app.add_typer(policy_cmd.app, name="policy")
 
 
 def _print_version(value: bool) -> None:

@@ -18,8 +18,10 @@ from piizone.cli.engine_options import (
     engine_from,
 )
 from piizone.cli.errors import handle_errors
+from piizone.cli.policy import warn_disabled
 from piizone.cli.progress import byte_progress
 from piizone.scrubbers.exceptions import ScrubberError
+from piizone.scrubbers.formats import detect_format
 from piizone.scrubbers.policy import load_policy
 from piizone.scrubbers.redact import STDIO, RedactSummary
 from piizone.zones.audit.recorder import audited_redaction
@@ -44,8 +46,11 @@ def redact(
     policy: Path | None = typer.Option(
         None, "--policy", "-p", help="Policy YAML (default: built-in)."
     ),
-    fmt: StreamFormat | None = typer.Option(
-        None, "--format", "-f", help="Input format when reading stdin (default txt)."
+    input_format: StreamFormat | None = typer.Option(
+        None, "--input-format", help="Input format when reading stdin (default txt)."
+    ),
+    old_format: StreamFormat | None = typer.Option(
+        None, "--format", "-f", hidden=True, help="Deprecated: --input-format."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print the summary as JSON on stderr."),
     workers: int | None = WORKERS,
@@ -53,6 +58,9 @@ def redact(
     scheduler: str | None = SCHEDULER,
 ) -> None:
     """Redact PII from a file, keeping its format, rows, columns and non-string values.
+
+    The output format follows -o's extension: the input's own, or .parquet for a csv, tsv,
+    jsonl or json table; another extension that names a format is refused.
 
     The summary (counts per entity, rows, seconds; never values) goes to stderr. The output is
     written to a temp file and renamed, so a failure leaves nothing at -o. pseudonymize needs
@@ -63,12 +71,21 @@ def redact(
         piizone redact sample_data/customers.csv -o customers.redacted.csv
 
         cat call.txt | piizone redact - --policy policy.yaml > call.redacted.txt
+
+        piizone redact sample_data/customers.csv -o customers.redacted.parquet
     """
     # Imported here, not at the top: they load Presidio, spaCy and Faker (seconds).
+    from piizone.scrubbers.convert import output_format, redact_table_to_parquet
     from piizone.scrubbers.operators import Redactor
     from piizone.scrubbers.redact import redact_file
 
+    if old_format is not None:
+        sys.stderr.write("warning: -f/--format is deprecated here; use --input-format\n")
+    fmt = input_format or old_format
+    in_fmt = fmt.value if fmt else ("txt" if input_path == STDIO else detect_format(input_path))
+    out_fmt = output_format(in_fmt, output) if in_fmt else None
     loaded = load_policy(policy)
+    warn_disabled(loaded)
     redactor = Redactor(loaded, _pseudonym_key())
     size = (
         Path(input_path).stat().st_size if input_path != STDIO and Path(input_path).is_file() else 0
@@ -79,9 +96,12 @@ def redact(
         engine_from(loaded, options, size) as engine,
         byte_progress("redacting", size) as progress,
     ):
-        summary = redact_file(
-            input_path, output, engine, redactor, progress, fmt.value if fmt else None
-        )
+        if in_fmt is not None and out_fmt != in_fmt:
+            summary = redact_table_to_parquet(
+                Path(input_path), output, engine, redactor, in_fmt, progress
+            )
+        else:
+            summary = redact_file(input_path, output, engine, redactor, progress, in_fmt)
         details.update(format=summary.format, rows=summary.rows, entities=summary.entities)
     _render(summary, json_out)
 

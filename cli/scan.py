@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from enum import StrEnum
 from pathlib import Path
 
@@ -19,11 +21,12 @@ from piizone.cli.engine_options import (
 )
 from piizone.cli.errors import handle_errors, report_error
 from piizone.cli.output import write_output
+from piizone.cli.policy import warn_disabled
 from piizone.cli.progress import byte_progress
 from piizone.scrubbers.entities import Risk
-from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.exceptions import InputError, ScrubberError
 from piizone.scrubbers.policy import load_policy
-from piizone.scrubbers.reports import RENDERERS, Report
+from piizone.scrubbers.reports import RENDERERS, Report, risk_of
 
 
 class ReportFormat(StrEnum):
@@ -31,6 +34,7 @@ class ReportFormat(StrEnum):
     json = "json"
     html = "html"
     markdown = "markdown"
+    sarif = "sarif"
 
 
 class FailOn(StrEnum):
@@ -53,6 +57,18 @@ def scan(
     fail_on: FailOn = typer.Option(
         FailOn.none, "--fail-on", help="Exit 1 when the overall risk reaches this level."
     ),
+    skip_unsupported: bool = typer.Option(
+        False,
+        "--skip-unsupported",
+        help="Files piizone cannot read (unsupported formats) are skipped, not errors, and do "
+        "not fail --fail-on.",
+    ),
+    baseline: Path | None = typer.Option(
+        None, "--baseline", metavar="FILE", help="Findings listed here do not count for --fail-on."
+    ),
+    update_baseline: bool = typer.Option(
+        False, "--update-baseline", help="Write this scan's findings into --baseline."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
     workers: int | None = WORKERS,
     engine_kind: EngineKind = ENGINE,
@@ -60,47 +76,126 @@ def scan(
 ) -> None:
     """Scan files for PII and report counts per source, column and entity type.
 
-    Tables (csv, tsv, parquet, jsonl, json) are profiled column by column; text files (txt, md)
-    are scanned as documents. Reports hold counts and masked contexts, never raw values.
-    Exit codes: 0 ok, 1 risk reached --fail-on, 2 input error (reported after the scan).
+    Tables (csv, tsv, parquet, jsonl, json, xlsx) are profiled column by column; text files
+    (txt, md, log) are scanned as documents; .gz/.bz2/.zst copies of both are read as they are.
+    Reports hold counts and masked contexts, never raw values. Every input that cannot be
+    scanned is an error in the report. Exit codes: 0 ok, 1 risk reached --fail-on (or files were
+    left unscanned), 2 input error (reported after the scan, JSON on stderr with --json).
 
     Example:
 
         piizone scan sample_data
 
-        piizone scan exports/ --format html -o scan.html --fail-on high
+        piizone scan exports/ --format sarif -o piizone.sarif --fail-on high
+
+        piizone scan data/ --baseline .piizone-baseline.json --update-baseline
     """
     if json_out:
         fmt = ReportFormat.json
+    as_json = fmt in (ReportFormat.json, ReportFormat.sarif)
+    try:
+        report = _run(
+            paths,
+            policy,
+            fmt,
+            output,
+            skip_unsupported,
+            baseline,
+            update_baseline,
+            EngineOptions(workers, engine_kind.value, scheduler),
+        )
+    except ScrubberError as e:
+        if not as_json:
+            raise
+        _json_error({"error": str(e), **({"hint": e.hint} if e.hint else {})})
+        raise typer.Exit(e.exit_code) from None
+    for err in report.errors:
+        if as_json:
+            _json_error(err)
+        else:
+            report_error(f"{err['path']}: {err['error']}")
+    if report.errors:
+        raise typer.Exit(2)
+    _gate(report, fail_on, skip_unsupported, as_json)
+
+
+def _run(
+    paths: list[Path],
+    policy: Path | None,
+    fmt: ReportFormat,
+    output: Path | None,
+    skip_unsupported: bool,
+    baseline: Path | None,
+    update_baseline: bool,
+    options: EngineOptions,
+) -> Report:
+    """Scan, apply (or update) the baseline and render; the report for the exit code."""
+    from piizone.scrubbers.baseline import load_baseline
     from piizone.scrubbers.scan import (  # loads the NLP stack: not at import
         collect_targets,
         scan_paths,
     )
 
-    total = sum(t.path.stat().st_size for t in collect_targets(paths))
-    options = EngineOptions(workers, engine_kind.value, scheduler)
+    if update_baseline and baseline is None:
+        raise InputError("--update-baseline needs --baseline FILE")
+    if fmt is ReportFormat.table and output is not None:
+        raise InputError(
+            "--format table prints to the terminal",
+            hint="use --format json, markdown, html or sarif with -o",
+        )
+    accepted = load_baseline(baseline, create=update_baseline) if baseline else None
+    loaded = load_policy(policy)
+    warn_disabled(loaded, as_json=fmt in (ReportFormat.json, ReportFormat.sarif))
+    total = sum(t.path.stat().st_size for t in collect_targets(paths) if t.path.is_file())
     with (
-        engine_from(load_policy(policy), options, total) as engine,
+        engine_from(loaded, options, total) as engine,
         byte_progress("scanning", total) as progress,
     ):
-        report = scan_paths(paths, engine, progress=progress)
+        report = scan_paths(
+            paths,
+            engine,
+            progress=progress,
+            skip_unsupported=skip_unsupported,
+            fingerprint=accepted.fingerprint if accepted else None,
+        )
+    if accepted is not None:
+        if update_baseline:
+            accepted.update_from(report)
+            accepted.save(baseline)
+        accepted.apply(report)
     if fmt is ReportFormat.table:
-        if output is not None:
-            raise InputError(
-                "--format table prints to the terminal",
-                hint="use --format json, markdown or html with -o",
-            )
         render_table(report)
+    elif fmt is ReportFormat.sarif:
+        from piizone.scrubbers.sarif import render_sarif
+
+        write_output(render_sarif(report), output)
     else:
         write_output(RENDERERS[fmt.value](report), output)
-    for err in report.errors:
-        report_error(f"{err['path']}: {err['error']}")
-    warned = [(s.path, w) for s in report.sources for w in s.warnings]
-    for path, warning in warned:
-        report_error(f"{path}: {warning}")
-    if report.errors or warned:
-        raise typer.Exit(2)
-    if fail_on is not FailOn.none and report.risk >= Risk.parse(fail_on.value):
+    return report
+
+
+def _json_error(error: dict) -> None:
+    sys.stderr.write(json.dumps({"level": "error", **error}, ensure_ascii=False) + "\n")
+
+
+def _gate(report: Report, fail_on: FailOn, skip_unsupported: bool, as_json: bool) -> None:
+    """--fail-on judges the findings a baseline did not accept, and the files left unscanned."""
+    if fail_on is FailOn.none:
+        return
+    unscanned = [x for x in report.skipped if x["reason"] != "empty file"]
+    if unscanned and not skip_unsupported:
+        message = (
+            f"{len(unscanned)} file(s) were not scanned (unsupported or binary): the gate cannot "
+            "vouch for them"
+        )
+        hint = "pass --skip-unsupported to accept that, or convert them"
+        if as_json:
+            _json_error({"error": message, "hint": hint, "skipped": unscanned})
+        else:
+            report_error(message, hint)
+        raise typer.Exit(1)
+    totals = report.new_totals if report.accepted is not None else report.totals
+    if risk_of(totals) >= Risk.parse(fail_on.value):
         raise typer.Exit(1)
 
 

@@ -161,6 +161,11 @@ def create(
         create_zone,
     )
 
+    if policy is not None:  # the warning for switched-off detectors, before the long build
+        from piizone.cli.policy import warn_disabled
+        from piizone.scrubbers.policy import load_policy
+
+        warn_disabled(load_policy(policy))
     request = ZoneRequest(
         name=name,
         sources=sources,

@@ -14,6 +14,7 @@ step "piizone scan sample_data   (what PII is where: per source and per column)"
 "$PIIZONE" scan sample_data
 "$PIIZONE" scan sample_data --format html -o .demo/scan.html
 "$PIIZONE" scan sample_data --format json -o .demo/scan.json
+"$PIIZONE" scan sample_data --format sarif -o .demo/scan.sarif
 
 step "piizone redact sample_data/call_transcripts/call_006.txt   (an ASR transcript, redacted)"
 "$PIIZONE" redact sample_data/call_transcripts/call_006.txt -o .demo/call_006.redacted.txt
@@ -42,5 +43,5 @@ step "piizone audit log / audit verify   (who did what, tamper-evident)"
 "$PIIZONE" audit verify
 
 echo
-echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json, .demo/results/metrics.json"
+echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json, .demo/scan.sarif (SARIF 2.1.0), .demo/results/metrics.json"
 echo "Demo home (keys, zone, audit log): $PIIZONE_HOME"

@@ -21,5 +21,9 @@ class InputError(ScrubberError):
     """An input file or value cannot be read as what it claims to be."""
 
 
+class NotTextError(InputError):
+    """A file read as text holds binary bytes (NULs, and not UTF-16/32)."""
+
+
 class PolicyError(ScrubberError):
     """A policy file is invalid; the message names file, line and problem."""

@@ -19,7 +19,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.compression import compression_of, decompressing, inner_name
+from piizone.scrubbers.exceptions import InputError, NotTextError
 
 TABLE_FORMATS = {
     ".csv": "csv",
@@ -89,7 +90,21 @@ def detect_format(path: str | Path) -> str | None:
 
 
 def is_table_format(fmt: str) -> bool:
-    return fmt in TABLE_FORMATS.values()
+    return fmt in TABLE_FORMATS.values() or fmt in SCAN_ONLY_FORMATS.values()
+
+
+# Read by `scan` only (redact and zones write the input's own format back, and these have no
+# writer): spreadsheets, and any supported text or table format compressed (compression.py).
+SCAN_ONLY_FORMATS = {".xlsx": "xlsx"}
+
+
+def detect_scan_format(path: str | Path) -> str | None:
+    """What `scan` reads `path` as: detect_format's formats, `.xlsx`, and those compressed
+    (`.csv.gz`, `.jsonl.zst`, `.txt.bz2`; not Parquet or xlsx, which compress themselves)."""
+    if compression_of(path):
+        fmt = detect_format(inner_name(path))
+        return fmt if fmt not in (None, "parquet") else None
+    return detect_format(path) or SCAN_ONLY_FORMATS.get(Path(path).suffix.lower())
 
 
 class DecodeCounter:
@@ -167,7 +182,7 @@ def detect_encoding(path: str | Path) -> TextEncoding:
         if not stat.S_ISREG(os.stat(path).st_mode):
             # A pipe cannot be peeked without losing what was read: stdin is UTF-8.
             return UTF8
-        with open(path, "rb") as f:
+        with decompressing(open(path, "rb"), path) as f:
             head = f.read(ENCODING_PROBE)
     return encoding_of(head, str(path))
 
@@ -186,7 +201,7 @@ def encoding_of(head: bytes, name: str) -> TextEncoding:
         return UTF8
     wide = _wide_codec(head)
     if wide is None:
-        raise InputError(
+        raise NotTextError(
             f"{name}: not text (NUL bytes, and not UTF-16 or UTF-32)",
             hint="save it as UTF-8 (or UTF-16/UTF-32), or leave it out of the input",
         )
@@ -268,6 +283,7 @@ def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
         if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
             raw = _BoundedStream(raw, max_stdin_bytes(), str(path))  # type: ignore[assignment]
         raw = io.BufferedReader(raw)  # type: ignore[arg-type,assignment]
+        raw = decompressing(raw, path)
     if encoding.bom and raw.read(len(encoding.bom)) != encoding.bom:
         raw.close()
         raise InputError(f"{path}: changed while being read")
@@ -322,6 +338,10 @@ def iter_table_chunks(
         yield from _jsonl_chunks(path, chunk_rows, encoding)
     elif fmt == "json":
         yield from _json_chunks(path, chunk_rows, encoding)
+    elif fmt == "xlsx":
+        from piizone.scrubbers.spreadsheets import iter_xlsx_chunks  # openpyxl: only when needed
+
+        yield from (check_columns(c, path) for c in iter_xlsx_chunks(path, chunk_rows))
     else:
         raise InputError(f"{path}: not a table format ({fmt})")
 
@@ -413,14 +433,19 @@ def iter_jsonl_records(
 def _json_chunks(
     path: Path, chunk_rows: int, encoding: TextEncoding | None = None
 ) -> Iterator[pd.DataFrame]:
+    too_large = InputError(
+        f"{path}: JSON document too large to load whole",
+        hint="convert it to JSON Lines (one record per line)",
+    )
     if path.stat().st_size > MAX_JSON_BYTES:
-        raise InputError(
-            f"{path}: JSON document too large to load whole",
-            hint="convert it to JSON Lines (one record per line)",
-        )
+        raise too_large
     with open_text(path, encoding) as f:
         try:
-            value = json.load(f)
+            # A compressed document's size on disk does not bound what it expands to.
+            text = f.read(MAX_JSON_BYTES + 1)
+            if len(text) > MAX_JSON_BYTES:
+                raise too_large
+            value = json.loads(text)
         except json.JSONDecodeError as e:
             raise InputError(f"{path}:{e.lineno}: invalid JSON ({e.msg})") from None
     if isinstance(value, dict):

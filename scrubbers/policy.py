@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from piizone.scrubbers.entities import KNOWN_ENTITIES
 from piizone.scrubbers.exceptions import PolicyError
+from piizone.scrubbers.regex_safety import catastrophic_backtracking
 
 POLICY_FORMAT_VERSION = 1
 DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
@@ -80,6 +81,9 @@ def _coerce_operator(value: Any) -> Any:
 
 
 class EntityRule(_Strict):
+    # `enabled: false` switches a default entity off; the only way to, since a policy extends
+    # the default entity by entity (leaving an entity out keeps the default's rule for it).
+    enabled: bool = True
     threshold: float | None = Field(default=None, ge=0.0, le=1.0)
     operator: Operator | None = None
 
@@ -167,16 +171,25 @@ class PolicyModel(_Strict):
 class Policy:
     """A validated policy plus where it came from and its version (sha256 of canonical JSON)."""
 
-    model: PolicyModel
+    model: PolicyModel  # its `entities` are the enabled ones only
     source: str
+    disabled: tuple[str, ...] = ()  # entities switched off (`enabled: false`), sorted
 
     @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()
 
     def canonical_json(self) -> str:
-        """Comments, key order and formatting do not change a policy's version; content does."""
-        return json.dumps(self.model.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+        """Comments, key order and formatting do not change a policy's version; content does.
+
+        The effective content: a switched-off entity is left out, as a policy that never listed
+        it was (format 1 before entity-by-entity extension), so `enabled` never enters the hash
+        and the versions of existing policies keep their meaning.
+        """
+        data = self.model.model_dump(mode="json")
+        for rule in data["entities"].values():
+            rule.pop("enabled", None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def entities(self) -> list[str]:
@@ -225,15 +238,32 @@ def load_policy(path: str | Path | None = None) -> Policy:
     return parse_policy(text, source=str(path))
 
 
-def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
-    """Parse policy YAML; every error names the source, the line and what is wrong."""
+def parse_policy(
+    text: str, *, source: str = "<policy>", recorded_sha256: str | None = None
+) -> Policy:
+    """Parse policy YAML; every error names the source, the line and what is wrong.
+
+    A policy extends the default entity by entity. `recorded_sha256`: the version a zone or
+    bundle recorded for this text. A zone made before that rule stores a policy whose
+    `entities:` replaced the default list; when the current reading's version is not the
+    recorded one and the former reading's is, the former reading is returned, so a stored
+    policy keeps the meaning (and the version) it was built and signed with.
+    """
+    policy = _parse(text, source, extend=True)
+    if recorded_sha256 is None or policy.sha256 == recorded_sha256:
+        return policy
+    former = _parse(text, source, extend=False)
+    return former if former.sha256 == recorded_sha256 else policy
+
+
+def _parse(text: str, source: str, *, extend: bool) -> Policy:
     if len(text) > MAX_POLICY_BYTES:
         raise PolicyError(f"{source}:1: policy too large (at most {MAX_POLICY_BYTES} bytes)")
     _refuse_aliases_and_bulk(text, source)
     data, lines = _load_yaml_with_lines(text, source)
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:1: a policy is a YAML mapping (got {type(data).__name__})")
-    data = _with_defaults(data, source)
+    data = _with_defaults(data, source, extend=extend)
     try:
         model = PolicyModel.model_validate(data)
     except ValidationError as e:
@@ -247,7 +277,13 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
             msg = f"unknown operator (expected one of {', '.join(OPERATOR_NAMES)})"
         raise PolicyError(f"{source}:{_line_for(loc, lines)}: {where}: {msg}") from None
     _check_semantics(model, source, lines)
-    return Policy(model=model, source=source)
+    disabled = tuple(sorted(e for e, rule in model.entities.items() if not rule.enabled))
+    if not extend:
+        listed = set(model.entities)
+        disabled = tuple(sorted(set(disabled) | (set(_default_data()["entities"]) - listed)))
+    enabled = {e: rule for e, rule in model.entities.items() if rule.enabled}
+    model = model.model_copy(update={"entities": enabled})
+    return Policy(model=model, source=source, disabled=disabled)
 
 
 def _default_data() -> dict[str, Any]:
@@ -255,10 +291,14 @@ def _default_data() -> dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
+def _with_defaults(data: dict[str, Any], source: str, *, extend: bool) -> dict[str, Any]:
     """Fill what a policy leaves out from the default policy: the engine settings (model,
-    recognizers) and the entity list. A policy that only changes operators should not silently
+    recognizers) and the entities. A policy that only changes operators should not silently
     detect less than the default does; the effective values enter the sha256 version.
+
+    Entities merge one by one (`extend`): a listed entity's fields override the default
+    rule's, an unlisted one keeps the default rule. `extend=False` is the former reading (an
+    `entities:` key replaced the default list), kept for policies stored in existing zones.
     """
     if source == "<default policy>":
         return data
@@ -267,8 +307,19 @@ def _with_defaults(data: dict[str, Any], source: str) -> dict[str, Any]:
     engine = merged.get("engine")
     if engine is None or isinstance(engine, dict):
         merged["engine"] = {**defaults["engine"], **(engine or {})}
+    entities = merged.get("entities")
     if "entities" not in merged:
         merged["entities"] = defaults["entities"]
+    elif extend and isinstance(entities, dict):
+        merged["entities"] = {**defaults["entities"]}
+        for entity, rule in entities.items():
+            base = defaults["entities"].get(entity) or {}
+            if rule is None:
+                merged["entities"][entity] = base
+            elif isinstance(rule, dict):
+                merged["entities"][entity] = {**base, **rule}
+            else:
+                merged["entities"][entity] = rule  # not a mapping: validation says so
     return merged
 
 
@@ -336,85 +387,6 @@ def _refuse_aliases_and_bulk(text: str, source: str) -> None:
         raise PolicyError(f"{source}:{line}: invalid YAML: {problem}") from None
 
 
-def catastrophic_backtracking(pattern: str) -> str | None:
-    """Why `pattern` can backtrack exponentially, or None. A conservative static check.
-
-    Presidio runs pattern recognizers with a 60 s timeout and then skips them silently; a
-    custom regex such as `(a|aa)+$` or `(a+)+$` would hang every analysis that long and then
-    miss its entity. Refused: a repeat that can match more than once around a body holding
-    another repeat (`(a+)+`, `(\\d*)*`), or alternatives that can start with the same
-    character (`(a|aa)+`). Patterns that pass can still be slow (`\\d*\\d*\\d*x`): the engine
-    also runs custom regexes with a timeout that fails loudly (scrubbers/recognizers).
-    """
-    try:
-        parsed = re._parser.parse(pattern)  # type: ignore[attr-defined]
-    except (re.error, RecursionError):
-        return None  # the compile check reports a broken pattern
-    c = re._constants  # type: ignore[attr-defined]
-    repeats = (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT)
-
-    def items(node: Any) -> list[tuple[Any, Any]]:
-        return list(node.data) if hasattr(node, "data") else list(node)
-
-    def children(op: Any, av: Any) -> list[Any]:
-        if op in repeats:
-            return [av[2]]
-        if op is c.SUBPATTERN:
-            return [av[-1]]
-        if op is c.BRANCH:
-            return list(av[1])
-        if op in (c.ASSERT, c.ASSERT_NOT):
-            return [av[1]]
-        return []
-
-    def has_repeat(node: Any) -> bool:
-        for op, av in items(node):
-            if op in repeats and av[1] > av[0]:  # a variable count: there is a choice
-                return True
-            if any(has_repeat(ch) for ch in children(op, av)):
-                return True
-        return False
-
-    def first_chars(node: Any) -> set[Any] | None:
-        """The literal a branch alternative must start with; None if not a single literal."""
-        seq = items(node)
-        while seq and seq[0][0] is c.SUBPATTERN:
-            seq = items(seq[0][1][-1])
-        if seq and seq[0][0] is c.LITERAL:
-            return {seq[0][1]}
-        return None
-
-    def overlapping_branch(node: Any) -> bool:
-        for op, av in items(node):
-            if op is c.BRANCH:
-                seen: set[Any] = set()
-                for alt in av[1]:
-                    first = first_chars(alt)
-                    if first is None or first & seen:
-                        return True
-                    seen |= first
-            if any(overlapping_branch(ch) for ch in children(op, av) if op not in repeats):
-                return True
-        return False
-
-    def check(node: Any) -> str | None:
-        for op, av in items(node):
-            # Only a repeat that can go round many times multiplies the choices inside it.
-            if op in repeats and av[1] > 10:
-                body = av[2]
-                if has_repeat(body):
-                    return "a repeated group holds another repeat"
-                if overlapping_branch(body):
-                    return "a repeated group holds alternatives that can match the same text"
-            for ch in children(op, av):
-                found = check(ch)
-                if found:
-                    return found
-        return None
-
-    return check(parsed)
-
-
 def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     """yaml.safe_load plus a map from each key path to its line number, for error messages."""
     try:
@@ -441,3 +413,18 @@ def _load_yaml_with_lines(text: str, source: str) -> tuple[Any, dict[tuple, int]
     if node is not None:
         walk(node, ())
     return data, lines
+
+
+def default_policy_text() -> str:
+    """The commented default policy, as shipped (`piizone policy init` writes it to edit)."""
+    return resources.files("piizone.scrubbers").joinpath(DEFAULT_POLICY_RESOURCE).read_text("utf-8")
+
+
+def disabled_warning(policy: Policy) -> str | None:
+    """One line naming the detectors a policy switches off, or None; printed on every run."""
+    if not policy.disabled:
+        return None
+    return (
+        f"{policy.source} switches off {', '.join(policy.disabled)} (enabled: false): "
+        "values of these types are not detected"
+    )

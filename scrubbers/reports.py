@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -55,10 +56,19 @@ class SourceReport:
     entities: dict[str, int] = field(default_factory=dict)
     samples: list[Sample] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # For a baseline (scrubbers/baseline.py): value -> keyed fingerprint, and how often each
+    # (entity, fingerprint) was found. Never in a rendered report.
+    fingerprint: Callable[[str, str], str] | None = field(default=None, repr=False)
+    fingerprints: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False)
 
     @property
     def risk(self) -> Risk:
         return risk_of(self.entities)
+
+    def remember(self, entity: str, value: str, times: int = 1) -> None:
+        """Count a found value by fingerprint, when a baseline asked for fingerprints."""
+        if self.fingerprint is not None:
+            self.fingerprints[(entity, self.fingerprint(entity, value))] += times
 
     def wants_sample(self, entity: str) -> bool:
         """Is there room for one more sample of this entity? Callers ask before building one:
@@ -82,6 +92,8 @@ class Report:
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds")
     )
     duration_s: float = 0.0
+    # Findings a baseline accepted, per entity (scrubbers/baseline.py); None: no baseline.
+    accepted: dict[str, int] | None = None
 
     @property
     def totals(self) -> dict[str, int]:
@@ -93,6 +105,12 @@ class Report:
     @property
     def risk(self) -> Risk:
         return risk_of(self.totals)
+
+    @property
+    def new_totals(self) -> dict[str, int]:
+        """The totals less what the baseline accepted: what `--fail-on` judges."""
+        accepted = self.accepted or {}
+        return {e: n - accepted.get(e, 0) for e, n in self.totals.items() if n > accepted.get(e, 0)}
 
     def to_dict(self) -> dict:
         """The JSON report (shape documented in the README; fields are only ever added)."""
@@ -124,6 +142,17 @@ class Report:
             "filters": dict(sorted(self.filters.items())),
             "totals": self.totals,
             "risk": self.risk.label,
+            **(
+                {}
+                if self.accepted is None
+                else {
+                    "baseline": {
+                        "accepted": dict(sorted(self.accepted.items())),
+                        "new": self.new_totals,
+                        "risk": risk_of(self.new_totals).label,
+                    }
+                }
+            ),
         }
 
 

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.compression import compression_of
+from piizone.scrubbers.exceptions import InputError, NotTextError
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.formats import (
     TEXT_CHUNK_CHARS,
     DecodeCounter,
     detect_encoding,
-    detect_format,
+    detect_scan_format,
     is_table_format,
     iter_table_chunks,
     regular_file_stat,
@@ -47,14 +48,11 @@ class Target:
 
 
 def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
-    """Expand directories recursively (sorted, symlinked dirs not followed); missing -> error."""
+    """Expand directories recursively (sorted, symlinked dirs not followed). A named path that
+    is missing or not a regular file stays in the list: scan_paths reports it with the rest."""
     targets: list[Target] = []
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise InputError(f"{path}: no such file or directory")
-        if not path.is_dir():
-            regular_file_stat(path)  # a FIFO or device named explicitly: refused, never read
         if path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -67,24 +65,48 @@ def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
 
 
 def scan_paths(
-    paths: Iterable[str | Path], engine: Engine, progress: ProgressCallback | None = None
+    paths: Iterable[str | Path],
+    engine: Engine,
+    progress: ProgressCallback | None = None,
+    *,
+    skip_unsupported: bool = False,
+    fingerprint: Callable[[str, str], str] | None = None,
 ) -> Report:
-    """Scan every file under `paths`. Per-file problems go into report.errors, not exceptions."""
+    """Scan every file under `paths`. Per-file problems go into report.errors, not exceptions.
+
+    A path named explicitly that cannot be scanned (missing, not a regular file, empty, an
+    unsupported format) is an error; `skip_unsupported` lists unsupported ones as skipped
+    instead. Files found in a directory that cannot be scanned are listed as skipped.
+    """
     started = time.monotonic()
     report = Report(policy_sha256=engine.policy.sha256, policy_source=engine.policy.source)
     targets = collect_targets(paths)
-    for target in prefetch(engine, targets, lambda t: t.path):
-        reason = skip_reason(target)
+    for target in prefetch(engine, targets, lambda t: t.path if t.path.is_file() else None):
+        if target.explicit and not os.path.lexists(target.path):
+            report.errors.append({"path": str(target.path), "error": "no such file or directory"})
+            continue
+        try:
+            if target.explicit:
+                regular_file_stat(target.path)  # missing, a FIFO or a device: refused, never read
+            reason = skip_reason(target)
+        except InputError as e:
+            report.errors.append({"path": str(target.path), "error": _without_path(e, target)})
+            continue
         if reason:
-            if target.explicit and reason == "empty file":
-                report.errors.append({"path": str(target.path), "error": "empty file"})
+            accepted = skip_unsupported and reason.startswith("unsupported")
+            if target.explicit and not accepted:
+                report.errors.append({"path": str(target.path), "error": reason})
             else:
                 report.skipped.append({"path": str(target.path), "reason": reason})
             continue
         try:
-            report.sources.append(scan_file(target.path, engine, progress))
+            source = scan_file(target.path, engine, progress, fingerprint)
         except InputError as e:
             report.errors.append({"path": str(target.path), "error": _without_path(e, target)})
+            continue
+        report.sources.append(source)
+        # A file scanned only in part (bytes that did not decode) is an error of the run too.
+        report.errors.extend({"path": source.path, "error": w} for w in source.warnings)
     report.filters = dict(engine.stats.filtered)
     report.duration_s = time.monotonic() - started
     return report
@@ -97,9 +119,10 @@ def _without_path(e: InputError, target: Target) -> str:
 def skip_reason(target: Target) -> str | None:
     """Why a file is not scanned (unsupported, binary, empty, unreadable), or None."""
     path = target.path
-    fmt = detect_format(path)
+    fmt = detect_scan_format(path)
     if fmt is None:
-        return f"unsupported format ({path.suffix or 'no extension'})"
+        shown = "".join(path.suffixes[-2:]) if compression_of(path) else path.suffix
+        return f"unsupported format ({shown or 'no extension'})"
     try:
         st = path.stat()
     except OSError:
@@ -109,24 +132,36 @@ def skip_reason(target: Target) -> str | None:
     size = st.st_size
     if size == 0:
         return "empty file"
-    if fmt != "parquet":
+    if fmt not in ("parquet", "xlsx"):
         try:
             detect_encoding(path)
-        except InputError:
+        except InputError as e:
+            if not isinstance(e, NotTextError):
+                return None  # unreadable (permissions, corrupt compression): the read reports it
             # NUL bytes that are not UTF-16/32: an explicitly named file is an error (reported
             # by the read), one found in a directory is skipped as before.
             return None if target.explicit else "binary content"
     return None
 
 
-def scan_file(path: Path, engine: Engine, progress: ProgressCallback | None = None) -> SourceReport:
-    """Scan one supported file; InputError when it cannot be read."""
-    fmt = detect_format(path)
+def scan_file(
+    path: Path,
+    engine: Engine,
+    progress: ProgressCallback | None = None,
+    fingerprint: Callable[[str, str], str] | None = None,
+) -> SourceReport:
+    """Scan one supported file; InputError when it cannot be read. `fingerprint`: count the
+    found values by keyed fingerprint too (for a baseline)."""
+    fmt = detect_scan_format(path)
     if fmt is None:
         raise InputError(f"{path}: unsupported format")
     size = regular_file_stat(path).st_size
     source = SourceReport(
-        path=str(path), kind="table" if is_table_format(fmt) else "text", format=fmt, bytes=size
+        path=str(path),
+        kind="table" if is_table_format(fmt) else "text",
+        format=fmt,
+        bytes=size,
+        fingerprint=fingerprint,
     )
     with DecodeCounter() as decoding:
         if source.kind == "table":
@@ -175,6 +210,7 @@ class TextScan:
         first_line = 1 + self.newlines - p.text.count("\n", 0, p.shift)  # where p.text starts
         for f in p.emitted_findings():
             self.entities[f.entity_type] += 1
+            source.remember(f.entity_type, p.text[f.start : f.end])
             if not source.wants_sample(f.entity_type):
                 continue
             line = first_line + p.text.count("\n", 0, f.start)
@@ -238,6 +274,9 @@ def scan_frames(
             non_empty[name] += len(values)
             if profile.kind == KIND_IDENTIFIER:
                 counts[name][profile.classification] += len(values)
+                if source.fingerprint is not None:
+                    for value, n in values.value_counts().items():
+                        source.remember(profile.classification, str(value), int(n))
                 if len(values) and source.wants_sample(profile.classification):
                     first = values.iloc[0]
                     whole = Finding(0, len(first), profile.classification, 1.0)
@@ -292,6 +331,7 @@ def _scan_cells(
         findings = fresh[value] if value in fresh else cache[value]
         for f in findings:
             counts[f.entity_type] += 1
+            source.remember(f.entity_type, value[f.start : f.end])
             if not source.wants_sample(f.entity_type):
                 continue
             source.add_sample(

@@ -291,6 +291,10 @@ NOT_ZONE_COMMANDS = {
     "audit verify",
     "artifacts list",
     "artifacts show",
+    "policy show",
+    "policy validate",
+    "policy diff",
+    "policy init",
 }
 # Interactive commands need a terminal; their records are tested in tests/cli/test_sandbox_cli.py.
 INTERACTIVE_ZONE_COMMANDS = {"sandbox shell"}

@@ -149,7 +149,7 @@ def test_failure_is_audited(piizone_home, tmp_path) -> None:
 def test_stdin_to_stdout_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "PIIZONE_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(PIIZONE), "redact", "-", "--format", "jsonl"],
+        [str(PIIZONE), "redact", "-", "--input-format", "jsonl"],
         input=json.dumps(TICKET) + "\n",
         capture_output=True,
         text=True,
@@ -168,3 +168,39 @@ def test_sample_transcript(piizone_home, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     assert "<PERSON>" in out.read_text()
     assert len(out.read_text().splitlines()) == len(src.read_text().splitlines())
+
+
+def test_output_format_follows_the_output_extension(tmp_path):
+    import pyarrow.parquet as pq
+
+    src = tmp_path / "people.csv"
+    src.write_text("name,email,plan\nJane Roe,jane.roe@example.com,basic\n")
+    out = tmp_path / "people.parquet"
+    result = runner.invoke(app, ["redact", str(src), "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert out.read_bytes()[:4] == b"PAR1"  # Parquet, not CSV bytes in a .parquet file
+    rows = pq.read_table(out).to_pylist()
+    assert rows[0]["plan"] == "basic" and "jane.roe" not in str(rows)
+    wrong = tmp_path / "people.jsonl"
+    refused = runner.invoke(app, ["redact", str(src), "-o", str(wrong)])
+    assert refused.exit_code == 2 and not wrong.exists()
+    assert "a csv input cannot be written as jsonl" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
+def test_input_format_replaces_f_which_still_works_with_a_warning(tmp_path):
+    import subprocess
+    import sys
+
+    data = "name,email\nJane Roe,jane.roe@example.com\n"
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        cmd = [sys.executable, "-m", "piizone.cli.main", "redact", "-", *args]
+        return subprocess.run(cmd, input=data, capture_output=True, text=True, timeout=300)
+
+    new = run("--input-format", "csv")
+    assert new.returncode == 0, new.stderr
+    assert "jane.roe" not in new.stdout and "warning" not in new.stderr
+    old = run("-f", "csv")
+    assert old.returncode == 0 and old.stdout == new.stdout
+    assert "warning: -f/--format is deprecated here; use --input-format" in old.stderr

@@ -145,6 +145,12 @@ def one_error_line(result) -> str:
     return lines[0]
 
 
+def json_errors(result) -> list[dict]:
+    lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
+    assert lines and "Traceback" not in result.stderr
+    return [json.loads(ln) for ln in lines]
+
+
 def test_missing_path(tmp_path):
     result = scan(str(tmp_path / "nope.csv"))
     assert result.exit_code == 2
@@ -154,7 +160,7 @@ def test_missing_path(tmp_path):
 def test_malformed_csv(tmp_path):
     path = tmp_path / "bad.csv"
     path.write_text("name,email\nAnn,a@example.com\nBo,b@example.com,extra\n")
-    result = scan(str(path), "--json")
+    result = scan(str(path))
     assert result.exit_code == 2
     assert "malformed CSV: Expected 2 fields in line 3" in one_error_line(result)
 
@@ -162,7 +168,7 @@ def test_malformed_csv(tmp_path):
 def test_empty_file(tmp_path):
     path = tmp_path / "empty.csv"
     path.write_text("")
-    result = scan(str(path), "--json")
+    result = scan(str(path), "--format", "markdown")
     assert result.exit_code == 2
     assert one_error_line(result).endswith("empty.csv: empty file")
 
@@ -182,9 +188,12 @@ def test_invalid_utf8_scans_the_rest_and_says_so(tmp_path):
     path.write_bytes(b"caf\xe9 \xff order. Email jane.roe@example.com for details.\n")
     result = scan(str(path), "--json")
     assert result.exit_code == 2
-    assert "2 bytes were not valid UTF-8" in one_error_line(result)
     report = json.loads(result.stdout)
     assert report["sources"][0]["entities"]["EMAIL_ADDRESS"] == 1
+    # Every error is in the JSON report's errors, and on stderr as JSON.
+    assert "2 bytes were not valid UTF-8" in report["errors"][0]["error"]
+    errors = json_errors(result)
+    assert errors == [{"level": "error", **report["errors"][0]}]
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")
@@ -192,7 +201,7 @@ def test_unreadable_file(tmp_path):
     path = tmp_path / "secret.csv"
     path.write_text("a\n1\n")
     path.chmod(0)
-    cmd = [sys.executable, "-m", "piizone.cli.main", "scan", str(path), "--json"]
+    cmd = [sys.executable, "-m", "piizone.cli.main", "scan", str(path), "--format", "markdown"]
     if os.geteuid() == 0:
         # root reads anything; without these capabilities it is bound by the mode bits like anyone.
         cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
@@ -239,3 +248,155 @@ def test_workers_give_the_same_report():
     for report in (one, two):
         report.pop("generated_at"), report.pop("duration_s")
     assert one == two and one["totals"]
+
+
+@pytest.fixture
+def gate_inputs(tmp_path):
+    """cust.csv.gz, cust.xlsx and noext: the three files a gate once skipped with exit 0."""
+    import gzip
+
+    from openpyxl import Workbook
+
+    rows = "name,email,ssn\nJane Roe,jane.roe@example.com,536-22-8727\n"
+    (tmp_path / "cust.csv.gz").write_bytes(gzip.compress(rows.encode()))
+    book = Workbook()
+    book.active.append(["name", "email", "ssn"])
+    book.active.append(["John Carter", "john.carter@example.org", "536-22-8727"])
+    book.save(tmp_path / "cust.xlsx")
+    (tmp_path / "noext").write_text(rows)
+    return tmp_path
+
+
+def test_the_gate_is_not_fooled_by_files_it_cannot_read(gate_inputs):
+    paths = [str(gate_inputs / n) for n in ("cust.csv.gz", "cust.xlsx", "noext")]
+    result = scan(*paths, "--fail-on", "high", "--json")
+    assert result.exit_code == 2  # never 0 with risk none
+    report = json.loads(result.stdout)
+    scanned = {Path(s["path"]).name: s for s in report["sources"]}
+    assert scanned["cust.csv.gz"]["format"] == "csv" and scanned["cust.xlsx"]["format"] == "xlsx"
+    for s in scanned.values():
+        assert {"EMAIL_ADDRESS", "US_SSN"} <= set(s["entities"])
+    assert report["risk"] == "high"
+    assert report["errors"] == [
+        {"path": str(gate_inputs / "noext"), "error": "unsupported format (no extension)"}
+    ]
+    assert json_errors(result)[0]["path"].endswith("noext")
+    accepted = scan(*paths[2:], "--skip-unsupported", "--fail-on", "high", "--json")
+    assert accepted.exit_code == 0
+    assert json.loads(accepted.stdout)["skipped"][0]["path"].endswith("noext")
+
+
+def test_unscanned_files_in_a_directory_fail_the_gate_unless_accepted(tmp_path):
+    (tmp_path / "clean.csv").write_text("plan,amount\nbasic,1.5\n")
+    (tmp_path / "dump.bin").write_bytes(b"name,email\n")
+    failed = scan(str(tmp_path), "--fail-on", "high")
+    assert failed.exit_code == 1 and "1 file(s) were not scanned" in failed.stderr
+    assert scan(str(tmp_path)).exit_code == 0
+    assert scan(str(tmp_path), "--fail-on", "high", "--skip-unsupported").exit_code == 0
+
+
+def test_a_missing_path_is_reported_with_the_rest(tmp_path):
+    ok = tmp_path / "note.txt"
+    ok.write_text("Mail jane.roe@example.com\n")
+    result = scan(str(tmp_path / "nope.csv"), str(ok), "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert report["sources"][0]["entities"] == {"EMAIL_ADDRESS": 1}
+    assert report["errors"] == [
+        {"path": str(tmp_path / "nope.csv"), "error": "no such file or directory"}
+    ]
+    assert json_errors(result) == [{"level": "error", **report["errors"][0]}]
+
+
+def test_compressed_and_corrupt_inputs(tmp_path):
+    import bz2
+
+    import zstandard
+
+    text = b"Mail jane.roe@example.com\n"
+    (tmp_path / "a.txt.bz2").write_bytes(bz2.compress(text))
+    (tmp_path / "b.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(b'{"email": "jo.doe@example.net"}\n')
+    )
+    (tmp_path / "c.csv.gz").write_bytes(b"\x1f\x8b not really gzip")
+    result = scan(*(str(tmp_path / n) for n in ("a.txt.bz2", "b.jsonl.zst", "c.csv.gz")), "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert [s["entities"] for s in report["sources"]] == [{"EMAIL_ADDRESS": 1}] * 2
+    assert report["errors"][0]["path"].endswith("c.csv.gz")
+    assert "corrupt or truncated gzip data" in report["errors"][0]["error"]
+
+
+def test_policy_errors_are_json_on_stderr_with_json(tmp_path):
+    bad = tmp_path / "p.yaml"
+    bad.write_text("version: 1\nentities:\n  PERSN: {}\n")
+    result = scan(str(tmp_path), "--policy", str(bad), "--json")
+    assert result.exit_code == 2
+    (error,) = json_errors(result)
+    assert "entities.PERSN: unknown entity" in error["error"]
+
+
+SARIF_REQUIRED = {"version", "$schema", "runs"}
+
+
+def test_sarif_has_the_required_shape_and_no_raw_values(tmp_path):
+    target = SAMPLE_DATA / "customers.csv"
+    out = tmp_path / "scan.sarif"
+    result = scan(str(target), "--format", "sarif", "-o", str(out))
+    assert result.exit_code == 0, result.stderr
+    text = out.read_text()
+    sarif = json.loads(text)
+    assert sarif.keys() >= SARIF_REQUIRED and sarif["version"] == "2.1.0"
+    assert "sarif-2.1.0" in sarif["$schema"]
+    (run,) = sarif["runs"]
+    driver = run["tool"]["driver"]
+    assert driver["name"] == "piizone"
+    rule_ids = {r["id"] for r in driver["rules"]}
+    assert {"EMAIL_ADDRESS", "US_SSN"} <= rule_ids
+    assert run["results"]
+    for r in run["results"]:
+        assert r["ruleId"] in rule_ids
+        assert r["level"] in ("none", "note", "warning", "error")
+        assert r["message"]["text"]
+        (loc,) = r["locations"]
+        assert loc["physicalLocation"]["artifactLocation"]["uri"].endswith("customers.csv")
+        assert loc["physicalLocation"]["region"]["startLine"] >= 2  # after the header
+    with open(target, newline="") as f:
+        values = [
+            v for row in list(csv.DictReader(f))[:50] for k, v in row.items() if k in IDENTIFIERS
+        ]
+    assert not [v for v in values if v and v in text]
+
+
+def test_a_baseline_accepts_known_findings_but_not_new_ones(tmp_path):
+    data = tmp_path / "people.csv"
+    data.write_text("name,email\nJane Roe,jane.roe@example.com\n")
+    baseline = tmp_path / ".piizone-baseline.json"
+    assert scan(str(data), "--fail-on", "low", "--json").exit_code == 1
+    made = scan(str(data), "--baseline", str(baseline), "--update-baseline", "--fail-on", "low")
+    assert made.exit_code == 0, made.stderr
+    stored = baseline.read_text()
+    assert "jane.roe" not in stored and "Jane Roe" not in stored
+    assert {f["entity"] for f in json.loads(stored)["findings"]} >= {"EMAIL_ADDRESS"}
+    again = scan(str(data), "--baseline", str(baseline), "--fail-on", "low", "--json")
+    assert again.exit_code == 0
+    assert json.loads(again.stdout)["baseline"]["new"] == {}
+    relative = scan(os.path.relpath(data), "--baseline", str(baseline), "--fail-on", "low")
+    assert relative.exit_code == 0  # the same file named another way is the same file
+    with data.open("a") as f:
+        f.write("Ann Lee,ann.lee@example.org\n")
+    grown = scan(str(data), "--baseline", str(baseline), "--fail-on", "low", "--json")
+    assert grown.exit_code == 1
+    assert json.loads(grown.stdout)["baseline"]["new"]["EMAIL_ADDRESS"] == 1
+    missing = scan(str(data), "--baseline", str(tmp_path / "none.json"))
+    assert missing.exit_code == 2 and "no such baseline" in missing.stderr
+
+
+def test_an_unreadable_file_in_a_directory_is_an_error_not_a_skip(tmp_path):
+    (tmp_path / "broken.txt.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated")
+    (tmp_path / "blob.txt").write_bytes(b"\x00\x01binary")
+    result = scan(str(tmp_path), "--json")
+    assert result.exit_code == 2
+    report = json.loads(result.stdout)
+    assert [Path(x["path"]).name for x in report["errors"]] == ["broken.txt.gz"]
+    assert [Path(x["path"]).name for x in report["skipped"]] == ["blob.txt"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from piizone.scrubbers.exceptions import PolicyError
-from piizone.scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.policy import disabled_warning, load_policy, parse_policy
 
 
 def test_default_policy_loads_and_has_a_version():
@@ -85,7 +85,7 @@ def test_custom_entities_are_known_once_declared():
         "version: 1\nentities: {EMPLOYEE_ID: {}}\ncustom_recognizers:\n"
         "  - {name: EmpId, entity: EMPLOYEE_ID, patterns: [{regex: 'EMP-\\d+'}]}\n"
     )
-    assert policy.entities == ["EMPLOYEE_ID"]
+    assert "EMPLOYEE_ID" in policy.entities and "PERSON" in policy.entities
 
 
 def test_omitted_engine_and_entities_come_from_the_default_policy():
@@ -98,4 +98,54 @@ def test_omitted_engine_and_entities_come_from_the_default_policy():
     )
     assert explicit.model.engine.recognizers == ["PhoneRecognizer"]
     assert explicit.model.engine.spacy_model == default.model.engine.spacy_model
-    assert explicit.entities == ["PHONE_NUMBER"]
+    assert explicit.entities == default.entities  # entities extend the default
+
+
+def test_a_policy_extends_the_default_entity_by_entity():
+    default = load_policy()
+    policy = parse_policy(
+        "version: 1\nentities:\n  PERSON: {operator: {type: mask}}\n"
+        "  EMAIL_ADDRESS: {operator: redact}\n  CREDIT_CARD: {threshold: 0.7}\n"
+    )
+    assert policy.entities == default.entities  # phones, dates of birth, addresses stay
+    assert policy.operator_for("PERSON").type == "mask"
+    assert policy.threshold("PHONE_NUMBER") == default.threshold("PHONE_NUMBER") == 0.4
+    assert policy.threshold("CREDIT_CARD") == 0.7
+    assert policy.threshold("PERSON") == default.threshold("PERSON")
+    assert policy.disabled == ()
+
+
+def test_switching_a_detector_off_is_explicit():
+    policy = parse_policy(
+        "version: 1\nentities:\n  PHONE_NUMBER: {enabled: false}\n  LOCATION: {enabled: false}\n",
+        source="p.yaml",
+    )
+    assert "PHONE_NUMBER" not in policy.entities and "PERSON" in policy.entities
+    assert policy.disabled == ("LOCATION", "PHONE_NUMBER")
+    assert "enabled" not in policy.canonical_json()
+    warning = disabled_warning(policy)
+    assert warning is not None and "LOCATION, PHONE_NUMBER" in warning and "\n" not in warning
+    assert disabled_warning(load_policy()) is None
+
+
+def test_the_default_policy_version_is_unchanged_by_the_enabled_field():
+    # sha256 of the default's canonical form before `enabled` existed: zones built with it verify.
+    assert load_policy().sha256 == (
+        "371d29c5fee19409097feba622f44cf9e4a257fb4515a87b3d9317862a913c8e"
+    )
+
+
+def test_a_stored_policy_keeps_the_reading_its_zone_recorded():
+    text = "version: 1\nentities: {PERSON: {}}\n"
+    # The version piizone recorded for this text when `entities:` replaced the default list.
+    former = "da31e95482e97179cd7ceb1193f9cda28d963371d0bcdb5adb6961a651394a3a"
+    now = parse_policy(text)
+    assert now.sha256 != former and "PHONE_NUMBER" in now.entities
+    stored = parse_policy(text, recorded_sha256=former)
+    assert stored.sha256 == former and stored.entities == ["PERSON"]
+    # A recorded version that neither reading gives: the current reading (callers refuse it).
+    assert parse_policy(text, recorded_sha256="0" * 64).sha256 == now.sha256
+    # The same effective content written the new way has the same version.
+    off = ", ".join(f"{e}: {{enabled: false}}" for e in now.entities if e != "PERSON")
+    explicit = parse_policy(f"version: 1\nentities: {{PERSON: {{threshold: null}}, {off}}}\n")
+    assert explicit.sha256 == former

@@ -68,7 +68,7 @@ def assert_one_error(stderr: str, *needles: str) -> None:
 # --- non-regular inputs ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("command", [["redact"], ["scan", "--json"]])
+@pytest.mark.parametrize("command", [["redact"], ["scan", "--format", "markdown"]])
 def test_a_fifo_input_is_refused_without_blocking(tmp_path: Path, command: list[str]) -> None:
     fifo = tmp_path / "input.txt"
     os.mkfifo(fifo)  # nobody ever writes: opening it to read would block for ever
@@ -81,7 +81,9 @@ def test_a_fifo_input_is_refused_without_blocking(tmp_path: Path, command: list[
 def test_dev_zero_input_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.txt"
     with time_limit(60):
-        result = runner.invoke(app, ["redact", "/dev/zero", "--format", "txt", "-o", str(out)])
+        result = runner.invoke(
+            app, ["redact", "/dev/zero", "--input-format", "txt", "-o", str(out)]
+        )
     assert result.exit_code == 2
     assert_one_error(result.stderr, "not a regular file")
     assert list(tmp_path.iterdir()) == []

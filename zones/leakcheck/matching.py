@@ -54,7 +54,11 @@ def engine_for_zone(store: ZoneStore, name: str):
     from piizone.scrubbers.policy import parse_policy
 
     policy_path = store.current_dir(name) / "policy.yaml"
-    policy = parse_policy(policy_path.read_text("utf-8"), source=f"zone {name} policy")
+    policy = parse_policy(
+        policy_path.read_text("utf-8"),
+        source=f"zone {name} policy",
+        recorded_sha256=(store.manifest(name).get("policy") or {}).get("sha256"),
+    )
     return make_engine(policy, workers=1)  # in-process: the cached Engine of this policy
 
 

@@ -162,7 +162,11 @@ def refresh_zone(
             access.require_owner(parent, "refresh", store.home)
             parent_dir = store.current_dir(name)
             text = (parent_dir / "policy.yaml").read_text("utf-8")
-            policy = parse_policy(text, source=f"zone {name} v{parent['version']}")
+            policy = parse_policy(
+                text,
+                source=f"zone {name} v{parent['version']}",
+                recorded_sha256=parent["policy"]["sha256"],
+            )
             provider, wrapped = store.wrapped_key(parent)
             dek = load_kek_for(provider, config["kek"], store.home).unwrap(
                 wrapped, context=parent["id"].encode()

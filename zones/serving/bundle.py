@@ -145,7 +145,9 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
     ):
         manifest = store.manifest(name)
         policy_bytes = (store.current_dir(name) / POLICY_FILE).read_bytes()
-        policy = _parse(policy_bytes, f"zone {name} v{manifest['version']}")
+        policy = _parse(
+            policy_bytes, f"zone {name} v{manifest['version']}", manifest["policy"]["sha256"]
+        )
         if policy.sha256 != manifest["policy"]["sha256"]:
             raise BundleError(
                 f"zone {name!r}: its policy.yaml does not match the manifest's policy sha256",
@@ -260,7 +262,7 @@ def verify_bundle(
             f"{directory / POLICY_FILE}: edited after signing (its sha256 is not the signed one)",
             hint="policy changes go through a zone: create or refresh it, then export again",
         )
-    policy = _parse(policy_bytes, str(directory / POLICY_FILE))
+    policy = _parse(policy_bytes, str(directory / POLICY_FILE), manifest["policy"]["sha256"])
     if policy.sha256 != manifest["policy"]["sha256"]:
         # Same bytes, another version: the policy's defaults changed under it (another piizone).
         raise BundleError(
@@ -293,7 +295,9 @@ def scrubber_from_zone(name: str, store: ZoneStore | None = None) -> Scrubber:
     store = store or ZoneStore()
     manifest = store.manifest(name)
     policy = _parse(
-        (store.current_dir(name) / POLICY_FILE).read_bytes(), f"zone {name} v{manifest['version']}"
+        (store.current_dir(name) / POLICY_FILE).read_bytes(),
+        f"zone {name} v{manifest['version']}",
+        manifest["policy"]["sha256"],
     )
     if policy.sha256 != manifest["policy"]["sha256"]:
         raise BundleError(
@@ -392,9 +396,12 @@ def _parse_manifest(data: bytes, directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _parse(policy_bytes: bytes, source: str) -> Policy:
+def _parse(policy_bytes: bytes, source: str, recorded_sha256: str | None = None) -> Policy:
+    # recorded_sha256: a policy stored before entities extended the default keeps its reading.
     try:
-        return parse_policy(policy_bytes.decode("utf-8"), source=source)
+        return parse_policy(
+            policy_bytes.decode("utf-8"), source=source, recorded_sha256=recorded_sha256
+        )
     except UnicodeDecodeError:
         raise PolicyError(f"{source}: policy is not UTF-8") from None
 
