@@ -22,6 +22,7 @@ from piizone.zones.audit.log import (
     verify_home,
 )
 from piizone.zones.audit.ropa import produce_ropa
+from piizone.zones.lineage.artifacts import ropa_artifacts_section
 
 app = typer.Typer(
     help="Read, verify and export the tamper-evident audit log.",
@@ -219,4 +220,4 @@ def ropa(
 
         piizone audit ropa customers -o customers-ropa.md
     """
-    write_output(produce_ropa(name), output)
+    write_output(produce_ropa(name, appendix=ropa_artifacts_section(name)), output)

@@ -96,6 +96,10 @@ ACTIONS: frozenset[str] = frozenset(
         "zone.diff",
         "zone.extend",
         "artifacts.export",
+        "artifacts.register",
+        "airlock.show",
+        "airlock.approve",
+        "airlock.reject",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

@@ -269,9 +269,10 @@ def render_ropa(name: str, home: Path | None = None, *, now: datetime | None = N
     return "\n".join(out) + "\n"
 
 
-def produce_ropa(name: str, *, home: Path | None = None) -> str:
-    """Render the record of processing and audit that it was produced (`audit.ropa`)."""
-    text = render_ropa(name, home)
+def produce_ropa(name: str, *, home: Path | None = None, appendix: str = "") -> str:
+    """Render the record of processing and audit that it was produced (`audit.ropa`).
+    `appendix`: sections of higher layers (lineage's artifacts), part of the audited digest."""
+    text = render_ropa(name, home) + appendix
     record(
         "audit.ropa",
         zone=name,
