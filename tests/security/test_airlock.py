@@ -142,6 +142,7 @@ def test_author_cannot_decide_a_second_user_approves(session) -> None:
     shown = cli(home, "airlock", "show", request["id"][:8])
     assert shown.returncode == 0 and "EMAIL_ADDRESS" in shown.stdout
     assert "line 2" in shown.stdout and PLANTED not in shown.stdout + shown.stderr
+    assert records(home, "airlock.show")[-1]["details"]["request"] == request["id"]
 
     for verb in ("reject", "approve"):  # root is the session's user and the zone's owner
         denied = cli(home, "airlock", verb, request["id"], "--reason", "looks fine")
