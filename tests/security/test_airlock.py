@@ -213,3 +213,28 @@ def test_reject_deletes_and_self_review_is_a_config_option(session, tmp_path) ->
     assert own.returncode == 0, own.stderr
     assert (tmp_path / "o" / "b.txt").read_text() == f"{PLANTED}\n"
     assert not qdir.exists()  # nothing held any more: the quarantine is gone
+
+
+def test_small_counts_in_a_table_are_held_when_the_check_is_on(session, tmp_path) -> None:
+    base, home, code, out, done = session
+    config = home / "config.toml"
+    text = config.read_text()
+    assert "allow_self_review = true" in text  # set by the test above; k defaults to 5
+    config.write_text(text.replace("allow_self_review = true", "small_counts = true"))
+    script = (
+        "printf 'group,n,share\\ng1,3,0.5\\ng2,12,0.5\\n' > /zone/out/counts.csv; "
+        "printf 'group,n\\ng1,0\\ng2,40\\n' > /zone/out/ok.csv"
+    )
+    run = cli(home, "sandbox", "run", ZONE, "--out", str(tmp_path / "o"), "--",
+              "sh", "-c", script)  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert sorted(p.name for p in (tmp_path / "o").iterdir()) == ["ok.csv"]
+    [request] = [r for r in _held(home) if r["name"] == "counts.csv"]
+    [finding] = request["findings"]
+    assert (finding["entity"], finding["line"], finding["reason"]) == (
+        "SMALL_COUNT",
+        2,
+        "small_count",
+    )
+    shown = cli(home, "airlock", "show", request["id"]).stdout
+    assert "line 2: SMALL_COUNT (small_count): column 2: a count under 5" in shown

@@ -305,12 +305,7 @@ def approve(request_id: str, reason: str, home: Path | None = None) -> HeldOutpu
                 held, plain, dek, zone_id=record.provenance.zone_id,
                 path=f"quarantine/{record.provenance.session}/{record.index:05d}",
             )  # fmt: skip
-            release_dir = claim_release_dir(Path(record.out_dir), record.id, home)
-            root_fd = os.open(release_dir, DIR_FLAGS)
-            try:
-                write_released(root_fd, rel, plain)
-            finally:
-                os.close(root_fd)
+            release_dir = _release(plain, rel, record, home)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 plain.unlink()
@@ -325,6 +320,24 @@ def approve(request_id: str, reason: str, home: Path | None = None) -> HeldOutpu
         _remove_empty_quarantine(record, home)
     _audit_decision(record, "approve", home)
     return record
+
+
+def _release(plain: Path, rel: str, record: HeldOutput, home: Path) -> Path:
+    """Write the decrypted file like a clean output: a fresh dir under the requester's --out
+    (DIR if new or empty, else DIR/<request id>), O_EXCL, no symlink followed, mode 0644."""
+    try:
+        release_dir = claim_release_dir(Path(record.out_dir), record.id, home)
+        root_fd = os.open(release_dir, DIR_FLAGS)
+        try:
+            write_released(root_fd, rel, plain)
+        finally:
+            os.close(root_fd)
+    except OSError as e:
+        raise AirlockError(
+            f"cannot release request {record.id} under {record.out_dir} ({e.strerror})",
+            hint="the request stays pending; fix the directory and approve again",
+        ) from None
+    return release_dir
 
 
 def reject(request_id: str, reason: str, home: Path | None = None) -> HeldOutput:
