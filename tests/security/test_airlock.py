@@ -238,3 +238,13 @@ def test_small_counts_in_a_table_are_held_when_the_check_is_on(session, tmp_path
     )
     shown = cli(home, "airlock", "show", request["id"]).stdout
     assert "line 2: SMALL_COUNT (small_count): column 2: a count under 5" in shown
+
+
+def test_code_dir_exposing_the_home_is_refused_before_a_session(session) -> None:
+    base, home, code, out, done = session
+    starts = len(records(home, "session.start"))
+    for bad in (home, home / "keys", base / "missing"):
+        refused = cli(home, "sandbox", "run", ZONE, "--code", str(bad), "--", "true")
+        assert refused.returncode == 2, refused.stderr
+        assert refused.stderr.startswith("error: --code ") and "Traceback" not in refused.stderr
+    assert len(records(home, "session.start")) == starts

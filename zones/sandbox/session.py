@@ -440,7 +440,7 @@ def _work_dir(real_home: str, work: Path, option: str = "--work") -> str:
     if real in ("/", user_home) or is_within(real_home, real) or is_within(real, real_home):
         raise SandboxError(
             f"{option} {work} would show the sandbox your home, / or $PIIZONE_HOME",
-            hint="point --work at the directory that holds your code",
+            hint=f"point {option} at the directory that holds your code",
         )
     return real
 
