@@ -299,6 +299,8 @@ def approve(request_id: str, reason: str, home: Path | None = None) -> HeldOutpu
             raise AirlockError(f"the held file of request {record.id} is missing")
         rel = _original_name(record, home, dek)
         staging = ensure_private_dir(airlock_dir(home) / ".staging")
+        for stale in staging.iterdir():  # left by an approve that was killed (we hold the lock)
+            stale.unlink()
         plain = staging / record.id
         try:
             decrypt_file(

@@ -206,7 +206,13 @@ def run_session(
     session_dir = ensure_private_dir(ensure_private_dir(sessions_dir(plan.home)) / session)
     (session_dir / "pid").write_text(str(os.getpid()))
     status, data_bytes, ready, duration, report = _run_and_release(plan, session, session_dir)
-    artifacts, held = _record_lineage(plan, session, report)
+    try:
+        artifacts, held = _record_lineage(plan, session, report)
+    except (ZoneError, OSError) as e:
+        # Released but not registered: the session fails, audited, rather than pass unrecorded.
+        details = {"session": session, "error": type(e).__name__, "stage": "lineage"}
+        audit.record("session.end", zone=name, outcome="failure", details=details, home=plan.home)
+        raise
     result = _end_session(plan, session, status, data_bytes, ready, duration, report)
     result.artifacts, result.held = artifacts, held
     return result
@@ -215,7 +221,12 @@ def run_session(
 def _record_lineage(plan: _Plan, session: str, report: EgressReport) -> tuple[list, list]:
     """Register each released file as an artifact; open an airlock request for each
     quarantined one. Both carry the session's provenance (zone version, policy, code)."""
-    prov = session_provenance(session, plan.manifest, plan.cmd, code_sha256=plan.code_sha256)
+    code_sha256 = plan.code_sha256
+    if plan.code_dir and code_digest(Path(plan.code_dir)) != code_sha256:
+        # Changed on the host while mounted: which version the command read is unknowable.
+        plan.notes.append("--code: the directory changed during the session; no code digest")
+        code_sha256 = None
+    prov = session_provenance(session, plan.manifest, plan.cmd, code_sha256=code_sha256)
     artifacts = [
         register_output(prov, name=f.file, sha256=f.sha256, size=f.bytes, home=plan.home)
         for f in report.released
