@@ -15,6 +15,7 @@ import pwd
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -248,3 +249,32 @@ def test_code_dir_exposing_the_home_is_refused_before_a_session(session) -> None
         assert refused.returncode == 2, refused.stderr
         assert refused.stderr.startswith("error: --code ") and "Traceback" not in refused.stderr
     assert len(records(home, "session.start")) == starts
+
+
+def test_code_changed_during_the_run_records_no_digest(session, tmp_path) -> None:
+    base, home, code, out, done = session
+    code2 = tmp_path / "code"
+    code2.mkdir()
+    (code2 / "train.py").write_text("print(1)\n")
+    # The bind mount is live: the command waits until the host adds a file, then writes out.
+    script = (
+        "n=0; while [ ! -e /zone/code/late.py ] && [ $n -lt 600 ]; do n=$((n+1)); sleep 0.1; "
+        "done; echo done > /zone/out/result.txt"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", BOOTSTRAP.format(uid=0), "sandbox", "run", ZONE, "--code",
+         str(code2), "--out", str(tmp_path / "o"), "--", "sh", "-c", script],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(REPO),
+             "PIIZONE_HOME": str(home), "HOME": str(base), "LANG": "C.UTF-8"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    while not list((home / "zones" / ".sessions").glob("*/out")):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    (code2 / "late.py").write_text("print(2)\n")
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert "the directory changed during the session" in " ".join(err.split())
+    artifacts = json.loads(cli(home, "artifacts", "list", "--json").stdout)
+    [result] = [a for a in artifacts if a["name"] == "result.txt"]
+    assert result["code_sha256"] is None
