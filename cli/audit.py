@@ -18,6 +18,7 @@ from piizone.zones.audit.format import AuditError
 from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
 from piizone.zones.audit.verify import VerifyResult
+from piizone.zones.lineage.artifacts import ropa_artifacts_section
 
 app = typer.Typer(
     help=(
@@ -217,4 +218,4 @@ def ropa(
 
         piizone audit ropa customers -o customers-ropa.md
     """
-    write_output(produce_ropa(name), output)
+    write_output(produce_ropa(name, appendix=ropa_artifacts_section(name)), output)

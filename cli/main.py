@@ -14,6 +14,7 @@ try:  # typer >= 0.20 vendors its own click
 except ImportError:  # pragma: no cover - older typer on plain click
     import click.exceptions as click_exceptions
 
+from piizone.cli import airlock as airlock_cmd
 from piizone.cli import artifacts as artifacts_cmd
 from piizone.cli import audit as audit_cmd
 from piizone.cli import policy as policy_cmd
@@ -45,6 +46,7 @@ app.add_typer(zone_cmd.app, name="zone")
 app.add_typer(zone_cmd.keys_app, name="keys")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(artifacts_cmd.app, name="artifacts")
+app.add_typer(airlock_cmd.app, name="airlock")
 app.command("serve")(serve_cmd.serve)
 app.add_typer(policy_cmd.app, name="policy")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import unicodedata
 from pathlib import Path
 
@@ -34,6 +36,11 @@ WORK = typer.Option(
     None,
     "--work",
     help="Share DIR read-only at /zone/work and start there (refused if a scan flags a file).",
+)
+CODE = typer.Option(
+    None,
+    "--code",
+    help="Share DIR read-only at /zone/code; its digest goes into each artifact's lineage.",
 )
 app = typer.Typer(
     help=(
@@ -71,14 +78,18 @@ def _render(result: sandbox.SessionResult) -> None:
     report = result.egress
     for note in result.notes:
         err.print(f"note: {note}", style="dim")
-    for f in report.released:
+    artifacts = [a.id for a in result.artifacts] or [""] * len(report.released)
+    for f, artifact in zip(report.released, artifacts, strict=False):
         extra = {"binary": " (binary: not content-scanned)", "data": " (data: scanned)"}.get(
             f.kind, ""
         )
-        err.print(f"released    {printable(f.file)}  {f.bytes} bytes{extra}")
-    for f in report.quarantined:
+        tag = f"  artifact {artifact}" if artifact else ""
+        err.print(f"released    {printable(f.file)}  {f.bytes} bytes{extra}{tag}")
+    held = [h.id for h in result.held] or [""] * len(report.quarantined)
+    for f, request in zip(report.quarantined, held, strict=False):
         err.print("quarantined", style="bold red", end=" ")
-        err.print(f"{printable(f.file)}  {f.bytes} bytes")
+        tag = f"  airlock {request}" if request else ""
+        err.print(f"{printable(f.file)}  {f.bytes} bytes{tag}")
     for s in report.skipped:
         err.print(f"skipped     {printable(s['file'])}: {s['reason']}", style="dim")
     for finding in report.findings:
@@ -95,7 +106,8 @@ def _render(result: sandbox.SessionResult) -> None:
         err.print(f"withheld    every output, unscanned and discarded: {report.withheld}")
     if report.quarantined:
         err.print(
-            f"quarantined outputs stay encrypted in {printable(report.quarantine_dir)}",
+            f"quarantined outputs stay encrypted in {printable(report.quarantine_dir)}; "
+            "another person reviews them: `piizone airlock show ID`",
             style="dim",
         )
     err.print(
@@ -120,6 +132,10 @@ def run(
     allow_dotfiles: bool = ALLOW_DOTFILES,
     allow_binary: bool = ALLOW_BINARY,
     work: Path | None = WORK,
+    code: Path | None = CODE,
+    json_out: bool = typer.Option(
+        False, "--json", help="Print the session's result as JSON on stderr (artifact ids too)."
+    ),
 ) -> None:
     """Run CMD on the zone's data: no network, data read-only at /zone/data, outputs checked.
 
@@ -127,6 +143,9 @@ def run(
     when it exits. Clean files are copied to --out (a fresh directory: DIR when it does not
     exist or is empty, else a new DIR/<session>/; never overwriting, no exec bits, no dotfiles
     without --allow-dotfiles), flagged ones stay encrypted in quarantine.
+    Each released file is registered as an artifact (`piizone artifacts list`); each
+    quarantined one waits in the airlock for a second person (`piizone airlock list`).
+    --code DIR is shared read-only at /zone/code and its digest recorded in the lineage.
     Exits with CMD's status, or 1 when CMD succeeded but outputs were quarantined.
     --publish PORT makes a server listening on 127.0.0.1:PORT inside reachable at the host's
     127.0.0.1:PORT (through a Unix socket relay; nothing else crosses, nothing goes out).
@@ -134,6 +153,8 @@ def run(
     Example:
 
         piizone sandbox run churn --work . --out results -- python train.py --epochs 3
+
+        piizone sandbox run churn --code ./src --out models -- python /zone/code/train.py
 
         piizone sandbox run churn --publish 8888 -- jupyter lab --port 8888 --no-browser
     """
@@ -149,9 +170,30 @@ def run(
         allow_dotfiles=allow_dotfiles,
         allow_binary=allow_binary,
         work=work,
+        code=code,
     )
-    _render(result)
+    if json_out:
+        _render_json(result)
+    else:
+        _render(result)
     raise typer.Exit(result.exit_code)
+
+
+def _render_json(result: sandbox.SessionResult) -> None:
+    """The session as one JSON document on stderr (stdout is the command's)."""
+    data = {
+        "session": result.session,
+        "zone": result.zone,
+        "version": result.version,
+        "exit_code": result.exit_code,
+        "command_status": result.command_status,
+        "duration_s": round(result.duration_s, 3),
+        "notes": result.notes,
+        "egress": result.egress.to_dict(),
+        "artifacts": [a.model_dump() for a in result.artifacts],
+        "airlock": [h.id for h in result.held],
+    }
+    sys.stderr.write(json.dumps(data, indent=2, default=str) + "\n")
 
 
 @app.command("shell")

@@ -107,3 +107,18 @@ def serve_token(home: Path | None = None) -> str | None:
         return None
     value = load_config(home).get("serve", {}).get("token")
     return value if isinstance(value, str) and value else None
+
+
+def airlock_allows_self_review(home: Path | None = None) -> bool:
+    """`[airlock] allow_self_review` (default false): may the author of a session, or the zone's
+    owner, decide on its quarantined outputs? Only for a team of one; a typo is an error, not
+    a silent yes or no."""
+    if not config_path(home).is_file():
+        return False
+    value = load_config(home).get("airlock", {}).get("allow_self_review", False)
+    if not isinstance(value, bool):
+        raise ZoneError(
+            f"{config_path(home)}: [airlock] allow_self_review must be true or false",
+            hint="allow_self_review = false",
+        )
+    return value

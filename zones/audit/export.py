@@ -63,6 +63,10 @@ ACTIVITY_IDS: dict[str, int] = {
     "serve.start": OTHER,
     "serve.request": OTHER,
     "serve.stop": OTHER,
+    "artifacts.register": CREATE,
+    "airlock.show": READ,
+    "airlock.approve": UPDATE,
+    "airlock.reject": DELETE,
 }
 assert set(ACTIVITY_IDS) == ACTIONS, "map every audit action to an OCSF activity"
 

@@ -72,6 +72,10 @@ ACTIONS: frozenset[str] = frozenset(
         "zone.extend",
         "key.retire",
         "artifacts.export",
+        "artifacts.register",
+        "airlock.show",
+        "airlock.approve",
+        "airlock.reject",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

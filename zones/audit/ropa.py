@@ -295,9 +295,10 @@ def _retention_and_security_sections(m: dict[str, Any], audit_status: str) -> li
     return out
 
 
-def produce_ropa(name: str, *, home: Path | None = None) -> str:
-    """Render the record of processing and audit that it was produced (`audit.ropa`)."""
-    text = render_ropa(name, home)
+def produce_ropa(name: str, *, home: Path | None = None, appendix: str = "") -> str:
+    """Render the record of processing and audit that it was produced (`audit.ropa`).
+    `appendix`: sections of higher layers (lineage's artifacts), part of the audited digest."""
+    text = render_ropa(name, home) + appendix
     record(
         "audit.ropa",
         zone=name,

@@ -73,6 +73,7 @@ from piizone.zones.leakcheck.release import (
     write_quarantine_index,
     write_released,
 )
+from piizone.zones.leakcheck.small_counts import min_count, small_counts
 from piizone.zones.storage.store import ZoneStore
 
 MAX_FINDINGS_PER_FILE = 20
@@ -188,6 +189,7 @@ def _sort_outputs(
     sorting = _Sorting(
         report, host_out, store, name, manifest, dek,
         allow_dotfiles=allow_dotfiles, allow_binary=allow_binary,
+        min_count=min_count(store.home),
     )  # fmt: skip
     try:
         for number, (rel, path, st) in enumerate(outputs):
@@ -213,6 +215,7 @@ class _Sorting:
     dek: bytes
     allow_dotfiles: bool = False
     allow_binary: bool = False
+    min_count: int | None = None  # k of the small-count check when it is on (small_counts)
     engine: Any = None  # loaded with the matcher on the first output
     matcher: Any = None
     entities: Counter[str] = field(default_factory=Counter)
@@ -246,6 +249,12 @@ class _Sorting:
             allow_binary=self.allow_binary,
         )  # fmt: skip
         findings = name_findings + findings
+        if self.min_count and item.kind == "text" and st.st_size:
+            findings += [
+                Finding("", "SMALL_COUNT", f"column {c.column}: a count under {self.min_count}",
+                        c.line, "small_count")
+                for c in small_counts(path, rel, self.min_count)[:MAX_FINDINGS_PER_FILE]
+            ]  # fmt: skip
         if findings:
             self.hold(rel, path, item, found, findings)
         else:

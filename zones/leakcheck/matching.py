@@ -35,6 +35,7 @@ class Finding:
     line: int | None = None
     # "policy" (detectors) | "fingerprint" | "canary" | "decoded" (in a decoded view of the
     # line) | "name" (in the file's path) | "binary" (unreadable, held unless --allow-binary)
+    # | "small_count" (a count under k in a table: small_counts, opt-in)
     reason: str = "policy"
 
 

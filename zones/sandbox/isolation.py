@@ -17,6 +17,7 @@ import sys
 from piizone.zones.sandbox.errors import SandboxError, SandboxUnavailable
 from piizone.zones.sandbox.layout import (
     INIT_SCRIPT,
+    ZONE_CODE,
     ZONE_DATA,
     ZONE_HOME,
     ZONE_OUT,
@@ -101,6 +102,8 @@ def build_bwrap_args(layout: SandboxLayout) -> list[str]:
         args += ["--bind", layout.publish_dir, ZONE_PUBLISH]
     if layout.work_dir:
         args += ["--ro-bind", layout.work_dir, ZONE_WORK]
+    if layout.code_dir:
+        args += ["--ro-bind", layout.code_dir, ZONE_CODE]
     args += ["--chdir", ZONE_WORK if layout.work_dir else ZONE_HOME, "--clearenv"]
     for key, value in layout.env().items():
         args += ["--setenv", key, value]
@@ -240,6 +243,8 @@ def _unshare_zone(layout: SandboxLayout) -> list[str]:
     ]
     if layout.work_dir:
         lines += _ro(layout.work_dir, ZONE_WORK)
+    if layout.code_dir:
+        lines += _ro(layout.code_dir, ZONE_CODE)
     if layout.publish_dir:
         publish = q(layout.publish_dir)
         lines += [f'mkdir "$R{ZONE_PUBLISH}"', f'mount --bind {publish} "$R{ZONE_PUBLISH}"']

@@ -27,6 +27,7 @@ ZONE_DATA = "/zone/data"
 ZONE_OUT = "/zone/out"
 ZONE_HOME = "/zone/home"
 ZONE_WORK = "/zone/work"
+ZONE_CODE = "/zone/code"
 ZONE_PUBLISH = "/zone/publish"
 DATA_FD = 3
 # Device nodes the NVIDIA driver needs in user space; bound only when they exist on the host.
@@ -80,6 +81,7 @@ class SandboxLayout:
     command: Sequence[str]
     ro_binds: Sequence[str] = ()
     work_dir: str | None = None
+    code_dir: str | None = None  # `--code DIR`, read-only at /zone/code
     memory: int | None = None  # bytes; caps the /tmp and /zone/data tmpfs
     devices: Sequence[str] = ()
     new_session: bool = True

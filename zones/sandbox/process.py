@@ -92,13 +92,14 @@ def run_sandboxed(
     isolation: str = ISOLATION_BWRAP,
     interrupts: Interrupts | None = None,
     streams: Any = None,
+    code_dir: str | None = None,
 ) -> tuple[int, int, float | None]:
     """Run `cmd` in a sandbox on the zone's data until it exits: (its status, bytes of data
     streamed in, seconds that took). `streams` (a StreamScanner) masks what it prints."""
     layout = session_layout(
         manifest["name"], cmd, session=session, host_out=host_out, ro_binds=ro_binds,
         work_dir=work_dir, memory=memory, devices=devices, tty=tty, publish_dir=publish_dir,
-        publish_port=publish_port,
+        publish_port=publish_port, code_dir=code_dir,
     )  # fmt: skip
     build = build_unshare_args if isolation == ISOLATION_UNSHARE else build_bwrap_args
     args = build(layout)
@@ -148,6 +149,7 @@ def session_layout(
     tty: bool,
     publish_dir: str | None = None,
     publish_port: int | None = None,
+    code_dir: str | None = None,
 ) -> SandboxLayout:
     """The layout of one session's sandbox, from its options and the caller's environment."""
     command = list(cmd)
@@ -166,6 +168,7 @@ def session_layout(
         command=command,
         ro_binds=ro_binds,
         work_dir=work_dir,
+        code_dir=code_dir,
         memory=memory,
         devices=devices,
         lang=os.environ.get("LANG") or "C.UTF-8",

@@ -51,6 +51,9 @@ from piizone.zones.leakcheck.output_tree import EgressError, OutputLimitExceeded
 from piizone.zones.leakcheck.release import check_release_dir
 from piizone.zones.leakcheck.streams import StreamScanner
 from piizone.zones.lifecycle import open_check
+from piizone.zones.lineage.airlock import hold_outputs
+from piizone.zones.lineage.artifacts import code_digest
+from piizone.zones.lineage.provenance import register_output, session_provenance
 from piizone.zones.sandbox.errors import (
     SandboxDenied,
     SandboxError,
@@ -129,6 +132,10 @@ class SessionResult:
     data_ready_s: float | None  # time to stream the zone's data into the sandbox
     egress: Any = None  # piizone.zones.leakcheck.egress.EgressReport
     notes: list[str] = field(default_factory=list)
+    # Lineage: an Artifact per released file (same order as egress.released) and an airlock
+    # request per quarantined one (same order as egress.quarantined).
+    artifacts: list[Any] = field(default_factory=list)
+    held: list[Any] = field(default_factory=list)
 
 
 # -- pure pieces (unit-tested without bubblewrap) ----------------------------------------------
@@ -183,19 +190,47 @@ def run_session(
     allow_dotfiles: bool = False,
     allow_binary: bool = False,
     work: Path | None = None,
+    code: Path | None = None,
 ) -> SessionResult:
     """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
-    (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir)."""
+    (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir),
+    each registered as an artifact; flagged ones wait in the airlock (lineage.airlock)."""
     plan = _plan_session(
         name, cmd, out_dir=out_dir, gpu=gpu, memory=memory, home=home, tty=tty,
         publish=publish, allow_dotfiles=allow_dotfiles, allow_binary=allow_binary, work=work,
+        code=code,
     )  # fmt: skip
     clean_stale_sessions(plan.home)
     session = secrets.token_hex(8)
     session_dir = ensure_private_dir(ensure_private_dir(sessions_dir(plan.home)) / session)
     (session_dir / "pid").write_text(str(os.getpid()))
     status, data_bytes, ready, duration, report = _run_and_release(plan, session, session_dir)
-    return _end_session(plan, session, status, data_bytes, ready, duration, report)
+    try:
+        artifacts, held = _record_lineage(plan, session, report)
+    except (ZoneError, OSError) as e:
+        # Released but not registered: the session fails, audited, rather than pass unrecorded.
+        details = {"session": session, "error": type(e).__name__, "stage": "lineage"}
+        audit.record("session.end", zone=name, outcome="failure", details=details, home=plan.home)
+        raise
+    result = _end_session(plan, session, status, data_bytes, ready, duration, report)
+    result.artifacts, result.held = artifacts, held
+    return result
+
+
+def _record_lineage(plan: _Plan, session: str, report: EgressReport) -> tuple[list, list]:
+    """Register each released file as an artifact; open an airlock request for each
+    quarantined one. Both carry the session's provenance (zone version, policy, code)."""
+    code_sha256 = plan.code_sha256
+    if plan.code_dir and code_digest(Path(plan.code_dir)) != code_sha256:
+        # Changed on the host while mounted: which version the command read is unknowable.
+        plan.notes.append("--code: the directory changed during the session; no code digest")
+        code_sha256 = None
+    prov = session_provenance(session, plan.manifest, plan.cmd, code_sha256=code_sha256)
+    artifacts = [
+        register_output(prov, name=f.file, sha256=f.sha256, size=f.bytes, home=plan.home)
+        for f in report.released
+    ]
+    return artifacts, hold_outputs(report, prov, plan.out_dir, plan.home)
 
 
 @dataclass
@@ -213,6 +248,8 @@ class _Plan:
     publish: int | None
     devices: list[str]
     work_dir: str | None
+    code_dir: str | None
+    code_sha256: str | None
     ro_binds: list[str]
     tty: bool
     allow_dotfiles: bool
@@ -233,6 +270,7 @@ def _plan_session(
     allow_dotfiles: bool,
     allow_binary: bool,
     work: Path | None,
+    code: Path | None = None,
 ) -> _Plan:
     """Every check that comes before the session starts (and before its audit record)."""
     if not cmd:
@@ -256,13 +294,16 @@ def _plan_session(
 
     real_home = os.path.realpath(home)
     work_dir = _work_dir(real_home, work) if work is not None else None
+    code_dir = _work_dir(real_home, code, "--code") if code is not None else None
     ro_binds = python_prefixes()
-    check_binds(["/usr", "/etc", *ro_binds, *([work_dir] if work_dir else [])], real_home)
+    shared = [d for d in (work_dir, code_dir) if d]
+    check_binds(["/usr", "/etc", *ro_binds, *shared], real_home)
     return _Plan(
         name=name, cmd=cmd, out_dir=Path(out_dir), home=home, store=store, manifest=manifest,
         isolation=isolation, memory=memory_bytes, publish=publish, devices=devices,
-        work_dir=work_dir, ro_binds=ro_binds, tty=tty, allow_dotfiles=allow_dotfiles,
-        allow_binary=allow_binary, notes=notes,
+        work_dir=work_dir, code_dir=code_dir,
+        code_sha256=code_digest(Path(code_dir)) if code_dir else None, ro_binds=ro_binds,
+        tty=tty, allow_dotfiles=allow_dotfiles, allow_binary=allow_binary, notes=notes,
     )  # fmt: skip
 
 
@@ -285,10 +326,12 @@ def _run_and_release(
             publisher = Publisher(plan.publish, publish_dir)
         started = time.monotonic()
         dek = unwrap_zone_key(store, manifest)
-        if plan.work_dir:
-            _check_work_dir(
-                plan.work_dir, session_dir, store=store, name=name, manifest=manifest, dek=dek
-            )
+        for option, shared in (("--work", plan.work_dir), ("--code", plan.code_dir)):
+            if shared:
+                _check_work_dir(
+                    shared, session_dir, store=store, name=name, manifest=manifest, dek=dek,
+                    option=option,
+                )  # fmt: skip
         streams = StreamScanner(store, name, manifest, dek)
         status, data_bytes, ready = run_sandboxed(
             store, manifest, dek, plan.cmd, session=session, host_out=str(host_out),
@@ -296,6 +339,7 @@ def _run_and_release(
             devices=plan.devices, tty=plan.tty,
             publish_dir=str(publish_dir) if publish_dir else None, publish_port=plan.publish,
             isolation=plan.isolation, interrupts=interrupts, streams=streams,
+            code_dir=plan.code_dir,
         )  # fmt: skip
         if publisher is not None:  # the sandbox is gone: stop relaying before anything else
             publisher.close()
@@ -396,31 +440,31 @@ def _end_session(
     )
 
 
-def _work_dir(real_home: str, work: Path) -> str:
+def _work_dir(real_home: str, work: Path, option: str = "--work") -> str:
     """`--work DIR`, shared read-only at /zone/work (and where the command starts) — unless
     sharing it would show the whole home dir, / or $PIIZONE_HOME. Opt-in: the caller's cwd
-    was once shared by default, raw exports and all."""
+    was once shared by default, raw exports and all. `--code DIR` (at /zone/code) likewise."""
     real = os.path.realpath(work)
     if not os.path.isdir(real):
-        raise SandboxError(f"--work {work} is not a directory")
+        raise SandboxError(f"{option} {work} is not a directory")
     user_home = os.path.realpath(os.path.expanduser("~"))
     if real in ("/", user_home) or is_within(real_home, real) or is_within(real, real_home):
         raise SandboxError(
-            f"--work {work} would show the sandbox your home, / or $PIIZONE_HOME",
-            hint="point --work at the directory that holds your code",
+            f"{option} {work} would show the sandbox your home, / or $PIIZONE_HOME",
+            hint=f"point {option} at the directory that holds your code",
         )
     return real
 
 
-def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
-    """Refuse a --work DIR holding anything the egress check flags (see check_work_dir)."""
+def _check_work_dir(work_dir: str, session_dir: Path, option: str = "--work", **zone: Any) -> None:
+    """Refuse a --work (--code) DIR holding anything the egress check flags (check_work_dir)."""
     scratch = ensure_private_dir(session_dir / "work-check")
     try:
         flagged = check_work_dir(Path(work_dir), scratch=scratch, **zone)
     except OutputLimitExceeded as e:
         raise SandboxError(
-            f"--work {work_dir} is too large to check ({e})",
-            hint="point --work at the directory that holds your code",
+            f"{option} {work_dir} is too large to check ({e})",
+            hint=f"point {option} at the directory that holds your code",
         ) from None
     finally:
         remove_session_dir(scratch)
@@ -428,8 +472,8 @@ def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
         shown = "; ".join(f"{path} ({', '.join(kinds)})" for path, kinds in flagged[:5])
         more = f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
         raise SandboxError(
-            f"--work {work_dir} holds files the egress check flags: {shown}{more}",
-            hint="move raw data out of the directory shared with --work",
+            f"{option} {work_dir} holds files the egress check flags: {shown}{more}",
+            hint=f"move raw data out of the directory shared with {option}",
         )
 
 
