@@ -189,6 +189,7 @@ class Policy:
         data = self.model.model_dump(mode="json")
         for rule in data["entities"].values():
             rule.pop("enabled", None)
+        _drop_unset_later_fields(data)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
@@ -209,6 +210,24 @@ class Policy:
 
     def column_rule(self, column: str) -> Operator | str | None:
         return self.model.columns.get(column)
+
+
+# Operator settings added after format 1 (generalize's `to`, date_shift's `days`) enter the
+# version only when set: a policy that does not use them keeps the sha256 it always had.
+_LATER_OPERATOR_FIELDS = ("to", "days")
+
+
+def _drop_unset_later_fields(node: Any) -> None:
+    if isinstance(node, dict):
+        if "type" in node and "char" in node:  # an operator
+            for key in _LATER_OPERATOR_FIELDS:
+                if node.get(key) is None:
+                    node.pop(key, None)
+        for value in node.values():
+            _drop_unset_later_fields(value)
+    elif isinstance(node, list):
+        for value in node:
+            _drop_unset_later_fields(value)
 
 
 def load_policy(path: str | Path | None = None) -> Policy:

@@ -78,3 +78,14 @@ def test_bad_operator_settings_are_refused(bad):
 
     with pytest.raises(PolicyError):
         parse_policy("version: 1\nentities:\n" + bad)
+
+
+def test_the_new_settings_enter_the_version_only_when_set():
+    # Zones and bundles recorded the sha256 of policies written before these settings existed.
+    plain = parse_policy("version: 1\nentities:\n  DATE_OF_BIRTH: {operator: replace}\n")
+    assert '"to"' not in plain.canonical_json() and '"days"' not in plain.canonical_json()
+    decade = parse_policy(
+        "version: 1\nentities:\n  DATE_OF_BIRTH: {operator: {type: generalize, to: decade}}\n"
+    )
+    year = parse_policy("version: 1\nentities:\n  DATE_OF_BIRTH: {operator: generalize}\n")
+    assert '"to":"decade"' in decade.canonical_json() and decade.sha256 != year.sha256
