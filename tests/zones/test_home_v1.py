@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.zones.access import current_user, is_operator
+from piizone.zones.storage.manifest import parse_manifest
 from piizone.zones.storage.store import ZoneStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -59,6 +60,13 @@ def test_the_fixture_is_a_v1_zone() -> None:
     assert (HOME_V1 / "zones" / ZONE).is_symlink()
 
 
+def test_a_v1_manifest_reads_as_the_model_and_writes_back_byte_identical() -> None:
+    manifest = parse_manifest(json.loads(V1_MANIFEST.read_text()), ZONE)
+    assert manifest.manifest_version == 1 and manifest.created_by.user == "root"
+    assert manifest.key.provider.startswith("keyfile:") and manifest.files[0].rows == 2
+    assert manifest.to_json() == V1_MANIFEST.read_bytes()
+
+
 def test_a_v1_zone_opens_and_verifies(home: Path) -> None:
     shown = run("zone", "show", ZONE, "--json")
     assert shown.exit_code == 0, shown.output
@@ -83,7 +91,7 @@ def test_a_v1_zone_refreshes(home: Path, tmp_path: Path) -> None:
     store = ZoneStore(home)
     v2 = store.manifest(ZONE)
     assert store.versions(ZONE) == [1, 2]
-    assert v2["version"] == 2 and v2["parent"] == 1
+    assert v2.version == 2 and v2.parent == 1
     # The source did not change: its file is reused from the v1 version, not redacted again.
     v2_dir = store.version_dir(ZONE, 2) / "data" / "customers.csv"
     v1_dir = store.version_dir(ZONE, 1) / "data" / "customers.csv"
@@ -93,7 +101,7 @@ def test_a_v1_zone_refreshes(home: Path, tmp_path: Path) -> None:
     second = run("zone", "refresh", ZONE)
     assert second.exit_code == 0, second.output
     v3 = store.manifest(ZONE)
-    assert v3["version"] == 3 and sum(f["rows"] for f in v3["files"]) == 3
+    assert v3.version == 3 and sum(f.rows or 0 for f in v3.files) == 3
     assert run("zone", "verify", ZONE).exit_code == 0
     assert run("audit", "verify").exit_code == 0
     shown = run("zone", "show", ZONE, "--json")

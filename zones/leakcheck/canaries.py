@@ -45,6 +45,7 @@ from piizone.zones.leakcheck.fingerprints import (
     read_encrypted,
 )
 from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
@@ -123,12 +124,12 @@ def plant(
     return data_entry, side
 
 
-def load_canaries(directory: Path, manifest: dict[str, Any], dek: bytes) -> list[dict[str, str]]:
-    entry = manifest.get("canaries")
+def load_canaries(directory: Path, manifest: ZoneManifest, dek: bytes) -> list[dict[str, str]]:
+    entry = manifest.canaries
     if not entry:
         return []
     try:
-        doc = json.loads(read_encrypted(directory, entry, dek, manifest["id"]))
+        doc = json.loads(read_encrypted(directory, entry, dek, manifest.id))
         if doc.get("format") != FORMAT:
             raise ValueError("unknown format")
         return list(doc["records"])
@@ -136,7 +137,7 @@ def load_canaries(directory: Path, manifest: dict[str, Any], dek: bytes) -> list
         raise FingerprintError(f"unreadable canaries ({type(e).__name__})") from None
 
 
-def zone_matcher(directory: Path, manifest: dict[str, Any], dek: bytes) -> Matcher:
+def zone_matcher(directory: Path, manifest: ZoneManifest, dek: bytes) -> Matcher:
     """One matcher for the zone's fingerprints (reason "fingerprint") and canaries."""
     key = fingerprint_key(dek)
     matcher = Matcher(key)
@@ -210,13 +211,13 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
         with open(path, "rb") as fh:
             report.lines = sum(1 for _ in fh)
         details.update(
-            version=manifest["version"],
+            version=manifest.version,
             bytes=path.stat().st_size,
             lines=report.lines,
             reasons=report.reasons,
             entities=dict(Counter(f.entity for f in findings)),
-            canaries=(manifest.get("canaries") or {}).get("count", 0),
-            fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
+            canaries=manifest.canaries.count if manifest.canaries else 0,
+            fingerprints=manifest.fingerprints.count if manifest.fingerprints else 0,
         )
     except BaseException as e:
         if not isinstance(e, audit.AuditError):

@@ -49,6 +49,7 @@ from piizone.zones.leakcheck.canaries import zone_matcher
 from piizone.zones.leakcheck.decoded_views import decoded_views, digit_views
 from piizone.zones.leakcheck.output_formats import MAX_DECODED_BYTES, UnreadableOutput, text_lines
 from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
@@ -410,7 +411,7 @@ def release_outputs(
     *,
     store: ZoneStore,
     name: str,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     dek: bytes,
     session: str,
     allow_dotfiles: bool = False,
@@ -475,13 +476,13 @@ def release_outputs(
                     parent = ensure_private_dir(store.root / ".quarantine")
                     qdir = ensure_private_dir(parent / session)
                     report.quarantine_dir = str(qdir)
-                _quarantine(path, qdir, len(report.quarantined), dek, manifest["id"], session)
+                _quarantine(path, qdir, len(report.quarantined), dek, manifest.id, session)
                 report.quarantined.append(item)
                 qnames.append(rel)
                 continue
             clean.append((rel, path, item))
         if qnames:
-            _write_quarantine_index(qdir, qnames, dek, manifest["id"], session)
+            _write_quarantine_index(qdir, qnames, dek, manifest.id, session)
         if clean:
             release_dir = claim_release_dir(out_dir, session, store.home)
             report.out_dir = str(release_dir)
@@ -553,7 +554,7 @@ def check_file(
 
 
 def check_work_dir(
-    work_dir: Path, *, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes,
+    work_dir: Path, *, store: ZoneStore, name: str, manifest: ZoneManifest, dek: bytes,
     scratch: Path,
 ) -> list[tuple[str, list[str]]]:  # fmt: skip
     """(masked path, entity types) of every file under `work_dir` holding an original value
@@ -731,7 +732,7 @@ class StreamScanner:
     MAX_LINE = 64 * 1024  # longer lines are scanned (and printed) in pieces
     BATCH = 64
 
-    def __init__(self, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes):
+    def __init__(self, store: ZoneStore, name: str, manifest: ZoneManifest, dek: bytes):
         import threading
 
         self._store, self._name, self._manifest, self._dek = store, name, manifest, dek

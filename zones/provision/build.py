@@ -52,15 +52,8 @@ from piizone.zones.provision.metadata_names import NameMasker, seal_spec, source
 from piizone.zones.provision.sources import Source, SourceItem, resolve_sources
 from piizone.zones.storage.crypto import EncryptingWriter, new_dek
 from piizone.zones.storage.keys import ensure_pseudonym_key, load_kek, load_kek_for
-from piizone.zones.storage.store import (
-    MANIFEST_FORMAT,
-    MANIFEST_VERSION,
-    ZoneStore,
-    iso,
-    parse_ttl,
-    utc_now,
-    validate_zone_name,
-)
+from piizone.zones.storage.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, ZoneManifest
+from piizone.zones.storage.store import ZoneStore, iso, parse_ttl, utc_now, validate_zone_name
 
 # (item relpath, done, total) for progress bars: one tick per finished item.
 ProgressCallback = Callable[[str, int, int], None]
@@ -89,7 +82,7 @@ class ZoneRequest:
 
 @dataclass
 class BuildResult:
-    manifest: dict[str, Any]
+    manifest: ZoneManifest
     reused: list[str] = field(default_factory=list)  # relpaths taken from the parent version
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
@@ -189,30 +182,26 @@ def refresh_zone(
             access.require_owner(parent, "refresh", store.home)
             parent_dir = store.current_dir(name)
             text = (parent_dir / "policy.yaml").read_text("utf-8")
-            policy = parse_policy(text, source=f"zone {name} v{parent['version']}")
+            policy = parse_policy(text, source=f"zone {name} v{parent.version}")
             provider, wrapped = store.wrapped_key(parent)
             dek = load_kek_for(provider, config["kek"], store.home).unwrap(
-                wrapped, context=parent["id"].encode()
+                wrapped, context=parent.id.encode()
             )
-            meta = {
-                k: v
-                for k, v in parent.items()
-                if k in ("id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key")
-            }
+            inherited = {"id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key"}
+            meta = parent.model_dump(mode="json", exclude_unset=True, include=inherited)
             meta.update(
-                version=parent["version"] + 1,
-                parent=parent["version"],
+                version=parent.version + 1,
+                parent=parent.version,
                 created=iso(utc_now()),
                 created_by=actor(),
             )
-            specs = sources or [source_spec(s, dek, parent["id"]) for s in parent["sources"]]
+            specs = sources or [source_spec(s, dek, parent.id) for s in parent.sources]
             # The same dictionary-only sources as the parent, re-read: their values may have
             # changed like the zone's own sources.
-            known_record = parent.get("known_values") or {}
-            known_specs = [
-                source_spec(s, dek, parent["id"]) for s in known_record.get("sources", [])
-            ]
-            details = {"version": meta["version"], "parent": parent["version"]}
+            known_record = parent.known_values
+            known_sources = known_record.sources if known_record else []
+            known_specs = [source_spec(s, dek, parent.id) for s in known_sources]
+            details = {"version": meta["version"], "parent": parent.version}
             result = _build(
                 store,
                 name,
@@ -225,11 +214,11 @@ def refresh_zone(
                 progress=progress,
                 engine_options=engine_options,
                 known_specs=known_specs,
-                learn_known=known_record.get("enabled", True) if known_record else True,
+                learn_known=known_record.enabled if known_record else True,
             )
             details.update(_summary(result))
             _publish_audited(
-                store, "zone.refresh", name, result, previous=parent["version"], details=details
+                store, "zone.refresh", name, result, previous=parent.version, details=details
             )
             return result
     except BaseException as e:
@@ -247,7 +236,7 @@ def _build(
     dek: bytes,
     meta: dict[str, Any],
     *,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     progress: ProgressCallback | None,
     engine_options: dict[str, Any] | None = None,
     canaries: int = 0,
@@ -295,7 +284,7 @@ def _build_with(
     dek: bytes,
     meta: dict[str, Any],
     *,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     progress: ProgressCallback | None,
     engine: Any,
     canaries: int = 0,
@@ -312,10 +301,11 @@ def _build_with(
     known_values = known.learn(items, engine, redactor, collector)
     if parent:  # items reused from the parent were not redacted again: keep their fingerprints
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
-    parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
+    parent_files = {f.path: f for f in parent[0].files} if parent else {}
     parent_report = _load_report(parent[1]) if parent else {}
     staging = store.staging_dir(name)
-    result = BuildResult(manifest={})
+    reused: list[str] = []  # relpaths taken from the parent version
+    skipped: list[tuple[str, str]] = []
     # No raw source name in plaintext metadata. Regex rules only (e-mails, long numbers): NER on
     # file names tags little and would cost an analysis per name.
     names = NameMasker(dek)
@@ -335,17 +325,17 @@ def _build_with(
             previous = parent_files.get(zone_path)
             if (
                 previous
-                and previous.get("source_sha256") == fingerprint
-                and parent[0]["policy"]["sha256"] == policy.sha256
+                and previous.source_sha256 == fingerprint
+                and parent[0].policy.sha256 == policy.sha256
                 # Redacted with other known values, it could keep a name the new set redacts.
-                and (parent[0].get("known_values") or {}).get("digest")
+                and (parent[0].known_values.digest if parent[0].known_values else None)
                 == known.digest(known_values, dek)
             ):
                 os.link(parent[1] / zone_path, _prepare(staging / zone_path))
-                files.append(dict(previous))
+                files.append(previous.model_dump(mode="json", exclude_unset=True))
                 if zone_path in parent_report:
                     report.sources.append(parent_report[zone_path])
-                result.reused.append(names.relpath(item.relpath))
+                reused.append(names.relpath(item.relpath))
             else:
                 entry, source_report = _provision_item(
                     item,
@@ -367,13 +357,13 @@ def _build_with(
         side = _plant_canaries(staging, files, canaries, parent, dek, meta["id"])
         for spec, source in zip(specs, resolved, strict=True):
             source_entries.append(_source_entry(spec, source, files, names, dek, meta["id"]))
-            result.skipped.extend((names.relpath(rel), why) for rel, why in source.skipped)
+            skipped.extend((names.relpath(rel), why) for rel, why in source.skipped)
         report.filters = dict(engine.stats.filtered)
         (staging / "report.json").write_text(render_json(report))
         (staging / "policy.yaml").write_text(text)
         for p in (staging / "report.json", staging / "policy.yaml"):
             p.chmod(0o600)
-        manifest = {
+        manifest = ZoneManifest.model_validate({
             "format": MANIFEST_FORMAT,
             "manifest_version": MANIFEST_VERSION,
             **meta,
@@ -385,9 +375,9 @@ def _build_with(
             "fingerprints": write_fingerprints(staging, collector.fingerprints, dek, meta["id"]),
             "known_values": known.manifest(known_values, dek, names, meta["id"]),
             **side,
-        }
+        })  # fmt: skip
         store.write_manifest(staging, manifest)
-        result.manifest = manifest
+        result = BuildResult(manifest=manifest, reused=reused, skipped=skipped)
         result.staging = staging  # type: ignore[attr-defined]
         return result
     except BaseException:
@@ -550,7 +540,7 @@ def _plant_canaries(
     staging: Path,
     files: list[dict[str, Any]],
     count: int,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     dek: bytes,
     zone_id: str,
 ) -> dict[str, Any]:
@@ -646,15 +636,15 @@ def _load_report(directory: Path) -> dict[str, SourceReport]:
 
 def _summary(result: BuildResult) -> dict[str, Any]:
     manifest = result.manifest
-    totals: Counter[str] = Counter(manifest["scan"]["totals"])
+    totals: Counter[str] = Counter(manifest.scan.totals)
     return {
-        "version": manifest["version"],
-        "files": len(manifest["files"]),
-        "rows": sum(f.get("rows") or 0 for f in manifest["files"]),
+        "version": manifest.version,
+        "files": len(manifest.files),
+        "rows": sum(f.rows or 0 for f in manifest.files),
         "reused": len(result.reused),
-        "policy_sha256": manifest["policy"]["sha256"],
+        "policy_sha256": manifest.policy.sha256,
         "entities": dict(totals),
-        "risk": manifest["scan"]["risk"],
+        "risk": manifest.scan.risk,
     }
 
 
@@ -667,7 +657,7 @@ def _publish_audited(
     details: dict[str, Any],
 ) -> None:
     staging: Path = result.staging  # type: ignore[attr-defined]
-    version = result.manifest["version"]
+    version = result.manifest.version
     # The publish and its record are one step: a crash between them is settled by the next
     # command from this intent (piizone.zones.journal), which the record names.
     intent = journal.begin(store.home, action, zone=name, version=version, previous=previous)

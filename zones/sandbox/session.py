@@ -47,6 +47,7 @@ from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, piizone_home, zones_dir
 from piizone.zones.lifecycle import open_check
 from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
@@ -475,8 +476,8 @@ def check_binds(binds: Iterable[str], home: str, *, allowed_inside: Iterable[str
             )
 
 
-def may_open(manifest: dict[str, Any], user: str) -> bool:
-    return user == manifest.get("owner") or user in (manifest.get("grants") or [])
+def may_open(manifest: ZoneManifest, user: str) -> bool:
+    return user == manifest.owner or user in manifest.grants
 
 
 def tar_stream(
@@ -536,15 +537,15 @@ class _ChunkReader:
         return bytes(out)
 
 
-def zone_entries(directory: Path, manifest: dict[str, Any], dek: bytes):
+def zone_entries(directory: Path, manifest: ZoneManifest, dek: bytes):
     """(relpath under /zone/data, size, decrypted chunks) for every file of the zone."""
-    for entry in manifest["files"]:
-        path = entry["path"]
+    for entry in manifest.files:
+        path = entry.path
         rel = path.removeprefix("data/")
         parts = Path(rel).parts
         if not path.startswith("data/") or Path(rel).is_absolute() or ".." in parts:
-            raise SandboxError(f"zone {manifest['name']!r}: bad file path in the manifest")
-        yield rel, entry["bytes"], _decrypted(directory / path, dek, manifest["id"], path)
+            raise SandboxError(f"zone {manifest.name!r}: bad file path in the manifest")
+        yield rel, entry.bytes, _decrypted(directory / path, dek, manifest.id, path)
 
 
 def _decrypted(path: Path, dek: bytes, zone_id: str, rel: str) -> Iterator[bytes]:
@@ -879,7 +880,7 @@ def run_session(
             zone=name,
             details={
                 "session": session,
-                "version": manifest["version"],
+                "version": manifest.version,
                 "command": os.path.basename(cmd[0]),
                 "isolation": isolation,
                 "gpu": bool(devices),
@@ -977,7 +978,7 @@ def run_session(
     return SessionResult(
         session=session,
         zone=name,
-        version=manifest["version"],
+        version=manifest.version,
         isolation=isolation,
         command_status=status,
         exit_code=exit_code,
@@ -1075,7 +1076,7 @@ def _check_work_dir(work_dir: str, session_dir: Path, **zone: Any) -> None:
 
 def _run_bwrap(
     store: ZoneStore,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     dek: bytes,
     cmd: Sequence[str],
     *,
@@ -1103,7 +1104,7 @@ def _run_bwrap(
         command = ["script", "-qefc", shlex.join(cmd), "/dev/null"]
     build = build_unshare_args if isolation == ISOLATION_UNSHARE else build_bwrap_args
     layout = SandboxLayout(
-        zone=manifest["name"],
+        zone=manifest.name,
         session=session,
         out_dir=host_out,
         data_fd=DATA_FD,
@@ -1121,7 +1122,7 @@ def _run_bwrap(
         python=sys.executable,
     )
     args = build(layout)
-    directory = store.current_dir(manifest["name"])
+    directory = store.current_dir(manifest.name)
     fed: dict[str, Any] = {}
 
     def feed() -> None:
@@ -1184,7 +1185,7 @@ def _run_bwrap(
         # The feed broke because the sandbox was stopped: report the interruption, not that.
         return status, fed.get("bytes", 0), fed.get("seconds")
     if "error" in fed:
-        raise SandboxError(f"could not load zone {manifest['name']!r}: {fed['error']}")
+        raise SandboxError(f"could not load zone {manifest.name!r}: {fed['error']}")
     if status < 0:  # killed by a signal: report it like a shell does
         status = 128 - status
     return status, fed.get("bytes", 0), fed.get("seconds")

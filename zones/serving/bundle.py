@@ -43,6 +43,7 @@ from piizone.zones.audit import log as audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import keys_dir
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME, read_key_file
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.signing import (
     SIGNING_PUBLIC_NAME,
     public_pem,
@@ -142,8 +143,8 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
         audit.open_audit_log(store.home).check_writable()
         manifest = store.manifest(name)
         policy_bytes = (store.current_dir(name) / POLICY_FILE).read_bytes()
-        policy = _parse(policy_bytes, f"zone {name} v{manifest['version']}")
-        if policy.sha256 != manifest["policy"]["sha256"]:
+        policy = _parse(policy_bytes, f"zone {name} v{manifest.version}")
+        if policy.sha256 != manifest.policy.sha256:
             raise BundleError(
                 f"zone {name!r}: its policy.yaml does not match the manifest's policy sha256",
                 hint=f"run `piizone zone verify {name}`",
@@ -164,7 +165,7 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
         ):
             _write_public(out_dir / file, content)
         details = {
-            "version": manifest["version"],
+            "version": manifest.version,
             "policy_sha256": policy.sha256,
             "signer": body["signature"]["key_id"],
         }
@@ -187,7 +188,7 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
 
 def _manifest(
     name: str,
-    zone: dict[str, Any],
+    zone: ZoneManifest,
     policy: Policy,
     policy_bytes: bytes,
     model: ModelInfo,
@@ -198,7 +199,7 @@ def _manifest(
         "format": BUNDLE_FORMAT,
         "bundle_version": BUNDLE_VERSION,
         "created": iso(utc_now()),
-        "zone": {"name": name, "id": zone["id"], "version": zone["version"]},
+        "zone": {"name": name, "id": zone.id, "version": zone.version},
         "policy": {
             "file": POLICY_FILE,
             "sha256": policy.sha256,
