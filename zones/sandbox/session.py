@@ -797,7 +797,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def open_zone_for_session(store: ZoneStore, name: str, user: str) -> dict[str, Any]:
+def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifest:
     """The manifest, if `user` may open the zone now; audited `access.denied` otherwise."""
     try:
         manifest = store.manifest(name)

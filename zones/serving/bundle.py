@@ -297,15 +297,15 @@ def scrubber_from_zone(name: str, store: ZoneStore | None = None) -> Scrubber:
     store = store or ZoneStore()
     manifest = store.manifest(name)
     policy = _parse(
-        (store.current_dir(name) / POLICY_FILE).read_bytes(), f"zone {name} v{manifest['version']}"
+        (store.current_dir(name) / POLICY_FILE).read_bytes(), f"zone {name} v{manifest.version}"
     )
-    if policy.sha256 != manifest["policy"]["sha256"]:
+    if policy.sha256 != manifest.policy.sha256:
         raise BundleError(
             f"zone {name!r}: policy sha256 {policy.sha256[:12]} is not the manifest's "
-            f"{manifest['policy']['sha256'][:12]}; refusing to serve another policy",
+            f"{manifest.policy.sha256[:12]}; refusing to serve another policy",
             hint=f"run `piizone zone verify {name}`",
         )
-    zone = {"name": name, "id": manifest["id"], "version": manifest["version"]}
+    zone = {"name": name, "id": manifest.id, "version": manifest.version}
     return Scrubber(policy, home_pseudonym_key(store.home), provenance={"zone": zone})
 
 

@@ -150,8 +150,12 @@ def parse_manifest(data: Any, name: str) -> ZoneManifest:
     if not isinstance(data, dict):
         raise ZoneError(f"zone {name!r}: the manifest is not a JSON object")
     version = data.get("manifest_version")
-    known = type(version) is int and 1 <= version <= MANIFEST_VERSION
-    if data.get("format") != MANIFEST_FORMAT or not known:
+    if (
+        data.get("format") != MANIFEST_FORMAT
+        or not isinstance(version, int)
+        or isinstance(version, bool)
+        or not 1 <= version <= MANIFEST_VERSION
+    ):
         raise ZoneError(
             f"zone {name!r}: unsupported manifest version {version!r}",
             hint="upgrade piizone to open this zone",
