@@ -15,7 +15,7 @@ from typing import Any
 from piizone.zones import access, journal
 from piizone.zones.audit import log as audit
 from piizone.zones.config import (
-    DEFAULTS,
+    PiizoneConfig,
     config_path,
     ensure_serve_token,
     load_config,
@@ -59,13 +59,13 @@ def init_home(home: Path | None = None) -> InitResult:
         ensure_private_dir(directory)
     if not config_path(home).exists():
         kek = ensure_keyfile_kek(home)
-        config = {section: dict(values) for section, values in DEFAULTS.items()}
-        config["kek"]["key_id"] = kek.provider_id.removeprefix("keyfile:")
+        config = PiizoneConfig()
+        config.kek.key_id = kek.provider_id.removeprefix("keyfile:")
         save_config(config, home)
         result.created.append(str(config_path(home)))
-    kek_config = load_config(home)["kek"]
-    provider = kek_config.get("provider", "keyfile")
-    result.kek = f"keyfile:{kek_config.get('key_id', '?')}" if provider == "keyfile" else provider
+    kek_config = load_config(home).kek
+    provider = kek_config.provider
+    result.kek = f"keyfile:{kek_config.key_id or '?'}" if provider == "keyfile" else provider
     pseudonym = keys_dir(home) / "pseudonym.key"
     if not pseudonym.exists():
         result.created.append(str(pseudonym))
@@ -362,9 +362,8 @@ def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
     store = store or ZoneStore()
     config = require_initialized(store.home)
     zones = [{"name": n, "provider": store.manifest(n).key.provider} for n in store.names()]
-    current = config["kek"]
     audit.record("key.status", details={"zones": len(zones)}, home=store.home)
-    return {"configured": dict(current), "zones": zones}
+    return {"configured": config.kek.options(), "zones": zones}
 
 
 def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
@@ -376,9 +375,9 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     store = store or ZoneStore()
     config = require_initialized(store.home)
     audit.open_audit_log(store.home).check_writable()
-    if config["kek"].get("provider", "keyfile") != "keyfile":
+    if config.kek.provider != "keyfile":
         raise ZoneError(
-            f"keys rotate creates keyfile KEKs; this home uses {config['kek'].get('provider')}",
+            f"keys rotate creates keyfile KEKs; this home uses {config.kek.provider}",
             hint="rotate that provider's key in its own system",
         )
     with journal.rotate_lock(store.home) as taken:

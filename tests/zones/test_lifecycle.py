@@ -205,13 +205,13 @@ def test_keys_status_lists_each_zones_kek(home: Path, src: Path) -> None:
     a = create("a", src)
     create("b", src)
     status = json.loads(ok("keys", "status", "--json").stdout)
-    configured = load_config(home)["kek"]
-    assert status["configured"] == configured
+    configured = load_config(home).kek
+    assert status["configured"] == configured.options()
     assert status["zones"] == [
         {"name": "a", "provider": a.key.provider},
         {"name": "b", "provider": a.key.provider},
     ]
-    assert a.key.provider == f"keyfile:{configured['key_id']}"
+    assert a.key.provider == f"keyfile:{configured.key_id}"
     assert f"a: {a.key.provider}" in ok("keys", "status").stdout
 
 
@@ -231,7 +231,7 @@ def test_keys_rotate_rewraps_without_reencrypting(home: Path, src: Path) -> None
 
     before = data_bytes()
     ok("keys", "rotate", "--yes")
-    new_id = load_config(home)["kek"]["key_id"]
+    new_id = load_config(home).kek.key_id
     assert f"keyfile:{new_id}" != old.key.provider
     for name, version in (("a", 1), ("a", 2), ("b", 1)):
         m = store.manifest(name, version)

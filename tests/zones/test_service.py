@@ -121,7 +121,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         zone_kv = {
             f.name: _zone_plaintext(home, "parity-kv", f"data/src/{f.name}") for f in src.iterdir()
         }
-        token = load_config(home)["serve"]["token"]
+        token = load_config(home).serve.token
     server = LiveServer(["--bundle", str(bundle)], home)
     yield Served(server, home, src, bundle, token, redacted, zone, zone_kv)
     server.stop()

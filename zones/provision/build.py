@@ -111,14 +111,14 @@ def create_zone(
         config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
         policy = load_policy(request.policy_path)
-        ttl = parse_ttl(request.ttl or config["zones"].get("default_ttl", "30d"))
+        ttl = parse_ttl(request.ttl or config.zones.default_ttl)
         with store.lock(name):
             if store.exists(name):
                 raise ZoneError(
                     f"zone {name!r} already exists",
                     hint=f"`piizone zone refresh {name}` makes a new version",
                 )
-            kek = load_kek(config["kek"], store.home)
+            kek = load_kek(config.kek.options(), store.home)
             zone_id = uuid.uuid4().hex
             dek = new_dek()
             now = utc_now()
@@ -184,7 +184,7 @@ def refresh_zone(
             text = (parent_dir / "policy.yaml").read_text("utf-8")
             policy = parse_policy(text, source=f"zone {name} v{parent.version}")
             provider, wrapped = store.wrapped_key(parent)
-            dek = load_kek_for(provider, config["kek"], store.home).unwrap(
+            dek = load_kek_for(provider, config.kek.options(), store.home).unwrap(
                 wrapped, context=parent.id.encode()
             )
             inherited = {"id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key"}
