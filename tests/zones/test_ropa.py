@@ -112,6 +112,15 @@ def sqlite_db(tmp_path: Path) -> Path:
     return path
 
 
+def test_ropa_of_a_zone_without_personal_data(store: ZoneStore, tmp_path: Path) -> None:
+    (tmp_path / "scores.csv").write_text("segment,score\nretail,0.5\nb2b,0.7\n")
+    create_zone(ZoneRequest("scores", [str(tmp_path / "scores.csv")]), store)
+    text = ropa.render_ropa("scores", store.home)
+    assert "The scan found no personal data in the sources." in text
+    assert "not recorded — set with `zone create --purpose`" in text
+    assert "--known-values" not in text and "No audit records name this zone." not in text
+
+
 def test_ropa_shows_a_legal_hold(store: ZoneStore) -> None:
     lifecycle.set_hold("customers", True, store)
     assert "Legal hold: ON" in ropa.render_ropa("customers", store.home)

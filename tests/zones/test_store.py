@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 from piizone.zones.exceptions import ZoneError
-from piizone.zones.storage.manifest import ZoneManifest
+from piizone.zones.storage.manifest import MANIFEST_FORMAT, ZoneManifest
 from piizone.zones.storage.store import (
-    MANIFEST_FORMAT,
     ZoneBusy,
     ZoneNotFound,
     ZoneStore,

@@ -33,14 +33,10 @@ from piizone.zones.home import (
     write_private_file,
     zones_dir,
 )
-from piizone.zones.storage.manifest import (
-    MANIFEST_FORMAT,
-    MANIFEST_VERSION,
-    ZoneManifest,
-    parse_manifest,
-)
+from piizone.zones.storage.manifest import MANIFEST_FORMAT as MANIFEST_FORMAT  # re-exported:
+from piizone.zones.storage.manifest import MANIFEST_VERSION as MANIFEST_VERSION  # their old home
+from piizone.zones.storage.manifest import ZoneManifest, parse_manifest
 
-__all__ = ["MANIFEST_FORMAT", "MANIFEST_VERSION", "ZoneManifest"]  # re-exported: their old home
 # Zone names become directory names: anything else could walk out of $PIIZONE_HOME/zones.
 ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")  # \Z: "$" allows a final "\n"
 _TTL = re.compile(r"^(\d+)([smhdw])$")
