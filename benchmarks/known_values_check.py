@@ -160,12 +160,12 @@ def zone_plaintext(home: Path, name: str) -> tuple[str, dict]:
     store = ZoneStore(home)
     manifest = store.manifest(name)
     dek = unwrap_zone_key(store, manifest)
-    directory = store.version_dir(name, manifest["version"])
+    directory = store.version_dir(name, manifest.version)
     parts = []
-    for entry in manifest["files"]:
-        with open(directory / entry["path"], "rb") as f:
-            data = b"".join(iter_decrypt(f, dek, zone_id=manifest["id"], path=entry["path"]))
-        if entry["path"].endswith(".parquet"):
+    for entry in manifest.files:
+        with open(directory / entry.path, "rb") as f:
+            data = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path=entry.path))
+        if entry.path.endswith(".parquet"):
             import io
 
             import pandas as pd
@@ -207,7 +207,7 @@ def main() -> None:
             results[label] = (
                 leaks(plaintext, people),
                 clean_kept(plaintext, people, clean),
-                sum(n for f in manifest["files"] for n in (f.get("known_values") or {}).values()),
+                sum(n for f in manifest.files for n in f.known_values.values()),
                 seconds,
             )
     calls = len(people[1 : args.rows : max(args.rows // 20, 1)])

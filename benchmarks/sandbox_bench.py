@@ -24,6 +24,7 @@ from piizone.zones.lifecycle import init_home, unwrap_zone_key
 from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.sandbox import session as sandbox
 from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.manifest import FileEntry
 from piizone.zones.storage.store import ZoneStore
 
 _LINE = b"id,segment,score,comment\n" + b"42,retail,0.731,<PERSON> asked about the plan\n" * 60
@@ -37,14 +38,22 @@ def add_big_file(store: ZoneStore, name: str, megabytes: int) -> int:
     block = (_LINE * (1 + (1 << 20) // len(_LINE)))[: 1 << 20]
     digest = hashlib.sha256()
     with open(target, "wb") as f:
-        writer = EncryptingWriter(f, dek, zone_id=manifest["id"], path=rel)
+        writer = EncryptingWriter(f, dek, zone_id=manifest.id, path=rel)
         for _ in range(megabytes):
             writer.write(block)
             digest.update(block)
         writer.close()
-    manifest["files"].append(
-        {"path": rel, "bytes": megabytes << 20, "sha256": digest.hexdigest(), "rows": None}
+    entry = FileEntry(
+        path=rel,
+        bytes=megabytes << 20,
+        sha256=digest.hexdigest(),
+        rows=None,
+        format="csv",
+        kind="table",
+        entities={},
+        source="benchmark",
     )
+    manifest.files = [*manifest.files, entry]
     store.write_manifest(store.current_dir(name), manifest)
     return megabytes << 20
 

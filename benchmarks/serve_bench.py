@@ -135,7 +135,7 @@ def bench_http(
     home: Path, workers: int, singles: list[dict], batches: list[list[dict]], concurrency: int
 ) -> list[str]:
     server = LiveServer(["--workers", str(workers)], home)
-    token = load_config(home)["serve"]["token"]
+    token = load_config(home).serve.token
     rows = []
     try:
         warm = [{"records": make_records(BATCH, seed=998 + i)} for i in range(workers)]

@@ -61,22 +61,22 @@ def _item_progress(description: str) -> Iterator:
 
 def _build_summary(result, verb: str) -> None:
     m = result.manifest
-    rows = sum(f.get("rows") or 0 for f in m["files"])
+    rows = sum(f.rows or 0 for f in m.files)
     totals = (
-        ", ".join(f"{e} {n}" for e, n in sorted(m["scan"]["totals"].items(), key=lambda kv: -kv[1]))
+        ", ".join(f"{e} {n}" for e, n in sorted(m.scan.totals.items(), key=lambda kv: -kv[1]))
         or "none"
     )
     console.print(
-        f"[bold green]{verb}[/] zone [bold]{m['name']}[/] version {m['version']}: "
-        f"{len(m['files'])} files, {rows} rows, risk {m['scan']['risk']}"
+        f"[bold green]{verb}[/] zone [bold]{m.name}[/] version {m.version}: "
+        f"{len(m.files)} files, {rows} rows, risk {m.scan.risk}"
     )
-    console.print(f"  PII redacted under policy {m['policy']['sha256'][:12]}: {totals}")
-    known = m.get("known_values") or {}
-    if known.get("values"):
-        found = sum(n for f in m["files"] for n in (f.get("known_values") or {}).values())
-        extra = len(known.get("sources") or [])
+    console.print(f"  PII redacted under policy {m.policy.sha256[:12]}: {totals}")
+    known = m.known_values
+    if known and known.values:
+        found = sum(n for f in m.files for n in f.known_values.values())
+        extra = len(known.sources)
         console.print(
-            f"  known values: {known['values']} learned"
+            f"  known values: {known.values} learned"
             + (f" (with {extra} --known-values source{'s' * (extra > 1)})" if extra else "")
             + f", {found} spans found as known values"
         )
@@ -84,7 +84,7 @@ def _build_summary(result, verb: str) -> None:
         console.print(f"  reused unchanged: {', '.join(result.reused)}")
     for relpath, reason in result.skipped:
         console.print(f"  skipped {relpath}: {reason}", style="dim")
-    console.print(f"  encrypted with {m['key']['provider']}; expires {m['expires']}")
+    console.print(f"  encrypted with {m.key.provider}; expires {m.expires}")
 
 
 @handle_errors
@@ -180,7 +180,7 @@ def create(
     with _item_progress(f"provisioning {name}") as progress:
         result = create_zone(request, progress=progress)
     if json_out:
-        _print_json({k: v for k, v in result.manifest.items() if k != "key"})
+        _print_json({k: v for k, v in result.manifest.dump().items() if k != "key"})
     else:
         _build_summary(result, "created")
 
@@ -219,7 +219,7 @@ def refresh(
             progress=progress,
         )
     if json_out:
-        _print_json({k: v for k, v in result.manifest.items() if k != "key"})
+        _print_json({k: v for k, v in result.manifest.dump().items() if k != "key"})
     else:
         _build_summary(result, "refreshed")
 

@@ -241,7 +241,7 @@ def loop_refresh(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("zone", "create", "r", "--from", str(home.src))
     span = timed(home, "zone", "refresh", "r") * 1.1
     for i, delay in enumerate(delays(rng, span, n, loop)):
-        old = home.store.manifest("r")["version"]
+        old = home.store.manifest("r").version
         died = killed_run(home, ["zone", "refresh", "r"], delay, None)
         loop.killed += died
         loop.finished += not died
@@ -284,7 +284,7 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
         ((None, d) for d in delays(rng, span, n, loop)),
     )
     for i, (point, delay) in enumerate(plan):
-        before = home.store.manifest("k")["key"]["provider"]
+        before = home.store.manifest("k").key.provider
         died = killed_run(home, ["keys", "rotate", "--yes"], delay, point)
         loop.killed += died
         loop.finished += not died
@@ -295,7 +295,7 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
         if versions.get("k") in (None, -1):
             loop.violations.append(f"kill {i}: the zone is gone or unreadable after a rotation")
         else:
-            after = home.store.manifest("k")["key"]["provider"]
+            after = home.store.manifest("k").key.provider
             loop.states["new" if after != before else "old"] += 1
     loop.seconds = time.monotonic() - t0
     return loop

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from piizone.zones import audit
 from piizone.zones.exceptions import AccessDenied
+from piizone.zones.storage.manifest import ZoneManifest
 
 OPERATOR_UID = 0
 
@@ -32,17 +32,17 @@ def is_operator() -> bool:
     return os.getuid() == OPERATOR_UID
 
 
-def may_manage(manifest: dict[str, Any], user: str | None = None) -> bool:
+def may_manage(manifest: ZoneManifest, user: str | None = None) -> bool:
     user = user or current_user()
-    return user == manifest.get("owner") or is_operator()
+    return user == manifest.owner or is_operator()
 
 
-def require_owner(manifest: dict[str, Any], operation: str, home: Path) -> None:
+def require_owner(manifest: ZoneManifest, operation: str, home: Path) -> None:
     """Raise AccessDenied (audited as `access.denied`) unless the actor may manage the zone."""
     user = current_user()
     if may_manage(manifest, user):
         return
-    name = manifest.get("name")
+    name = manifest.name
     audit.record(
         "access.denied",
         zone=name,
@@ -51,7 +51,6 @@ def require_owner(manifest: dict[str, Any], operation: str, home: Path) -> None:
         home=home,
     )
     raise AccessDenied(
-        f"{user} may not {operation} zone {name!r}: only its owner ({manifest.get('owner')}) "
-        "or root may",
+        f"{user} may not {operation} zone {name!r}: only its owner ({manifest.owner}) or root may",
         hint="ask the zone's owner",
     )

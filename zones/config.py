@@ -1,4 +1,10 @@
-"""$PIIZONE_HOME/config.toml: the key provider, zone defaults and the serve token."""
+"""$PIIZONE_HOME/config.toml: the key provider, zone defaults and the serve token.
+
+The file as stored is the `PiizoneConfig` model: one sub-model per [section], with the format
+version in [piizone] config_version. A config newer than this code is refused; a missing section
+takes its defaults. Invalid values are one error line naming the field, never its value (the
+serve token lives here).
+"""
 
 from __future__ import annotations
 
@@ -10,24 +16,74 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import piizone_home, write_private_file
 
 CONFIG_NAME = "config.toml"
 CONFIG_VERSION = 1
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "piizone": {"config_version": CONFIG_VERSION},
-    "kek": {"provider": "keyfile"},
-    "zones": {"default_ttl": "30d"},
-}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, coerce_numbers_to_str=True)
+
+
+class MetaSection(_Section):
+    config_version: int = CONFIG_VERSION
+
+
+class KekSection(_Section):
+    """[kek]: which key provider wraps the zones' data keys, and its settings.
+
+    keyfile: key_id; passphrase: kdf, params, id; command: wrap, unwrap, timeout, id. The
+    provider checks its own settings (piizone.zones.storage.keys.load_kek).
+    """
+
+    provider: str = "keyfile"
+    key_id: str | None = None
+    kdf: str | None = None
+    params: dict[str, Any] | None = None
+    id: str | None = None
+    wrap: list[str] | None = None
+    unwrap: list[str] | None = None
+    timeout: float | None = None
+
+    def options(self) -> dict[str, Any]:
+        """The provider settings as load_kek takes them (the ones that are set)."""
+        return self.model_dump(exclude_none=True)
+
+
+class ZonesSection(_Section):
+    default_ttl: str = "30d"
+
+
+class ServeSection(_Section):
+    token: str | None = None
+
+
+class AirlockSection(_Section):
+    """[airlock]: who may review held outputs, and the optional small-count check."""
+
+    allow_self_review: StrictBool = False
+    small_counts: StrictBool = False
+    min_count: StrictInt = Field(default=5, ge=1)
+
+
+class PiizoneConfig(_Section):
+    piizone: MetaSection = Field(default_factory=MetaSection)
+    kek: KekSection = Field(default_factory=KekSection)
+    zones: ZonesSection = Field(default_factory=ZonesSection)
+    serve: ServeSection = Field(default_factory=ServeSection)
+    airlock: AirlockSection = Field(default_factory=AirlockSection)
 
 
 def config_path(home: Path | None = None) -> Path:
     return (home or piizone_home()) / CONFIG_NAME
 
 
-def load_config(home: Path | None = None) -> dict[str, dict[str, Any]]:
-    """The config merged over the defaults; ZoneError naming the line when it is invalid."""
+def load_config(home: Path | None = None) -> PiizoneConfig:
+    """The config (defaults for what it leaves out); ZoneError naming the bad line or field."""
     path = config_path(home)
     try:
         data = tomllib.loads(path.read_text("utf-8"))
@@ -35,15 +91,23 @@ def load_config(home: Path | None = None) -> dict[str, dict[str, Any]]:
         raise ZoneError(f"{path} not found", hint="run `piizone init`") from None
     except tomllib.TOMLDecodeError as e:
         raise ZoneError(f"{path}: invalid TOML ({e})") from None
-    merged = {section: dict(values) for section, values in DEFAULTS.items()}
     for section, values in data.items():
         if not isinstance(values, dict):
             raise ZoneError(f"{path}: `{section}` must be a [section]")
-        merged.setdefault(section, {}).update(values)
-    return merged
+    version = data.get("piizone", {}).get("config_version", CONFIG_VERSION)
+    if type(version) is int and version > CONFIG_VERSION:
+        raise ZoneError(
+            f"{path}: unsupported config_version {version}", hint="upgrade piizone to use it"
+        )
+    try:
+        return PiizoneConfig.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ZoneError(f"{path}: invalid `{where}` ({first['msg']})") from None
 
 
-def require_initialized(home: Path | None = None) -> dict[str, dict[str, Any]]:
+def require_initialized(home: Path | None = None) -> PiizoneConfig:
     """The config of an initialised home; ZoneError with a hint when `piizone init` never ran."""
     home = home or piizone_home()
     if not config_path(home).is_file():
@@ -51,10 +115,12 @@ def require_initialized(home: Path | None = None) -> dict[str, dict[str, Any]]:
     return load_config(home)
 
 
-def save_config(config: dict[str, dict[str, Any]], home: Path | None = None) -> None:
+def save_config(config: PiizoneConfig, home: Path | None = None) -> None:
     """Write the config atomically (0600). Comments are regenerated, values kept."""
     lines = ["# piizone configuration (written by piizone; edit with care).", ""]
-    for section, values in config.items():
+    for section, values in config.model_dump(exclude_none=True).items():
+        if not values:
+            continue  # [serve] before a token is made
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
         lines.append("")
@@ -83,7 +149,7 @@ def ensure_serve_token(home: Path | None = None) -> bool:
     is added to the file's text rather than the file regenerated: the rest of a hand-edited
     config (comments, nested tables save_config cannot write) stays as it was.
     """
-    if load_config(home).get("serve", {}).get("token"):
+    if load_config(home).serve.token:
         return False
     path = config_path(home)
     text = path.read_text("utf-8")
@@ -105,20 +171,13 @@ def serve_token(home: Path | None = None) -> str | None:
         return token
     if not config_path(home).is_file():
         return None
-    value = load_config(home).get("serve", {}).get("token")
-    return value if isinstance(value, str) and value else None
+    return load_config(home).serve.token or None
 
 
 def airlock_allows_self_review(home: Path | None = None) -> bool:
     """`[airlock] allow_self_review` (default false): may the author of a session, or the zone's
-    owner, decide on its quarantined outputs? Only for a team of one; a typo is an error, not
-    a silent yes or no."""
+    owner, decide on its quarantined outputs? Only for a team of one; a typo is an error (the
+    typed config refuses a non-boolean), not a silent yes or no."""
     if not config_path(home).is_file():
         return False
-    value = load_config(home).get("airlock", {}).get("allow_self_review", False)
-    if not isinstance(value, bool):
-        raise ZoneError(
-            f"{config_path(home)}: [airlock] allow_self_review must be true or false",
-            hint="allow_self_review = false",
-        )
-    return value
+    return load_config(home).airlock.allow_self_review

@@ -14,7 +14,7 @@ from typing import Any
 
 from piizone.zones import access, audit, journal
 from piizone.zones.config import (
-    DEFAULTS,
+    PiizoneConfig,
     config_path,
     ensure_serve_token,
     load_config,
@@ -29,6 +29,7 @@ from piizone.zones.storage.keys import (
     ensure_keyfile_kek,
     ensure_pseudonym_key,
 )
+from piizone.zones.storage.manifest import FileEntry, ZoneManifest
 from piizone.zones.storage.signing import ensure_bundle_signing_key, signing_key_path
 from piizone.zones.storage.store import ZONE_NAME, ZoneStore, is_expired, utc_now, zone_size
 from piizone.zones.storage.zone_keys import finish_rotation, unwrap_zone_key
@@ -57,13 +58,13 @@ def init_home(home: Path | None = None) -> InitResult:
         ensure_private_dir(directory)
     if not config_path(home).exists():
         kek = ensure_keyfile_kek(home)
-        config = {section: dict(values) for section, values in DEFAULTS.items()}
-        config["kek"]["key_id"] = kek.provider_id.removeprefix("keyfile:")
+        config = PiizoneConfig()
+        config.kek.key_id = kek.provider_id.removeprefix("keyfile:")
         save_config(config, home)
         result.created.append(str(config_path(home)))
-    kek_config = load_config(home)["kek"]
-    provider = kek_config.get("provider", "keyfile")
-    result.kek = f"keyfile:{kek_config.get('key_id', '?')}" if provider == "keyfile" else provider
+    kek_config = load_config(home).kek
+    provider = kek_config.provider
+    result.kek = f"keyfile:{kek_config.key_id or '?'}" if provider == "keyfile" else provider
     pseudonym = keys_dir(home) / "pseudonym.key"
     if not pseudonym.exists():
         result.created.append(str(pseudonym))
@@ -101,16 +102,16 @@ def zone_summary(store: ZoneStore, name: str) -> dict[str, Any]:
     m = store.manifest(name)
     return {
         "name": name,
-        "version": m["version"],
-        "created": m["created"],
-        "owner": m["owner"],
-        "expires": m.get("expires"),
+        "version": m.version,
+        "created": m.created,
+        "owner": m.owner,
+        "expires": m.expires,
         "expired": is_expired(m),
-        "legal_hold": m["legal_hold"],
+        "legal_hold": m.legal_hold,
         "size": zone_size(store.current_dir(name)),
-        "risk": m["scan"]["risk"],
-        "purpose": m.get("purpose", ""),
-        "files": len(m["files"]),
+        "risk": m.scan.risk,
+        "purpose": m.purpose,
+        "files": len(m.files),
     }
 
 
@@ -125,15 +126,15 @@ def show_zone(name: str, store: ZoneStore | None = None) -> dict[str, Any]:
     """The manifest without the wrapped key, plus lineage (all versions) and the summary."""
     store = store or ZoneStore()
     manifest = _audited_read("zone.show", name, store, store.manifest)
-    shown = {k: v for k, v in manifest.items() if k != "key"}
-    shown["key"] = {"provider": manifest["key"]["provider"]}
+    shown = manifest.dump()
+    shown["key"] = {"provider": manifest.key.provider}
     shown["lineage"] = [
         {
             "version": v,
-            "created": (m := store.manifest(name, v))["created"],
-            "parent": m.get("parent"),
-            "policy_sha256": m["policy"]["sha256"],
-            "files": len(m["files"]),
+            "created": (m := store.manifest(name, v)).created,
+            "parent": m.parent,
+            "policy_sha256": m.policy.sha256,
+            "files": len(m.files),
         }
         for v in store.versions(name)
     ]
@@ -167,15 +168,15 @@ def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
         manifest = store.manifest(name)
         directory = store.current_dir(name)
         dek = unwrap_zone_key(store, manifest)
-        report = VerifyReport(name=name, version=manifest["version"])
+        report = VerifyReport(name=name, version=manifest.version)
         listed = set()
-        for entry in manifest["files"]:
-            listed.add(entry["path"])
-            problem = _verify_file(directory, entry, dek, manifest["id"])
+        for entry in manifest.files:
+            listed.add(entry.path)
+            problem = _verify_file(directory, entry, dek, manifest.id)
             report.files += 1
-            report.bytes += entry["bytes"]
+            report.bytes += entry.bytes
             if problem:
-                report.problems.append({"path": entry["path"], "problem": problem})
+                report.problems.append({"path": entry.path, "problem": problem})
         for path in sorted((directory / "data").rglob("*")):
             rel = path.relative_to(directory).as_posix()
             if path.is_file() and rel not in listed:
@@ -185,19 +186,19 @@ def verify_zone(name: str, store: ZoneStore | None = None) -> VerifyReport:
     return report
 
 
-def _verify_file(directory: Path, entry: dict[str, Any], dek: bytes, zone_id: str) -> str | None:
+def _verify_file(directory: Path, entry: FileEntry, dek: bytes, zone_id: str) -> str | None:
     digest = hashlib.sha256()
     size = 0
     try:
-        with open(directory / entry["path"], "rb") as f:
-            for chunk in iter_decrypt(f, dek, zone_id=zone_id, path=entry["path"]):
+        with open(directory / entry.path, "rb") as f:
+            for chunk in iter_decrypt(f, dek, zone_id=zone_id, path=entry.path):
                 digest.update(chunk)
                 size += len(chunk)
     except FileNotFoundError:
         return "missing"
     except CryptoError as e:
         return str(e)
-    if size != entry["bytes"] or digest.hexdigest() != entry["sha256"]:
+    if size != entry.bytes or digest.hexdigest() != entry.sha256:
         return "content does not match the manifest's sha256"
     return None
 
@@ -238,7 +239,7 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
         with store.lock(name):
             manifest = store.manifest(name)
             access.require_owner(manifest, "destroy", store.home)
-            if manifest.get("legal_hold"):
+            if manifest.legal_hold:
                 details.outcome = "denied"
                 raise ZoneDenied(
                     f"zone {name!r} is under legal hold",
@@ -249,7 +250,7 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
     return versions
 
 
-def set_hold(name: str, on: bool, store: ZoneStore | None = None) -> dict[str, Any]:
+def set_hold(name: str, on: bool, store: ZoneStore | None = None) -> ZoneManifest:
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     with store.lock(name):
@@ -267,7 +268,7 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
     with store.lock(name):
         manifest = store.manifest(name)
         access.require_owner(manifest, "grant" if grant else "revoke", store.home)
-        grants = set(manifest.get("grants", []))
+        grants = set(manifest.grants)
         (grants.add if grant else grants.discard)(user)
         store.update_manifest(name, grants=sorted(grants))
     audit.record(
@@ -291,7 +292,7 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
         if not access.may_manage(manifest):
             others.append(name)
         else:
-            (held if manifest.get("legal_hold") else expired).append(name)
+            (held if manifest.legal_hold else expired).append(name)
     if not dry_run:
         for name in expired:
             destroy_zone(name, store)
@@ -317,10 +318,9 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
 def keys_status(store: ZoneStore | None = None) -> dict[str, Any]:
     store = store or ZoneStore()
     config = require_initialized(store.home)
-    zones = [{"name": n, "provider": store.manifest(n)["key"]["provider"]} for n in store.names()]
-    current = config["kek"]
+    zones = [{"name": n, "provider": store.manifest(n).key.provider} for n in store.names()]
     audit.record("key.status", details={"zones": len(zones)}, home=store.home)
-    return {"configured": dict(current), "zones": zones}
+    return {"configured": config.kek.options(), "zones": zones}
 
 
 def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
@@ -332,9 +332,9 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     store = store or ZoneStore()
     config = require_initialized(store.home)
     audit.open_audit_log(store.home).check_writable()
-    if config["kek"].get("provider", "keyfile") != "keyfile":
+    if config.kek.provider != "keyfile":
         raise ZoneError(
-            f"keys rotate creates keyfile KEKs; this home uses {config['kek'].get('provider')}",
+            f"keys rotate creates keyfile KEKs; this home uses {config.kek.provider}",
             hint="rotate that provider's key in its own system",
         )
     with journal.rotate_lock(store.home) as taken:
@@ -363,10 +363,10 @@ def rotate_keys(store: ZoneStore | None = None) -> dict[str, Any]:
     return {"provider": new.provider_id, "rewrapped": rewrapped}
 
 
-def open_check(manifest: dict[str, Any]) -> None:
+def open_check(manifest: ZoneManifest) -> None:
     """Expired zones cannot be opened."""
     if is_expired(manifest, utc_now()):
         raise ZoneError(
-            f"zone {manifest['name']!r} expired at {manifest['expires']}",
+            f"zone {manifest.name!r} expired at {manifest.expires}",
             hint="refresh it or ask its owner",
         )

@@ -19,6 +19,7 @@ from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import fsync_dir
 from piizone.zones.storage.keys.keyfile import keyfile_keks
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore, iso, parse_iso, parse_ttl, utc_now
 
 # A zone holds production data: its life is extended a bounded step at a time.
@@ -41,31 +42,30 @@ class VersionInfo:
         return asdict(self)
 
 
-def _created_by(manifest: dict[str, Any]) -> str:
-    by = manifest.get("created_by")
-    return str(by.get("user")) if isinstance(by, dict) else str(by or "")
+def _created_by(manifest: ZoneManifest) -> str:
+    return manifest.created_by.user
 
 
 def list_versions(name: str, store: ZoneStore | None = None) -> list[VersionInfo]:
     """Every version of zone `name` on disk, oldest first; audited as zone.show."""
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
-    current = store.manifest(name)["version"]
+    current = store.manifest(name).version
     found = []
     for version in store.versions(name):
         m = store.manifest(name, version)
-        files = m.get("files") or []
+        files = m.files
         found.append(
             VersionInfo(
                 version=version,
                 current=version == current,
-                created=m["created"],
+                created=m.created,
                 created_by=_created_by(m),
-                parent=m.get("parent"),
+                parent=m.parent,
                 files=len(files),
-                rows=sum(int(f.get("rows") or 0) for f in files),
-                bytes=sum(int(f.get("bytes") or 0) for f in files),
-                policy_sha256=m["policy"]["sha256"],
+                rows=sum(f.rows or 0 for f in files),
+                bytes=sum(f.bytes for f in files),
+                policy_sha256=m.policy.sha256,
             )
         )
     details = {"versions": len(found), "listing": "versions"}
@@ -87,7 +87,7 @@ def extend_zone(name: str, ttl: str, store: ZoneStore | None = None) -> str:
     with store.lock(name):
         manifest = store.manifest(name)
         access.require_owner(manifest, "extend", store.home)
-        old = manifest.get("expires")
+        old = manifest.expires
         new = utc_now() + delta
         if old and parse_iso(old) >= new:
             raise ZoneError(
@@ -112,10 +112,10 @@ def retire_keys(store: ZoneStore | None = None) -> list[str]:
             raise ZoneError(
                 "a key rotation is running or unfinished", hint="let `piizone keys rotate` finish"
             )
-        in_use = {f"keyfile:{config['kek'].get('key_id')}"}
+        in_use = {f"keyfile:{config.kek.key_id}"}
         # New versions are wrapped under the configured KEK, so no zone lock is needed here.
         for name in store.names():
-            in_use.update(store.manifest(name, v)["key"]["provider"] for v in store.versions(name))
+            in_use.update(store.manifest(name, v).key.provider for v in store.versions(name))
         retired = []
         for path in keyfile_keks(store.home):
             key_id = path.name.removeprefix("kek-").removesuffix(".key")

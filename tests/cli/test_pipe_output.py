@@ -23,7 +23,7 @@ def test_listings_are_not_cut_in_a_pipe(piizone_home: Path, tmp_path: Path) -> N
     create_zone(ZoneRequest(LONG, [str(source)], purpose="x" * 150), store)
     listing = runner.invoke(app, ["zone", "list"])
     assert listing.exit_code == 0 and LONG in listing.output
-    expires = store.manifest(LONG)["expires"]
+    expires = store.manifest(LONG).expires
     assert expires in listing.output or expires.replace("T", " ").rstrip("Z") in listing.output
     log = runner.invoke(app, ["audit", "log", "--zone", LONG])
     assert "details: widen the terminal" not in log.output

@@ -88,12 +88,13 @@ def test_a_tampered_bundle_is_refused_at_start(made: dict[str, Path], tmp_path: 
 
 def test_without_any_token_the_service_refuses_to_start(home: Path) -> None:
     config = load_config(home)
-    token = config["serve"].pop("token")
+    token = config.serve.token
+    config.serve.token = None
     save_config(config, home)
     try:
         result = runner.invoke(app, ["serve", "--bundle", str(home.parent / "bundle")])
     finally:
-        config["serve"]["token"] = token
+        config.serve.token = token
         save_config(config, home)
     assert result.exit_code == 2
     assert "error: no bearer token for the service" in result.stderr
@@ -101,11 +102,11 @@ def test_without_any_token_the_service_refuses_to_start(home: Path) -> None:
 
 
 def test_init_writes_a_token_once(home: Path) -> None:
-    token = load_config(home)["serve"]["token"]
+    token = load_config(home).serve.token
     assert len(token) >= 40
     assert (home / "config.toml").stat().st_mode & 0o777 == 0o600
     init_home(home)
-    assert load_config(home)["serve"]["token"] == token
+    assert load_config(home).serve.token == token
 
 
 def test_serve_zone_refuses_a_policy_that_is_not_the_manifests(home: Path) -> None:
@@ -230,7 +231,7 @@ def test_two_workers_on_all_interfaces_over_tls_with_the_env_token(
         assert "listening on https://0.0.0.0:" in server.log() and "2 workers" in server.log()
         with pytest.raises(httpx.TransportError):  # no clear-text HTTP on a TLS port
             httpx.get(f"http://127.0.0.1:{server.port}/healthz", timeout=10)
-        config_token = load_config(home)["serve"]["token"]
+        config_token = load_config(home).serve.token
         wrong = httpx.post(
             f"{server.url}/v1/scrub",
             json={"text": "x"},
@@ -269,5 +270,5 @@ def test_init_adds_a_token_to_a_hand_edited_config_without_rewriting_it(tmp_path
     assert ensure_serve_token(home) is True
     after = (home / "config.toml").read_text()
     assert after.startswith(text.rstrip("\n")) and after.count("[serve]") == 1
-    token = load_config(home)["serve"]["token"]
-    assert ensure_serve_token(home) is False and load_config(home)["serve"]["token"] == token
+    token = load_config(home).serve.token
+    assert ensure_serve_token(home) is False and load_config(home).serve.token == token

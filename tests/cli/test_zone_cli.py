@@ -175,9 +175,9 @@ def test_every_zone_command_has_help_with_an_example(path: list[str]) -> None:
 
 def test_create_prints_a_summary_and_the_zone_has_no_plaintext(home: Path) -> None:
     m = ZoneStore(home).manifest("base")
-    assert m["version"] == 1 and m["parent"] is None and m["purpose"] == "tests"
-    assert {f["path"] for f in m["files"]} == {"data/src/people.csv", "data/src/note.txt"}
-    assert m["scan"]["totals"]["EMAIL_ADDRESS"] >= 4
+    assert m.version == 1 and m.parent is None and m.purpose == "tests"
+    assert {f.path for f in m.files} == {"data/src/people.csv", "data/src/note.txt"}
+    assert m.scan.totals["EMAIL_ADDRESS"] >= 4
     assert last(home, "zone.create")["outcome"] == "success"
     assert no_plaintext(home) == []
 
@@ -261,7 +261,7 @@ def test_wrong_passphrase(piizone_home: Path, src: Path, monkeypatch) -> None:
     monkeypatch.setenv("PIIZONE_PASSPHRASE", "correct horse battery staple")
     assert run("zone", "create", "p", "--from", str(src)).exit_code == 0
     m = ZoneStore(piizone_home).manifest("p")
-    assert m["key"]["provider"] == "passphrase:team"
+    assert m.key.provider == "passphrase:team"
     before = snapshot(piizone_home, "p")
 
     monkeypatch.setenv("PIIZONE_PASSPHRASE", "tr0ub4dor&3")

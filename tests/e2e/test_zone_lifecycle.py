@@ -61,10 +61,10 @@ class World:
 
     def plaintext(self, name: str, path: str, version: int | None = None) -> bytes:
         manifest = self.store.manifest(name, version)
-        directory = self.store.version_dir(name, manifest["version"])
+        directory = self.store.version_dir(name, manifest.version)
         dek = unwrap_zone_key(self.store, manifest)
         with open(directory / path, "rb") as f:
-            return b"".join(iter_decrypt(f, dek, zone_id=manifest["id"], path=path))
+            return b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path=path))
 
 
 def pseudonymizing_policy(target: Path) -> Path:
@@ -148,22 +148,22 @@ def test_zones_are_created_from_a_directory_postgresql_and_sqlite(world: World) 
     store = world.store
     assert store.names() == ["crm", "lite", "sample"]
     sample = store.manifest("sample")
-    paths = {f["path"] for f in sample["files"]}
+    paths = {f.path for f in sample.files}
     assert "data/sample_data/customers.csv" in paths
     assert f"data/sample_data/{CHANGED}" in paths and len(paths) == 16
-    assert sample["policy"]["source"].endswith("emails-pseudonymized.yaml")
+    assert sample.policy.source.endswith("emails-pseudonymized.yaml")
     assert (store.current_dir("sample") / "policy.yaml").read_text() == (
         world.src.parent / "emails-pseudonymized.yaml"
     ).read_text()
     crm = store.manifest("crm")
-    assert [f["path"] for f in crm["files"]] == ["data/customers.parquet"]
-    assert crm["files"][0]["rows"] == 500 and crm["owner"] == "ada"
-    assert crm["sources"][0]["kind"] == "sql" and crm["sources"][0]["rows"] == 500
-    assert crm["scan"]["totals"]["US_SSN"] >= 500
+    assert [f.path for f in crm.files] == ["data/customers.parquet"]
+    assert crm.files[0].rows == 500 and crm.owner == "ada"
+    assert crm.sources[0].kind == "sql" and crm.sources[0].rows == 500
+    assert crm.scan.totals["US_SSN"] >= 500
     lite = store.manifest("lite")
-    assert lite["files"][0]["rows"] == 40
+    assert lite.files[0].rows == 40
     for name in ("sample", "crm", "lite"):
-        assert store.manifest(name)["version"] == 1
+        assert store.manifest(name).version == 1
     created = [r for r in world.records() if r["action"] == "zone.create"]
     assert [(r["zone"], r["outcome"]) for r in created] == [
         ("sample", "success"),
@@ -200,7 +200,7 @@ def test_the_zone_data_is_redacted(world: World) -> None:
     for row in rows:
         for column in ("full_name", "email", "ssn", "phone"):
             assert row[column] not in data
-    lite_path = world.store.manifest("lite")["files"][0]["path"]
+    lite_path = world.store.manifest("lite").files[0].path
     lite = pd.read_parquet(io.BytesIO(world.plaintext("lite", lite_path)))
     assert len(lite) == 40 and set(lite["ssn"]) == {"<US_SSN>"}
 
@@ -245,19 +245,19 @@ def test_refresh_makes_a_child_version_and_rescans_only_the_changed_file(
     assert refreshed["crm"] == []  # table unchanged (same rows hash): reused, not re-read
     assert "reused unchanged" in refreshed["output"]
     v1, v2 = store.manifest("sample", 1), store.manifest("sample")
-    assert (v2["version"], v2["parent"]) == (2, 1)
-    assert v2["id"] == v1["id"] and v2["key"] == v1["key"]
+    assert (v2.version, v2.parent) == (2, 1)
+    assert v2.id == v1.id and v2.key == v1.key
     assert store.versions("sample") == [1, 2]
-    assert store.manifest("crm")["parent"] == 1
+    assert store.manifest("crm").parent == 1
 
-    before = {f["path"]: f for f in v1["files"]}
+    before = {f.path: f for f in v1.files}
     d1, d2 = store.version_dir("sample", 1), store.version_dir("sample", 2)
     reused = 0
-    for entry in v2["files"]:
-        path = entry["path"]
+    for entry in v2.files:
+        path = entry.path
         if path.endswith(CHANGED):
-            assert entry["sha256"] != before[path]["sha256"]
-            assert entry["source_sha256"] != before[path]["source_sha256"]
+            assert entry.sha256 != before[path].sha256
+            assert entry.source_sha256 != before[path].source_sha256
             assert (d1 / path).read_bytes() != (d2 / path).read_bytes()
             assert os.stat(d1 / path).st_ino != os.stat(d2 / path).st_ino
         else:

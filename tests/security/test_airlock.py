@@ -123,8 +123,8 @@ def test_run_registers_released_files_with_their_lineage(session) -> None:
     model = by_name["model.bin"]
     manifest = ZoneStore(home).manifest(ZONE)
     assert model["verdict"] == "released" and model["bytes"] == 4096
-    assert model["zone_version"] == manifest["version"] and model["zone_id"] == manifest["id"]
-    assert model["policy_sha256"] == manifest["policy"]["sha256"]
+    assert model["zone_version"] == manifest.version and model["zone_id"] == manifest.id
+    assert model["policy_sha256"] == manifest.policy.sha256
     assert model["code_sha256"] == code_digest(code) and model["command"] == "sh"
     assert model["user"] == "root" and model["uid"] == 0
     said = " ".join(done.stderr.split())  # the report wraps at 80 columns when piped

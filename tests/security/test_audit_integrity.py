@@ -283,7 +283,7 @@ def test_sigkill_after_the_record_keeps_the_recorded_zone(home: Path, src: Path)
 
 def test_sigkill_between_rotate_and_record_is_completed_and_recorded(home: Path, src: Path) -> None:
     ok("zone", "create", "churn", "--from", str(src))
-    before = ZoneStore(home).manifest("churn")["key"]["provider"]
+    before = ZoneStore(home).manifest("churn").key.provider
     done = crash_at(home, "rotate-before-record", "keys", "rotate", "--yes")
     assert done.returncode == -signal.SIGKILL, done.stderr
     assert not [r for r in records(home) if r["action"] == "key.rotate"]
@@ -292,7 +292,7 @@ def test_sigkill_between_rotate_and_record_is_completed_and_recorded(home: Path,
     rotate = [r for r in records(home) if r["action"] == "key.rotate"]
     assert len(rotate) == 1 and rotate[0]["outcome"] == "success"
     assert rotate[0]["details"]["recovered"] == "completed"
-    after = ZoneStore(home).manifest("churn")["key"]["provider"]
+    after = ZoneStore(home).manifest("churn").key.provider
     assert after != before and after == rotate[0]["details"]["provider"]
     assert verify().exit_code == 0
     ok("zone", "verify", "churn")  # the data key unwraps under the new KEK

@@ -21,6 +21,7 @@ import pytest
 from piizone.zones import access, audit, lifecycle
 from piizone.zones.exceptions import AccessDenied
 from piizone.zones.provision.build import ZoneRequest, create_zone
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
 
@@ -38,7 +39,7 @@ def shared_home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
     lifecycle.init_home(home)
     create_zone(ZoneRequest(name=ZONE, sources=[str(tmp_path / "src")]), ZoneStore(home))
-    assert ZoneStore(home).manifest(ZONE)["owner"] == "root"
+    assert ZoneStore(home).manifest(ZONE).owner == "root"
     return home
 
 
@@ -118,21 +119,21 @@ def test_the_owner_by_uid_may_manage_whatever_the_environment_says(shared_home):
     ZoneStore(shared_home).update_manifest(ZONE, owner="nobody")
     done = as_nobody(shared_home, "zone", "grant", ZONE, "bob", pretend="mallory")
     assert done.returncode == 0, done.stderr
-    assert ZoneStore(shared_home).manifest(ZONE)["grants"] == ["bob"]
+    assert ZoneStore(shared_home).manifest(ZONE).grants == ["bob"]
     record = last_record(shared_home)
     assert record["action"] == "zone.grant" and record["actor"]["user"] == "nobody"
 
 
 def test_root_is_the_operator_and_may_manage_any_zone(shared_home):
     ZoneStore(shared_home).update_manifest(ZONE, owner="nobody")
-    assert lifecycle.set_hold(ZONE, True, ZoneStore(shared_home))["legal_hold"] is True
+    assert lifecycle.set_hold(ZONE, True, ZoneStore(shared_home)).legal_hold is True
 
 
 def test_current_user_is_the_real_uids_account(monkeypatch, piizone_home):
     lifecycle.init_home(piizone_home)
     store = ZoneStore(piizone_home)
     # A manifest is all the check reads: no zone data needed at this level.
-    manifest = {"name": ZONE, "owner": "root"}
+    manifest = ZoneManifest.model_construct(name=ZONE, owner="root")
     monkeypatch.setenv("LOGNAME", "root")
     monkeypatch.setenv("USER", "root")
     monkeypatch.setattr(os, "getuid", lambda: NOBODY.pw_uid)

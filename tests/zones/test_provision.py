@@ -19,6 +19,7 @@ from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
 from piizone.zones.provision.staging import load_report
 from piizone.zones.storage.crypto import EncryptingWriter, iter_decrypt
 from piizone.zones.storage.keys import ensure_pseudonym_key
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import SAMPLE_DATA
 
@@ -47,8 +48,8 @@ def src(tmp_path: Path) -> Path:
 def plaintext(store: ZoneStore, name: str, path: str, version: int | None = None) -> bytes:
     m = store.manifest(name, version)
     dek = unwrap_zone_key(store, m)
-    with open(store.version_dir(name, m["version"]) / path, "rb") as f:
-        return b"".join(iter_decrypt(f, dek, zone_id=m["id"], path=path))
+    with open(store.version_dir(name, m.version) / path, "rb") as f:
+        return b"".join(iter_decrypt(f, dek, zone_id=m.id, path=path))
 
 
 def last(store: ZoneStore) -> dict:
@@ -70,14 +71,14 @@ def test_create_then_refresh_reuses_by_content_hash(store: ZoneStore, src: Path)
 
     again = refresh_zone("z", store)  # nothing changed: everything reused, a new version anyway
     assert sorted(again.reused) == ["src/a.txt", "src/b.txt", "src/people.csv"]
-    assert (again.manifest["version"], again.manifest["parent"]) == (2, 1)
+    assert (again.manifest.version, again.manifest.parent) == (2, 1)
 
     (src / "b.txt").write_text("Customer: this is Trevor Fritz now.\n")
     (src / "c.txt").write_text("Customer: a new file.\n")
     third = refresh_zone("z", store)
     assert sorted(third.reused) == ["src/a.txt", "src/people.csv"]
-    assert third.manifest["parent"] == 2 and store.versions("z") == [1, 2, 3]
-    assert "data/src/c.txt" in {f["path"] for f in third.manifest["files"]}
+    assert third.manifest.parent == 2 and store.versions("z") == [1, 2, 3]
+    assert "data/src/c.txt" in {f.path for f in third.manifest.files}
     assert b"Trevor Fritz" not in plaintext(store, "z", "data/src/b.txt")
     rec = last(store)
     assert (rec["action"], rec["details"]["reused"], rec["details"]["parent"]) == (
@@ -92,8 +93,8 @@ def test_refresh_with_the_file_gone_fails_and_keeps_the_zone(store: ZoneStore, s
     create_zone(ZoneRequest("z", [str(src)]), store)
     (src / "b.txt").unlink()
     result = refresh_zone("z", store)  # a file removed from a directory source is just gone
-    assert "data/src/b.txt" not in {f["path"] for f in result.manifest["files"]}
-    assert "data/src/b.txt" in {f["path"] for f in store.manifest("z", 1)["files"]}
+    assert "data/src/b.txt" not in {f.path for f in result.manifest.files}
+    assert "data/src/b.txt" in {f.path for f in store.manifest("z", 1).files}
 
 
 def test_pseudonyms_match_across_files_and_versions(
@@ -163,7 +164,7 @@ def test_audit_failure_at_publish_unpublishes(store: ZoneStore, src: Path, monke
     (src / "a.txt").write_text("Customer: new text.\n")
     with pytest.raises(audit.AuditError):
         refresh_zone("z", store)
-    assert store.versions("z") == [1] and store.manifest("z")["version"] == 1
+    assert store.versions("z") == [1] and store.manifest("z").version == 1
     assert staging(store) == []
 
 
@@ -187,13 +188,13 @@ def test_sqlite_tables_and_queries_are_redacted(store: ZoneStore, sqlite_url: st
         ZoneRequest("q", [f"{sqlite_url}?query=SELECT full_name, ssn FROM customers LIMIT 5"]),
         store,
     )
-    t = pd.read_parquet(io.BytesIO(plaintext(store, "t", store.manifest("t")["files"][0]["path"])))
+    t = pd.read_parquet(io.BytesIO(plaintext(store, "t", store.manifest("t").files[0].path)))
     assert len(t) == 30 and set(t["ssn"]) == {"<US_SSN>"} and set(t["email"]) == {"<EMAIL_ADDRESS>"}
     assert t["plan"].isin(["basic", "plus", "premium"]).all()  # clean columns kept
-    (path,) = [f["path"] for f in store.manifest("q")["files"]]
+    (path,) = [f.path for f in store.manifest("q").files]
     q = pd.read_parquet(io.BytesIO(plaintext(store, "q", path)))
     assert list(q.columns) == ["full_name", "ssn"] and set(q["full_name"]) == {"<PERSON>"}
-    assert store.manifest("t")["files"][0]["entities"]["US_SSN"] == 30
+    assert store.manifest("t").files[0].entities["US_SSN"] == 30
 
 
 def test_postgresql_password_is_never_stored(store: ZoneStore, pg_url: str, monkeypatch) -> None:
@@ -208,8 +209,8 @@ def test_postgresql_password_is_never_stored(store: ZoneStore, pg_url: str, monk
     assert url.password.encode() not in log
     monkeypatch.setenv("PGPASSWORD", url.password)
     result = refresh_zone("pg", store)  # the password comes from the environment, as libpq does
-    assert result.reused == [result.manifest["files"][0]["path"].removeprefix("data/")]
-    frame = pd.read_parquet(io.BytesIO(plaintext(store, "pg", result.manifest["files"][0]["path"])))
+    assert result.reused == [result.manifest.files[0].path.removeprefix("data/")]
+    frame = pd.read_parquet(io.BytesIO(plaintext(store, "pg", result.manifest.files[0].path)))
     assert set(frame["ssn"]) == {"<US_SSN>"} and len(frame) == 3
 
 
@@ -220,11 +221,11 @@ def test_a_transcript_directory_with_two_workers_gives_the_same_zone(store: Zone
     one = create_zone(ZoneRequest("one", [calls], engine={"workers": 1}), store).manifest
     two = create_zone(ZoneRequest("two", [calls], engine={"workers": 2}), store).manifest
 
-    def files(m: dict) -> list[tuple]:
-        return [(f["path"], f["sha256"], f["rows"], f["entities"]) for f in m["files"]]
+    def files(m: ZoneManifest) -> list[tuple]:
+        return [(f.path, f.sha256, f.rows, f.entities) for f in m.files]
 
-    assert files(one) == files(two) and len(one["files"]) > 10
-    assert one["scan"] == two["scan"]
+    assert files(one) == files(two) and len(one.files) > 10
+    assert one.scan == two.scan
 
 
 def test_a_text_file_is_analysed_once_for_its_report_and_its_redaction(
@@ -252,7 +253,7 @@ def test_a_text_file_is_analysed_once_for_its_report_and_its_redaction(
     windows.clear()
     expected = scan_file(d / "long.txt", engine_for(load_policy()))
     assert in_zone == len(windows) > 1  # one analysis: as many windows as the scan alone
-    version = store.version_dir("z", result.manifest["version"])
+    version = store.version_dir("z", result.manifest.version)
     (got,) = load_report(version).values()
     expected.path = got.path
     assert got == expected and expected.entities and expected.samples

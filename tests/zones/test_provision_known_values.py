@@ -4,7 +4,6 @@ values), and the CLI flag."""
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -65,7 +64,7 @@ def crm(tmp_path: Path) -> Path:
 
 def zone_bytes(store: ZoneStore, name: str) -> bytes:
     m = store.manifest(name)
-    return b"".join(plaintext(store, name, f["path"]) for f in m["files"])
+    return b"".join(plaintext(store, name, f.path) for f in m.files)
 
 
 def test_table_values_redacted_in_transcripts_with_the_same_token(
@@ -90,13 +89,13 @@ def test_table_values_redacted_in_transcripts_with_the_same_token(
     assert pseudonym_token(key, "PERSON", "Jane Fairweather") in table
     # The --known-values source is learned, not copied in, and recorded without values.
     manifest = result.manifest
-    assert not any("crm" in f["path"] for f in manifest["files"])
-    (entry,) = manifest["known_values"]["sources"]
-    assert entry["uri"] == str(crm) and entry["rows"] == 1 and len(entry["sha256"]) == 64
-    text = json.dumps(manifest) + (store.current_dir("z") / "report.json").read_text()
+    assert not any("crm" in f.path for f in manifest.files)
+    (entry,) = manifest.known_values.sources
+    assert entry.uri == str(crm) and entry.rows == 1 and len(entry.sha256) == 64
+    text = manifest.to_json().decode() + (store.current_dir("z") / "report.json").read_text()
     for value in ("Fairweather", "Quackenbush", "123-4567", "777-8888", "tokonkwo"):
         assert value not in text
-    assert sum(n for f in manifest["files"] for n in f["known_values"].values()) >= 5
+    assert sum(n for f in manifest.files for n in f.known_values.values()) >= 5
 
 
 def test_refresh_reuses_known_sources_and_redacts_new_values(
@@ -105,7 +104,7 @@ def test_refresh_reuses_known_sources_and_redacts_new_values(
     create_zone(ZoneRequest("z", [str(src)], known_values=[str(crm)]), store)
     again = refresh_zone("z", store)
     assert sorted(again.reused) == ["src/call.txt", "src/call2.txt", "src/customers.csv"]
-    assert again.manifest["known_values"]["sources"][0]["uri"] == str(crm)
+    assert again.manifest.known_values.sources[0].uri == str(crm)
     # A new customer in the dictionary: files are redacted again, with it.
     crm.write_text(CRM + "Zebulon Pemberton-Vasquez,(555) 999-0000\n")
     (src / "call3.txt").write_text("Customer: Pemberton-Vasquez here.\n")
@@ -118,7 +117,7 @@ def test_known_values_off(store: ZoneStore, src: Path) -> None:
     """Without known values the transcript keeps what the detectors miss: what this adds."""
     create_zone(ZoneRequest("z", [str(src)], learn_known_values=False), store)
     assert b"<PERSON> fairweather" in zone_bytes(store, "z")  # NER took "jane" only
-    assert store.manifest("z")["known_values"]["enabled"] is False
+    assert store.manifest("z").known_values.enabled is False
 
 
 def test_cli_known_values_flag(piizone_home: Path, src: Path, crm: Path) -> None:

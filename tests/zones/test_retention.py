@@ -54,7 +54,7 @@ def test_extend_moves_the_expiry_and_is_audited(store: ZoneStore) -> None:
     assert result.exit_code == 0, result.output
     expires = parse_iso(json.loads(result.output)["expires"])
     assert timedelta(days=29) < expires - utc_now() <= timedelta(days=30)
-    assert store.manifest("churn")["expires"] == json.loads(result.output)["expires"]
+    assert store.manifest("churn").expires == json.loads(result.output)["expires"]
     last = list(audit.open_audit_log(store.home).records())[-1]
     assert (last["action"], last["zone"]) == ("zone.extend", "churn")
 
@@ -64,10 +64,10 @@ def test_extend_moves_the_expiry_and_is_audited(store: ZoneStore) -> None:
     [("1h", "already expires"), ("400d", "longer than 366 days"), ("soon", "invalid TTL")],
 )
 def test_bad_extensions_change_nothing(store: ZoneStore, ttl: str, message: str) -> None:
-    before = store.manifest("churn")["expires"]
+    before = store.manifest("churn").expires
     result = runner.invoke(app, ["zone", "extend", "churn", "--ttl", ttl])
     assert result.exit_code == 2 and message in result.output
-    assert store.manifest("churn")["expires"] == before
+    assert store.manifest("churn").expires == before
 
 
 def test_only_the_owner_or_root_extends(store: ZoneStore) -> None:

@@ -46,6 +46,7 @@ from piizone.zones.sandbox.session import (
     parse_size,
     tar_stream,
 )
+from piizone.zones.storage.manifest import FileEntry, ZoneManifest
 
 PIIZONE = str(Path(sys.prefix) / "bin" / "piizone")
 TEST_USER = "piizone-test"
@@ -227,6 +228,7 @@ def test_check_binds(binds, home, ok):
     ],
 )
 def test_may_open(manifest, user, ok):
+    manifest = ZoneManifest.model_construct(**{"grants": [], **manifest})
     assert sandbox.may_open(manifest, user) is ok
 
 
@@ -254,7 +256,8 @@ def test_tar_stream_stops_on_a_short_file():
 
 @pytest.mark.parametrize("path", ["data/../keys/x", "/etc/passwd", "policy.yaml"])
 def test_zone_entries_refuse_paths_outside_data(path, tmp_path):
-    manifest = {"name": "z", "id": "i", "files": [{"path": path, "bytes": 1}]}
+    files = [FileEntry.model_construct(path=path, bytes=1)]
+    manifest = ZoneManifest.model_construct(name="z", id="i", files=files)
     with pytest.raises(SandboxError, match="bad file path"):
         list(sandbox.zone_entries(tmp_path, manifest, b"k" * 32))
 
@@ -785,7 +788,7 @@ def test_not_granted_is_refused_and_audited(own_zone, tmp_path):
 
 def test_expired_zone_is_refused(own_zone, tmp_path):
     store = own_zone
-    expires = store.manifest("mine")["expires"]
+    expires = store.manifest("mine").expires
     store.update_manifest("mine", expires="2000-01-01T00:00:00Z")
     try:
         with pytest.raises(SandboxDenied, match="expired"):

@@ -78,8 +78,8 @@ class Served:
 def _zone_plaintext(home: Path, name: str, path: str) -> bytes:
     store = ZoneStore(home)
     m = store.manifest(name)
-    with open(store.version_dir(name, m["version"]) / path, "rb") as f:
-        return b"".join(iter_decrypt(f, unwrap_zone_key(store, m), zone_id=m["id"], path=path))
+    with open(store.version_dir(name, m.version) / path, "rb") as f:
+        return b"".join(iter_decrypt(f, unwrap_zone_key(store, m), zone_id=m.id, path=path))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         zone_kv = {
             f.name: _zone_plaintext(home, "parity-kv", f"data/src/{f.name}") for f in src.iterdir()
         }
-        token = load_config(home)["serve"]["token"]
+        token = load_config(home).serve.token
     server = LiveServer(["--bundle", str(bundle)], home)
     yield Served(server, home, src, bundle, token, redacted, zone, zone_kv)
     server.stop()
@@ -143,7 +143,7 @@ def test_zone_known_values_only_add_redaction(served: Served) -> None:
                 assert any(c.isalnum() for c in plain.decode("utf-8")[a1:a2]) or a1 == a2
     # The default zone really learned the tables' values (what it adds may be nothing here: the
     # detectors already catch every customer value these samples mention).
-    assert ZoneStore(served.home).manifest("parity-kv")["known_values"]["values"] > 0
+    assert ZoneStore(served.home).manifest("parity-kv").known_values.values > 0
 
 
 @pytest.fixture(scope="module")

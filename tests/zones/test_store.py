@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage.manifest import MANIFEST_FORMAT, ZoneManifest
 from piizone.zones.storage.store import (
-    MANIFEST_FORMAT,
     ZoneBusy,
     ZoneNotFound,
     ZoneStore,
@@ -35,18 +35,29 @@ def store(tmp_path: Path) -> ZoneStore:
     return ZoneStore(tmp_path / "home")
 
 
-def manifest(name: str, version: int, **extra) -> dict:
-    return {
+def manifest(name: str, version: int, **extra) -> ZoneManifest:
+    return ZoneManifest.model_validate({
         "format": MANIFEST_FORMAT,
         "manifest_version": 1,
         "id": "0" * 32,
         "name": name,
         "version": version,
         "parent": version - 1 or None,
+        "created": "2025-01-30T09:00:00Z",
+        "created_by": {"user": "ada", "uid": 1000, "host": "h"},
+        "purpose": None,
+        "owner": "ada",
+        "expires": None,
+        "legal_hold": False,
+        "grants": [],
         "key": {"provider": "keyfile:abcd", "wrapped": "d3JhcHBlZA=="},
+        "sources": [],
+        "policy": {"sha256": "ab" * 32, "source": "<default policy>"},
+        "tool": {"name": "piizone", "version": "0.1.0"},
         "files": [],
+        "scan": {"totals": {}, "risk": "none"},
         **extra,
-    }
+    })  # fmt: skip
 
 
 def build(store: ZoneStore, name: str, version: int, payload: bytes = b"ciphertext") -> Path:
@@ -98,9 +109,9 @@ def test_parse_ttl_refuses(ttl: str) -> None:
 
 def test_expiry() -> None:
     now = utc_now()
-    assert is_expired({"expires": iso(now - timedelta(seconds=1))})
-    assert not is_expired({"expires": iso(now + timedelta(hours=1))})
-    assert not is_expired({})
+    assert is_expired(manifest("z", 1, expires=iso(now - timedelta(seconds=1))))
+    assert not is_expired(manifest("z", 1, expires=iso(now + timedelta(hours=1))))
+    assert not is_expired(manifest("z", 1))
 
 
 def test_publish_layout_and_modes(store: ZoneStore) -> None:
@@ -109,7 +120,7 @@ def test_publish_layout_and_modes(store: ZoneStore) -> None:
     link = store.link("z")
     assert link.is_symlink() and os.readlink(link) == ".versions/z/v000001"
     assert store.exists("z") and store.names() == ["z"] and store.versions("z") == [1]
-    assert store.manifest("z")["version"] == 1
+    assert store.manifest("z").version == 1
     for p in store.root.rglob("*"):  # the root itself is made by `piizone init`
         if p.is_symlink():
             continue
@@ -122,7 +133,7 @@ def test_a_new_version_replaces_the_link_and_keeps_the_old(store: ZoneStore) -> 
     publish(store, "z", 1, b"one")
     publish(store, "z", 2, b"two")
     assert store.versions("z") == [1, 2]
-    assert store.manifest("z")["version"] == 2 and store.manifest("z", 1)["version"] == 1
+    assert store.manifest("z").version == 2 and store.manifest("z", 1).version == 1
     assert (store.current_dir("z") / "data/t.csv").read_bytes() == b"two"
     store.unpublish("z", 2, previous=1)
     assert store.versions("z") == [1]
@@ -156,8 +167,8 @@ def test_update_manifest_changes_the_current_version_only(store: ZoneStore) -> N
     publish(store, "z", 1)
     publish(store, "z", 2)
     store.update_manifest("z", legal_hold=True, grants=["bob"])
-    assert store.manifest("z")["legal_hold"] is True and store.manifest("z")["grants"] == ["bob"]
-    assert "legal_hold" not in store.manifest("z", 1)
+    assert store.manifest("z").legal_hold is True and store.manifest("z").grants == ["bob"]
+    assert store.manifest("z", 1).legal_hold is False and store.manifest("z", 1).grants == []
     assert stat.S_IMODE((store.current_dir("z") / "manifest.json").stat().st_mode) == 0o600
 
 

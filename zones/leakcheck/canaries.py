@@ -34,6 +34,7 @@ from typing import Any
 
 from piizone.zones.leakcheck.fingerprints import FingerprintError, FingerprintSet, read_encrypted
 from piizone.zones.storage.crypto import EncryptingWriter
+from piizone.zones.storage.manifest import ZoneManifest
 
 CANARIES_FILE = "canaries.json"
 CANARY_DATA_PATH = "data/_extra/members.jsonl"
@@ -110,12 +111,12 @@ def plant(
     return data_entry, side
 
 
-def load_canaries(directory: Path, manifest: dict[str, Any], dek: bytes) -> list[dict[str, str]]:
-    entry = manifest.get("canaries")
+def load_canaries(directory: Path, manifest: ZoneManifest, dek: bytes) -> list[dict[str, str]]:
+    entry = manifest.canaries
     if not entry:
         return []
     try:
-        doc = json.loads(read_encrypted(directory, entry, dek, manifest["id"]))
+        doc = json.loads(read_encrypted(directory, entry, dek, manifest.id))
         if doc.get("format") != FORMAT:
             raise ValueError("unknown format")
         return list(doc["records"])

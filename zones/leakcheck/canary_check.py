@@ -71,13 +71,13 @@ def canary_check(name: str, file: Path, store: ZoneStore | None = None) -> Check
         with open(path, "rb") as fh:
             report.lines = sum(1 for _ in fh)
         details.update(
-            version=manifest["version"],
+            version=manifest.version,
             bytes=path.stat().st_size,
             lines=report.lines,
             reasons=report.reasons,
             entities=dict(Counter(f.entity for f in findings)),
-            canaries=(manifest.get("canaries") or {}).get("count", 0),
-            fingerprints=(manifest.get("fingerprints") or {}).get("count", 0),
+            canaries=manifest.canaries.count if manifest.canaries else 0,
+            fingerprints=manifest.fingerprints.count if manifest.fingerprints else 0,
         )
         details.outcome = "success" if report.clean else "denied"
     return report

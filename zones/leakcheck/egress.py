@@ -74,6 +74,7 @@ from piizone.zones.leakcheck.release import (
     write_released,
 )
 from piizone.zones.leakcheck.small_counts import min_count, small_counts
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 MAX_FINDINGS_PER_FILE = 20
@@ -136,7 +137,7 @@ def release_outputs(
     *,
     store: ZoneStore,
     name: str,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     dek: bytes,
     session: str,
     allow_dotfiles: bool = False,
@@ -171,7 +172,7 @@ def _sort_outputs(
     *,
     store: ZoneStore,
     name: str,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     dek: bytes,
     allow_dotfiles: bool,
     allow_binary: bool,
@@ -211,7 +212,7 @@ class _Sorting:
     host_out: Path
     store: ZoneStore
     name: str
-    manifest: dict[str, Any]
+    manifest: ZoneManifest
     dek: bytes
     allow_dotfiles: bool = False
     allow_binary: bool = False
@@ -276,7 +277,7 @@ class _Sorting:
             parent = ensure_private_dir(self.store.root / ".quarantine")
             self.qdir = ensure_private_dir(parent / report.session)
             report.quarantine_dir = str(self.qdir)
-        zone_id, index = self.manifest["id"], len(report.quarantined)
+        zone_id, index = self.manifest.id, len(report.quarantined)
         quarantine_file(path, self.qdir, index, self.dek, zone_id, report.session)
         report.quarantined.append(item)
         self.qnames.append(rel)
@@ -286,7 +287,7 @@ class _Sorting:
         report = self.report
         if self.qnames and self.qdir is not None:
             write_quarantine_index(
-                self.qdir, self.qnames, self.dek, self.manifest["id"], report.session
+                self.qdir, self.qnames, self.dek, self.manifest.id, report.session
             )
         if self.clean:
             release_dir = claim_release_dir(out_dir, report.session, self.store.home)
@@ -337,7 +338,7 @@ def check_file(
 
 
 def check_work_dir(
-    work_dir: Path, *, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes,
+    work_dir: Path, *, store: ZoneStore, name: str, manifest: ZoneManifest, dek: bytes,
     scratch: Path,
 ) -> list[tuple[str, list[str]]]:  # fmt: skip
     """(masked path, entity types) of every file under `work_dir` holding an original value

@@ -46,6 +46,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from piizone.scrubbers.entities import DIGIT_ENTITIES
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.storage.crypto import EncryptingWriter, iter_decrypt
+from piizone.zones.storage.manifest import SideFile, ZoneManifest
 
 FINGERPRINTS_FILE = "fingerprints.bin"
 FORMAT = "piizone-fingerprints"
@@ -243,24 +244,24 @@ def write_fingerprints(
     }
 
 
-def read_encrypted(directory: Path, entry: dict[str, Any], dek: bytes, zone_id: str) -> bytes:
+def read_encrypted(directory: Path, entry: SideFile, dek: bytes, zone_id: str) -> bytes:
     """Decrypt a zone side file listed in the manifest and check its sha256."""
     try:
-        with open(directory / entry["path"], "rb") as f:
-            data = b"".join(iter_decrypt(f, dek, zone_id=zone_id, path=entry["path"]))
+        with open(directory / entry.path, "rb") as f:
+            data = b"".join(iter_decrypt(f, dek, zone_id=zone_id, path=entry.path))
     except OSError as e:
-        raise FingerprintError(f"cannot read {entry['path']} ({e.strerror})") from None
-    if hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise FingerprintError(f"{entry['path']} does not match the manifest's sha256")
+        raise FingerprintError(f"cannot read {entry.path} ({e.strerror})") from None
+    if hashlib.sha256(data).hexdigest() != entry.sha256:
+        raise FingerprintError(f"{entry.path} does not match the manifest's sha256")
     return data
 
 
-def load_fingerprints(directory: Path, manifest: dict[str, Any], dek: bytes) -> FingerprintSet:
+def load_fingerprints(directory: Path, manifest: ZoneManifest, dek: bytes) -> FingerprintSet:
     """The zone's fingerprint set; empty for zones built before fingerprints existed."""
-    entry = manifest.get("fingerprints")
+    entry = manifest.fingerprints
     if not entry:
         return FingerprintSet()
-    return FingerprintSet.from_bytes(read_encrypted(directory, entry, dek, manifest["id"]))
+    return FingerprintSet.from_bytes(read_encrypted(directory, entry, dek, manifest.id))
 
 
 # -- matching ---------------------------------------------------------------------------------

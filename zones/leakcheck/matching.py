@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from piizone.scrubbers.findings import Finding as Span
 from piizone.scrubbers.findings import resolve_overlaps
@@ -18,6 +17,7 @@ from piizone.scrubbers.masking import masked_context
 from piizone.zones.leakcheck.canaries import canary_set, load_canaries
 from piizone.zones.leakcheck.decoded_views import decoded_views, digit_views
 from piizone.zones.leakcheck.fingerprints import Matcher, fingerprint_key, load_fingerprints
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 # Entity types that only the NER model finds: on a bare file name it has no context and reads
@@ -39,7 +39,7 @@ class Finding:
     reason: str = "policy"
 
 
-def zone_matcher(directory: Path, manifest: dict[str, Any], dek: bytes) -> Matcher:
+def zone_matcher(directory: Path, manifest: ZoneManifest, dek: bytes) -> Matcher:
     """One matcher for the zone's fingerprints (reason "fingerprint") and canaries."""
     key = fingerprint_key(dek)
     matcher = Matcher(key)
@@ -58,7 +58,7 @@ def engine_for_zone(store: ZoneStore, name: str):
     policy = parse_policy(
         policy_path.read_text("utf-8"),
         source=f"zone {name} policy",
-        recorded_sha256=(store.manifest(name).get("policy") or {}).get("sha256"),
+        recorded_sha256=store.manifest(name).policy.sha256,
     )
     return make_engine(policy, workers=1)  # in-process: the cached Engine of this policy
 

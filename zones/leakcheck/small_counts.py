@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from piizone.zones.config import load_config
-from piizone.zones.exceptions import ZoneError
 
 DEFAULT_MIN_COUNT = 5
 TABULAR = {".csv": ",", ".tsv": "\t"}
@@ -32,13 +31,10 @@ class SmallCount:
 
 def min_count(home: Path) -> int | None:
     """k when the check is on (`[airlock] small_counts = true`), else None."""
-    section = load_config(home).get("airlock", {}) if (home / "config.toml").is_file() else {}
-    if not section.get("small_counts", False):
+    if not (home / "config.toml").is_file():
         return None
-    k = section.get("min_count", DEFAULT_MIN_COUNT)
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ZoneError("[airlock] min_count must be a whole number >= 1", hint="min_count = 5")
-    return k
+    section = load_config(home).airlock  # typed: a non-boolean or a k < 1 is refused there
+    return section.min_count if section.small_counts else None
 
 
 def small_counts(path: Path, rel: str, k: int) -> list[SmallCount]:

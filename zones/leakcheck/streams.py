@@ -6,7 +6,6 @@ from __future__ import annotations
 import queue
 import threading
 from collections import Counter
-from typing import Any
 
 from piizone.scrubbers.findings import resolve_overlaps
 from piizone.scrubbers.masking import mask_value
@@ -19,6 +18,7 @@ from piizone.zones.leakcheck.matching import (
     scan_hits,
     zone_matcher,
 )
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 
@@ -37,7 +37,7 @@ class StreamScanner:
     MAX_LINE = 64 * 1024  # longer lines are scanned (and printed) in pieces
     BATCH = 64
 
-    def __init__(self, store: ZoneStore, name: str, manifest: dict[str, Any], dek: bytes):
+    def __init__(self, store: ZoneStore, name: str, manifest: ZoneManifest, dek: bytes):
         self._store, self._name, self._manifest, self._dek = store, name, manifest, dek
         self._engine = None
         self._matcher = None

@@ -42,6 +42,7 @@ from piizone.zones.leakcheck.release import claim_release_dir, write_released
 from piizone.zones.lineage.artifacts import now
 from piizone.zones.lineage.provenance import Provenance, register_output
 from piizone.zones.storage.crypto import decrypt_file, decrypt_stream
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
@@ -244,7 +245,7 @@ def _check_reason(reason: str) -> str:
     return reason
 
 
-def _zone_key(record: HeldOutput, home: Path) -> tuple[dict[str, Any], bytes]:
+def _zone_key(record: HeldOutput, home: Path) -> tuple[ZoneManifest, bytes]:
     """The manifest of the session's zone version and its data key (the quarantine's key)."""
     prov = record.provenance
     store = ZoneStore(home)
@@ -255,7 +256,7 @@ def _zone_key(record: HeldOutput, home: Path) -> tuple[dict[str, Any], bytes]:
             f"zone {prov.zone!r} v{prov.zone_version} of request {record.id} is gone ({e})",
             hint="its quarantine cannot be decrypted any more; reject the request",
         ) from None
-    if manifest.get("id") != prov.zone_id:
+    if manifest.id != prov.zone_id:
         raise AirlockError(f"zone {prov.zone!r} is not the zone request {record.id} came from")
     return manifest, unwrap_zone_key(store, manifest)
 
@@ -292,7 +293,7 @@ def approve(request_id: str, reason: str, home: Path | None = None) -> HeldOutpu
     with _locked(home):
         record = _pending(request_id, home, "approve")
         manifest, dek = _zone_key(record, home)
-        user = check_reviewer(record, manifest.get("owner"), "approve", home)
+        user = check_reviewer(record, manifest.owner, "approve", home)
         held = _held_file(record, home)
         if not held.is_file():
             raise AirlockError(f"the held file of request {record.id} is missing")
@@ -363,7 +364,7 @@ def _zone_owner(record: HeldOutput, home: Path) -> str | None:
     """The owner of the session's zone version; None once it is gone (a reject still works)."""
     prov = record.provenance
     try:
-        return ZoneStore(home).manifest(prov.zone, prov.zone_version).get("owner")
+        return ZoneStore(home).manifest(prov.zone, prov.zone_version).owner
     except ZoneError:
         return None
 

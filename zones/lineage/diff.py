@@ -20,6 +20,7 @@ from piizone.zones import access, audit
 from piizone.zones.exceptions import AccessDenied, ZoneError
 from piizone.zones.lineage.drift import TableDrift, table_drift, worst
 from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
@@ -93,40 +94,40 @@ def _listing(versions: list[int]) -> str:
     return ", ".join(f"v{v}" for v in versions) or "none"
 
 
-def _may_read(manifest: dict[str, Any], user: str) -> bool:
-    return user == manifest.get("owner") or user in (manifest.get("grants") or [])
+def _may_read(manifest: ZoneManifest, user: str) -> bool:
+    return user == manifest.owner or user in manifest.grants
 
 
-def _require_reader(manifest: dict[str, Any], store: ZoneStore) -> None:
+def _require_reader(manifest: ZoneManifest, store: ZoneStore) -> None:
     user = access.current_user()
     if access.is_operator() or _may_read(manifest, user):
         return
     audit.record(
         "access.denied",
-        zone=manifest["name"],
+        zone=manifest.name,
         outcome="denied",
         details={"operation": "diff", "user": user, "reason": "not owner or grantee"},
         home=store.home,
     )
     raise AccessDenied(
-        f"{user} may not read zone {manifest['name']!r}", hint="ask the zone's owner for a grant"
+        f"{user} may not read zone {manifest.name!r}", hint="ask the zone's owner for a grant"
     )
 
 
 def _tables(
-    store: ZoneStore, name: str, version: int, manifest: dict[str, Any], skipped: list[str]
+    store: ZoneStore, name: str, version: int, manifest: ZoneManifest, skipped: list[str]
 ) -> Iterator[tuple[str, pd.DataFrame]]:
     dek = unwrap_zone_key(store, manifest)
     directory = store.version_dir(name, version)
-    for entry in manifest["files"]:
-        if entry.get("kind") != "table" or entry.get("format") not in READERS:
+    for entry in manifest.files:
+        if entry.kind != "table" or entry.format not in READERS:
             continue
-        if entry["bytes"] > MAX_TABLE_BYTES:
-            skipped.append(f"{entry['path']} (v{version}: over {MAX_TABLE_BYTES} bytes)")
+        if entry.bytes > MAX_TABLE_BYTES:
+            skipped.append(f"{entry.path} (v{version}: over {MAX_TABLE_BYTES} bytes)")
             continue
-        with (directory / entry["path"]).open("rb") as f:
-            data = b"".join(iter_decrypt(f, dek, zone_id=manifest["id"], path=entry["path"]))
-        yield entry["path"], READERS[entry["format"]](data)
+        with (directory / entry.path).open("rb") as f:
+            data = b"".join(iter_decrypt(f, dek, zone_id=manifest.id, path=entry.path))
+        yield entry.path, READERS[entry.format](data)
 
 
 def _report(store: ZoneStore, name: str, version: int) -> dict[str, Any]:
@@ -163,10 +164,10 @@ def _compare(store: ZoneStore, name: str, old_v: int, new_v: int) -> ZoneDiff:
     old_m, new_m = store.manifest(name, old_v), store.manifest(name, new_v)
     result = ZoneDiff(
         zone=name,
-        zone_id=new_m["id"],
+        zone_id=new_m.id,
         old_version=old_v,
         new_version=new_v,
-        policy_changed=old_m["policy"]["sha256"] != new_m["policy"]["sha256"],
+        policy_changed=old_m.policy.sha256 != new_m.policy.sha256,
     )
     old_tables = dict(_tables(store, name, old_v, old_m, result.skipped))
     for path, frame in _tables(store, name, new_v, new_m, result.skipped):

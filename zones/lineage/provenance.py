@@ -23,6 +23,7 @@ from piizone.zones.lineage.artifacts import (
     now,
     register,
 )
+from piizone.zones.storage.manifest import ZoneManifest
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class Provenance:
 
 def session_provenance(
     session: str,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     cmd: Sequence[str],
     *,
     code_sha256: str | None,
@@ -56,10 +57,10 @@ def session_provenance(
     actor = audit.current_actor()
     return Provenance(
         session=session,
-        zone=manifest["name"],
-        zone_id=manifest["id"],
-        zone_version=int(manifest["version"]),
-        policy_sha256=str((manifest.get("policy") or {}).get("sha256") or ""),
+        zone=manifest.name,
+        zone_id=manifest.id,
+        zone_version=manifest.version,
+        policy_sha256=manifest.policy.sha256,
         command=os.path.basename(cmd[0]) if cmd else "",
         argv_sha256=argv_digest(list(cmd)),
         code_sha256=code_sha256,

@@ -96,14 +96,14 @@ def create_zone(
         config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
         policy = load_policy(request.policy_path)
-        ttl = parse_ttl(request.ttl or config["zones"].get("default_ttl", "30d"))
+        ttl = parse_ttl(request.ttl or config.zones.default_ttl)
         with store.lock(name):
             if store.exists(name):
                 raise ZoneError(
                     f"zone {name!r} already exists",
                     hint=f"`piizone zone refresh {name}` makes a new version",
                 )
-            kek = load_kek(config["kek"], store.home)
+            kek = load_kek(config.kek.options(), store.home)
             zone_id = uuid.uuid4().hex
             dek = new_dek()
             now = utc_now()
@@ -164,32 +164,28 @@ def refresh_zone(
             text = (parent_dir / "policy.yaml").read_text("utf-8")
             policy = parse_policy(
                 text,
-                source=f"zone {name} v{parent['version']}",
-                recorded_sha256=parent["policy"]["sha256"],
+                source=f"zone {name} v{parent.version}",
+                recorded_sha256=parent.policy.sha256,
             )
             provider, wrapped = store.wrapped_key(parent)
-            dek = load_kek_for(provider, config["kek"], store.home).unwrap(
-                wrapped, context=parent["id"].encode()
+            dek = load_kek_for(provider, config.kek.options(), store.home).unwrap(
+                wrapped, context=parent.id.encode()
             )
-            meta = {
-                k: v
-                for k, v in parent.items()
-                if k in ("id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key")
-            }
+            inherited = {"id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key"}
+            meta = parent.model_dump(mode="json", exclude_unset=True, include=inherited)
             meta.update(
-                version=parent["version"] + 1,
-                parent=parent["version"],
+                version=parent.version + 1,
+                parent=parent.version,
                 created=iso(utc_now()),
                 created_by=actor(),
             )
-            specs = sources or [source_spec(s, dek, parent["id"]) for s in parent["sources"]]
+            specs = sources or [source_spec(s, dek, parent.id) for s in parent.sources]
             # The same dictionary-only sources as the parent, re-read: their values may have
             # changed like the zone's own sources.
-            known_record = parent.get("known_values") or {}
-            known_specs = [
-                source_spec(s, dek, parent["id"]) for s in known_record.get("sources", [])
-            ]
-            details.update(version=meta["version"], parent=parent["version"])
+            known_record = parent.known_values
+            known_sources = known_record.sources if known_record else []
+            known_specs = [source_spec(s, dek, parent.id) for s in known_sources]
+            details.update(version=meta["version"], parent=parent.version)
             result = build_version(
                 store,
                 name,
@@ -202,26 +198,26 @@ def refresh_zone(
                 progress=progress,
                 engine_options=engine_options,
                 known_specs=known_specs,
-                learn_known=known_record.get("enabled", True) if known_record else True,
+                learn_known=known_record.enabled if known_record else True,
             )
             details.update(_summary(result))
             _publish_audited(
-                store, "zone.refresh", name, result, previous=parent["version"], details=details
+                store, "zone.refresh", name, result, previous=parent.version, details=details
             )
             return result
 
 
 def _summary(result: BuildResult) -> dict[str, Any]:
     manifest = result.manifest
-    totals: Counter[str] = Counter(manifest["scan"]["totals"])
+    totals: Counter[str] = Counter(manifest.scan.totals)
     return {
-        "version": manifest["version"],
-        "files": len(manifest["files"]),
-        "rows": sum(f.get("rows") or 0 for f in manifest["files"]),
+        "version": manifest.version,
+        "files": len(manifest.files),
+        "rows": sum(f.rows or 0 for f in manifest.files),
         "reused": len(result.reused),
-        "policy_sha256": manifest["policy"]["sha256"],
+        "policy_sha256": manifest.policy.sha256,
         "entities": dict(totals),
-        "risk": manifest["scan"]["risk"],
+        "risk": manifest.scan.risk,
     }
 
 
@@ -234,7 +230,7 @@ def _publish_audited(
     details: audit.AuditDetails,
 ) -> None:
     staging: Path = result.staging  # type: ignore[attr-defined]
-    version = result.manifest["version"]
+    version = result.manifest.version
     # The publish and its record are one step: a crash between them is settled by the next
     # command from this intent (piizone.zones.journal), which the record names.
     intent = journal.begin(store.home, action, zone=name, version=version, previous=previous)

@@ -20,7 +20,6 @@ import hashlib
 import hmac
 import os
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.masking import mask_name
 from piizone.zones.exceptions import ZoneError
+from piizone.zones.storage.manifest import KnownSource, SourceRecord
 
 NAME_KEY_INFO = b"piizone-source-names"
 SPEC_KEY_INFO = b"piizone-source-spec"
@@ -85,11 +85,11 @@ def seal_spec(spec: str, dek: bytes, zone_id: str) -> str:
     return base64.b64encode(nonce + sealed).decode("ascii")
 
 
-def source_spec(entry: dict[str, Any], dek: bytes, zone_id: str) -> str:
+def source_spec(entry: SourceRecord | KnownSource, dek: bytes, zone_id: str) -> str:
     """What a refresh re-reads for one manifest source entry (sealed, or a pre-sealing `spec`)."""
-    sealed = entry.get("spec_sealed")
+    sealed = entry.spec_sealed
     if sealed is None:
-        return str(entry["spec"])  # manifests written before specs were sealed
+        return entry.spec  # manifests written before specs were sealed
     try:
         raw = base64.b64decode(sealed, validate=True)
         key = _derive(dek, SPEC_KEY_INFO)

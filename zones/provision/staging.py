@@ -32,6 +32,7 @@ from piizone.zones.provision.metadata_names import NameMasker, seal_spec
 from piizone.zones.provision.sources import Source, SourceItem, refresh_spec, resolve_sources
 from piizone.zones.provision.zonefile import prepare, provision_item
 from piizone.zones.storage.keys import ensure_pseudonym_key
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import MANIFEST_FORMAT, MANIFEST_VERSION, ZoneStore
 
 # (item relpath, done, total) for progress bars: one tick per finished item.
@@ -40,7 +41,7 @@ ProgressCallback = Callable[[str, int, int], None]
 
 @dataclass
 class BuildResult:
-    manifest: dict[str, Any]
+    manifest: ZoneManifest = field(init=False)  # set when the build completes
     reused: list[str] = field(default_factory=list)  # relpaths taken from the parent version
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
@@ -54,7 +55,7 @@ def build_version(
     dek: bytes,
     meta: dict[str, Any],
     *,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     progress: ProgressCallback | None,
     engine_options: dict[str, Any] | None = None,
     canaries: int = 0,
@@ -102,7 +103,7 @@ def _build_with(
     dek: bytes,
     meta: dict[str, Any],
     *,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     progress: ProgressCallback | None,
     engine: Any,
     canaries: int = 0,
@@ -120,7 +121,7 @@ def _build_with(
     if parent:  # items reused from the parent were not redacted again: keep their fingerprints
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     staging = store.staging_dir(name)
-    result = BuildResult(manifest={})
+    result = BuildResult()
     # No raw source name in plaintext metadata. Regex rules only (e-mails, long numbers): NER on
     # file names tags little and would cost an analysis per name.
     names = NameMasker(dek)
@@ -141,7 +142,7 @@ def _build_with(
         (staging / "policy.yaml").write_text(text)
         for p in (staging / "report.json", staging / "policy.yaml"):
             p.chmod(0o600)
-        manifest = {
+        manifest = ZoneManifest.model_validate({
             "format": MANIFEST_FORMAT,
             "manifest_version": MANIFEST_VERSION,
             **meta,
@@ -153,7 +154,7 @@ def _build_with(
             "fingerprints": write_fingerprints(staging, collector.fingerprints, dek, meta["id"]),
             "known_values": known.manifest(known_values, dek, names, meta["id"]),
             **side,
-        }
+        })  # fmt: skip
         store.write_manifest(staging, manifest)
         result.manifest = manifest
         result.staging = staging  # type: ignore[attr-defined]
@@ -185,12 +186,12 @@ def _stage_items(
     redaction: _Redaction,
     report: Report,
     result: BuildResult,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     progress: ProgressCallback | None,
 ) -> list[dict[str, Any]]:
     """Each item redacted into its encrypted file in staging, or linked from the parent version
     when neither it, the policy nor the known values changed; the manifest's file entries."""
-    parent_files = {f["path"]: f for f in parent[0]["files"]} if parent else {}
+    parent_files = {f.path: f for f in parent[0].files} if parent else {}
     parent_report = load_report(parent[1]) if parent else {}
     files: list[dict[str, Any]] = []
 
@@ -204,14 +205,14 @@ def _stage_items(
         previous = parent_files.get(zone_path)
         if (
             previous
-            and previous.get("source_sha256") == fingerprint
-            and parent[0]["policy"]["sha256"] == policy.sha256
+            and previous.source_sha256 == fingerprint
+            and parent[0].policy.sha256 == policy.sha256
             # Redacted with other known values, it could keep a name the new set redacts.
-            and (parent[0].get("known_values") or {}).get("digest")
+            and (parent[0].known_values.digest if parent[0].known_values else None)
             == redaction.known.digest(redaction.known_values, dek)
         ):
             os.link(parent[1] / zone_path, prepare(staging / zone_path))
-            files.append(dict(previous))
+            files.append(previous.model_dump(mode="json", exclude_unset=True))
             if zone_path in parent_report:
                 report.sources.append(parent_report[zone_path])
             result.reused.append(names.relpath(item.relpath))
@@ -240,7 +241,7 @@ def _plant_canaries(
     staging: Path,
     files: list[dict[str, Any]],
     count: int,
-    parent: tuple[dict, Path] | None,
+    parent: tuple[ZoneManifest, Path] | None,
     dek: bytes,
     zone_id: str,
 ) -> dict[str, Any]:

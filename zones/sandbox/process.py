@@ -27,6 +27,7 @@ from piizone.zones.sandbox.isolation import (
 )
 from piizone.zones.sandbox.layout import DATA_FD, SandboxLayout, host_process_env
 from piizone.zones.sandbox.zone_stream import tar_stream, zone_entries
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 # Signals that end a session early, and how a shell reports each (128 + number).
@@ -76,7 +77,7 @@ class Interrupts:
 
 def run_sandboxed(
     store: ZoneStore,
-    manifest: dict[str, Any],
+    manifest: ZoneManifest,
     dek: bytes,
     cmd: Sequence[str],
     *,
@@ -97,7 +98,7 @@ def run_sandboxed(
     """Run `cmd` in a sandbox on the zone's data until it exits: (its status, bytes of data
     streamed in, seconds that took). `streams` (a StreamScanner) masks what it prints."""
     layout = session_layout(
-        manifest["name"], cmd, session=session, host_out=host_out, ro_binds=ro_binds,
+        manifest.name, cmd, session=session, host_out=host_out, ro_binds=ro_binds,
         work_dir=work_dir, memory=memory, devices=devices, tty=tty, publish_dir=publish_dir,
         publish_port=publish_port, code_dir=code_dir,
     )  # fmt: skip
@@ -112,7 +113,7 @@ def run_sandboxed(
     interrupts.proc, interrupts.running = proc, True
     if interrupts.signal:  # arrived while starting up
         proc.terminate()
-    directory = store.current_dir(manifest["name"])
+    directory = store.current_dir(manifest.name)
     feeder, fed = _start_feed(write_fd, directory, manifest, dek)
     pumps = []
     if piped:
@@ -203,7 +204,7 @@ def _start(args: list[str], read_fd: int, write_fd: int, *, piped: bool) -> subp
 
 
 def _start_feed(
-    write_fd: int, directory: Path, manifest: dict[str, Any], dek: bytes
+    write_fd: int, directory: Path, manifest: ZoneManifest, dek: bytes
 ) -> tuple[threading.Thread, dict[str, Any]]:
     """A thread streaming the zone's plaintext into the pipe; what it did lands in the dict
     (bytes and seconds, or the error that stopped it)."""

@@ -81,6 +81,7 @@ from piizone.zones.sandbox.layout import (
 from piizone.zones.sandbox.process import Interrupts, run_sandboxed
 from piizone.zones.sandbox.publish import Publisher, check_port
 from piizone.zones.sandbox.zone_stream import tar_stream, zone_entries
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
@@ -149,11 +150,11 @@ def parse_size(text: str) -> int:
     return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
 
 
-def may_open(manifest: dict[str, Any], user: str) -> bool:
-    return user == manifest.get("owner") or user in (manifest.get("grants") or [])
+def may_open(manifest: ZoneManifest, user: str) -> bool:
+    return user == manifest.owner or user in manifest.grants
 
 
-def open_zone_for_session(store: ZoneStore, name: str, user: str) -> dict[str, Any]:
+def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifest:
     """The manifest, if `user` may open the zone now; audited `access.denied` otherwise."""
     try:
         manifest = store.manifest(name)
@@ -242,7 +243,7 @@ class _Plan:
     out_dir: Path
     home: Path
     store: ZoneStore
-    manifest: dict[str, Any]
+    manifest: ZoneManifest
     isolation: str
     memory: int | None
     publish: int | None
@@ -381,7 +382,7 @@ def _record_start(plan: _Plan, session: str) -> None:
         zone=plan.name,
         details={
             "session": session,
-            "version": plan.manifest["version"],
+            "version": plan.manifest.version,
             "command": os.path.basename(plan.cmd[0]),
             "isolation": plan.isolation,
             "gpu": bool(plan.devices),
@@ -428,7 +429,7 @@ def _end_session(
     return SessionResult(
         session=session,
         zone=name,
-        version=plan.manifest["version"],
+        version=plan.manifest.version,
         isolation=plan.isolation,
         command_status=status,
         exit_code=exit_code,

@@ -12,6 +12,7 @@ from typing import Any
 
 from piizone.zones.sandbox.errors import SandboxError
 from piizone.zones.storage.crypto import iter_decrypt
+from piizone.zones.storage.manifest import ZoneManifest
 
 _TAR_BUFSIZE = 1 << 20
 
@@ -73,15 +74,15 @@ class _ChunkReader:
         return bytes(out)
 
 
-def zone_entries(directory: Path, manifest: dict[str, Any], dek: bytes):
+def zone_entries(directory: Path, manifest: ZoneManifest, dek: bytes):
     """(relpath under /zone/data, size, decrypted chunks) for every file of the zone."""
-    for entry in manifest["files"]:
-        path = entry["path"]
+    for entry in manifest.files:
+        path = entry.path
         rel = path.removeprefix("data/")
         parts = Path(rel).parts
         if not path.startswith("data/") or Path(rel).is_absolute() or ".." in parts:
             raise SandboxError(f"zone {manifest['name']!r}: bad file path in the manifest")
-        yield rel, entry["bytes"], _decrypted(directory / path, dek, manifest["id"], path)
+        yield rel, entry.bytes, _decrypted(directory / path, dek, manifest.id, path)
 
 
 def _decrypted(path: Path, dek: bytes, zone_id: str, rel: str) -> Iterator[bytes]:

@@ -44,6 +44,7 @@ from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import keys_dir
 from piizone.zones.storage.keys import PSEUDONYM_KEY_NAME, read_key_file
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.signing import (
     SIGNING_PUBLIC_NAME,
     public_pem,
@@ -145,10 +146,8 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
     ):
         manifest = store.manifest(name)
         policy_bytes = (store.current_dir(name) / POLICY_FILE).read_bytes()
-        policy = _parse(
-            policy_bytes, f"zone {name} v{manifest['version']}", manifest["policy"]["sha256"]
-        )
-        if policy.sha256 != manifest["policy"]["sha256"]:
+        policy = _parse(policy_bytes, f"zone {name} v{manifest.version}", manifest.policy.sha256)
+        if policy.sha256 != manifest.policy.sha256:
             raise BundleError(
                 f"zone {name!r}: its policy.yaml does not match the manifest's policy sha256",
                 hint=f"run `piizone zone verify {name}`",
@@ -169,7 +168,7 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
         ):
             _write_public(out_dir / file, content)
         details.update(
-            version=manifest["version"],
+            version=manifest.version,
             policy_sha256=policy.sha256,
             signer=body["signature"]["key_id"],
         )
@@ -186,7 +185,7 @@ def _os_errors(out_dir: Path) -> Iterator[None]:
 
 def _manifest(
     name: str,
-    zone: dict[str, Any],
+    zone: ZoneManifest,
     policy: Policy,
     policy_bytes: bytes,
     model: ModelInfo,
@@ -197,7 +196,7 @@ def _manifest(
         "format": BUNDLE_FORMAT,
         "bundle_version": BUNDLE_VERSION,
         "created": iso(utc_now()),
-        "zone": {"name": name, "id": zone["id"], "version": zone["version"]},
+        "zone": {"name": name, "id": zone.id, "version": zone.version},
         "policy": {
             "file": POLICY_FILE,
             "sha256": policy.sha256,
@@ -296,16 +295,16 @@ def scrubber_from_zone(name: str, store: ZoneStore | None = None) -> Scrubber:
     manifest = store.manifest(name)
     policy = _parse(
         (store.current_dir(name) / POLICY_FILE).read_bytes(),
-        f"zone {name} v{manifest['version']}",
-        manifest["policy"]["sha256"],
+        f"zone {name} v{manifest.version}",
+        manifest.policy.sha256,
     )
-    if policy.sha256 != manifest["policy"]["sha256"]:
+    if policy.sha256 != manifest.policy.sha256:
         raise BundleError(
             f"zone {name!r}: policy sha256 {policy.sha256[:12]} is not the manifest's "
-            f"{manifest['policy']['sha256'][:12]}; refusing to serve another policy",
+            f"{manifest.policy.sha256[:12]}; refusing to serve another policy",
             hint=f"run `piizone zone verify {name}`",
         )
-    zone = {"name": name, "id": manifest["id"], "version": manifest["version"]}
+    zone = {"name": name, "id": manifest.id, "version": manifest.version}
     return Scrubber(policy, home_pseudonym_key(store.home), provenance={"zone": zone})
 
 

@@ -33,9 +33,10 @@ from piizone.zones.home import (
     write_private_file,
     zones_dir,
 )
+from piizone.zones.storage.manifest import MANIFEST_FORMAT as MANIFEST_FORMAT  # re-exported:
+from piizone.zones.storage.manifest import MANIFEST_VERSION as MANIFEST_VERSION  # their old home
+from piizone.zones.storage.manifest import ZoneManifest, parse_manifest
 
-MANIFEST_FORMAT = "piizone-zone-manifest"
-MANIFEST_VERSION = 1
 # Zone names become directory names: anything else could walk out of $PIIZONE_HOME/zones.
 ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")  # \Z: "$" allows a final "\n"
 _TTL = re.compile(r"^(\d+)([smhdw])$")
@@ -124,7 +125,7 @@ class ZoneStore:
             )
         return self.link(name).resolve()
 
-    def manifest(self, name: str, version: int | None = None) -> dict[str, Any]:
+    def manifest(self, name: str, version: int | None = None) -> ZoneManifest:
         directory = self.current_dir(name) if version is None else self.version_dir(name, version)
         try:
             data = json.loads((directory / "manifest.json").read_text("utf-8"))
@@ -133,12 +134,7 @@ class ZoneStore:
         # UnicodeDecodeError: a destroy killed mid-shred leaves random bytes there (make soak).
         except (OSError, ValueError) as e:
             raise ZoneError(f"zone {name!r}: unreadable manifest ({type(e).__name__})") from None
-        if data.get("format") != MANIFEST_FORMAT or data.get("manifest_version") != 1:
-            raise ZoneError(
-                f"zone {name!r}: unsupported manifest version {data.get('manifest_version')!r}",
-                hint="upgrade piizone to open this zone",
-            )
-        return data
+        return parse_manifest(data, name)
 
     def versions(self, name: str) -> list[int]:
         directory = self.versions_dir(name)
@@ -150,9 +146,8 @@ class ZoneStore:
             if re.fullmatch(r"v\d{6}", p.name) and (p / "manifest.json").is_file()
         )
 
-    def wrapped_key(self, manifest: dict[str, Any]) -> tuple[str, bytes]:
-        key = manifest["key"]
-        return key["provider"], base64.b64decode(key["wrapped"])
+    def wrapped_key(self, manifest: ZoneManifest) -> tuple[str, bytes]:
+        return manifest.key.provider, base64.b64decode(manifest.key.wrapped)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -199,14 +194,14 @@ class ZoneStore:
         shutil.rmtree(self.version_dir(name, version), ignore_errors=True)
         fsync_dir(self.root)
 
-    def write_manifest(self, directory: Path, manifest: dict[str, Any]) -> None:
-        data = json.dumps(manifest, indent=2, sort_keys=True).encode() + b"\n"
-        write_private_file(directory / "manifest.json", data)
+    def write_manifest(self, directory: Path, manifest: ZoneManifest) -> None:
+        write_private_file(directory / "manifest.json", manifest.to_json())
 
-    def update_manifest(self, name: str, **changes: Any) -> dict[str, Any]:
+    def update_manifest(self, name: str, **changes: Any) -> ZoneManifest:
         """Change mutable attributes (legal hold, grants) of the current version in place."""
         manifest = self.manifest(name)
-        manifest.update(changes)
+        for field, value in changes.items():
+            setattr(manifest, field, value)  # validated (validate_assignment)
         self.write_manifest(self.current_dir(name), manifest)
         return manifest
 
@@ -261,8 +256,8 @@ def fsync_tree(root: Path) -> None:
         fsync_dir(Path(dirpath))
 
 
-def is_expired(manifest: dict[str, Any], now: datetime | None = None) -> bool:
-    expires = manifest.get("expires")
+def is_expired(manifest: ZoneManifest, now: datetime | None = None) -> bool:
+    expires = manifest.expires
     return bool(expires) and parse_iso(expires) <= (now or utc_now())
 
 

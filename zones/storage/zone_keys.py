@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import base64
 from pathlib import Path
-from typing import Any
 
 from piizone.zones.config import require_initialized, save_config
 from piizone.zones.storage.keys import KekProvider, load_kek_for, rewrap
+from piizone.zones.storage.manifest import WrappedKey, ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 
 
-def unwrap_zone_key(store: ZoneStore, manifest: dict[str, Any]) -> bytes:
+def unwrap_zone_key(store: ZoneStore, manifest: ZoneManifest) -> bytes:
     config = require_initialized(store.home)
     provider, wrapped = store.wrapped_key(manifest)
-    return load_kek_for(provider, config["kek"], store.home).unwrap(
-        wrapped, context=manifest["id"].encode()
+    return load_kek_for(provider, config.kek.options(), store.home).unwrap(
+        wrapped, context=manifest.id.encode()
     )
 
 
@@ -28,7 +28,7 @@ def finish_rotation(home: Path, provider_id: str, new: KekProvider | None = None
     """
     store = ZoneStore(home)
     config = require_initialized(home)
-    new = new or load_kek_for(provider_id, config["kek"], home)
+    new = new or load_kek_for(provider_id, config.kek.options(), home)
     versions = 0
     for name in store.names():
         with store.lock(name):
@@ -39,13 +39,12 @@ def finish_rotation(home: Path, provider_id: str, new: KekProvider | None = None
                 versions += 1
                 if provider == new.provider_id:
                     continue
-                old = load_kek_for(provider, config["kek"], home)
-                blob = rewrap(wrapped, old, new, manifest["id"].encode())
-                manifest["key"] = {
-                    "provider": new.provider_id,
-                    "wrapped": base64.b64encode(blob).decode(),
-                }
+                old = load_kek_for(provider, config.kek.options(), home)
+                blob = rewrap(wrapped, old, new, manifest.id.encode())
+                manifest.key = WrappedKey(
+                    provider=new.provider_id, wrapped=base64.b64encode(blob).decode()
+                )
                 store.write_manifest(directory, manifest)
-    config["kek"]["key_id"] = new.provider_id.removeprefix("keyfile:")
+    config.kek.key_id = new.provider_id.removeprefix("keyfile:")
     save_config(config, home)
     return versions
