@@ -70,6 +70,9 @@ class AirlockSection(_Section):
     min_count: StrictInt = Field(default=5, ge=1)
 
 
+OPTIONAL_SECTIONS = frozenset({"serve", "airlock"})
+
+
 class PiizoneConfig(_Section):
     piizone: MetaSection = Field(default_factory=MetaSection)
     kek: KekSection = Field(default_factory=KekSection)
@@ -118,9 +121,15 @@ def require_initialized(home: Path | None = None) -> PiizoneConfig:
 def save_config(config: PiizoneConfig, home: Path | None = None) -> None:
     """Write the config atomically (0600). Comments are regenerated, values kept."""
     lines = ["# piizone configuration (written by piizone; edit with care).", ""]
-    for section, values in config.model_dump(exclude_none=True).items():
+    # Optional sections are written only when set: [serve] before a token is made, [airlock]
+    # left at its defaults (a hand-added [airlock] section must not meet a second one).
+    for section in type(config).model_fields:
+        part = getattr(config, section)
+        if section in OPTIONAL_SECTIONS and part == type(part)():
+            continue
+        values = part.model_dump(exclude_none=True)
         if not values:
-            continue  # [serve] before a token is made
+            continue
         lines.append(f"[{section}]")
         lines.extend(f"{key} = {_toml_value(value)}" for key, value in values.items())
         lines.append("")
