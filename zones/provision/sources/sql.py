@@ -322,6 +322,21 @@ class SqlReader:
 
         return self._run(count)
 
+    def probe_values(self) -> list[Any]:
+        """A cheap fingerprint computed on the server (sources.probe): the row count and, for a
+        `?table=`, the max of every sortable column; no row leaves the database."""
+
+        def probe(conn: Connection) -> list[Any]:
+            stmt = self._select(conn)
+            if self.query is not None:
+                sub = stmt.columns().subquery("piizone_q")  # type: ignore[attr-defined]
+                return [conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()]
+            table = stmt.get_final_froms()[0]  # type: ignore[attr-defined]
+            maxes = [sa.func.max(c) for c in _sortable_columns(table, self.dialect)]
+            return list(conn.execute(sa.select(sa.func.count(), *maxes)).one())
+
+        return self._run(probe)
+
     def fingerprint(self) -> str:
         h = RowHasher()
         for columns, rows in self.batches(CHUNK_ROWS):
@@ -415,8 +430,10 @@ class _SqlErrors:
 def _order_columns(table: sa.Table, dialect: str) -> list[sa.Column]:
     """Primary key order; without one, every column whose type the database can sort."""
     pk = list(table.primary_key.columns)
-    if pk:
-        return pk
+    return pk or _sortable_columns(table, dialect)
+
+
+def _sortable_columns(table: sa.Table, dialect: str) -> list[sa.Column]:
     if dialect == "sqlite":
         # SQLite sorts any value (and its untyped columns reflect as NullType).
         return list(table.columns)
