@@ -141,6 +141,9 @@ def _check_source(entry: dict[str, Any], recorded: _Recorded, dek: bytes) -> Sou
         now = {f"data/{names.relpath(i.relpath)}": i.fingerprint() for i in source.items()}
     except SourceError:
         # The error text names the real path or URL: not for output or the audit log.
+        if kind == "sql":  # down, a password not given, or the table gone: refresh will tell
+            why = "cannot be read now (a password comes from PGPASSWORD or ~/.pgpass)"
+            return SourceStatus(uri, kind, "unknown", why)
         return SourceStatus(uri, kind, "missing", "cannot be read now")
     before = {p: recorded.file_sha256.get(p) for p in entry.get("files", [])}
     if now == before:

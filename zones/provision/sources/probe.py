@@ -1,11 +1,11 @@
 """A cheap change check for SQL sources (`piizone zone status`), recorded at build time.
 
 A SQL source's content fingerprint (`SourceItem.fingerprint()`) reads every row; `zone status`
-must stay cheap. So each build records a probe per SQL source: the row count and, for a
-`?table=`, the max of every sortable column (one aggregate query on the server, no row leaves
-the database). A `?query=` is probed by its row count only. The probe misses an update that
-changes no column's max and no row count; `zone refresh` (which compares full fingerprints)
-still catches it.
+must stay cheap. So each build records a probe per SQL source, one aggregate query on the
+server (no row leaves the database; see `SqlReader.probe_values`): on PostgreSQL the row count
+and a sum of 64-bit hashes of every row's text; on SQLite the row count and, for a `?table=`,
+the max of every column (a `?query=` by its count only). The SQLite probe misses an update that
+moves no max and no count; `zone refresh` (which compares full fingerprints) still catches it.
 
 The values (a max may be an e-mail address) are never stored: the manifest holds an HMAC of
 them under a key derived from the zone's data key. The probe is taken before any row is read,

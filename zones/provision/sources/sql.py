@@ -323,17 +323,23 @@ class SqlReader:
         return self._run(count)
 
     def probe_values(self) -> list[Any]:
-        """A cheap fingerprint computed on the server (sources.probe): the row count and, for a
-        `?table=`, the max of every sortable column; no row leaves the database."""
+        """A cheap fingerprint computed on the server (sources.probe); no row leaves the database.
+
+        PostgreSQL: row count and the sum of a 64-bit hash of every row's text form (catches
+        updates too). SQLite (no hash function): row count and, for a `?table=`, the max of every
+        column's text form.
+        """
 
         def probe(conn: Connection) -> list[Any]:
             stmt = self._select(conn)
-            if self.query is not None:
-                sub = stmt.columns().subquery("piizone_q")  # type: ignore[attr-defined]
-                return [conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one()]
-            table = stmt.get_final_froms()[0]  # type: ignore[attr-defined]
-            maxes = [sa.func.max(c) for c in _sortable_columns(table, self.dialect)]
-            return list(conn.execute(sa.select(sa.func.count(), *maxes)).one())
+            sub = (stmt.columns() if self.query is not None else stmt).subquery("piizone_q")  # type: ignore[attr-defined]
+            aggregates: list[Any] = [sa.func.count()]
+            if self.dialect == "postgresql":
+                row = sa.literal_column("piizone_q::text")
+                aggregates.append(sa.func.sum(sa.func.hashtextextended(row, 0)))
+            elif self.query is None:
+                aggregates += [sa.func.max(sa.cast(c, sa.Text)) for c in sub.c]
+            return list(conn.execute(sa.select(*aggregates).select_from(sub)).one())
 
         return self._run(probe)
 
@@ -430,10 +436,8 @@ class _SqlErrors:
 def _order_columns(table: sa.Table, dialect: str) -> list[sa.Column]:
     """Primary key order; without one, every column whose type the database can sort."""
     pk = list(table.primary_key.columns)
-    return pk or _sortable_columns(table, dialect)
-
-
-def _sortable_columns(table: sa.Table, dialect: str) -> list[sa.Column]:
+    if pk:
+        return pk
     if dialect == "sqlite":
         # SQLite sorts any value (and its untyped columns reflect as NullType).
         return list(table.columns)
