@@ -35,6 +35,7 @@ from piizone.zones.storage.store import ZoneStore, validate_zone_name
 from piizone.zones.storage.zone_keys import unwrap_zone_key
 
 STATES = ("changed", "unchanged", "missing", "unknown")
+STDERR_FD = 2
 
 
 class HookError(ZoneError):
@@ -222,7 +223,8 @@ def parse_hook(command: str) -> list[str]:
 
 def run_hook(argv: list[str], manifest: dict[str, Any], store: ZoneStore | None = None) -> int:
     """Run the caller's hook for a new version, outside any sandbox, with PIIZONE_ZONE,
-    PIIZONE_ZONE_VERSION and PIIZONE_ZONE_ID added to the caller's environment; audited
+    PIIZONE_ZONE_VERSION and PIIZONE_ZONE_ID added to the caller's environment, its stdout on
+    our stderr; audited
     (zone.hook, the program's name and exit status only: its arguments may name anything).
     A non-zero exit or a program that cannot start raises HookError; the version stays."""
     store = store or ZoneStore()
@@ -239,7 +241,8 @@ def run_hook(argv: list[str], manifest: dict[str, Any], store: ZoneStore | None 
         "zone.hook", zone=zone, home=store.home, details={"version": version, "program": program}
     ) as details:
         try:
-            code = subprocess.run(argv, env=env, check=False).returncode
+            # Its output goes to our stderr: `refresh --json` keeps stdout for the manifest.
+            code = subprocess.run(argv, env=env, stdout=STDERR_FD, check=False).returncode
         except OSError as e:
             raise HookError(
                 f"--on-new-version: cannot run {program} ({e.strerror or type(e).__name__})",
