@@ -196,20 +196,37 @@ def refresh(
     workers: int | None = WORKERS,
     engine_kind: EngineKind = ENGINE,
     scheduler: str | None = SCHEDULER,
+    if_changed: bool = typer.Option(
+        False, "--if-changed", help="Check `zone status` first; build nothing when fresh."
+    ),
+    force: bool = typer.Option(
+        False, "--force", help="Make a new version even when no source changed."
+    ),
+    on_new_version: str | None = typer.Option(
+        None,
+        "--on-new-version",
+        metavar="CMD",
+        help="Run CMD (no shell) after a new version, with PIIZONE_ZONE, PIIZONE_ZONE_VERSION "
+        "and PIIZONE_ZONE_ID set; its failure exits 1, the version stays.",
+    ),
 ) -> None:
     """Re-read the sources into a new version; unchanged sources are reused, not re-scanned.
 
     Pseudonyms stay identical across versions (same key). The new manifest names its parent.
+    When no source changed, no version is made and the exit status is 3 (--force makes one).
 
     Example:
 
-        piizone zone refresh churn
+        piizone zone refresh churn --if-changed --on-new-version "make train"
     """
-    from piizone.zones.provision.build import refresh_zone
+    from piizone.zones.lineage.freshness import parse_hook, refresh_if_changed, run_hook
 
+    hook = parse_hook(on_new_version) if on_new_version is not None else None
     with _item_progress(f"refreshing {name}") as progress:
-        result = refresh_zone(
+        outcome = refresh_if_changed(
             name,
+            force=force,
+            precheck=if_changed,
             sources=sources or None,
             engine_options={
                 "workers": workers,
@@ -218,10 +235,16 @@ def refresh(
             },
             progress=progress,
         )
+    if outcome.unchanged:
+        typer.echo(f"zone {name}: no source changed; no new version made", err=True)
+        raise typer.Exit(3)
+    result = outcome.result
     if json_out:
         _print_json({k: v for k, v in result.manifest.dump().items() if k != "key"})
     else:
         _build_summary(result, "refreshed")
+    if hook is not None:
+        run_hook(hook, result.manifest)
 
 
 @app.command("list")

@@ -12,6 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
@@ -188,3 +189,35 @@ def keys_retire(
         typer.echo(f"retired {len(retired)} key-encryption key(s): {', '.join(retired)}")
     else:
         typer.echo("no key-encryption key to retire")
+
+
+@app.command("status")
+@handle_errors
+def status(
+    name: str = typer.Argument(..., metavar="NAME"),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON (`stale`: true/false)."),
+) -> None:
+    """Say whether the zone's sources changed since its current version (exit 0 either way).
+
+    Files by content hash, SQL sources by a cheap probe (row count, max of each column) recorded
+    at build time. Per source: changed, unchanged, missing or unknown; stale unless all unchanged.
+
+    Example:
+
+        piizone zone status churn --json
+    """
+    from piizone.zones.lineage.freshness import zone_status
+
+    result = zone_status(name)
+    if json_out:
+        typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        return
+    console = table_console()
+    table = Table(
+        title=f"zone {result.zone} v{result.version}: {result.verdict}", title_justify="left"
+    )
+    for column in ("source", "kind", "state", "why"):
+        table.add_column(column)
+    for s in result.sources:
+        table.add_row(escape(s.uri), s.kind, s.state, s.reason)
+    console.print(table)

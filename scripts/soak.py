@@ -239,10 +239,10 @@ def loop_refresh(base: Path, n: int, rng: random.Random) -> Loop:
     t0 = time.monotonic()
     home.must("init")
     home.must("zone", "create", "r", "--from", str(home.src))
-    span = timed(home, "zone", "refresh", "r") * 1.1
+    span = timed(home, "zone", "refresh", "r", "--force") * 1.1
     for i, delay in enumerate(delays(rng, span, n, loop)):
         old = home.store.manifest("r").version
-        died = killed_run(home, ["zone", "refresh", "r"], delay, None)
+        died = killed_run(home, ["zone", "refresh", "r", "--force"], delay, None)
         loop.killed += died
         loop.finished += not died
         versions, problems = home.check(["r"])

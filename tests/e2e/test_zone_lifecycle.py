@@ -232,7 +232,7 @@ def refreshed(world: World) -> dict:
         provisioned.clear()
         password = re.match(r"^[^:]+://[^:]+:([^@]+)@", world.pg)
         env = {"PGPASSWORD": password.group(1)} if password else {}
-        crm = world.run("zone", "refresh", "crm", env=env)
+        crm = world.run("zone", "refresh", "crm", "--force", env=env)
         assert crm.exit_code == 0, crm.stderr
     return {"sample": sample_calls, "crm": list(provisioned), "output": result.stdout}
 

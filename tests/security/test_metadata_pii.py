@@ -64,7 +64,7 @@ def test_zone_metadata_holds_no_raw_name_or_literal(tmp_path: Path, piizone_home
     assert len(manifest["files"]) >= 3  # the csv, the note and the query are all there
 
     # A refresh re-reads the very same sources from the sealed spec.
-    refreshed = runner.invoke(app, ["zone", "refresh", "z"])
+    refreshed = runner.invoke(app, ["zone", "refresh", "z", "--force"])
     assert refreshed.exit_code == 0, refreshed.stderr
     for path, data in everything_under(piizone_home):
         assert not leaks(path) and not leaks(data.decode("utf-8", errors="replace")), path

@@ -76,6 +76,8 @@ ACTIONS: frozenset[str] = frozenset(
         "airlock.show",
         "airlock.approve",
         "airlock.reject",
+        "zone.status",
+        "zone.hook",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

@@ -98,7 +98,8 @@ def _may_read(manifest: ZoneManifest, user: str) -> bool:
     return user == manifest.owner or user in manifest.grants
 
 
-def _require_reader(manifest: ZoneManifest, store: ZoneStore) -> None:
+def require_reader(manifest: ZoneManifest, store: ZoneStore, operation: str = "diff") -> None:
+    """Owner, grantees or root; anyone else is recorded (access.denied) and refused."""
     user = access.current_user()
     if access.is_operator() or _may_read(manifest, user):
         return
@@ -106,7 +107,7 @@ def _require_reader(manifest: ZoneManifest, store: ZoneStore) -> None:
         "access.denied",
         zone=manifest.name,
         outcome="denied",
-        details={"operation": "diff", "user": user, "reason": "not owner or grantee"},
+        details={"operation": operation, "user": user, "reason": "not owner or grantee"},
         home=store.home,
     )
     raise AccessDenied(
@@ -200,7 +201,7 @@ def diff_zone(
                 f"zone {name!r} has only v{new_v} before or at --to: nothing to compare",
                 hint=f"refresh it (`piizone zone refresh {name}`) or pass --from",
             )
-        _require_reader(store.manifest(name, new_v), store)
+        require_reader(store.manifest(name, new_v), store)
         result = _compare(store, name, old_v, new_v)
     except AccessDenied:
         raise

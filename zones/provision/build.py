@@ -29,6 +29,7 @@ from piizone.zones.provision.metadata_names import source_spec
 from piizone.zones.provision.staging import BuildResult, ProgressCallback, build_version
 from piizone.zones.storage.crypto import new_dek
 from piizone.zones.storage.keys import load_kek, load_kek_for
+from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import (
     ZoneStore,
     iso,
@@ -150,8 +151,14 @@ def refresh_zone(
     sources: list[str] | None = None,
     progress: ProgressCallback | None = None,
     engine_options: dict[str, Any] | None = None,
+    only_if_changed: bool = False,
 ) -> BuildResult:
-    """A new version from the same sources and policy; unchanged sources are reused as is."""
+    """A new version from the same sources and policy; unchanged sources are reused as is.
+
+    With `only_if_changed`, a build in which every item was reused and none was added or removed
+    is discarded: no version, `result.unchanged`, audited as a successful refresh with
+    `unchanged: true`.
+    """
     store = store or ZoneStore()
     with _os_errors(name), audit.audited("zone.refresh", zone=name, home=store.home) as details:
         validate_zone_name(name)
@@ -200,11 +207,26 @@ def refresh_zone(
                 known_specs=known_specs,
                 learn_known=known_record.enabled if known_record else True,
             )
+            if only_if_changed and _same_as_parent(parent, result):
+                shutil.rmtree(result.staging, ignore_errors=True)  # type: ignore[attr-defined]
+                details.update(version=parent.version, unchanged=True)
+                result.unchanged = True
+                return result
             details.update(_summary(result))
             _publish_audited(
                 store, "zone.refresh", name, result, previous=parent.version, details=details
             )
             return result
+
+
+def _same_as_parent(parent: ZoneManifest, result: BuildResult) -> bool:
+    """Every source item reused (same content, policy, known values); none added or removed."""
+
+    def items(manifest: ZoneManifest) -> list[tuple[str, str]]:
+        return sorted((f.path, f.source_sha256) for f in manifest.files if f.source_sha256)
+
+    mine = items(result.manifest)
+    return items(parent) == mine and len(result.reused) == len(mine)
 
 
 def _summary(result: BuildResult) -> dict[str, Any]:

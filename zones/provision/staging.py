@@ -30,6 +30,7 @@ from piizone.zones.leakcheck.fingerprints import (
 from piizone.zones.provision.known_values import KnownPlan
 from piizone.zones.provision.metadata_names import NameMasker, seal_spec
 from piizone.zones.provision.sources import Source, SourceItem, refresh_spec, resolve_sources
+from piizone.zones.provision.sources.probe import probe_digest
 from piizone.zones.provision.zonefile import prepare, provision_item
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from piizone.zones.storage.manifest import ZoneManifest
@@ -44,6 +45,7 @@ class BuildResult:
     manifest: ZoneManifest = field(init=False)  # set when the build completes
     reused: list[str] = field(default_factory=list)  # relpaths taken from the parent version
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    unchanged: bool = False  # refresh found nothing changed and published no version
 
 
 def build_version(
@@ -66,6 +68,8 @@ def build_version(
     known_sources = resolve_sources(known_specs) if known_specs else []
     if known_sources and not learn_known:
         raise ZoneError("--known-values sources given with known-value redaction turned off")
+    for source in resolved:  # before any row is read: see sources.probe
+        source.probe = probe_digest(source, dek)
     items = [item for source in resolved for item in source.items()]
     sizes = [item.size for item in items]
     engine = make_engine(
@@ -276,6 +280,7 @@ def _source_entry(
         "sha256": _combined([f["source_sha256"] for f in mine]),
         "rows": sum(f.get("rows") or 0 for f in mine),
         "files": [f["path"] for f in mine],
+        **({"probe": source.probe} if source.probe else {}),
     }
 
 

@@ -69,6 +69,7 @@ class SourceRecord(_Stored):
     sha256: str  # over the source items' fingerprints
     rows: int
     files: list[str]
+    probe: str | None = None  # SQL: a keyed digest of a cheap fingerprint (zone status)
 
 
 class FileEntry(_Stored):

@@ -52,6 +52,11 @@ class SourceItem:
     chunk_rows: int = CHUNK_ROWS
     _sql: SqlReader | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def sql_reader(self) -> SqlReader | None:
+        """The reader of a SQL item (None for a file)."""
+        return self._sql
+
     # -- tables --------------------------------------------------------------------------------
     def table_chunks(self, chunk_rows: int | None = None) -> Iterator[pd.DataFrame]:
         """The table as DataFrame chunks of at most `chunk_rows` rows (memory stays bounded)."""
@@ -180,6 +185,7 @@ class Source:
     uri: str  # display/manifest form; a URL's password is masked
     kind: str  # "files" | "sql"
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (relpath, reason)
+    probe: str | None = None  # SQL: keyed cheap fingerprint taken before reading (sources.probe)
     _items: list[SourceItem] = field(default_factory=list, repr=False)
 
     def items(self) -> list[SourceItem]:

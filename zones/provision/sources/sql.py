@@ -322,6 +322,27 @@ class SqlReader:
 
         return self._run(count)
 
+    def probe_values(self) -> list[Any]:
+        """A cheap fingerprint computed on the server (sources.probe); no row leaves the database.
+
+        PostgreSQL: row count and the sum of a 64-bit hash of every row's text form (catches
+        updates too). SQLite (no hash function): row count and, for a `?table=`, the max of every
+        column's text form.
+        """
+
+        def probe(conn: Connection) -> list[Any]:
+            stmt = self._select(conn)
+            sub = (stmt.columns() if self.query is not None else stmt).subquery("piizone_q")  # type: ignore[attr-defined]
+            aggregates: list[Any] = [sa.func.count()]
+            if self.dialect == "postgresql":
+                row = sa.literal_column("piizone_q::text")
+                aggregates.append(sa.func.sum(sa.func.hashtextextended(row, 0)))
+            elif self.query is None:
+                aggregates += [sa.func.max(sa.cast(c, sa.Text)) for c in sub.c]
+            return list(conn.execute(sa.select(*aggregates).select_from(sub)).one())
+
+        return self._run(probe)
+
     def fingerprint(self) -> str:
         h = RowHasher()
         for columns, rows in self.batches(CHUNK_ROWS):
