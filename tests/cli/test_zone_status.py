@@ -65,7 +65,7 @@ def test_retraining_loop(world, monkeypatch):
     assert first["verdict"] == "fresh" and first["stale"] is False and first["version"] == 1
     assert states(first) == {"files": "unchanged", "sql": "unchanged"}
     store = ZoneStore(home)
-    assert all(s.get("probe") for s in store.manifest("churn")["sources"] if s["kind"] == "sql")
+    assert all(s.probe for s in store.manifest("churn").sources if s.kind == "sql")
 
     # A file changes: stale, files changed, the database still unchanged.
     with (world["src"] / "people.csv").open("a") as f:
@@ -86,7 +86,7 @@ def test_retraining_loop(world, monkeypatch):
     assert env == {
         "PIIZONE_ZONE": "churn",
         "PIIZONE_ZONE_VERSION": "2",
-        "PIIZONE_ZONE_ID": store.manifest("churn")["id"],
+        "PIIZONE_ZONE_ID": store.manifest("churn").id,
         "HOOK_CALLER": "ci",  # the caller's own environment goes on
     }
     assert status()["verdict"] == "fresh"
