@@ -10,7 +10,6 @@ Every command writes its audit record through `record()`. Callers pass counts, h
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import hashlib
 import hmac
@@ -22,7 +21,7 @@ import secrets
 import socket
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from piizone.fs import atomic_write, flocked
+from piizone.units import UnitError, parse_duration
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import (
     audit_dir,
@@ -329,10 +330,10 @@ def parse_time(value: str | datetime, *, now: datetime | None = None) -> datetim
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = value.strip()
-    rel = re.fullmatch(r"(\d+)\s*([smhdw])", text)
-    if rel:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[rel[2]]
-        return (now or datetime.now(UTC)) - timedelta(**{unit: int(rel[1])})
+    try:
+        return (now or datetime.now(UTC)) - parse_duration(text, allow_zero=True)
+    except UnitError:
+        pass  # not relative: an ISO date/time, or garbage (below)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
@@ -545,31 +546,22 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        if exclusive:
+        lock_path = self.directory / LOCK_FILE
+        with contextlib.ExitStack() as stack:
             try:
-                ensure_private_dir(self.directory)
-                fd = os.open(
-                    self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-                )
+                if exclusive:
+                    ensure_private_dir(self.directory)
+                # Readers (an auditor's read-only account) must not need write access to
+                # verify; a lock file no writer ever made means nothing to wait for.
+                stack.enter_context(flocked(lock_path, shared=not exclusive, missing_ok=True))
             except OSError as e:
-                raise self._unwritable(e) from e
-        else:
-            # Readers (an auditor's read-only account) must not need write access to verify.
-            try:
-                fd = os.open(self.directory / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                yield  # no writer has ever run here: nothing to wait for
-                return
-            except OSError as e:
+                if exclusive:
+                    raise self._unwritable(e) from e
                 raise AuditError(
                     f"cannot open the audit log {self.directory} ({e.strerror})",
                     hint="check the permissions of the audit directory",
                 ) from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
-        finally:
-            os.close(fd)  # closing releases the flock
 
     def _unwritable(self, e: OSError) -> AuditError:
         return AuditError(
@@ -630,14 +622,7 @@ class AuditLog:
         }
         obj["mac"] = compute_mac(self._key, obj)
         data = canonical_json(obj) + b"\n"
-        if self._fsync:
-            write_private_file(self.head_path, data)
-        else:
-            tmp = self.head_path.with_name(f".{HEAD_FILE}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.head_path)
+        atomic_write(self.head_path, data, fsync=self._fsync)
         if self._signer is not None:
             self._write_checkpoint(head)
 
@@ -646,14 +631,7 @@ class AuditLog:
         leaves the checkpoint one seal behind, which the next append replaces)."""
         assert self._signer is not None
         data = make_checkpoint(self._signer, head.seq, head.file, head.last)
-        if self._fsync:
-            write_private_file(self.checkpoint_path, data)
-        else:
-            tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.checkpoint_path)
+        atomic_write(self.checkpoint_path, data, fsync=self._fsync)
 
     # -- writing ------------------------------------------------------------------------------
 

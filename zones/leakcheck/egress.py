@@ -30,7 +30,6 @@ Rules (docs/sandbox.md, "Egress"):
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 import stat
@@ -40,7 +39,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from piizone.fs import is_within
+from piizone.fs import file_sha256, is_within
 from piizone.scrubbers.masking import mask_value
 from piizone.zones.audit import log as audit
 from piizone.zones.exceptions import ZoneError
@@ -455,7 +454,7 @@ def release_outputs(
             if is_dotfile(rel) and not allow_dotfiles:
                 report.skipped.append({"file": shown, "reason": "dotfile (see --allow-dotfiles)"})
                 continue
-            item = OutputFile(file=shown, bytes=st.st_size, kind="binary", sha256=_sha256(path))
+            item = OutputFile(file=shown, bytes=st.st_size, kind="binary", sha256=file_sha256(path))
             if st.st_size and scratch is None:
                 scratch = ensure_private_dir(host_out.parent / "extracted")
             item.kind, found, findings = check_file(
@@ -706,14 +705,6 @@ def _extract(lines, target: Path) -> Path:
                 raise UnreadableOutput(f"more than {MAX_DECODED_BYTES} bytes of text")
             f.write(line)
     return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class StreamScanner:

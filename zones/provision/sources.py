@@ -68,7 +68,6 @@ from piizone.zones.exceptions import ZoneError
 
 __all__ = ["Source", "SourceError", "SourceItem", "resolve_sources"]
 
-HASH_BLOCK = 1024 * 1024
 MAX_CHUNK_ROWS = 10_000_000
 CONNECT_TIMEOUT_S = 10
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
@@ -178,10 +177,8 @@ class SourceItem:
             return digest
         assert self.path is not None
         before = self._check_file()
-        h = hashlib.sha256()
         with _file_errors(self.path), open(self.path, "rb") as f:
-            while block := f.read(HASH_BLOCK):
-                h.update(block)
+            h = hashlib.file_digest(f, "sha256")
         self._check_unchanged(before)
         return h.hexdigest()
 

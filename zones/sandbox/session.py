@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import re
 import secrets
 import shlex
 import shutil
@@ -40,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from piizone import units
 from piizone.fs import is_within
 from piizone.zones import access
 from piizone.zones.audit import log as audit
@@ -81,8 +81,6 @@ BWRAP_NAMESPACES = (
     "0",
     "--die-with-parent",
 )
-_SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)i?[bB]?$")
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
 # The in-sandbox init step. It runs with CAP_SYS_ADMIN inside the new user namespace (needed to
 # remount the data read-only), then `setpriv` empties the bounding set and forbids new privileges,
@@ -194,10 +192,12 @@ class SessionResult:
 
 def parse_size(text: str) -> int:
     """ "512M", "2G", "1048576" -> bytes (binary units)."""
-    match = _SIZE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise SandboxError(f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    try:
+        return units.parse_size(text)
+    except units.UnitError:
+        raise SandboxError(
+            f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G"
+        ) from None
 
 
 def gpu_devices(globs: Iterable[str] = NVIDIA_DEVICE_GLOBS) -> list[str]:

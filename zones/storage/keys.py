@@ -11,7 +11,6 @@ told apart from another provider's and read again after the format changes.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import getpass
 import hashlib
 import json
@@ -31,6 +30,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
+from piizone.fs import flocked
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, keys_dir, write_private_file
 
@@ -168,12 +168,8 @@ def _keyfile_keks(home: Path) -> list[Path]:
 @contextlib.contextmanager
 def _keys_lock(home: Path) -> Iterator[None]:
     directory = ensure_private_dir(keys_dir(home))
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(directory / ".lock"):
         yield
-    finally:
-        os.close(fd)
 
 
 # --- passphrase -----------------------------------------------------------------------------
