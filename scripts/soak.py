@@ -52,7 +52,11 @@ SOURCE_CSV = (
     f"Devin Sparks,devin.sparks@yahoo.com,555-867-5309,{CANARY}\n"
     f"Maria Ortega,maria.ortega@example.org,555-123-4567,{CANARY}\n"
 )
-CRASH_POINTS = {"create": ["after-publish", "after-record"], "rotate": ["rotate-before-record"]}
+CRASH_POINTS = {
+    "create": ["after-publish", "after-record"],
+    "destroy": ["shred-overwritten", "destroy-before-record"],
+    "rotate": ["rotate-before-record"],
+}
 
 
 @dataclass
@@ -257,13 +261,20 @@ def loop_destroy(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "d-warm", "--from", str(home.src))
     span = timed(home, "zone", "destroy", "d-warm", "--yes") * 1.1
-    for i, delay in enumerate(delays(rng, span, n, loop)):
+    plan = itertools.chain(
+        ((p, 0.0) for p in CRASH_POINTS["destroy"]),
+        ((None, d) for d in delays(rng, span, n, loop)),
+    )
+    for i, (point, delay) in enumerate(plan):
         name = f"d{i:03d}"
         home.must("zone", "create", name, "--from", str(home.src))
-        died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, None)
+        died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, point)
         loop.killed += died
         loop.finished += not died
+        loop.crash_points += bool(point and died)
         versions, problems = home.check([name])
+        if list((home.home / "zones" / ".shredding").glob(f"{name}.*")):
+            problems.append(f"{name}: a half-done shred was left after the next command")
         record(loop, i, versions, problems, 1, None)
         if versions.get(name) is not None:  # left in its old state: the next destroy works
             again = home.run("zone", "destroy", name, "--yes")

@@ -271,9 +271,26 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
                     f"zone {name!r} is under legal hold",
                     hint=f"lift it first: piizone zone hold {name} --off",
                 )
-            versions = store.shred(name)
-    except AccessDenied:
-        raise  # audited as access.denied
+            # The shred and its record are one step: a kill between them (or mid-shred) is
+            # finished and recorded by the next command from this intent (zones.journal).
+            intent = journal.begin(
+                store.home,
+                "zone.destroy",
+                zone=name,
+                zone_id=manifest["id"],
+                versions=len(store.versions(name)),
+            )
+            versions = store.shred(name, intent, checkpoint=journal.crash_point)
+            journal.crash_point("destroy-before-record")
+            audit.record(
+                "zone.destroy",
+                zone=name,
+                details={"versions": versions, "method": "crypto-shred", "intent": intent},
+                home=store.home,
+            )
+            journal.finish(store.home, intent)
+    except (AccessDenied, audit.AuditError):
+        raise  # audited as access.denied; or the log failed (the intent records it later)
     except ZoneError as e:
         audit.record(
             "zone.destroy",
@@ -283,12 +300,6 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
             home=store.home,
         )
         raise
-    audit.record(
-        "zone.destroy",
-        zone=name,
-        details={"versions": versions, "method": "crypto-shred"},
-        home=store.home,
-    )
     return versions
 
 
@@ -338,7 +349,7 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
     if not dry_run:
         for name in expired:
             destroy_zone(name, store)
-        stale = store.clean_stale_staging()
+        stale = store.clean_stale_staging() + store.finish_shreds()
     else:
         stale = 0
     audit.record(
