@@ -21,20 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from piizone.fs import TargetNotRegular, atomic_file
+from piizone.fs import TargetNotRegular, atomic_file, kind_of
 from piizone.scrubbers.exceptions import InputError
 
 FILE_MODE = 0o600
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _streams_in_place(mode: int) -> bool:
@@ -73,7 +63,7 @@ def open_output(path: str | Path) -> Iterator[IO[bytes]]:
             yield f
         return
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{dest}: is {_kind(st.st_mode)}; cannot write output there")
+        raise InputError(f"{dest}: is {kind_of(st.st_mode)}; cannot write output there")
     with _atomic(dest) as f:
         yield f
 
