@@ -97,8 +97,8 @@ def atomic_file(
         _check_replaceable(dest)
     fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), mode)
             yield f
             f.flush()
             if fsync:
