@@ -32,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,7 +53,11 @@ SOURCE_CSV = (
     f"Devin Sparks,devin.sparks@yahoo.com,555-867-5309,{CANARY}\n"
     f"Maria Ortega,maria.ortega@example.org,555-123-4567,{CANARY}\n"
 )
-CRASH_POINTS = {"create": ["after-publish", "after-record"], "rotate": ["rotate-before-record"]}
+CRASH_POINTS = {
+    "create": ["after-publish", "after-record"],
+    "destroy": ["shred-overwritten", "destroy-before-record"],
+    "rotate": ["rotate-before-record"],
+}
 
 
 @dataclass
@@ -189,7 +194,7 @@ def timed(home: Home, *args: str) -> float:
     return time.monotonic() - start
 
 
-def delays(rng: random.Random, span: float, n: int, loop: Loop):
+def delays(rng: random.Random, span: float | Callable[[], float], n: int, loop: Loop):
     """Kill delays until `n` kills have landed (at most 2n tries: a fast command may finish).
 
     From process start to a little past the measured duration: the import takes a good part
@@ -197,8 +202,9 @@ def delays(rng: random.Random, span: float, n: int, loop: Loop):
     tries = 0
     while loop.killed < n and tries < 2 * n:
         tries += 1
+        s = span() if callable(span) else span  # a callable: re-read as the loop learns
         early = rng.random() < 0.2
-        yield rng.uniform(0.05, span * 0.25) if early else rng.uniform(span * 0.25, span)
+        yield rng.uniform(0.05, s * 0.25) if early else rng.uniform(s * 0.25, s)
 
 
 def record(loop: Loop, i: int, versions, problems, old, new) -> None:
@@ -256,14 +262,26 @@ def loop_destroy(base: Path, n: int, rng: random.Random) -> Loop:
     t0 = time.monotonic()
     home.must("init")
     home.must("zone", "create", "d-warm", "--from", str(home.src))
-    span = timed(home, "zone", "destroy", "d-warm", "--yes") * 1.1
-    for i, delay in enumerate(delays(rng, span, n, loop)):
+    # The warm-up destroy is slower than the later ones (cold caches): a span taken from it
+    # alone let most runs finish before their kill. Each run that finishes first shrinks it.
+    span = [timed(home, "zone", "destroy", "d-warm", "--yes") * 1.1]
+    plan = itertools.chain(
+        ((p, 0.0) for p in CRASH_POINTS["destroy"]),
+        ((None, d) for d in delays(rng, lambda: span[0], n, loop)),
+    )
+    for i, (point, delay) in enumerate(plan):
         name = f"d{i:03d}"
         home.must("zone", "create", name, "--from", str(home.src))
-        died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, None)
+        started = time.monotonic()
+        died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, point)
+        if not died and point is None:
+            span[0] = min(span[0], (time.monotonic() - started) * 1.05)
         loop.killed += died
         loop.finished += not died
+        loop.crash_points += bool(point and died)
         versions, problems = home.check([name])
+        if list((home.home / "zones" / ".shredding").glob(f"{name}.*")):
+            problems.append(f"{name}: a half-done shred was left after the next command")
         record(loop, i, versions, problems, 1, None)
         if versions.get(name) is not None:  # left in its old state: the next destroy works
             again = home.run("zone", "destroy", name, "--yes")

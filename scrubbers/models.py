@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from piizone.fs import file_sha256
 from piizone.scrubbers.exceptions import EngineError
-
-_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,5 @@ def tree_sha256(root: Path) -> str:
         rel = path.relative_to(root).as_posix()
         if "__pycache__" in path.parts or rel.endswith(".pyc"):
             continue
-        content = hashlib.sha256()
-        with open(path, "rb") as f:
-            while chunk := f.read(_CHUNK):
-                content.update(chunk)
-        digest.update(f"{rel}\0{content.hexdigest()}\n".encode())
+        digest.update(f"{rel}\0{file_sha256(path)}\n".encode())
     return digest.hexdigest()

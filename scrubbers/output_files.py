@@ -16,25 +16,15 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from piizone.fs import TargetNotRegular, atomic_file, kind_of
 from piizone.scrubbers.exceptions import InputError
 
 FILE_MODE = 0o600
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _streams_in_place(mode: int) -> bool:
@@ -73,7 +63,7 @@ def open_output(path: str | Path) -> Iterator[IO[bytes]]:
             yield f
         return
     if st is not None and not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{dest}: is {_kind(st.st_mode)}; cannot write output there")
+        raise InputError(f"{dest}: is {kind_of(st.st_mode)}; cannot write output there")
     with _atomic(dest) as f:
         yield f
 
@@ -104,29 +94,13 @@ def _atomic(dest: Path) -> Iterator[IO[bytes]]:
     if not parent.is_dir():
         raise InputError(f"{dest}: directory {parent} does not exist")
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{dest.name}.", suffix=".tmp")
-    except OSError as e:
-        raise InputError(f"{dest}: cannot write ({e.strerror})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
+        with atomic_file(dest, mode=FILE_MODE) as f:
             yield f
-            f.flush()
-            os.fsync(f.fileno())
-        # Re-checked right before the rename: a device, FIFO or link that appeared at `dest`
-        # since the first look must not be replaced either.
-        try:
-            now = os.lstat(dest)
-        except FileNotFoundError:
-            now = None
-        if now is not None and not stat.S_ISREG(now.st_mode):
-            raise InputError(f"{dest}: changed to {_kind(now.st_mode)} while writing; not written")
-        os.replace(tmp, dest)
+    except TargetNotRegular as e:
+        # A device, FIFO or link that appeared at `dest` since the first look is not replaced.
+        raise InputError(f"{dest}: changed to {e.kind} while writing; not written") from None
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise InputError(f"{dest}: cannot write ({e.strerror or type(e).__name__})") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_output_bytes(path: str | Path, data: bytes) -> None:

@@ -169,7 +169,9 @@ def scan_file(
         else:
             _scan_text(path, engine, source, progress)
     if decoding.invalid_bytes:
-        source.warnings.append(invalid_utf8_warning(decoding.invalid_bytes))
+        # Named as detected: a UTF-16 file with a broken pair is not "not valid UTF-8".
+        codec = detect_encoding(path).codec if fmt != "parquet" else "utf-8"
+        source.warnings.append(invalid_bytes_warning(decoding.invalid_bytes, codec))
     if progress:
         progress(str(path), size, size)
     return source
@@ -222,19 +224,21 @@ class TextScan:
         self.newlines += p.text.count("\n", p.shift, p.shift + p.cut)
         self.done += p.cut
 
-    def finish(self, invalid_bytes: int = 0) -> SourceReport:
-        """The report; `invalid_bytes` when the passes were read by someone else (scan_file
-        counts its own)."""
+    def finish(self, invalid_bytes: int = 0, codec: str = "utf-8") -> SourceReport:
+        """The report; `invalid_bytes` (in the input's `codec`) when the passes were read by
+        someone else (scan_file counts its own)."""
         self.source.rows = 1 + self.newlines if self.passes else 0
         self.source.entities = dict(self.entities)
         if invalid_bytes:
-            self.source.warnings.append(invalid_utf8_warning(invalid_bytes))
+            self.source.warnings.append(invalid_bytes_warning(invalid_bytes, codec))
         return self.source
 
 
-def invalid_utf8_warning(invalid_bytes: int) -> str:
+def invalid_bytes_warning(invalid_bytes: int, codec: str = "utf-8") -> str:
+    """The warning for bytes replaced while decoding, naming the encoding that was detected."""
     return (
-        f"{invalid_bytes} bytes were not valid UTF-8; they were replaced and the rest was scanned"
+        f"{invalid_bytes} bytes were not valid {codec.upper()}; they were replaced and the rest "
+        "was scanned"
     )
 
 

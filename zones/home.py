@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
+
+from piizone.fs import atomic_write
+from piizone.fs import fsync_dir as fsync_dir  # re-exported: zones modules import it here
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -36,36 +38,10 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def write_private_file(path: Path, data: bytes, *, overwrite: bool = True) -> None:
-    """Write `data` atomically with mode 0600: temp file in the same dir, fsync, rename.
+    """Write `data` atomically with mode 0600 (piizone.fs.atomic_write).
 
     With overwrite=False an existing file is left alone and FileExistsError is raised, which is
     how key files are protected from being replaced.
     """
     ensure_private_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            # link() fails if the target exists: no window where a key could be clobbered.
-            os.link(tmp, path)
-            os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    fsync_dir(path.parent)
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a directory so a rename inside it survives a crash."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    atomic_write(path, data, mode=FILE_MODE, overwrite=overwrite)

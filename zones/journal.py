@@ -20,7 +20,6 @@ An intent whose process still runs is left alone: its zone lock (or the rotate l
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import secrets
@@ -29,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from piizone.fs import flocked
 from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
@@ -72,16 +72,8 @@ def finish(home: Path, intent_id: str) -> None:
 def rotate_lock(home: Path) -> Iterator[bool]:
     """Held by `keys rotate` while it runs; yields False (not taken) if another process has it."""
     path = ensure_private_dir(keys_dir(home)) / ROTATE_LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with flocked(path, wait=False) as held:
+        yield held
 
 
 def pending(home: Path) -> list[dict[str, Any]]:
@@ -109,6 +101,8 @@ def recover(home: Path) -> list[str]:
             line = _recover_publish(home, intent)
         elif intent.get("action") == "key.rotate":
             line = _recover_rotate(home, intent)
+        elif intent.get("action") == "zone.destroy":
+            line = _recover_destroy(home, intent)
         else:
             line = None
         if line:
@@ -143,6 +137,43 @@ def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
     except ZoneBusy:
         return None  # its process is still at work
     return f"zone {name!r} v{version}: interrupted before its audit record; rolled back"
+
+
+def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
+    """A destroy killed mid-shred is completed; one killed before its rename aside never
+    touched the zone (recorded as interrupted). Either way it gets its record."""
+    from piizone.zones.storage.store import ZoneBusy, ZoneStore
+
+    store = ZoneStore(home)
+    name = intent["zone"]
+    try:
+        with store.lock(name):
+            if _recorded(home, intent["id"]):
+                finish(home, intent["id"])
+                return None
+            store.finish_shred(name, intent["id"])
+            untouched = store.exists(name) and store.manifest(name).get("id") == intent["zone_id"]
+            if untouched:
+                outcome, details = "failure", {"error": "interrupted", "recovered": "rolled back"}
+            else:
+                outcome = "success"
+                details = {
+                    "versions": intent.get("versions"),
+                    "method": "crypto-shred",
+                    "recovered": "completed",
+                }
+            audit.record(
+                "zone.destroy",
+                zone=name,
+                outcome=outcome,
+                details={**details, "intent": intent["id"]},
+                home=home,
+            )
+            finish(home, intent["id"])
+    except ZoneBusy:
+        return None  # its process is still at work
+    done = "left as it was" if untouched else "shred completed"
+    return f"zone {name!r}: destroy interrupted before its audit record; {done}"
 
 
 def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:

@@ -235,18 +235,30 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
     store = store or ZoneStore()
     audit.open_audit_log(store.home).check_writable()
     # An AccessDenied is audited as access.denied where it is raised.
-    with audit.audited("zone.destroy", zone=name, home=store.home) as details:
-        with store.lock(name):
-            manifest = store.manifest(name)
-            access.require_owner(manifest, "destroy", store.home)
-            if manifest.legal_hold:
-                details.outcome = "denied"
-                raise ZoneDenied(
-                    f"zone {name!r} is under legal hold",
-                    hint=f"lift it first: piizone zone hold {name} --off",
-                )
-            versions = store.shred(name)
-        details.update(versions=versions, method="crypto-shred")
+    with audit.audited("zone.destroy", zone=name, home=store.home) as details, store.lock(name):
+        manifest = store.manifest(name)
+        access.require_owner(manifest, "destroy", store.home)
+        if manifest.legal_hold:
+            details.outcome = "denied"
+            raise ZoneDenied(
+                f"zone {name!r} is under legal hold",
+                hint=f"lift it first: piizone zone hold {name} --off",
+            )
+        # The shred and its record are one step: a kill between them (or mid-shred) is
+        # finished and recorded by the next command from this intent (zones.journal).
+        intent = journal.begin(
+            store.home,
+            "zone.destroy",
+            zone=name,
+            zone_id=manifest.id,
+            versions=len(store.versions(name)),
+        )
+        versions = store.shred(name, intent, checkpoint=journal.crash_point)
+        journal.crash_point("destroy-before-record")
+        details.update(versions=versions, method="crypto-shred", intent=intent)
+        audit.record("zone.destroy", zone=name, details=dict(details), home=store.home)
+        details.recorded()
+        journal.finish(store.home, intent)
     return versions
 
 
@@ -296,7 +308,7 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
     if not dry_run:
         for name in expired:
             destroy_zone(name, store)
-        stale = store.clean_stale_staging()
+        stale = store.clean_stale_staging() + store.finish_shreds()
     else:
         stale = 0
     audit.record(

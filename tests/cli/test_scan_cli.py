@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import json
 import os
@@ -194,6 +195,18 @@ def test_invalid_utf8_scans_the_rest_and_says_so(tmp_path):
     assert "2 bytes were not valid UTF-8" in report["errors"][0]["error"]
     errors = json_errors(result)
     assert errors == [{"level": "error", **report["errors"][0]}]
+
+
+def test_invalid_bytes_in_utf16_name_the_detected_encoding(tmp_path):
+    # A UTF-16 file ending in a lone surrogate: the warning named UTF-8 (issue 13, finding 6).
+    text = "Email jane.roe@example.com for details.\n".encode("utf-16-le")
+    path = tmp_path / "wide.txt"
+    path.write_bytes(codecs.BOM_UTF16_LE + text + "\ud800".encode("utf-16-le", "surrogatepass"))
+    result = scan(str(path), "--json")
+    assert result.exit_code == 2
+    line = one_error_line(result)
+    assert "2 bytes were not valid UTF-16-LE" in line and "UTF-8" not in line
+    assert json.loads(result.stdout)["sources"][0]["entities"]["EMAIL_ADDRESS"] == 1
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs util-linux setpriv")

@@ -15,11 +15,12 @@ import pwd
 import re
 import socket
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from piizone.units import UnitError, parse_duration
 from piizone.zones.exceptions import ZoneError
 
 FORMAT_VERSION = 1
@@ -333,10 +334,10 @@ def parse_time(value: str | datetime, *, now: datetime | None = None) -> datetim
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     text = value.strip()
-    rel = re.fullmatch(r"(\d+)\s*([smhdw])", text)
-    if rel:
-        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}[rel[2]]
-        return (now or datetime.now(UTC)) - timedelta(**{unit: int(rel[1])})
+    try:
+        return (now or datetime.now(UTC)) - parse_duration(text, allow_zero=True)
+    except UnitError:
+        pass  # not relative: an ISO date/time, or garbage (below)
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:

@@ -8,7 +8,6 @@ not happen. The format is piizone.zones.audit.format's; verification is .verify'
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import fnmatch
 import hmac
 import os
@@ -20,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from piizone.fs import atomic_write, flocked
 from piizone.zones.audit.checkpoints import make_checkpoint, open_signer
 from piizone.zones.audit.format import (
     ACTIONS,
@@ -49,7 +49,7 @@ from piizone.zones.audit.format import (
 )
 from piizone.zones.audit.segments import entries, list_segments, record_evidence
 from piizone.zones.audit.verify import VerifyResult, verify_log
-from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
+from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir
 
 LOCK_FILE = ".lock"
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -129,31 +129,22 @@ class AuditLog:
 
     @contextlib.contextmanager
     def _locked(self, exclusive: bool) -> Iterator[None]:
-        if exclusive:
+        lock_path = self.directory / LOCK_FILE
+        with contextlib.ExitStack() as stack:
             try:
-                ensure_private_dir(self.directory)
-                fd = os.open(
-                    self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
-                )
+                if exclusive:
+                    ensure_private_dir(self.directory)
+                # Readers (an auditor's read-only account) must not need write access to
+                # verify; a lock file no writer ever made means nothing to wait for.
+                stack.enter_context(flocked(lock_path, shared=not exclusive, missing_ok=True))
             except OSError as e:
-                raise self._unwritable(e) from e
-        else:
-            # Readers (an auditor's read-only account) must not need write access to verify.
-            try:
-                fd = os.open(self.directory / LOCK_FILE, os.O_RDONLY | os.O_CLOEXEC)
-            except FileNotFoundError:
-                yield  # no writer has ever run here: nothing to wait for
-                return
-            except OSError as e:
+                if exclusive:
+                    raise self._unwritable(e) from e
                 raise AuditError(
                     f"cannot open the audit log {self.directory} ({e.strerror})",
                     hint="check the permissions of the audit directory",
                 ) from e
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
-        finally:
-            os.close(fd)  # closing releases the flock
 
     def _unwritable(self, e: OSError) -> AuditError:
         return AuditError(
@@ -187,14 +178,7 @@ class AuditLog:
     def _write_head(self, head: Head) -> None:
         assert self._key is not None
         data = head_bytes(self._key, head)
-        if self._fsync:
-            write_private_file(self.head_path, data)
-        else:
-            tmp = self.head_path.with_name(f".{HEAD_FILE}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.head_path)
+        atomic_write(self.head_path, data, fsync=self._fsync)
         if self._signer is not None:
             self._write_checkpoint(head)
 
@@ -203,14 +187,7 @@ class AuditLog:
         leaves the checkpoint one seal behind, which the next append replaces)."""
         assert self._signer is not None
         data = make_checkpoint(self._signer, head.seq, head.file, head.last)
-        if self._fsync:
-            write_private_file(self.checkpoint_path, data)
-        else:
-            tmp = self.checkpoint_path.with_name(f".{CHECKPOINT_FILE}.tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, self.checkpoint_path)
+        atomic_write(self.checkpoint_path, data, fsync=self._fsync)
 
     # -- writing ------------------------------------------------------------------------------
 

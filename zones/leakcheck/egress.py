@@ -43,6 +43,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from piizone.fs import file_sha256
 from piizone.scrubbers.findings import resolve_overlaps
 from piizone.scrubbers.masking import mask_value
 from piizone.zones import audit
@@ -241,7 +242,7 @@ class _Sorting:
         if is_dotfile(rel) and not self.allow_dotfiles:
             report.skipped.append({"file": shown, "reason": "dotfile (see --allow-dotfiles)"})
             return
-        item = OutputFile(file=shown, bytes=st.st_size, kind="binary", sha256=_sha256(path))
+        item = OutputFile(file=shown, bytes=st.st_size, kind="binary", sha256=file_sha256(path))
         if st.st_size and self.scratch is None:
             self.scratch = ensure_private_dir(self.host_out.parent / "extracted")
         item.kind, found, findings = check_file(

@@ -68,7 +68,7 @@ def provision_item(
                 on_pass=text_scan.add,
                 known=known,
             )
-            text_scan.finish(summary.invalid_bytes)
+            text_scan.finish(summary.invalid_bytes, summary.encoding)
         elif item.path is not None:
             summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt, known=known)
         else:

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import secrets
 import time
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from piizone import units
 from piizone.fs import is_within
 from piizone.zones import access, audit
 from piizone.zones.exceptions import ZoneError
@@ -116,9 +116,6 @@ __all__ = [
     "zone_entries",
 ]
 
-_SIZE = re.compile(r"^(\d+)([kKmMgGtT]?)i?[bB]?$")
-_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
-
 
 @dataclass
 class SessionResult:
@@ -144,10 +141,12 @@ class SessionResult:
 
 def parse_size(text: str) -> int:
     """ "512M", "2G", "1048576" -> bytes (binary units)."""
-    match = _SIZE.match(text.strip())
-    if not match or int(match.group(1)) == 0:
-        raise SandboxError(f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G")
-    return int(match.group(1)) * _SIZE_UNITS[match.group(2).lower()]
+    try:
+        return units.parse_size(text)
+    except units.UnitError:
+        raise SandboxError(
+            f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G"
+        ) from None
 
 
 def may_open(manifest: ZoneManifest, user: str) -> bool:

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from piizone.fs import atomic_write
 from piizone.scrubbers.api import Scrubber
 from piizone.scrubbers.exceptions import PolicyError
 from piizone.scrubbers.models import ModelInfo, installed_model
@@ -166,7 +167,8 @@ def export_bundle(name: str, out_dir: Path, store: ZoneStore | None = None) -> P
             (MANIFEST_FILE, data),
             (SIGNATURE_FILE, base64.b64encode(signing.sign(data)) + b"\n"),
         ):
-            _write_public(out_dir / file, content)
+            # Mode 0644: a bundle is for review and deployment, it holds no secret.
+            atomic_write(out_dir / file, content, mode=0o644)
         details.update(
             version=manifest.version,
             policy_sha256=policy.sha256,
@@ -431,8 +433,9 @@ def _load_public(data: bytes, path: Path) -> Ed25519PublicKey:
 def _refuse_non_regular_targets(out_dir: Path) -> None:
     """A bundle replaces only regular files: a link or device at one of its names is refused.
 
-    The rename in _write_public would replace such an entry rather than write through it, but a
-    link there means someone expects the bundle elsewhere: say so instead of guessing.
+    atomic_write refuses such an entry too, but only once the files before it are written;
+    checked first, nothing of the bundle is written, and a link there means someone expects the
+    bundle elsewhere: say so with a hint.
     """
     for file in (POLICY_FILE, PUBLIC_KEY_FILE, MANIFEST_FILE, SIGNATURE_FILE):
         try:
@@ -445,19 +448,3 @@ def _refuse_non_regular_targets(out_dir: Path) -> None:
                 f"{out_dir / file}: exists and is {kind}",
                 hint="export the bundle into a new or empty directory",
             )
-
-
-def _write_public(path: Path, data: bytes) -> None:
-    """Atomic write, mode 0644: a bundle is for review and deployment, it holds no secret."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    # O_EXCL | O_NOFOLLOW: never write through a link planted at the temp name; the rename
-    # below replaces a link at `path` itself, never what it points to.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)

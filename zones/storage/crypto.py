@@ -11,7 +11,6 @@ import io
 import os
 import struct
 from collections.abc import Iterator
-from pathlib import Path
 from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
@@ -19,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from piizone.fs import atomic_write
 from piizone.zones.exceptions import ZoneError
 
 MAGIC = b"PIIZ"
@@ -202,8 +202,8 @@ def encrypt_file(
 ) -> int:
     """Encrypt a file into `dst_path` (mode 0600, replaced atomically); return plaintext bytes."""
     with open(src_path, "rb") as src:
-        return _write_atomically(
-            Path(dst_path),
+        return atomic_write(
+            dst_path,
             lambda dst: encrypt_stream(
                 src, dst, dek, zone_id=zone_id, path=path, segment_size=segment_size
             ),
@@ -220,8 +220,8 @@ def decrypt_file(
 ) -> int:
     """Decrypt a file into `dst_path` (mode 0600); it appears only once all of it verified."""
     with open(src_path, "rb") as src:
-        return _write_atomically(
-            Path(dst_path),
+        return atomic_write(
+            dst_path,
             lambda dst: decrypt_stream(src, dst, dek, zone_id=zone_id, path=path),
         )
 
@@ -387,20 +387,3 @@ def _write_all(dst: BinaryIO, data: bytes | memoryview) -> None:
 def _read_exact(src: BinaryIO, size: int) -> bytes:
     buf = bytearray(size)
     return bytes(buf[: _read_into(src, memoryview(buf))])
-
-
-def _write_atomically(dst_path: Path, write) -> int:
-    # A temp file in the same directory, renamed only after everything was written and
-    # fsynced: a failure (tampered input, full disk) never leaves a partial file at dst_path.
-    tmp = dst_path.with_name(f".{dst_path.name}.{os.urandom(6).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as dst:
-            total = write(dst)
-            dst.flush()
-            os.fsync(dst.fileno())
-        os.replace(tmp, dst_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return total

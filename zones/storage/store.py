@@ -14,17 +14,18 @@ rename(2): a crash leaves either the old zone or the new one, never half of one.
 from __future__ import annotations
 
 import base64
-import fcntl
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from piizone.fs import flocked
+from piizone.units import UnitError, parse_duration
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import (
     ensure_private_dir,
@@ -37,10 +38,10 @@ from piizone.zones.storage.manifest import MANIFEST_FORMAT as MANIFEST_FORMAT  #
 from piizone.zones.storage.manifest import MANIFEST_VERSION as MANIFEST_VERSION  # their old home
 from piizone.zones.storage.manifest import ZoneManifest, parse_manifest
 
+# Where a zone being destroyed sits between its rename aside and the end of its shred.
+SHREDDING_DIR = ".shredding"
 # Zone names become directory names: anything else could walk out of $PIIZONE_HOME/zones.
 ZONE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\Z")  # \Z: "$" allows a final "\n"
-_TTL = re.compile(r"^(\d+)([smhdw])$")
-_TTL_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 class ZoneNotFound(ZoneError):
@@ -62,10 +63,12 @@ def validate_zone_name(name: str) -> str:
 
 def parse_ttl(ttl: str) -> timedelta:
     """ "30d", "12h", "2w" -> timedelta."""
-    match = _TTL.match(ttl.strip())
-    if not match or int(match.group(1)) == 0:
-        raise ZoneError(f"invalid TTL {ttl!r}", hint="use a number and a unit: 90m, 12h, 30d, 2w")
-    return timedelta(seconds=int(match.group(1)) * _TTL_UNITS[match.group(2)])
+    try:
+        return parse_duration(ttl)
+    except UnitError:
+        raise ZoneError(
+            f"invalid TTL {ttl!r}", hint="use a number and a unit: 90m, 12h, 30d, 2w"
+        ) from None
 
 
 def utc_now() -> datetime:
@@ -155,18 +158,13 @@ class ZoneStore:
     def lock(self, name: str) -> Iterator[None]:
         """Exclusive, non-blocking: a second create/refresh/destroy of NAME is refused."""
         locks = ensure_private_dir(self.root / ".locks")
-        fd = os.open(locks / f"{validate_zone_name(name)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+        with flocked(locks / f"{validate_zone_name(name)}.lock", wait=False) as held:
+            if not held:
                 raise ZoneBusy(
                     f"zone {name!r} is being changed by another piizone process",
                     hint="wait for it to finish, then retry",
-                ) from None
+                )
             yield
-        finally:
-            os.close(fd)
 
     def publish(self, name: str, staging: Path, version: int) -> Path:
         """Move a finished staging dir into place and point NAME at it, atomically."""
@@ -205,26 +203,78 @@ class ZoneStore:
         self.write_manifest(self.current_dir(name), manifest)
         return manifest
 
-    def shred(self, name: str) -> int:
+    def shred(
+        self, name: str, tag: str | None = None, checkpoint: Callable[[str], None] | None = None
+    ) -> int:
         """Crypto-shred every version: wrapped data keys first (and synced), then the data.
 
         Once the wrapped DEKs are gone the ciphertext left on disk (even in snapshots or on a
         failing disk that refuses deletes) cannot be decrypted by anyone, including us.
+
+        The versions are first renamed aside to `.shredding/NAME.TAG` in one atomic step: from
+        then on the zone is gone for `list`/`show`, and a process killed mid-shred leaves no
+        zone with a half-overwritten manifest, only a directory `finish_shred` (the journal's
+        recovery, with the same tag) or `finish_shreds` (`zone gc`) completes. `checkpoint`
+        is called between steps (fault injection for tests).
         """
         versions = self.versions(name)
-        for version in versions:
-            manifest_path = self.version_dir(name, version) / "manifest.json"
+        aside = self._shredding_path(name, tag or os.urandom(6).hex())
+        source = self.versions_dir(name)
+        if source.is_dir():
+            os.rename(source, aside)
+            fsync_dir(aside.parent)
+            fsync_dir(source.parent)
+        self._shred_aside(name, aside, checkpoint)
+        return len(versions)
+
+    def finish_shred(self, name: str, tag: str) -> bool:
+        """Complete a shred interrupted after its rename aside; False if there is none."""
+        aside = self.root / SHREDDING_DIR / f"{validate_zone_name(name)}.{tag}"
+        if not aside.is_dir():
+            return False
+        self._shred_aside(name, aside)
+        return True
+
+    def finish_shreds(self) -> int:
+        """Complete every interrupted shred whose zone's lock is free (`zone gc`)."""
+        directory = self.root / SHREDDING_DIR
+        done = 0
+        if not directory.is_dir():
+            return 0
+        for entry in directory.iterdir():
+            name = entry.name.rsplit(".", 1)[0]
+            if not ZONE_NAME.match(name):
+                continue
+            try:
+                with self.lock(name):
+                    self._shred_aside(name, entry)
+                    done += 1
+            except ZoneBusy:
+                continue
+        return done
+
+    def _shredding_path(self, name: str, tag: str) -> Path:
+        return ensure_private_dir(self.root / SHREDDING_DIR) / f"{validate_zone_name(name)}.{tag}"
+
+    def _shred_aside(
+        self, name: str, aside: Path, checkpoint: Callable[[str], None] | None = None
+    ) -> None:
+        link = self.link(name)
+        if link.is_symlink() and not link.exists():  # it pointed into what was renamed aside
+            link.unlink()
+            fsync_dir(self.root)
+        for manifest_path in sorted(aside.glob("v*/manifest.json")):
             size = manifest_path.stat().st_size
             with open(manifest_path, "r+b") as f:
                 f.write(os.urandom(size))  # overwrite in place before unlinking
                 f.flush()
                 os.fsync(f.fileno())
+            if checkpoint is not None:
+                checkpoint("shred-overwritten")
             manifest_path.unlink()
             fsync_dir(manifest_path.parent)
-        self.link(name).unlink(missing_ok=True)
-        fsync_dir(self.root)
-        shutil.rmtree(self.versions_dir(name), ignore_errors=True)
-        return len(versions)
+        shutil.rmtree(aside, ignore_errors=True)
+        fsync_dir(aside.parent)
 
     def clean_stale_staging(self) -> int:
         """Remove staging dirs left by crashed runs (their zone's lock is free). Ciphertext only."""

@@ -29,7 +29,6 @@ from piizone.zones.exceptions import ZoneError
 if TYPE_CHECKING:
     from piizone.zones.provision.sources.sql import SqlReader
 
-HASH_BLOCK = 1024 * 1024
 MAX_CHUNK_ROWS = 10_000_000
 
 
@@ -101,10 +100,8 @@ class SourceItem:
             return digest
         assert self.path is not None
         before = self._check_file()
-        h = hashlib.sha256()
         with file_errors(self.path), open(self.path, "rb") as f:
-            while block := f.read(HASH_BLOCK):
-                h.update(block)
+            h = hashlib.file_digest(f, "sha256")
         self._check_unchanged(before)
         return h.hexdigest()
 

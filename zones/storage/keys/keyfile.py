@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import os
 import re
@@ -13,6 +12,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from piizone.fs import flocked
 from piizone.zones.home import ensure_private_dir, keys_dir, write_private_file
 from piizone.zones.storage.keys.provider import (
     KEY_SIZE,
@@ -111,9 +111,5 @@ def keyfile_keks(home: Path) -> list[Path]:
 @contextlib.contextmanager
 def _keys_lock(home: Path) -> Iterator[None]:
     directory = ensure_private_dir(keys_dir(home))
-    fd = os.open(directory / ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with flocked(directory / ".lock"):
         yield
-    finally:
-        os.close(fd)
