@@ -152,7 +152,7 @@ def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
                 finish(home, intent["id"])
                 return None
             store.finish_shred(name, intent["id"])
-            untouched = store.exists(name) and store.manifest(name).get("id") == intent["zone_id"]
+            untouched = store.exists(name) and store.manifest(name).id == intent["zone_id"]
             if untouched:
                 outcome, details = "failure", {"error": "interrupted", "recovered": "rolled back"}
             else:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.zones import journal
-from piizone.zones.audit import log as audit
+from piizone.zones import audit
 from piizone.zones.storage.store import SHREDDING_DIR, ZoneStore
 from tests.conftest import REPO
 
@@ -68,7 +68,7 @@ def home(piizone_home: Path, tmp_path: Path) -> Path:
     (src / "people.csv").write_text(f"name,email\nDevin Sparks,{EMAIL}\n")
     ok("init")
     ok("zone", "create", "churn", "--from", str(src))
-    ok("zone", "refresh", "churn")  # two versions: the shred walks both
+    ok("zone", "refresh", "churn", "--force")  # two versions: the shred walks both
     ok("zone", "create", "other", "--from", str(src))
     return piizone_home
 
@@ -105,7 +105,7 @@ def test_sigkill_after_the_shred_before_the_record_is_recorded(home: Path) -> No
 def test_an_intent_whose_destroy_never_started_leaves_the_zone(home: Path) -> None:
     # Killed right after writing the intent, before the rename aside: nothing was changed.
     manifest = ZoneStore(home).manifest("churn")
-    journal.begin(home, "zone.destroy", zone="churn", zone_id=manifest["id"], versions=2)
+    journal.begin(home, "zone.destroy", zone="churn", zone_id=manifest.id, versions=2)
     listed = json.loads(ok("zone", "list", "--json").stdout)
     assert sorted(z["name"] for z in listed) == ["churn", "other"]
     [rec] = destroys(home)
