@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -43,7 +43,9 @@ class EngineOptions:
 @contextmanager
 def engine_from(
     policy: Policy, options: EngineOptions, input_bytes: int | None = None
-) -> Iterator[object]:
+) -> Iterator[Any]:
+    """Engine, ProcessPoolEngine or DaskEngine: one duck-typed interface (analyze, analyze_many,
+    policy, stats) that has no Protocol to name yet, hence Any."""
     # Imported here: loading Presidio and spaCy takes seconds, and `piizone --help` or
     # `piizone audit log` should not pay for it.
     from piizone.scrubbers.parallel import close_engine, make_engine

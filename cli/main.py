@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 from typer.exceptions import Abort as TyperAbort
 
-try:  # typer >= 0.20 vendors its own click
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - older typer on plain click
+if TYPE_CHECKING:  # the same exception classes either way
     import click.exceptions as click_exceptions
+else:
+    try:  # typer >= 0.20 vendors its own click
+        from typer._click import exceptions as click_exceptions
+    except ImportError:  # pragma: no cover - older typer on plain click
+        import click.exceptions as click_exceptions
 
 from piizone.cli import audit as audit_cmd
 from piizone.cli import redact as redact_cmd

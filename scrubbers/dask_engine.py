@@ -19,7 +19,7 @@ import dask.config
 from distributed import Client, LocalCluster, WorkerPlugin, get_worker
 from distributed.security import Security
 
-from piizone.scrubbers.engine import engine_for
+from piizone.scrubbers.engine import Engine, engine_for
 from piizone.scrubbers.exceptions import EngineError
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.parallel import _FanOutEngine, default_workers
@@ -84,14 +84,16 @@ class EnginePlugin(WorkerPlugin):
 
     def __init__(self, policy: Policy):
         self.policy = policy
-        self.engine = None
+        self.engine: Engine | None = None
 
     def setup(self, worker) -> None:
         self.engine = engine_for(self.policy)
 
 
 def _analyze_on_worker(windows: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
-    return get_worker().plugins[PLUGIN_NAME].engine.analyze_windows(windows)
+    plugin = get_worker().plugins[PLUGIN_NAME]
+    assert isinstance(plugin, EnginePlugin) and plugin.engine is not None  # setup() ran
+    return plugin.engine.analyze_windows(windows)
 
 
 class DaskEngine(_FanOutEngine):

@@ -176,6 +176,10 @@ class LazyNlpArtifacts(NlpArtifacts):
             self._keywords = Keywords(keywords)
         return self._keywords
 
+    @keywords.setter
+    def keywords(self, value: list[str]) -> None:
+        self._keywords = value
+
     def keyword_parts(self, lemma: str) -> list[str]:
         """What Presidio's keyword list gets from this one lemma (NlpArtifacts.set_keywords)."""
         return self.set_keywords(self.nlp_engine, [lemma], self._language)
@@ -205,10 +209,6 @@ class LazyNlpArtifacts(NlpArtifacts):
                 parts.update(self.keyword_parts(self.known[i]))
             self._extra = frozenset(parts)
         return self._extra
-
-    @keywords.setter
-    def keywords(self, value: list[str]) -> None:
-        self._keywords = value
 
     @property
     def tokens_indices(self) -> list[int]:
@@ -375,7 +375,8 @@ class CachedAttributeRuler:
         return tuple(sorted(self._rule_id(m) for m, _, _ in found))
 
     def __call__(self, doc):
-        firings = []  # (rule id, start, end, token index): the order spaCy applies them in
+        # (rule id, start, end, token index): the order spaCy applies them in
+        firings: list[tuple[int, int, int, int]] = []
         cache = self._cache
         if len(cache) > self._MAX_CACHE:
             cache.clear()
@@ -548,8 +549,9 @@ class StagedPipeline:
         # What a pass that needs NER entities only may disable (a second NER pass).
         self.early_disabled = list(disabled)
         self.late_runs = 0  # windows that needed lemmas (for profiling)
-        self._margin = partial_late_stage_margin(self.nlp, late) if self.enabled and late else None
-        self.partial = self._margin is not None  # the late stage may run on parts of a Doc
+        margin = partial_late_stage_margin(self.nlp, late) if self.enabled and late else None
+        self.partial = margin is not None  # the late stage may run on parts of a Doc
+        self._margin = margin or 0  # read only when partial
 
     def complete(self, artifacts: list[LazyNlpArtifacts], batch_size: int) -> None:
         """Run the late stage for these windows, batched (per Doc, tok2vec's fixed cost

@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from piizone.scrubbers.entities import Risk, entity_risk
 from piizone.scrubbers.exceptions import InputError
-from piizone.scrubbers.findings import LINE_BREAK
+from piizone.scrubbers.findings import LINE_BREAK, Finding
 from piizone.scrubbers.formats import (
     CHUNK_ROWS,
     MAX_JSON_BYTES,
@@ -56,6 +56,8 @@ from piizone.scrubbers.output_files import open_output
 from piizone.scrubbers.policy import Operator
 from piizone.scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from piizone.scrubbers.text_passes import TextPass, iter_text_passes
+
+_Redacted = tuple[str, Counter[str], list[Finding], dict[tuple[int, int], str]]
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from piizone.scrubbers.engine import Engine
@@ -370,7 +372,8 @@ class _Job:
         self.policy = redactor.policy  # column rules and operators; the engine only detects
         self.progress, self.name, self.size = progress, name, size
         self.plans: dict[str, _ColumnPlan] = {}
-        self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
+        # value -> (redacted, entity counts, findings, known-value spans)
+        self.caches: dict[str, dict[str, _Redacted]] = {}
         self.counts: Counter[str] = Counter()
         self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
         # Known PII values (piizone.scrubbers.known_values), and the current chunk's own per row.
@@ -412,6 +415,7 @@ class _Job:
 
     def _learned_entity(self, name: str, plan: _ColumnPlan) -> str | None:
         """The entity a column's values are known PII of, if the plan says they all are."""
+        entity: str | None
         if plan.action == "operator" and plan.entity is not None:
             if plan.operator is not None and plan.operator.type == "keep":
                 return None
@@ -748,7 +752,7 @@ class _Job:
         try:
             for chunk in chunks:
                 frame = self.frame(chunk)
-                if schema is None:
+                if writer is None:  # the first chunk
                     table = pa.Table.from_pandas(frame, preserve_index=False)
                     # A column that is all NULL in the first chunk has no type yet; strings are
                     # the type later chunks can always be written as.

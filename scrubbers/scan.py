@@ -236,15 +236,16 @@ def scan_frames(
             profile = profiles[name]
             values = text_values(chunk[column])
             non_empty[name] += len(values)
-            if profile.kind == KIND_IDENTIFIER:
-                counts[name][profile.classification] += len(values)
-                if len(values) and source.wants_sample(profile.classification):
+            entity = profile.classification
+            if profile.kind == KIND_IDENTIFIER and entity:  # identifiers are classified
+                counts[name][entity] += len(values)
+                if len(values) and source.wants_sample(entity):
                     first = values.iloc[0]
-                    whole = Finding(0, len(first), profile.classification, 1.0)
+                    whole = Finding(0, len(first), entity, 1.0)
                     row = rows + 1 + int(chunk.index.get_loc(values.index[0]))
                     source.add_sample(
                         Sample(
-                            entity=profile.classification,
+                            entity=entity,
                             row=row,
                             column=name,
                             context=masked_context(first, whole, [whole]),

@@ -513,6 +513,13 @@ class AuditLog:
 
     # -- paths and locking -------------------------------------------------------------------
 
+    def _mac_key(self) -> bytes:
+        """The MAC key, for the paths that need it (a log opened with its public key alone is
+        only verified, and only its chain and checkpoint)."""
+        if self._key is None:
+            raise AuditError("the audit key is needed here; this log was opened for verify only")
+        return self._key
+
     @property
     def head_path(self) -> Path:
         return self.directory / HEAD_FILE
@@ -616,7 +623,7 @@ class AuditLog:
             return "fields have the wrong types"
         if raw != canonical_json(obj) + b"\n":
             return "not canonical JSON followed by one LF"
-        if not hmac.compare_digest(compute_mac(self._key, obj), obj["mac"]):
+        if not hmac.compare_digest(compute_mac(self._mac_key(), obj), obj["mac"]):
             return "bad MAC"
         return None
 
@@ -628,7 +635,7 @@ class AuditLog:
             "size": head.size,
             "last": head.last,
         }
-        obj["mac"] = compute_mac(self._key, obj)
+        obj["mac"] = compute_mac(self._mac_key(), obj)
         data = canonical_json(obj) + b"\n"
         if self._fsync:
             write_private_file(self.head_path, data)
@@ -740,7 +747,7 @@ class AuditLog:
             or rec is None
             or rec["seq"] != head.seq + 1
             or rec["prev"] != head.last
-            or not hmac.compare_digest(compute_mac(self._key, rec), rec["mac"])
+            or not hmac.compare_digest(compute_mac(self._mac_key(), rec), rec["mac"])
         ):
             raise AuditError(
                 "audit log has a record beyond its head that does not verify; refusing to append",
@@ -824,7 +831,7 @@ class AuditLog:
             "details": details,
             "prev": prev,
         }
-        rec["mac"] = compute_mac(self._key, rec)
+        rec["mac"] = compute_mac(self._mac_key(), rec)
         line = canonical_json(rec)
         data = line + b"\n"
 
@@ -1470,7 +1477,8 @@ def record(
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {outcome!r}")
     if zone is not None and not ZONE_NAME.match(zone):
-        zone, details = None, _without_name(details, zone)
+        details = _without_name(details, zone)
+        zone = None
     log = open_audit_log(home)
     try:
         return log.append(action, zone=zone, outcome=outcome, details=details)

@@ -32,7 +32,7 @@ import string
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piizone.zones.audit import log as audit
 from piizone.zones.exceptions import ZoneError
@@ -47,6 +47,9 @@ from piizone.zones.leakcheck.fingerprints import (
 from piizone.zones.storage.crypto import EncryptingWriter
 from piizone.zones.storage.store import ZoneStore
 from piizone.zones.storage.zone_keys import unwrap_zone_key
+
+if TYPE_CHECKING:  # the engine loads Presidio and spaCy: imported when first needed
+    from piizone.scrubbers.engine import Engine
 
 CANARIES_FILE = "canaries.json"
 CANARY_DATA_PATH = "data/_extra/members.jsonl"
@@ -245,7 +248,8 @@ class _LazyEngine:
     seconds; a clean file never pays it)."""
 
     def __init__(self, store: ZoneStore, name: str):
-        self._store, self._name, self._engine = store, name, None
+        self._store, self._name = store, name
+        self._engine: Engine | None = None
 
     def analyze(self, text: str):
         if self._engine is None:

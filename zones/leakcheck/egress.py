@@ -38,7 +38,7 @@ import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piizone.fs import is_within
 from piizone.scrubbers.masking import mask_value
@@ -50,6 +50,10 @@ from piizone.zones.leakcheck.decoded_views import decoded_views, digit_views
 from piizone.zones.leakcheck.output_formats import MAX_DECODED_BYTES, UnreadableOutput, text_lines
 from piizone.zones.storage.crypto import EncryptingWriter
 from piizone.zones.storage.store import ZoneStore
+
+if TYPE_CHECKING:  # the engine loads Presidio and spaCy: imported when first needed
+    from piizone.scrubbers.engine import Engine
+    from piizone.zones.leakcheck.fingerprints import Matcher
 
 TEXT_EXTENSIONS = frozenset({".csv", ".tsv", ".json", ".jsonl", ".txt", ".md", ".ipynb", ".log"})
 _SNIFF_BYTES = 64 * 1024
@@ -210,7 +214,7 @@ def iter_outputs(root: Path):
     scanned, so a tree over a limit fails before any file is looked at. Raises
     OutputLimitExceeded.
     """
-    found = []
+    found: list[tuple[str, Path, os.stat_result]] = []
     total = 0
     stack = [("", 0)]
     while stack:
@@ -388,8 +392,8 @@ def remask_policy_findings(path: Path, findings: list[Finding], matcher, engine)
 
     wanted = {f.line for f in findings if f.line}
     lines: dict[int, str] = {}
-    with open(path, "rb") as f:
-        for number, line in enumerate(_text_lines(f), 1):
+    with open(path, "rb") as fh:
+        for number, line in enumerate(_text_lines(fh), 1):
             if number in wanted:
                 lines[number] = line
     for f in findings:
@@ -480,7 +484,7 @@ def release_outputs(
                 qnames.append(rel)
                 continue
             clean.append((rel, path, item))
-        if qnames:
+        if qnames and qdir is not None:  # qdir is made with the first quarantined file
             _write_quarantine_index(qdir, qnames, dek, manifest["id"], session)
         if clean:
             release_dir = claim_release_dir(out_dir, session, store.home)
@@ -565,7 +569,7 @@ def check_work_dir(
     while a raw export of the zone's sources holds exactly what the fingerprints know. Within
     the output limits (OutputLimitExceeded otherwise)."""
     matcher = zone_matcher(store.current_dir(name), manifest, dek)
-    flagged = []
+    flagged: list[tuple[str, list[str]]] = []
     if not matcher:
         return flagged
     for number, (rel, path, st) in enumerate(iter_outputs(work_dir)):
@@ -614,7 +618,7 @@ def _record_scan(report: EgressReport, name: str, session: str, store: ZoneStore
     )
 
 
-def _engine_for_zone(store: ZoneStore, name: str):
+def _engine_for_zone(store: ZoneStore, name: str) -> Engine:
     from piizone.scrubbers.engine import engine_for
     from piizone.scrubbers.policy import parse_policy
 
@@ -735,18 +739,19 @@ class StreamScanner:
         import threading
 
         self._store, self._name, self._manifest, self._dek = store, name, manifest, dek
-        self._engine = None
-        self._matcher = None
+        self._engine: Engine | None = None
+        self._matcher: Matcher | None = None
         self._lock = threading.Lock()
         self.lines_masked = 0
         self.entities: Counter[str] = Counter()
 
-    def _load(self) -> None:
-        if self._engine is None:
+    def _load(self) -> tuple[Engine, Matcher]:
+        if self._engine is None or self._matcher is None:  # set together
             self._engine = _engine_for_zone(self._store, self._name)
             self._matcher = zone_matcher(
                 self._store.current_dir(self._name), self._manifest, self._dek
             )
+        return self._engine, self._matcher
 
     def mask_line(self, line: str) -> str:
         """`line` as it may be shown: unchanged, values masked, or withheld."""
@@ -762,8 +767,7 @@ class StreamScanner:
         if not todo:
             return shown
         with self._lock:
-            self._load()
-            engine, matcher = self._engine, self._matcher
+            engine, matcher = self._load()
             detected = engine.analyze_many([lines[i] for i in todo])
             for i, found in zip(todo, detected, strict=True):
                 line = lines[i]
@@ -815,7 +819,7 @@ class StreamScanner:
                 batch.pop()
             if not batch:
                 continue
-            texts = [raw.decode("utf-8", errors="replace") for raw in batch]
+            texts = [raw.decode("utf-8", errors="replace") for raw in batch if raw is not None]
             try:
                 shown = "".join(self.mask_lines(texts))
             except Exception as e:  # noqa: BLE001 - fail closed, and keep draining the pipe
