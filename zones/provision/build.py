@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from sqlalchemy.engine import URL, make_url
 
@@ -259,9 +259,11 @@ def _build(
     if known_sources and not learn_known:
         raise ZoneError("--known-values sources given with known-value redaction turned off")
     items = [item for source in resolved for item in source.items()]
-    sizes = [item.size for item in items]
+    sizes = [item.size for item in items if item.size is not None]
     engine = make_engine(
-        policy, **(engine_options or {}), input_bytes=sum(sizes) if None not in sizes else None
+        policy,
+        **(engine_options or {}),
+        input_bytes=sum(sizes) if len(sizes) == len(items) else None,
     )
     try:
         return _build_with(
@@ -335,6 +337,7 @@ def _build_with(
             previous = parent_files.get(zone_path)
             if (
                 previous
+                and parent is not None
                 and previous.get("source_sha256") == fingerprint
                 and parent[0]["policy"]["sha256"] == policy.sha256
                 # Redacted with other known values, it could keep a name the new set redacts.
@@ -425,17 +428,18 @@ def _provision_item(
         scan_frames(item.table_chunks(), engine, source_report)
     # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
     columns = identifier_columns(source_report, redactor.policy) if collector else {}
-    if columns and item.path is not None:
+    if collector is not None and columns and item.path is not None:
         for _ in collect_columns(collector, iter_table_chunks(item.path, item.fmt), columns):
             pass
     target = _prepare(staging / zone_path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
         writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
-        if text_scan is not None:
+        sink = cast(IO[bytes], writer)  # a raw binary stream: the write/tell IO[bytes] offers
+        if text_scan is not None and item.path is not None:
             summary = redact_into(
                 item.path,
-                writer,
+                sink,
                 engine,
                 redactor,
                 fmt=item.fmt,
@@ -444,12 +448,12 @@ def _provision_item(
             )
             text_scan.finish(summary.invalid_bytes)
         elif item.path is not None:
-            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt, known=known)
+            summary = redact_into(item.path, sink, engine, redactor, fmt=item.fmt, known=known)
         else:
             chunks = item.table_chunks()
-            if columns:  # not one more database query: collect on the way through
+            if collector is not None and columns:  # no second query: collect on the way
                 chunks = collect_columns(collector, chunks, columns)
-            summary = redact_frames(chunks, writer, engine, redactor, known=known)
+            summary = redact_frames(chunks, sink, engine, redactor, known=known)
         writer.close()
     return {
         "path": zone_path,

@@ -38,10 +38,10 @@ import os
 import re
 import sqlite3
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import pandas as pd
@@ -473,10 +473,7 @@ def _resolve_sql(spec: str) -> Source:
         )
 
     params = dict(url.query)
-    table, query, chunksize = (params.pop(k, None) for k in OWN_PARAMS)
-    for name, value in (("table", table), ("query", query), ("chunksize", chunksize)):
-        if isinstance(value, tuple):
-            raise SourceError(f"database URL has more than one ?{name}=")
+    table, query, chunksize = (_own_param(params, name) for name in OWN_PARAMS)
     display = _display_url(url, dialect, params, table, query, chunksize)
     if (table is None) == (query is None):
         raise SourceError(
@@ -498,6 +495,7 @@ def _resolve_sql(spec: str) -> Source:
         reader = _SqlReader(engine, display, dialect, table=(schema, name))
         relpath = f"{table}.parquet"
     else:
+        assert query is not None  # exactly one of table and query, checked above
         sql = query.strip().rstrip(";").strip()
         if not sql:
             raise SourceError(f"{display}: empty ?query=")
@@ -514,6 +512,14 @@ def _resolve_sql(spec: str) -> Source:
         _sql=reader,
     )
     return Source(uri=display, kind="sql", _items=[item])
+
+
+def _own_param(params: dict[str, str | tuple[str, ...]], name: str) -> str | None:
+    """Take piizone's own ?table=, ?query= or ?chunksize= out of the URL's parameters."""
+    value = params.pop(name, None)
+    if isinstance(value, tuple):
+        raise SourceError(f"database URL has more than one ?{name}=")
+    return value
 
 
 def _display_url(
@@ -652,7 +658,7 @@ class _RowHasher:
         self.started = True
         self._h.update(_canonical(list(columns)))
 
-    def rows(self, rows: list[Any]) -> None:
+    def rows(self, rows: Sequence[Any]) -> None:
         for row in rows:
             self._h.update(_canonical(list(row)))
 
@@ -741,7 +747,7 @@ class _SqlReader:
             h.rows(rows)
         return h.hexdigest()
 
-    def batches(self, chunk_rows: int) -> Iterator[tuple[list[str], list[Any]]]:
+    def batches(self, chunk_rows: int) -> Iterator[tuple[list[str], Sequence[Any]]]:
         """(column names, rows) per batch; one batch with no rows for an empty result."""
         conn = self._connect()
         try:
@@ -813,7 +819,7 @@ class _SqlErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is None or isinstance(exc, SourceError | GeneratorExit):
             return False
         if isinstance(exc, DBAPIError):
@@ -887,7 +893,7 @@ class _file_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is None or isinstance(exc, SourceError | GeneratorExit):
             return False
         if isinstance(exc, FileNotFoundError):

@@ -491,7 +491,8 @@ def tar_stream(
     with tarfile.open(
         fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_TAR_BUFSIZE
     ) as tar:
-        tar.copybufsize = _TAR_BUFSIZE
+        # CPython's TarFile sets copybufsize in __init__; typeshed does not declare it.
+        tar.copybufsize = _TAR_BUFSIZE  # type: ignore[attr-defined]
         for relpath, size, chunks in entries:
             info = tarfile.TarInfo(relpath)
             info.size, info.mode, info.mtime, info.uid, info.gid = size, 0o444, now, 0, 0
@@ -1142,13 +1143,13 @@ def _run_bwrap(
         # `run`: the command's stdout/stderr pass through the stream scanner (masked as they
         # stream); `shell` keeps the terminal (an audited exception, docs/sandbox.md).
         piped = streams is not None and not tty
-        stdio = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} if piped else {}
         proc = subprocess.Popen(
             args,
             pass_fds=(DATA_FD,),
             preexec_fn=lambda: _child(read_fd, parent),
             env=host_process_env(),
-            **stdio,
+            stdout=subprocess.PIPE if piped else None,
+            stderr=subprocess.PIPE if piped else None,
         )
     except OSError as e:
         os.close(write_fd)

@@ -141,7 +141,7 @@ class EncryptingWriter(io.RawIOBase):
     def tell(self) -> int:
         return self.size
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         if self.closed:
             raise ValueError("write to a closed EncryptingWriter")
         view = memoryview(data).cast("B")
@@ -179,7 +179,8 @@ def iter_decrypt(src: BinaryIO, dek: bytes, *, zone_id: str, path: str) -> Itera
     segments before the damage were yielded, so consumers that need all-or-nothing must stage.
     """
     # Fresh bytes per segment (no buffer reuse): the consumer may keep what it was given.
-    yield from _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=False)
+    for chunk in _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=False):
+        yield bytes(chunk)  # already bytes without buffer reuse: bytes() returns it as is
 
 
 def decrypt_stream(src: BinaryIO, dst: BinaryIO, dek: bytes, *, zone_id: str, path: str) -> int:

@@ -37,7 +37,7 @@ from piizone.zones.home import ensure_private_dir, keys_dir, write_private_file
 try:  # cryptography >= 44
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 except ImportError:  # pragma: no cover - older cryptography falls back to scrypt
-    Argon2id = None
+    Argon2id = None  # type: ignore[assignment,misc]  # the name is None or the class
 
 WRAP_VERSION = 1
 KIND_KEYFILE = b"K"
@@ -462,7 +462,11 @@ def load_kek(
         )
     if kind == "passphrase":
         kdf = config.get("kdf", "argon2id" if Argon2id is not None else "scrypt")
-        kdf_type = {"argon2id": Argon2idParams, "scrypt": ScryptParams}.get(kdf)
+        kdf_types: dict[str, type[Argon2idParams] | type[ScryptParams]] = {
+            "argon2id": Argon2idParams,
+            "scrypt": ScryptParams,
+        }
+        kdf_type = kdf_types.get(kdf)
         if kdf_type is None:
             raise KeyProviderError(f"unknown passphrase KDF {kdf!r}", hint="use argon2id or scrypt")
         try:

@@ -263,7 +263,9 @@ def fsync_tree(root: Path) -> None:
 
 def is_expired(manifest: dict[str, Any], now: datetime | None = None) -> bool:
     expires = manifest.get("expires")
-    return bool(expires) and parse_iso(expires) <= (now or utc_now())
+    if not expires:
+        return False
+    return parse_iso(expires) <= (now or utc_now())
 
 
 def zone_size(directory: Path) -> int:
