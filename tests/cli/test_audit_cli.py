@@ -6,21 +6,20 @@ import csv
 import io
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.zones.audit import log as audit
+from tests.cli.conftest import invoke, piizone_cmd
+from tests.conftest import MakeZone
 
-runner = CliRunner()
 SEG1 = audit.segment_name(1)
 
 
 def run(*args: str):
-    return runner.invoke(app, ["audit", *args])
+    return invoke("audit", *args)
 
 
 @pytest.fixture
@@ -192,32 +191,23 @@ def test_an_unwritable_audit_dir_is_one_error_line(piizone_home: Path) -> None:
     assert len(result.stderr.strip().splitlines()) == 2  # error + hint
 
 
-def _zone(home: Path, tmp_path: Path) -> Path:
-    """A real zone `customers` (init + create_zone) from a tiny CSV and a tiny transcript.
+@pytest.fixture
+def customers(home: Path, make_zone: MakeZone) -> Path:
+    """A real zone `customers` in `home`, from a tiny CSV and a tiny transcript.
 
     Returns the source directory (for commands that create another zone from it).
     """
-    from piizone.zones.lifecycle import init_home
-    from piizone.zones.provision.build import ZoneRequest, create_zone
-    from piizone.zones.storage.store import ZoneStore
-
-    src = tmp_path / "crm"
-    src.mkdir()
-    (src / "customers.csv").write_text(
-        "customer_id,email,plan\n"
+    files = {
+        "customers.csv": "customer_id,email,plan\n"
         "1,devin.sparks@yahoo.com,plus\n2,fritz.trevor@james.com,basic\n"
-        "3,michelle.hall@yahoo.com,premium\n"
-    )
-    (src / "call.txt").write_text("Agent: Thanks for calling.\nCustomer: It works now, bye.\n")
-    init_home(home)
-    create_zone(
-        ZoneRequest("customers", [str(src)], purpose="churn model", owner="ada"), ZoneStore(home)
-    )
-    return src
+        "3,michelle.hall@yahoo.com,premium\n",
+        "call.txt": "Agent: Thanks for calling.\nCustomer: It works now, bye.\n",
+    }
+    zone = make_zone("customers", files, home=home, purpose="churn model", owner="ada")
+    return zone.source
 
 
-def test_ropa_prints_markdown_and_is_audited(home: Path, tmp_path: Path) -> None:
-    _zone(home, tmp_path)
+def test_ropa_prints_markdown_and_is_audited(home: Path, tmp_path: Path, customers: Path) -> None:
     result = run("ropa", "customers")
     assert result.exit_code == 0, result.stderr
     assert result.output.startswith("# Record of processing — zone `customers`")
@@ -238,10 +228,10 @@ def test_ropa_of_a_missing_zone(home: Path) -> None:
 def test_the_console_script_verifies(home: Path) -> None:
     # The real entry point, in a fresh process, against the same PIIZONE_HOME (once: the
     # import of the scan engine makes every run cost seconds).
-    script = Path(sys.executable).parent / "piizone"
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "piizone.cli.main"]
     _drop_last(home)
-    proc = subprocess.run([*cmd, "audit", "verify"], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [*piizone_cmd(), "audit", "verify"], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1 and "truncated" in proc.stdout
 
 
@@ -313,10 +303,12 @@ def test_every_command_is_classified_for_auditing() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(ZONE_COMMANDS))
-def test_every_zone_command_leaves_an_audit_record(home: Path, tmp_path: Path, path: str) -> None:
+def test_every_zone_command_leaves_an_audit_record(
+    home: Path, tmp_path: Path, path: str, customers: Path
+) -> None:
     if path not in command_paths():
         pytest.fail(f"{path} is listed in ZONE_COMMANDS but not registered")
-    src = _zone(home, tmp_path)
+    src = customers
     argv, action, zone = ZONE_COMMANDS[path]
     argv = [a.format(src=src, out=tmp_path / "out") for a in argv]
     if path.startswith("sandbox"):  # the zone's owner is someone else: the test user needs a grant
@@ -326,7 +318,7 @@ def test_every_zone_command_leaves_an_audit_record(home: Path, tmp_path: Path, p
 
         set_grant("customers", current_user(), True, ZoneStore(home))
     before = audit.open_audit_log(home).verify().records
-    result = runner.invoke(app, [*path.split(), *argv])
+    result = invoke(*path.split(), *argv)
     assert result.exit_code == 0, result.stderr
     new = list(audit.open_audit_log(home).records())[before:]
     assert [(r["action"], r["zone"]) for r in new] == [(a, zone) for a in action.split("|")]

@@ -8,20 +8,17 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
 from piizone.zones.audit import log as audit
 from piizone.zones.storage.keys import ensure_pseudonym_key
+from tests.cli.conftest import invoke, piizone_cmd
 from tests.conftest import REPO, SAMPLE_DATA
 
-runner = CliRunner()
-PIIZONE = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin" / "piizone"
 TICKET = {"id": 7, "email": "maria.garcia@example.com", "body": "Call Maria Garcia on 415-555-0132"}
 
 
 def run(*args: str, **kwargs):
-    return runner.invoke(app, ["redact", *args], **kwargs)
+    return invoke("redact", *args, **kwargs)
 
 
 @pytest.fixture
@@ -147,7 +144,7 @@ def test_failure_is_audited(piizone_home, tmp_path) -> None:
 def test_stdin_to_stdout_in_a_real_process(tmp_path: Path) -> None:
     env = {**os.environ, "PIIZONE_HOME": str(tmp_path / "home")}
     result = subprocess.run(
-        [str(PIIZONE), "redact", "-", "--format", "jsonl"],
+        [*piizone_cmd(), "redact", "-", "--format", "jsonl"],
         input=json.dumps(TICKET) + "\n",
         capture_output=True,
         text=True,

@@ -19,37 +19,35 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
 from piizone.zones.audit import log as audit
 from piizone.zones.config import load_config, save_config
 from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.serving.bundle import export_bundle
 from piizone.zones.serving.service import clear_text_warning
 from piizone.zones.storage.store import ZoneStore
-from tests.conftest import REPO
+from tests.cli.conftest import invoke
+from tests.conftest import REPO, MakeZone
 from tests.zones.live_server import LiveServer, free_port
 
-runner = CliRunner()
 POLICY = "version: 1\nname: cli\nentities:\n  PERSON: {operator: pseudonymize}\n  LOCATION: {}\n"
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("serve-cli")
-    home, src = base / "home", base / "src"
-    src.mkdir()
-    (src / "a.txt").write_text("Customer: this is Michelle Hall from Denver.\n")
-    (base / "cli.yaml").write_text(POLICY)
+def made(make_zone: MakeZone) -> dict[str, Path]:
+    zone = make_zone(
+        "z", {"a.txt": "Customer: this is Michelle Hall from Denver.\n"}, policy=POLICY
+    )
+    base = zone.base
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIIZONE_HOME", str(home))
-        init_home(home)
-        request = ZoneRequest("z", [str(src)], policy_path=str(base / "cli.yaml"))
-        create_zone(request, ZoneStore(home))
-        export_bundle("z", base / "bundle", ZoneStore(home))
-    return {"home": home, "bundle": base / "bundle", "policy": base / "cli.yaml", "base": base}
+        mp.setenv("PIIZONE_HOME", str(zone.home))
+        export_bundle("z", base / "bundle", zone.store)
+    return {
+        "home": zone.home,
+        "bundle": base / "bundle",
+        "policy": base / "policy.yaml",
+        "base": base,
+    }
 
 
 @pytest.fixture
@@ -91,7 +89,7 @@ def test_without_any_token_the_service_refuses_to_start(home: Path) -> None:
     token = config["serve"].pop("token")
     save_config(config, home)
     try:
-        result = runner.invoke(app, ["serve", "--bundle", str(home.parent / "bundle")])
+        result = invoke("serve", "--bundle", str(home.parent / "bundle"))
     finally:
         config["serve"]["token"] = token
         save_config(config, home)
@@ -113,7 +111,7 @@ def test_serve_zone_refuses_a_policy_that_is_not_the_manifests(home: Path) -> No
     original = policy.read_text()
     policy.write_text(original.replace("pseudonymize", "keep"))
     try:
-        result = runner.invoke(app, ["serve", "--zone", "z", "--port", str(free_port())])
+        result = invoke("serve", "--zone", "z", "--port", str(free_port()))
     finally:
         policy.write_text(original)
     assert result.exit_code == 2
@@ -138,7 +136,7 @@ def test_bad_options_are_one_error_line(
     home: Path, made: dict[str, Path], argv: list[str], message: str
 ) -> None:
     argv = [a.format(policy=made["policy"], bundle=made["bundle"]) for a in argv]
-    result = runner.invoke(app, ["serve", *argv, "--port", str(free_port())])
+    result = invoke("serve", *argv, "--port", str(free_port()))
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
@@ -149,7 +147,7 @@ def test_a_taken_port_is_refused_before_the_model_loads(home: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = runner.invoke(app, ["serve", "--port", str(port)])
+        result = invoke("serve", "--port", str(port))
     assert result.exit_code == 2
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "hint: choose another --port" in result.stderr

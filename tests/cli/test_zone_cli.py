@@ -13,19 +13,15 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
 from piizone.zones.audit import log as audit
 from piizone.zones.storage.store import ZoneStore
+from tests.cli.conftest import invoke, piizone_cmd
 from tests.conftest import REPO, SAMPLE_DATA
-
-runner = CliRunner()
 
 PEOPLE_CSV = (
     "name,email,phone,ssn\n"
@@ -46,15 +42,8 @@ PLANTED = [
 ]  # fmt: skip
 
 
-def piizone_cmd() -> list[str]:
-    script = REPO / ".venv" / "bin" / "piizone"
-    if not script.exists():
-        script = Path(sys.executable).parent / "piizone"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "piizone.cli.main"]
-
-
 def run(*args: str):
-    return runner.invoke(app, list(args))
+    return invoke(*args)
 
 
 def records(home: Path) -> list[dict]:

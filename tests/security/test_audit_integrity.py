@@ -18,25 +18,20 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
 from piizone.zones.audit import log as audit
 from piizone.zones.storage.store import ZoneStore
+from tests.cli.conftest import invoke, invoke_ok
 from tests.conftest import REPO
 
-runner = CliRunner()
 SEG1 = audit.segment_name(1)
 
 
-def ok(*args: str):
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == 0, (args, result.stdout, result.stderr)
-    return result
+ok = invoke_ok
 
 
 def verify(*extra: str):
-    return runner.invoke(app, ["audit", "verify", *extra])
+    return invoke("audit", "verify", *extra)
 
 
 def records(home: Path) -> list[dict]:
@@ -89,7 +84,7 @@ def test_a_deleted_log_with_zones_fails_verify_even_without_its_keys(home: Path,
     result = verify()
     assert result.exit_code == 1 and "zone(s) exist" in result.stdout
     # ...and no command starts a new, "intact" log over it.
-    assert runner.invoke(app, ["zone", "list"]).exit_code != 0
+    assert invoke("zone", "list").exit_code != 0
     assert verify().exit_code == 1
 
 
@@ -100,7 +95,7 @@ def test_a_deleted_log_with_zones_fails_verify_even_without_its_keys(home: Path,
 )
 def test_no_new_chain_is_started_over_a_deleted_log(home: Path, also_deleted) -> None:
     delete_log(home, *also_deleted)
-    result = runner.invoke(app, ["zone", "list"])
+    result = invoke("zone", "list")
     assert result.exit_code == 2 and "refusing to start a new one" in result.stderr
     assert not list((home / "audit").glob("audit-*.jsonl"))
     assert verify().exit_code == 1
@@ -110,7 +105,7 @@ def test_only_init_starts_the_log_of_a_home_that_has_none(home: Path) -> None:
     # What an interrupted `init` leaves (keys, no record) looks like a wiped log in a home
     # without zones: only `init`, an explicit operator action, writes a first record then.
     delete_log(home, "audit/checkpoint.json")
-    assert runner.invoke(app, ["zone", "list"]).exit_code == 2
+    assert invoke("zone", "list").exit_code == 2
     ok("init")
     assert [r["action"] for r in records(home)] == ["init"]
     assert verify().exit_code == 0

@@ -17,8 +17,8 @@ from piizone.zones.leakcheck.canaries import (
     load_canaries,
     make_canaries,
 )
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.lifecycle import init_home
+from piizone.zones.provision.build import refresh_zone
 from piizone.zones.storage.crypto import iter_decrypt
 from piizone.zones.storage.store import ZoneStore
 
@@ -38,17 +38,11 @@ def test_make_canaries_are_unique_fake_and_random_per_call():
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("canaries")
-    src = base / "src"
-    src.mkdir()
-    (src / "tickets.txt").write_text("Ticket 1: the export button does nothing.\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="cz", sources=[str(src)], canaries=5), store)
-    manifest = store.manifest("cz")
-    dek = unwrap_zone_key(store, manifest)
-    return store, manifest, dek, load_canaries(store.current_dir("cz"), manifest, dek), base
+def zone(make_zone):
+    tickets = "Ticket 1: the export button does nothing.\n"
+    made = make_zone("cz", {"tickets.txt": tickets}, canaries=5)
+    store, manifest, dek = made.store, made.manifest, made.dek()
+    return store, manifest, dek, load_canaries(store.current_dir("cz"), manifest, dek), made.base
 
 
 def _records(store, action):
