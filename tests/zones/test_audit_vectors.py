@@ -8,6 +8,8 @@ Each reject vector is a log built by a key holder, so exactly the rule under tes
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import re
 from pathlib import Path
@@ -100,3 +102,32 @@ def test_every_spec_rule_has_a_vector() -> None:
     rules = set(re.findall(r"^\*\*([RC]\d+)\.\*\*", spec, flags=re.MULTILINE))
     assert {"R1", "R13", "C1", "C4"} <= rules
     assert rules == {v.headers["rule"] for v in REJECT}
+
+
+def test_records_piizone_writes_check_out_under_the_spec_alone(tmp_path: Path) -> None:
+    # The other direction: piizone's writer, checked with hashlib/hmac and the spec's JSON.
+    key = bytes(range(32))
+    log = AuditLog(tmp_path / "audit", key)
+    log.append("init", details={"note": "caf\u00e9"})
+    log.append("zone.create", zone="customers", outcome="failure", details={"rows": 3})
+
+    def canonical(obj: object) -> bytes:
+        options = {"sort_keys": True, "separators": (",", ":"), "ensure_ascii": True}
+        return json.dumps(obj, allow_nan=False, **options).encode("ascii")
+
+    def mac(obj: dict) -> str:
+        body = canonical({k: v for k, v in obj.items() if k != "mac"})
+        return hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    prev = "0" * 64
+    raw = (tmp_path / "audit" / segment_name(1)).read_bytes()
+    for seq, line in enumerate(raw.split(b"\n")[:-1], 1):
+        rec = json.loads(line)
+        assert line == canonical(rec) and rec["seq"] == seq and rec["prev"] == prev
+        assert rec["mac"] == mac(rec)
+        prev = hashlib.sha256(line).hexdigest()
+    head_raw = (tmp_path / "audit" / "head.json").read_bytes()
+    head = json.loads(head_raw)
+    assert head_raw == canonical(head) + b"\n"
+    assert (head["seq"], head["last"], head["size"]) == (2, prev, len(raw))
+    assert head["mac"] == mac(head)
