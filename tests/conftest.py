@@ -7,9 +7,12 @@ import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from piizone.zones.storage.store import ZoneStore
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_DATA = REPO / "sample_data"
@@ -61,7 +64,7 @@ class Zone:
     base: Path  # the temporary directory holding home/, the sources and the policy file
 
     @property
-    def store(self) -> Any:
+    def store(self) -> ZoneStore:
         from piizone.zones.storage.store import ZoneStore
 
         return ZoneStore(self.home)
