@@ -36,13 +36,14 @@ bench: install
 	$(BIN)/python -m pip install --quiet -c requirements/constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks.run
 
-# ruff, the one-way import contracts (pyproject [tool.importlinter]) and the size and
-# private-name limits of scripts/check_structure.py.
+# ruff, the one-way import contracts (pyproject [tool.importlinter]), the size and
+# private-name limits of scripts/check_structure.py, and mypy (pyproject [tool.mypy]).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python scripts/lint_imports.py
 	$(BIN)/python scripts/check_structure.py
+	$(BIN)/python scripts/typecheck.py
 
 clean:
-	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(DEMO_HOME) .pytest_cache .ruff_cache .mypy_cache

@@ -12,12 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
+from tests.cli.conftest import invoke
 from tests.conftest import PEAK_RSS_KB, SAMPLE_DATA
 
-runner = CliRunner()
 IDENTIFIERS = {
     "full_name": "PERSON",
     "email": "EMAIL_ADDRESS",
@@ -30,7 +28,7 @@ CLEAN = ["customer_id", "plan", "monthly_spend", "tenure_months", "churned"]
 
 
 def scan(*args: str):
-    return runner.invoke(app, ["scan", *args])
+    return invoke("scan", *args)
 
 
 @pytest.fixture(scope="module")

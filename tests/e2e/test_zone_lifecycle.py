@@ -21,19 +21,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from piizone.cli.main import app
 from piizone.scrubbers.operators import pseudonym_token
 from piizone.zones import audit
 from piizone.zones.lifecycle import unwrap_zone_key
 from piizone.zones.storage.crypto import iter_decrypt
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from piizone.zones.storage.store import ZoneStore
+from tests.cli.conftest import invoke
 from tests.conftest import REPO, SAMPLE_DATA
 from tests.zones.conftest import pg_url, sqlite_url  # noqa: F401 - fixtures used below
 
-runner = CliRunner()
 CHANGED = "call_transcripts/call_003.txt"
 PLANTED_EMAIL = "devin.sparks@yahoo.com"  # customers.csv row 1; added to CHANGED for refresh
 
@@ -50,7 +48,7 @@ class World:
         return {"PIIZONE_HOME": str(self.home)}
 
     def run(self, *args: str, env: dict[str, str] | None = None):
-        return runner.invoke(app, list(args), env={**self.env, **(env or {})})
+        return invoke(*args, env={**self.env, **(env or {})})
 
     @property
     def store(self) -> ZoneStore:

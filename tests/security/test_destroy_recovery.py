@@ -21,8 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones import journal
-from piizone.zones import audit
+from piizone.zones import audit, journal
 from piizone.zones.storage.store import SHREDDING_DIR, ZoneStore
 from tests.conftest import REPO
 

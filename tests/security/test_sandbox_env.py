@@ -24,19 +24,9 @@ PLANTED = ("PIIZONE_PASSPHRASE", "PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "PIIZONE
 
 
 @pytest.fixture(scope="module")
-def env_zone(tmp_path_factory):
+def env_zone(make_zone):
     require_isolation()
-    from piizone.zones.lifecycle import init_home
-    from piizone.zones.provision.build import ZoneRequest, create_zone
-    from piizone.zones.storage.store import ZoneStore
-
-    base = tmp_path_factory.mktemp("env-zone")
-    (base / "src").mkdir()
-    (base / "src" / "t.txt").write_text("hello from the zone\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="envz", sources=[str(base / "src")]), store)
-    return store
+    return make_zone("envz", {"t.txt": "hello from the zone\n"}).store
 
 
 def _dump(store, tmp_path, monkeypatch, capfd) -> tuple[str, list[str]]:

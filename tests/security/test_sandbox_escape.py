@@ -51,20 +51,11 @@ print("PROBE " + json.dumps(r), flush=True)
 
 
 @pytest.fixture(scope="module")
-def two_zones(tmp_path_factory):
+def two_zones(make_zone):
     require_isolation()
-    from piizone.zones.lifecycle import init_home
-    from piizone.zones.provision.build import ZoneRequest, create_zone
-    from piizone.zones.storage.store import ZoneStore
-
-    base = tmp_path_factory.mktemp("escape")
-    (base / "src").mkdir()
-    (base / "src" / "t.txt").write_text("redacted training text\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    for name in ("esc", "other"):
-        create_zone(ZoneRequest(name=name, sources=[str(base / "src")]), store)
-    return store
+    esc = make_zone("esc", {"t.txt": "redacted training text\n"})
+    make_zone("other", sources=[str(esc.source)], home=esc.home)
+    return esc.store
 
 
 class Listener:

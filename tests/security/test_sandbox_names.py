@@ -12,9 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
-from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
-from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
 
 runner = CliRunner()
@@ -42,18 +39,13 @@ def test_printable(raw, shown):
 
 
 @pytest.fixture(scope="module")
-def names_zone(tmp_path_factory):
+def names_zone(make_zone):
     require_isolation()
-    base = tmp_path_factory.mktemp("names")
-    (base / "src").mkdir()
-    (base / "src" / "a.txt").write_text("plain text\n")
-    init_home(base / "home")
-    create_zone(ZoneRequest(name="n1", sources=[str(base / "src")]), ZoneStore(base / "home"))
-    return base
+    return make_zone("n1")
 
 
 def test_hostile_names_are_printed_escaped(names_zone, monkeypatch, tmp_path):
-    monkeypatch.setenv("PIIZONE_HOME", str(names_zone / "home"))
+    monkeypatch.setenv("PIIZONE_HOME", str(names_zone.home))
     script = (
         # A dir `[` and a file `bold]x.txt` in it: the report shows the path `[/bold]x.txt`.
         "mkdir '/zone/out/[' && echo ok > '/zone/out/[/bold]x.txt' && "

@@ -17,25 +17,16 @@ from pathlib import Path
 import pytest
 
 from piizone.zones.leakcheck import egress
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.sandbox import session as sandbox
-from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
 
 HOOK = "[core]\n\tfsmonitor = touch /tmp/pwned\n"
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("out-zone")
-    (base / "src").mkdir()
-    (base / "src" / "t.txt").write_text("redacted training text\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="oz", sources=[str(base / "src")]), store)
-    manifest = store.manifest("oz")
-    return store, manifest, unwrap_zone_key(store, manifest)
+def zone(make_zone):
+    made = make_zone("oz", {"t.txt": "redacted training text\n"})
+    return made.store, made.manifest, made.dek()
 
 
 def _release(zone, host_out: Path, out: Path, session: str, **kw):

@@ -11,25 +11,16 @@ from __future__ import annotations
 
 import pytest
 
-from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.sandbox import session as sandbox
-from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
 
 RAW = "name,ssn,email\nMaria Gonzalez,219-09-9999,maria.gonzalez@example.com\n"
 
 
 @pytest.fixture(scope="module")
-def wzone(tmp_path_factory):
+def wzone(make_zone):
     require_isolation()
-    base = tmp_path_factory.mktemp("work-zone")
-    (base / "src").mkdir()
-    (base / "src" / "a.csv").write_text(RAW)
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="wz", sources=[str(base / "src")]), store)
-    return store
+    return make_zone("wz", {"a.csv": RAW}).store
 
 
 def _project(tmp_path, *, raw: bool):

@@ -17,7 +17,6 @@ from piizone.scrubbers.operators import pseudonym_token
 from piizone.zones import audit
 from piizone.zones.home import keys_dir
 from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.serving.bundle import (
     MANIFEST_FILE,
     POLICY_FILE,
@@ -33,6 +32,7 @@ from piizone.zones.serving.bundle import (
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from piizone.zones.storage.signing import SIGNING_KEY_NAME, SIGNING_PUBLIC_NAME
 from piizone.zones.storage.store import ZoneStore
+from tests.conftest import MakeZone
 
 POLICY = """\
 version: 1
@@ -44,20 +44,15 @@ entities:
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def made(make_zone: MakeZone) -> tuple[Path, Path]:
     """(home, bundle): a zone made under POLICY and its exported bundle."""
-    base = tmp_path_factory.mktemp("bundle")
-    home, src, bundle = base / "home", base / "src", base / "bundle"
-    src.mkdir()
-    (src / "people.csv").write_text("name,email\nDevin Sparks,devin.sparks@yahoo.com\n")
-    (base / "team.yaml").write_text(POLICY)
+    people = "name,email\nDevin Sparks,devin.sparks@yahoo.com\n"
+    zone = make_zone("team", {"people.csv": people}, policy=POLICY)
+    bundle = zone.base / "bundle"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIIZONE_HOME", str(home))
-        init_home(home)
-        request = ZoneRequest("team", [str(src)], policy_path=str(base / "team.yaml"))
-        create_zone(request, ZoneStore(home))
-        export_bundle("team", bundle, ZoneStore(home))
-    return home, bundle
+        mp.setenv("PIIZONE_HOME", str(zone.home))
+        export_bundle("team", bundle, zone.store)
+    return zone.home, bundle
 
 
 @pytest.fixture

@@ -9,25 +9,15 @@ import pytest
 
 from piizone.zones import audit
 from piizone.zones.leakcheck import egress
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.storage.crypto import iter_decrypt
-from piizone.zones.storage.store import ZoneStore
 
 LEAK = "write to bob.jones@gmail.com, ssn 219-09-9999"
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("egress")
-    src = base / "src"
-    src.mkdir()
-    (src / "t.txt").write_text("redacted training text\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="eg", sources=[str(src)]), store)
-    manifest = store.manifest("eg")
-    return store, manifest, unwrap_zone_key(store, manifest)
+def zone(make_zone):
+    made = make_zone("eg", {"t.txt": "redacted training text\n"})
+    return made.store, made.manifest, made.dek()
 
 
 @pytest.mark.parametrize(

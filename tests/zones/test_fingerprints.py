@@ -17,10 +17,8 @@ from piizone.zones.leakcheck.fingerprints import (
     load_fingerprints,
     value_form,
 )
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.provision.build import refresh_zone
 from piizone.zones.storage.crypto import CryptoError, iter_decrypt
-from piizone.zones.storage.store import ZoneStore
 
 NAME, SSN, PHONE = "Maria Gonzalez", "219-09-9999", "415-555-0132"
 RAW_FORMS = [NAME, NAME.lower(), SSN, "219099999", "jc@yahoo.com", "John Carter", "078-05-1120"]
@@ -83,23 +81,15 @@ def test_a_different_key_matches_nothing():
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("fingerprints")
-    src = base / "src"
-    src.mkdir()
-    (src / "calls.txt").write_text(
-        f"Customer {NAME} called; her SSN is {SSN} and her phone {PHONE}.\n"
-    )
-    (src / "customers.csv").write_text(
-        "name,email,ssn\n"
+def zone(make_zone):
+    files = {
+        "calls.txt": f"Customer {NAME} called; her SSN is {SSN} and her phone {PHONE}.\n",
+        "customers.csv": "name,email,ssn\n"
         f"{NAME},maria.gonzalez@gmail.com,{SSN}\n"
-        "John Carter,jc@yahoo.com,078-05-1120\n"
-    )
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="fp", sources=[str(src)]), store)
-    manifest = store.manifest("fp")
-    return store, manifest, unwrap_zone_key(store, manifest), src
+        "John Carter,jc@yahoo.com,078-05-1120\n",
+    }
+    made = make_zone("fp", files)
+    return made.store, made.manifest, made.dek(), made.source
 
 
 def test_zone_stores_encrypted_fingerprints_listed_in_the_manifest(zone):

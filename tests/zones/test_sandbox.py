@@ -755,20 +755,9 @@ def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
 
 
 @pytest.fixture(scope="module")
-def own_zone(tmp_path_factory):
+def own_zone(make_zone):
     require_isolation()
-    from piizone.zones.lifecycle import init_home
-    from piizone.zones.provision.build import ZoneRequest, create_zone
-    from piizone.zones.storage.store import ZoneStore
-
-    base = tmp_path_factory.mktemp("own")
-    home, src = base / "home", base / "src"
-    src.mkdir()
-    (src / "t.txt").write_text("hello from the zone\n")
-    init_home(home)
-    store = ZoneStore(home)
-    create_zone(ZoneRequest(name="mine", sources=[str(src)]), store)
-    return store
+    return make_zone("mine", {"t.txt": "hello from the zone\n"}).store
 
 
 def test_not_granted_is_refused_and_audited(own_zone, tmp_path):
