@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from piizone.zones.audit.log import (
+from piizone.zones.audit.checkpoints import public_key_id
+from piizone.zones.audit.format import (
     GENESIS,
-    AuditLog,
     canonical_json,
     compute_mac,
     line_hash,
-    public_key_id,
     segment_name,
 )
+from piizone.zones.audit.log import AuditLog
 from tests.vectors import Vector, vectors
 
 ROOT = Path(__file__).resolve().parents[2]
