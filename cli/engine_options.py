@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import typer
 
 if TYPE_CHECKING:
+    from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.policy import Policy
 
 
@@ -43,7 +44,7 @@ class EngineOptions:
 @contextmanager
 def engine_from(
     policy: Policy, options: EngineOptions, input_bytes: int | None = None
-) -> Iterator[object]:
+) -> Iterator[AnalysisEngine]:
     # Imported here: loading Presidio and spaCy takes seconds, and `piizone --help` or
     # `piizone audit log` should not pay for it.
     from piizone.scrubbers.engines import close_engine, make_engine

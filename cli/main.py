@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+from types import ModuleType
 
 import typer
 import typer.main
 from typer.exceptions import Abort as TyperAbort
-
-try:  # typer >= 0.20 vendors its own click
-    from typer._click import exceptions as click_exceptions
-except ImportError:  # pragma: no cover - older typer on plain click
-    import click.exceptions as click_exceptions
 
 from piizone.cli import airlock as airlock_cmd
 from piizone.cli import artifacts as artifacts_cmd
@@ -26,6 +22,12 @@ from piizone.cli import zone as zone_cmd
 from piizone.cli import zone_versions  # noqa: F401  (registers zone diff on the zone group)
 from piizone.cli.errors import Terminated, install_signal_handlers, report_error
 from piizone.cli.help import fill_metavars
+
+click_exceptions: ModuleType  # the same exceptions module, whichever click typer runs on
+try:  # typer >= 0.20 vendors its own click
+    from typer._click import exceptions as click_exceptions
+except ImportError:  # pragma: no cover - older typer on plain click
+    import click.exceptions as click_exceptions
 
 app = typer.Typer(
     name="piizone",

@@ -159,7 +159,7 @@ def _run(
             fingerprint=accepted.fingerprint if accepted else None,
         )
     if accepted is not None:
-        if update_baseline:
+        if update_baseline and baseline is not None:  # checked above: one needs the other
             accepted.update_from(report)
             accepted.save(baseline)
         accepted.apply(report)

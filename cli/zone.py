@@ -239,6 +239,7 @@ def refresh(
         typer.echo(f"zone {name}: no source changed; no new version made", err=True)
         raise typer.Exit(3)
     result = outcome.result
+    assert result is not None  # a refresh that changed something made a version
     if json_out:
         _print_json({k: v for k, v in result.manifest.dump().items() if k != "key"})
     else:

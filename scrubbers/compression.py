@@ -35,13 +35,13 @@ def inner_name(path: str | Path) -> Path:
 class _Decompressed(io.RawIOBase):
     """A decompressing reader whose failures are InputErrors naming the file."""
 
-    def __init__(self, inner: IO[bytes], kind: str, name: str):
+    def __init__(self, inner: IO[bytes] | io.BufferedIOBase, kind: str, name: str):
         self._inner, self._kind, self._name = inner, kind, name
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         try:
             data = self._inner.read(len(buffer))
         except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
@@ -74,7 +74,7 @@ class _ZstdReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         while not self._pending:
             chunk = self._raw.read(self.CHUNK)
             if not chunk:
@@ -108,7 +108,7 @@ def decompressing(raw: IO[bytes], path: str | Path) -> IO[bytes]:
     kind = compression_of(path)
     if kind is None:
         return raw
-    inner: IO[bytes]
+    inner: IO[bytes] | io.BufferedIOBase
     if kind == "gzip":
         inner = gzip.GzipFile(fileobj=raw, mode="rb")
     elif kind == "bzip2":

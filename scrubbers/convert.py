@@ -24,7 +24,7 @@ from piizone.scrubbers.output_files import open_output
 from piizone.scrubbers.redact import RedactSummary, learn_values, redact_frames
 
 if TYPE_CHECKING:
-    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.operators import Redactor
     from piizone.scrubbers.scan import ProgressCallback
 
@@ -51,7 +51,7 @@ def output_format(input_fmt: str, output_path: str) -> str:
 def redact_table_to_parquet(
     input_path: Path,
     output_path: str,
-    engine: Engine,
+    engine: AnalysisEngine,
     redactor: Redactor,
     fmt: str,
     progress: ProgressCallback | None = None,

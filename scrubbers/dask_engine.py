@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import dask.config
@@ -24,6 +24,9 @@ from piizone.scrubbers.exceptions import EngineError
 from piizone.scrubbers.fan_out import FanOutEngine, default_workers
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.policy import Policy
+
+if TYPE_CHECKING:
+    from piizone.scrubbers.engine import Engine
 
 PLUGIN_NAME = "piizone-engine"
 
@@ -84,14 +87,17 @@ class EnginePlugin(WorkerPlugin):
 
     def __init__(self, policy: Policy):
         self.policy = policy
-        self.engine = None
+        self.engine: Engine | None = None
 
     def setup(self, worker) -> None:
         self.engine = engine_for(self.policy)
 
 
 def _analyze_on_worker(windows: list[str]) -> list[tuple[list[Finding], dict[str, int]]]:
-    return get_worker().plugins[PLUGIN_NAME].engine.analyze_windows(windows)
+    # The client registers an EnginePlugin under this name; setup() ran before any task.
+    engine = cast(EnginePlugin, get_worker().plugins[PLUGIN_NAME]).engine
+    assert engine is not None
+    return engine.analyze_windows(windows)
 
 
 class DaskEngine(FanOutEngine):

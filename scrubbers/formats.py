@@ -124,7 +124,9 @@ class DecodeCounter:
         self._local.current = self._previous
 
     @classmethod
-    def handler(cls, err: UnicodeDecodeError) -> tuple[str, int]:
+    def handler(cls, err: UnicodeError) -> tuple[str, int]:
+        if not isinstance(err, UnicodeDecodeError):  # registered for reading only (open_text)
+            raise err
         current = getattr(cls._local, "current", None)
         if current is not None:
             current.invalid_bytes += err.end - err.start
@@ -252,14 +254,14 @@ def max_stdin_bytes() -> int:
 class _BoundedStream(io.RawIOBase):
     """A pipe read through a byte budget: InputError once more than `limit` bytes came."""
 
-    def __init__(self, raw: IO[bytes], limit: int, name: str):
+    def __init__(self, raw: io.RawIOBase, limit: int, name: str):
         self._raw, self._limit, self._name, self._read = raw, limit, name, 0
 
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
-        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+    def readinto(self, buffer) -> int | None:
+        n = self._raw.readinto(buffer)
         self._read += n or 0
         if self._read > self._limit:
             raise InputError(
@@ -279,11 +281,11 @@ def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
     Anything but a regular file (stdin) is read through a byte budget (max_stdin_bytes)."""
     encoding = encoding or detect_encoding(path)
     with _opening(path):
-        raw: IO[bytes] = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
-        if not stat.S_ISREG(os.fstat(raw.fileno()).st_mode):
-            raw = _BoundedStream(raw, max_stdin_bytes(), str(path))  # type: ignore[assignment]
-        raw = io.BufferedReader(raw)  # type: ignore[arg-type,assignment]
-        raw = decompressing(raw, path)
+        file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
+        stream: io.RawIOBase = file
+        if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
+            stream = _BoundedStream(file, max_stdin_bytes(), str(path))
+        raw = decompressing(io.BufferedReader(stream), path)
     if encoding.bom and raw.read(len(encoding.bom)) != encoding.bom:
         raw.close()
         raise InputError(f"{path}: changed while being read")

@@ -42,7 +42,7 @@ from piizone.scrubbers.redact_formats import WRITERS, FormatJob
 from piizone.scrubbers.text_passes import TextPass
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.operators import Redactor
 
 __all__ = [
@@ -64,7 +64,7 @@ STDIO = "-"
 STREAM_FORMATS = ("csv", "tsv", "jsonl", "json", "txt")  # parquet needs a seekable file
 
 
-def redact_text(text: str, engine: Engine, redactor: Redactor) -> str:
+def redact_text(text: str, engine: AnalysisEngine, redactor: Redactor) -> str:
     """One text with every finding replaced by its entity's operator."""
     return redactor.redact_text(text, engine.analyze(text))
 
@@ -72,7 +72,7 @@ def redact_text(text: str, engine: Engine, redactor: Redactor) -> str:
 def redact_file(
     input_path: str | Path,
     output_path: str | Path,
-    engine: Engine,
+    engine: AnalysisEngine,
     redactor: Redactor,
     progress: ProgressCallback | None = None,
     fmt: str | None = None,
@@ -109,7 +109,7 @@ def redact_file(
 def redact_into(
     source: Path,
     out: IO[bytes],
-    engine: Engine,
+    engine: AnalysisEngine,
     redactor: Redactor,
     *,
     fmt: str | None = None,
@@ -141,7 +141,7 @@ def redact_into(
 def redact_frames(
     chunks: Iterable[pd.DataFrame],
     out: IO[bytes],
-    engine: Engine,
+    engine: AnalysisEngine,
     redactor: Redactor,
     *,
     name: str = "table",
@@ -161,7 +161,10 @@ def redact_frames(
 
 
 def redact_string(
-    text: str, engine: Engine, redactor: Redactor, on_pass: Callable[[TextPass], None] | None = None
+    text: str,
+    engine: AnalysisEngine,
+    redactor: Redactor,
+    on_pass: Callable[[TextPass], None] | None = None,
 ) -> tuple[str, RedactSummary]:
     """`text` redacted exactly as a .txt file holding it would be, at any length.
 
@@ -178,7 +181,9 @@ def redact_string(
     return sink.getvalue(), _finish(summary, None, started)
 
 
-def redact_records(records: list[dict], engine: Engine, redactor: Redactor) -> RedactSummary:
+def redact_records(
+    records: list[dict], engine: AnalysisEngine, redactor: Redactor
+) -> RedactSummary:
     """Redact JSON records in place exactly as one JSON Lines file holding them (one table).
 
     Fields are profiled on the first CHUNK_ROWS records like a file's first chunk, so a batch
@@ -198,7 +203,7 @@ def redact_records(records: list[dict], engine: Engine, redactor: Redactor) -> R
 
 
 def redact_frame(
-    frame: pd.DataFrame, engine: Engine, redactor: Redactor
+    frame: pd.DataFrame, engine: AnalysisEngine, redactor: Redactor
 ) -> tuple[pd.DataFrame, RedactSummary]:
     """A redacted copy of a DataFrame, handled as `redact` handles a table file.
 
@@ -223,7 +228,7 @@ def redact_frame(
 
 def learn_values(
     known: KnownValues,
-    engine: Engine,
+    engine: AnalysisEngine,
     redactor: Redactor,
     *,
     path: Path | None = None,

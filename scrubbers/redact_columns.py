@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from piizone.scrubbers.entities import Risk, entity_risk
 from piizone.scrubbers.exceptions import InputError
-from piizone.scrubbers.findings import LINE_BREAK
+from piizone.scrubbers.findings import LINE_BREAK, Finding
 from piizone.scrubbers.formats import (
     MAX_JSON_BYTES,
     UTF8,
@@ -37,11 +37,13 @@ from piizone.scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hi
 from piizone.scrubbers.text_passes import TextPass
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.operators import Redactor
 
 
 ProgressCallback = Callable[[str, int, int], None]
+# A free-text value's redaction: text, entity counts, findings and the known values among them.
+CachedRedaction = tuple[str, Counter[str], list[Finding], dict[tuple[int, int], str]]
 _VALUE_CACHE = 20_000  # distinct free-text values remembered per column (tables repeat values)
 
 
@@ -107,7 +109,7 @@ class RedactJob:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: AnalysisEngine,
         redactor: Redactor,
         summary: RedactSummary,
         progress: ProgressCallback | None,
@@ -118,7 +120,7 @@ class RedactJob:
         self.policy = redactor.policy  # column rules and operators; the engine only detects
         self.progress, self.name, self.size = progress, name, size
         self.plans: dict[str, ColumnPlan] = {}
-        self.caches: dict[str, dict[str, tuple[str, Counter[str]]]] = {}
+        self.caches: dict[str, dict[str, CachedRedaction]] = {}
         self.counts: Counter[str] = Counter()
         self.on_pass: Callable[[TextPass], None] | None = None  # text files: sees each pass
         # Known PII values (piizone.scrubbers.known_values), and the current chunk's own per row.
@@ -160,6 +162,7 @@ class RedactJob:
 
     def _learned_entity(self, name: str, plan: ColumnPlan) -> str | None:
         """The entity a column's values are known PII of, if the plan says they all are."""
+        entity: str | None
         if plan.action == "operator" and plan.entity is not None:
             if plan.operator is not None and plan.operator.type == "keep":
                 return None

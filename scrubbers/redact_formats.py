@@ -135,6 +135,7 @@ class FormatJob(RedactJob):
                     ).remove_metadata()
                     writer = pq.ParquetWriter(out, schema)
                 table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+                assert writer is not None  # opened with the schema, on the first chunk
                 writer.write_table(table)
                 self.summary.rows += table.num_rows
             if writer is None:  # no rows at all: an empty file with no columns

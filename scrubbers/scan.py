@@ -32,7 +32,7 @@ from piizone.scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_co
 from piizone.scrubbers.text_passes import TextPass, iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.engines import AnalysisEngine
 
 # (path, bytes done in this file, file size): called as work progresses, for progress bars.
 ProgressCallback = Callable[[str, int, int], None]
@@ -66,7 +66,7 @@ def collect_targets(paths: Iterable[str | Path]) -> list[Target]:
 
 def scan_paths(
     paths: Iterable[str | Path],
-    engine: Engine,
+    engine: AnalysisEngine,
     progress: ProgressCallback | None = None,
     *,
     skip_unsupported: bool = False,
@@ -146,7 +146,7 @@ def skip_reason(target: Target) -> str | None:
 
 def scan_file(
     path: Path,
-    engine: Engine,
+    engine: AnalysisEngine,
     progress: ProgressCallback | None = None,
     fingerprint: Callable[[str, str], str] | None = None,
 ) -> SourceReport:
@@ -179,7 +179,7 @@ def scan_file(
 
 def _scan_text(
     path: Path,
-    engine: Engine,
+    engine: AnalysisEngine,
     source: SourceReport,
     progress: ProgressCallback | None,
     chunk_chars: int = TEXT_CHUNK_CHARS,
@@ -243,7 +243,11 @@ def invalid_bytes_warning(invalid_bytes: int, codec: str = "utf-8") -> str:
 
 
 def _scan_table(
-    path: Path, fmt: str, engine: Engine, source: SourceReport, progress: ProgressCallback | None
+    path: Path,
+    fmt: str,
+    engine: AnalysisEngine,
+    source: SourceReport,
+    progress: ProgressCallback | None,
 ) -> None:
     def report_progress() -> None:
         if progress:
@@ -256,7 +260,7 @@ def _scan_table(
 
 def scan_frames(
     chunks: Iterable[pd.DataFrame],
-    engine: Engine,
+    engine: AnalysisEngine,
     source: SourceReport,
     on_chunk: Callable[[], None] | None = None,
 ) -> SourceReport:
@@ -277,17 +281,19 @@ def scan_frames(
             values = text_values(chunk[column])
             non_empty[name] += len(values)
             if profile.kind == KIND_IDENTIFIER:
-                counts[name][profile.classification] += len(values)
+                entity = profile.classification
+                assert entity is not None  # classify_column names the entity of identifier columns
+                counts[name][entity] += len(values)
                 if source.fingerprint is not None:
                     for value, n in values.value_counts().items():
-                        source.remember(profile.classification, str(value), int(n))
-                if len(values) and source.wants_sample(profile.classification):
+                        source.remember(entity, str(value), int(n))
+                if len(values) and source.wants_sample(entity):
                     first = values.iloc[0]
-                    whole = Finding(0, len(first), profile.classification, 1.0)
+                    whole = Finding(0, len(first), entity, 1.0)
                     row = rows + 1 + int(chunk.index.get_loc(values.index[0]))
                     source.add_sample(
                         Sample(
-                            entity=profile.classification,
+                            entity=entity,
                             row=row,
                             column=name,
                             context=masked_context(first, whole, [whole]),
@@ -319,7 +325,7 @@ def scan_frames(
 
 
 def _scan_cells(
-    engine: Engine,
+    engine: AnalysisEngine,
     column: str,
     values: pd.Series,
     chunk: pd.DataFrame,

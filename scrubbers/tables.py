@@ -19,7 +19,7 @@ import pandas as pd
 from piizone.scrubbers.organizations import is_organization_column
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
-    from piizone.scrubbers.engine import Engine
+    from piizone.scrubbers.engines import AnalysisEngine
 
 
 SAMPLE_SIZE = 200
@@ -124,7 +124,9 @@ def is_free_text(values: pd.Series) -> bool:
     return float(words.median()) >= FREE_TEXT_MIN_WORDS
 
 
-def classify_column(engine: Engine, name: str, series: pd.Series, seed: int = 0) -> ColumnProfile:
+def classify_column(
+    engine: AnalysisEngine, name: str, series: pd.Series, seed: int = 0
+) -> ColumnProfile:
     """Profile one column from a sample of its values plus its header name."""
     hint = header_hint(name)
     values = text_values(series)

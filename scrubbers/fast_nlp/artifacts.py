@@ -78,6 +78,10 @@ class LazyNlpArtifacts(NlpArtifacts):
             self._keywords = Keywords(keywords)
         return self._keywords
 
+    @keywords.setter
+    def keywords(self, value: list[str]) -> None:
+        self._keywords = value
+
     def keyword_parts(self, lemma: str) -> list[str]:
         """What Presidio's keyword list gets from this one lemma (NlpArtifacts.set_keywords)."""
         return self.set_keywords(self.nlp_engine, [lemma], self._language)
@@ -107,10 +111,6 @@ class LazyNlpArtifacts(NlpArtifacts):
                 parts.update(self.keyword_parts(self.known[i]))
             self._extra = frozenset(parts)
         return self._extra
-
-    @keywords.setter
-    def keywords(self, value: list[str]) -> None:
-        self._keywords = value
 
     @property
     def tokens_indices(self) -> list[int]:

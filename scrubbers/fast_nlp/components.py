@@ -70,7 +70,8 @@ class CachedAttributeRuler:
         return tuple(sorted(self._rule_id(m) for m, _, _ in found))
 
     def __call__(self, doc):
-        firings = []  # (rule id, start, end, token index): the order spaCy applies them in
+        # (rule id, start, end, token index): the order spaCy applies them in
+        firings: list[tuple[int, int, int, int]] = []
         cache = self._cache
         if len(cache) > self._MAX_CACHE:
             cache.clear()

@@ -172,7 +172,7 @@ class StagedPipeline:
         for a in whole:
             a.ready = True
         for (a, lo, hi), sub in zip(parts, docs[len(whole) :], strict=True):
-            n, margin = len(a.tokens), self._margin
+            n, margin = len(a.tokens), self._margin or 0  # parts come only with a margin
             strings = sub.vocab.strings
             lemmas = sub.to_array(LEMMA).tolist()
             first = lo if lo == 0 else lo + margin
@@ -183,6 +183,8 @@ class StagedPipeline:
     def _regions(self, a: LazyNlpArtifacts) -> list[tuple[int, int]] | None:
         """The pending token ranges with their margins, merged; None for the whole Doc."""
         n, margin = len(a.tokens), self._margin
+        if margin is None:  # the late stage cannot run on parts: the whole Doc
+            return None
         merged: list[list[int]] = []
         for lo, hi in sorted(a.pending):
             lo, hi = max(0, lo - margin), min(n, hi + margin)

@@ -164,9 +164,9 @@ class InternationalStreetAddressRecognizer(TextRecognizer):
                 start, end, reason = found
                 spans.append((start, self._extend(text, end), reason))
         for m in self.CUE.finditer(text):
-            found = self._named_after_cue(text, m.end())
-            if found is not None:
-                spans.append((found[0], self._extend(text, found[1]), "address cue"))
+            cued = self._named_after_cue(text, m.end())
+            if cued is not None:
+                spans.append((cued[0], self._extend(text, cued[1]), "address cue"))
         for m in self.UNIT_LINE.finditer(text):
             spans.append((m.start(1), m.end(1), "unit line"))
         for m in self.MILITARY.finditer(text):

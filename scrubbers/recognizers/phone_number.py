@@ -259,7 +259,8 @@ def _valid_in_a_region(number: str, regions: tuple[str, ...]) -> bool:
         metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
         if metadata is None:
             continue
-        lengths = metadata.general_desc.possible_length or ()
+        desc = metadata.general_desc  # typed Optional; every region in the metadata has one
+        lengths = (desc.possible_length if desc is not None else None) or ()
         prefix = metadata.national_prefix or ""
         trunk = bool(prefix) and digits.startswith(prefix)
         if len(digits) not in lengths and not (trunk and len(digits) - len(prefix) in lengths):

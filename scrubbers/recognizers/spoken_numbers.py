@@ -73,7 +73,7 @@ class SpokenNumberRecognizer(TextRecognizer):
     agent's words in between.
     """
 
-    ENTITIES = ["CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER"]
+    ENTITIES = ("CREDIT_CARD", "US_SSN", "PHONE_NUMBER", "ACCOUNT_NUMBER")
 
     DIGIT_WORDS = {
         "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4",

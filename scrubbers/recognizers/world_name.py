@@ -126,7 +126,7 @@ class WorldNameRecognizer(TextRecognizer):
                 if not ok:
                     break
                 end += 1
-            nxt = ws[i + 1] if i + 1 < len(ws) else None
+            after = ws[i + 1] if i + 1 < len(ws) else None
             while end > i + 1 and _initial(ws[end - 1]):
                 end -= 1  # the name does not end on an initial
             if end > i + 1:
@@ -140,7 +140,7 @@ class WorldNameRecognizer(TextRecognizer):
                 and not w.text.isupper()
                 # "Victoria Station", "Jordan River": a capitalised word right after makes it
                 # part of a place or a thing.
-                and not (nxt and nxt.capitalised and text[w.end : nxt.start] == " ")
+                and not (after and after.capitalised and text[w.end : after.start] == " ")
             ):
                 yield self.result(w.start, w.end, self.SCORE_SINGLE, "listed first name")
             i = end
