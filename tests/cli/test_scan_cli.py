@@ -202,8 +202,9 @@ def test_invalid_bytes_in_utf16_name_the_detected_encoding(tmp_path):
     path.write_bytes(codecs.BOM_UTF16_LE + text + "\ud800".encode("utf-16-le", "surrogatepass"))
     result = scan(str(path), "--json")
     assert result.exit_code == 2
-    line = one_error_line(result)
-    assert "2 bytes were not valid UTF-16-LE" in line and "UTF-8" not in line
+    [error] = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert error["level"] == "error"  # with --json, errors are JSON lines on stderr too
+    assert "2 bytes were not valid UTF-16-LE" in error["error"] and "UTF-8" not in error["error"]
     assert json.loads(result.stdout)["sources"][0]["entities"]["EMAIL_ADDRESS"] == 1
 
 
