@@ -9,24 +9,16 @@ folder and runs lint-imports there with the contracts of pyproject.toml.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAPPED = ("cli", "scrubbers", "zones")
+from installed_tree import ROOT, installed_tree  # scripts/ is on sys.path when run
 
 
 def main() -> int:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    with tempfile.TemporaryDirectory(prefix="piizone-lint-imports-") as tmp:
-        package = Path(tmp) / "piizone"
-        shutil.copytree(ROOT / "piizone", package, ignore=ignore)
-        for folder in MAPPED:
-            shutil.copytree(ROOT / folder, package / folder, ignore=ignore)
-        env = {**os.environ, "PYTHONPATH": tmp}
+    with installed_tree("piizone-lint-imports-") as tmp:
+        env = {**os.environ, "PYTHONPATH": str(tmp)}
         lint = Path(sys.executable).with_name("lint-imports")
         command = [str(lint), str(ROOT / "pyproject.toml"), "--no-cache"]
         return subprocess.run(command, cwd=tmp, env=env).returncode

@@ -11,24 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
-import tempfile
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MAPPED = ("cli", "scrubbers", "zones")
+from installed_tree import MAPPED, ROOT, installed_tree  # scripts/ is on sys.path when run
+
 _COPIED = re.compile(r"^piizone/(" + "|".join(MAPPED) + r")/", flags=re.MULTILINE)
 
 
 def main() -> int:
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    with tempfile.TemporaryDirectory(prefix="piizone-typecheck-") as tmp:
-        package = Path(tmp) / "piizone"
-        shutil.copytree(ROOT / "piizone", package, ignore=ignore)
-        for folder in MAPPED:
-            shutil.copytree(ROOT / folder, package / folder, ignore=ignore)
+    with installed_tree("piizone-typecheck-") as tree:
+        tmp = str(tree)
         command = [
             sys.executable,
             "-m",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -27,7 +27,7 @@ DEFAULT_POLICY_RESOURCE = "default_policy.yaml"
 # many bytes and YAML nodes.
 MAX_POLICY_BYTES = 1024 * 1024
 MAX_POLICY_NODES = 100_000
-OPERATOR_NAMES = (
+OperatorName = Literal[
     "redact",
     "replace",
     "mask",
@@ -37,7 +37,8 @@ OPERATOR_NAMES = (
     "date_shift",
     "drop",
     "keep",
-)
+]
+OPERATOR_NAMES: tuple[str, ...] = get_args(OperatorName)
 COLUMN_ACTIONS = ("drop", "keep", "scan")
 _ENTITY_NAME = re.compile(r"^[A-Z][A-Z0-9_]{1,63}$")
 
@@ -49,17 +50,7 @@ class _Strict(BaseModel):
 class Operator(_Strict):
     """What happens to a detected value. `type` names one of OPERATOR_NAMES."""
 
-    type: Literal[
-        "redact",
-        "replace",
-        "mask",
-        "pseudonymize",
-        "fake",
-        "generalize",
-        "date_shift",
-        "drop",
-        "keep",
-    ]
+    type: OperatorName
     value: str | None = None  # replace: a literal; default "<ENTITY>"
     to: Literal["year", "decade"] | None = None  # generalize: what a date becomes
     days: int | None = Field(default=None, ge=1, le=3650)  # date_shift: the largest shift
