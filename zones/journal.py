@@ -153,6 +153,7 @@ def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
                 return None
             store.finish_shred(name, intent["id"])
             untouched = store.exists(name) and store.manifest(name).id == intent["zone_id"]
+            details: dict[str, Any]
             if untouched:
                 outcome, details = "failure", {"error": "interrupted", "recovered": "rolled back"}
             else:

@@ -296,7 +296,9 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
     are listed under "others" and left to their owners or the operator.
     """
     store = store or ZoneStore()
-    expired, held, others = [], [], []
+    expired: list[str] = []
+    held: list[str] = []
+    others: list[str] = []
     for name in store.names():
         manifest = store.manifest(name)
         if not is_expired(manifest):

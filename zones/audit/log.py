@@ -268,6 +268,7 @@ class AuditLog:
             return head
         line = extra[:-1]
         rec, reason = parse_line(line)
+        assert self._key is not None  # only append() gets here, after its key check
         if (
             b"\n" in line
             or reason
@@ -358,6 +359,7 @@ class AuditLog:
             "details": details,
             "prev": prev,
         }
+        assert self._key is not None  # append() refused a verify-only log before this
         rec["mac"] = compute_mac(self._key, rec)
         line = canonical_json(rec)
         data = line + b"\n"

@@ -175,7 +175,8 @@ def record(
     if outcome not in OUTCOMES:
         raise ValueError(f"unknown audit outcome {outcome!r}")
     if zone is not None and not ZONE_NAME.match(zone):
-        zone, details = None, without_name(details, zone)
+        details = without_name(details, zone)
+        zone = None
     log = open_audit_log(home)
     try:
         return log.append(action, zone=zone, outcome=outcome, details=details)

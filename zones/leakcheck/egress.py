@@ -351,7 +351,7 @@ def check_work_dir(
     while a raw export of the zone's sources holds exactly what the fingerprints know. Within
     the output limits (OutputLimitExceeded otherwise)."""
     matcher = zone_matcher(store.current_dir(name), manifest, dek)
-    flagged = []
+    flagged: list[tuple[str, list[str]]] = []
     if not matcher:
         return flagged
     for number, (rel, path, st) in enumerate(iter_outputs(work_dir)):

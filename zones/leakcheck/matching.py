@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from piizone.scrubbers.findings import Finding as Span
 from piizone.scrubbers.findings import resolve_overlaps
@@ -19,6 +20,9 @@ from piizone.zones.leakcheck.decoded_views import decoded_views, digit_views
 from piizone.zones.leakcheck.fingerprints import Matcher, fingerprint_key, load_fingerprints
 from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
+
+if TYPE_CHECKING:  # the engine module loads spaCy and Presidio: imported where it is used
+    from piizone.scrubbers.engines import AnalysisEngine
 
 # Entity types that only the NER model finds: on a bare file name it has no context and reads
 # "ok.txt" as a place and "curve.npy" as a person. Names are checked with the pattern
@@ -48,7 +52,7 @@ def zone_matcher(directory: Path, manifest: ZoneManifest, dek: bytes) -> Matcher
     return matcher
 
 
-def engine_for_zone(store: ZoneStore, name: str):
+def engine_for_zone(store: ZoneStore, name: str) -> AnalysisEngine:
     """The detectors of the zone's own policy. Imported here, not at the top: the engine
     loads spaCy and Presidio (seconds), which a clean file or a silent command never needs."""
     from piizone.scrubbers.engines import make_engine
@@ -68,7 +72,8 @@ class LazyEngine:
     seconds; a clean file never pays it)."""
 
     def __init__(self, store: ZoneStore, name: str):
-        self._store, self._name, self._engine = store, name, None
+        self._store, self._name = store, name
+        self._engine: AnalysisEngine | None = None
 
     def analyze(self, text: str):
         if self._engine is None:
@@ -153,8 +158,8 @@ def remask_policy_findings(path: Path, findings: list[Finding], matcher, engine)
 
     wanted = {f.line for f in findings if f.line}
     lines: dict[int, str] = {}
-    with open(path, "rb") as f:
-        for number, line in enumerate(_text_lines(f), 1):
+    with open(path, "rb") as fh:
+        for number, line in enumerate(_text_lines(fh), 1):
             if number in wanted:
                 lines[number] = line
     for f in findings:

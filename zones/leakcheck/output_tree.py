@@ -50,14 +50,14 @@ def is_text_output(path: Path) -> bool:
     return control <= len(head) // 10
 
 
-def iter_outputs(root: Path):
+def iter_outputs(root: Path) -> list[tuple[str, Path, os.stat_result]]:
     """(relpath, path, lstat) for everything under root, without following symlinks.
 
     Iterative, and within the limits above: the whole listing is checked before anything is
     scanned, so a tree over a limit fails before any file is looked at. Raises
     OutputLimitExceeded.
     """
-    found = []
+    found: list[tuple[str, Path, os.stat_result]] = []
     total = 0
     stack = [("", 0)]
     while stack:

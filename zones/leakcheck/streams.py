@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from piizone.scrubbers.findings import resolve_overlaps
 from piizone.scrubbers.masking import mask_value
@@ -20,6 +21,10 @@ from piizone.zones.leakcheck.matching import (
 )
 from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
+
+if TYPE_CHECKING:  # the engine module loads spaCy and Presidio: imported where it is used
+    from piizone.scrubbers.engines import AnalysisEngine
+    from piizone.zones.leakcheck.fingerprints import Matcher
 
 
 class StreamScanner:
@@ -39,8 +44,8 @@ class StreamScanner:
 
     def __init__(self, store: ZoneStore, name: str, manifest: ZoneManifest, dek: bytes):
         self._store, self._name, self._manifest, self._dek = store, name, manifest, dek
-        self._engine = None
-        self._matcher = None
+        self._engine: AnalysisEngine | None = None
+        self._matcher: Matcher | None = None
         self._lock = threading.Lock()
         self.lines_masked = 0
         self.entities: Counter[str] = Counter()
@@ -66,6 +71,7 @@ class StreamScanner:
         with self._lock:
             self._load()
             engine, matcher = self._engine, self._matcher
+            assert engine is not None and matcher is not None  # set by _load()
             detected = engine.analyze_many([lines[i] for i in todo])
             for i, found in zip(todo, detected, strict=True):
                 line = lines[i]
@@ -114,7 +120,8 @@ class StreamScanner:
                 batch.pop()
             if not batch:
                 continue
-            texts = [raw.decode("utf-8", errors="replace") for raw in batch]
+            # Only the last item may be None (end of stream), and it was popped above.
+            texts = [raw.decode("utf-8", errors="replace") for raw in batch if raw is not None]
             try:
                 shown = "".join(self.mask_lines(texts))
             except Exception as e:  # noqa: BLE001 - fail closed, and keep draining the pipe

@@ -109,7 +109,7 @@ def hold_outputs(
     report: Any, provenance: Provenance, out_dir: Path, home: Path
 ) -> list[HeldOutput]:
     """A pending request for every output the egress `report` quarantined (in its order)."""
-    held = []
+    held: list[HeldOutput] = []
     if not report.quarantined:
         return held
     ensure_private_dir(airlock_dir(home))

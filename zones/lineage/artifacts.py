@@ -15,15 +15,15 @@ import os
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, piizone_home, write_private_file
 
-ARTIFACT_FORMAT = "piizone-artifact"
-ARTIFACT_VERSION = 1
+ARTIFACT_FORMAT: Final = "piizone-artifact"
+ARTIFACT_VERSION: Final = 1
 ARTIFACTS_DIR = "artifacts"
 MAX_RECORD_BYTES = 64 * 1024
 

@@ -120,15 +120,20 @@ def _null_share(series: pd.Series) -> float:
 
 
 def column_drift(name: str, old: pd.Series, new: pd.Series) -> ColumnDrift:
-    nulls = {"nulls_old": _null_share(old), "nulls_new": _null_share(new)}
-    dtypes = {"dtype_old": str(old.dtype), "dtype_new": str(new.dtype)}
+    def drift(kind: str, score: float | None, unseen: list[str] | None = None) -> ColumnDrift:
+        return ColumnDrift(
+            name, kind, score, _null_share(old), _null_share(new),
+            new_categories=unseen if unseen is not None else [],
+            dtype_old=str(old.dtype), dtype_new=str(new.dtype),
+        )  # fmt: skip
+
     if _is_numeric(old) and _is_numeric(new):
-        return ColumnDrift(name, "numeric", numeric_psi(old, new), **nulls, **dtypes)
+        return drift("numeric", numeric_psi(old, new))
     present = old.dropna()
     if len(present) and present.astype(str).nunique() / len(present) >= DISTINCT_SHARE_FOR_ID:
-        return ColumnDrift(name, "identifier", None, **nulls, **dtypes)
+        return drift("identifier", None)
     score, unseen = categorical_psi(old, new)
-    return ColumnDrift(name, "categorical", score, **nulls, new_categories=unseen, **dtypes)
+    return drift("categorical", score, unseen)
 
 
 def table_drift(path: str, old: pd.DataFrame | None, new: pd.DataFrame | None) -> TableDrift:
@@ -138,11 +143,14 @@ def table_drift(path: str, old: pd.DataFrame | None, new: pd.DataFrame | None) -
     columns: list[ColumnDrift] = []
     for name in new_columns:
         if name not in old_columns:
+            assert new is not None  # it has this column
             columns.append(ColumnDrift(str(name), "added", None, None, _null_share(new[name])))
     for name in old_columns:
+        assert old is not None  # it has this column
         if name not in new_columns:
             columns.append(ColumnDrift(str(name), "removed", None, _null_share(old[name]), None))
         else:
+            assert new is not None  # it has this column too
             columns.append(column_drift(str(name), old[name], new[name]))
     return TableDrift(
         path,

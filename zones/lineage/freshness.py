@@ -119,8 +119,8 @@ def zone_status(name: str, store: ZoneStore | None = None) -> ZoneStatus:
         result = ZoneStatus(zone=name, version=recorded.version)
         for entry in recorded.sources:
             result.sources.append(_check_source(entry, recorded, dek))
-        for entry in recorded.known_sources:
-            result.sources.append(_check_known(entry, recorded, dek))
+        for known in recorded.known_sources:
+            result.sources.append(_check_known(known, recorded, dek))
         details.update(version=recorded.version, verdict=result.verdict, **result.counts())
         return result
 

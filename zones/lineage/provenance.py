@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from piizone.zones import audit
 from piizone.zones.lineage.artifacts import (
@@ -76,7 +76,7 @@ def register_output(
     sha256: str,
     size: int,
     home: Path,
-    verdict: str = "released",
+    verdict: Literal["released", "approved"] = "released",
     approved_by: str | None = None,
     reason: str | None = None,
 ) -> Artifact:

@@ -71,10 +71,9 @@ def build_version(
     for source in resolved:  # before any row is read: see sources.probe
         source.probe = probe_digest(source, dek)
     items = [item for source in resolved for item in source.items()]
-    sizes = [item.size for item in items]
-    engine = make_engine(
-        policy, **(engine_options or {}), input_bytes=sum(sizes) if None not in sizes else None
-    )
+    sizes = [item.size for item in items if item.size is not None]
+    input_bytes = sum(sizes) if len(sizes) == len(items) else None  # None: a size unknown
+    engine = make_engine(policy, **(engine_options or {}), input_bytes=input_bytes)
     try:
         return _build_with(
             store,
@@ -209,6 +208,7 @@ def _stage_items(
         previous = parent_files.get(zone_path)
         if (
             previous
+            and parent is not None  # always so when there is a previous file
             and previous.source_sha256 == fingerprint
             and parent[0].policy.sha256 == policy.sha256
             # Redacted with other known values, it could keep a name the new set redacts.

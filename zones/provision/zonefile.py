@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 from piizone.scrubbers.formats import iter_table_chunks
 from piizone.scrubbers.known_values import KnownValues
@@ -51,17 +51,20 @@ def provision_item(
         scan_frames(item.table_chunks(), engine, source_report)
     # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
     columns = identifier_columns(source_report, redactor.policy) if collector else {}
-    if columns and item.path is not None:
+    if collector and columns and item.path is not None:
         for _ in collect_columns(collector, iter_table_chunks(item.path, item.fmt), columns):
             pass
     target = prepare(staging / zone_path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
         writer = EncryptingWriter(raw, dek, zone_id=zone_id, path=zone_path)
+        # An io.RawIOBase is a binary file, but not of typeshed's IO[bytes] class.
+        out = cast(IO[bytes], writer)
         if text_scan is not None:
+            assert item.path is not None  # a text scan is made for files only
             summary = redact_into(
                 item.path,
-                writer,
+                out,
                 engine,
                 redactor,
                 fmt=item.fmt,
@@ -70,12 +73,12 @@ def provision_item(
             )
             text_scan.finish(summary.invalid_bytes, summary.encoding)
         elif item.path is not None:
-            summary = redact_into(item.path, writer, engine, redactor, fmt=item.fmt, known=known)
+            summary = redact_into(item.path, out, engine, redactor, fmt=item.fmt, known=known)
         else:
             chunks = item.table_chunks()
-            if columns:  # not one more database query: collect on the way through
+            if collector and columns:  # not one more database query: collect on the way through
                 chunks = collect_columns(collector, chunks, columns)
-            summary = redact_frames(chunks, writer, engine, redactor, known=known)
+            summary = redact_frames(chunks, out, engine, redactor, known=known)
         writer.close()
     return {
         "path": zone_path,

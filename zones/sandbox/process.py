@@ -131,7 +131,7 @@ def run_sandboxed(
         # The feed broke because the sandbox was stopped: report the interruption, not that.
         return status, fed.get("bytes", 0), fed.get("seconds")
     if "error" in fed:
-        raise SandboxError(f"could not load zone {manifest['name']!r}: {fed['error']}")
+        raise SandboxError(f"could not load zone {manifest.name!r}: {fed['error']}")
     if status < 0:  # killed by a signal: report it like a shell does
         status = 128 - status
     return status, fed.get("bytes", 0), fed.get("seconds")
@@ -188,13 +188,13 @@ def _start(args: list[str], read_fd: int, write_fd: int, *, piped: bool) -> subp
         # The stream always arrives as fd 3 (dash, the usual /bin/sh, cannot redirect from
         # fds above 9). dup2 in the child only; fd 3 in pass_fds keeps it open past close_fds.
         parent = os.getpid()
-        stdio = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE} if piped else {}
         return subprocess.Popen(
             args,
             pass_fds=(DATA_FD,),
             preexec_fn=lambda: _child(read_fd, parent),
             env=host_process_env(),
-            **stdio,
+            stdout=subprocess.PIPE if piped else None,
+            stderr=subprocess.PIPE if piped else None,
         )
     except OSError as e:
         os.close(write_fd)

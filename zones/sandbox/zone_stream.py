@@ -29,7 +29,8 @@ def tar_stream(
     with tarfile.open(
         fileobj=dst, mode="w|", format=tarfile.PAX_FORMAT, bufsize=_TAR_BUFSIZE
     ) as tar:
-        tar.copybufsize = _TAR_BUFSIZE
+        # typeshed omits TarFile.copybufsize (set in TarFile.__init__, read by addfile).
+        tar.copybufsize = _TAR_BUFSIZE  # type: ignore[attr-defined]
         for relpath, size, chunks in entries:
             info = tarfile.TarInfo(relpath)
             info.size, info.mode, info.mtime, info.uid, info.gid = size, 0o444, now, 0, 0
@@ -81,7 +82,7 @@ def zone_entries(directory: Path, manifest: ZoneManifest, dek: bytes):
         rel = path.removeprefix("data/")
         parts = Path(rel).parts
         if not path.startswith("data/") or Path(rel).is_absolute() or ".." in parts:
-            raise SandboxError(f"zone {manifest['name']!r}: bad file path in the manifest")
+            raise SandboxError(f"zone {manifest.name!r}: bad file path in the manifest")
         yield rel, entry.bytes, _decrypted(directory / path, dek, manifest.id, path)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import Depends, FastAPI, HTTPException, Request
@@ -191,7 +191,7 @@ def _add_status_routes(
         )
 
 
-def _validation_message(errors: list[dict[str, Any]]) -> str:
+def _validation_message(errors: Sequence[dict[str, Any]]) -> str:
     """One line a person can act on; never the input (FastAPI's default echoes it back)."""
     if not errors:
         return "invalid request"

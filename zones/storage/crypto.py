@@ -11,7 +11,7 @@ import io
 import os
 import struct
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -53,7 +53,7 @@ def new_dek() -> bytes:
 
 def encrypt_stream(
     src: BinaryIO,
-    dst: BinaryIO,
+    dst: IO[bytes],
     dek: bytes,
     *,
     zone_id: str,
@@ -141,7 +141,7 @@ class EncryptingWriter(io.RawIOBase):
     def tell(self) -> int:
         return self.size
 
-    def write(self, data) -> int:  # type: ignore[override]
+    def write(self, data) -> int:
         if self.closed:
             raise ValueError("write to a closed EncryptingWriter")
         view = memoryview(data).cast("B")
@@ -179,10 +179,12 @@ def iter_decrypt(src: BinaryIO, dek: bytes, *, zone_id: str, path: str) -> Itera
     segments before the damage were yielded, so consumers that need all-or-nothing must stage.
     """
     # Fresh bytes per segment (no buffer reuse): the consumer may keep what it was given.
-    yield from _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=False)
+    for plain in _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=False):
+        assert isinstance(plain, bytes)  # reuse_buffer=False: AESGCM.decrypt returns bytes
+        yield plain
 
 
-def decrypt_stream(src: BinaryIO, dst: BinaryIO, dek: bytes, *, zone_id: str, path: str) -> int:
+def decrypt_stream(src: BinaryIO, dst: IO[bytes], dek: bytes, *, zone_id: str, path: str) -> int:
     """Decrypt `src` into `dst`; return the number of plaintext bytes written."""
     total = 0
     for chunk in _decrypt_segments(src, dek, zone_id=zone_id, path=path, reuse_buffer=True):
@@ -374,7 +376,7 @@ def _read_into(src: BinaryIO, view: memoryview) -> int:
     return filled
 
 
-def _write_all(dst: BinaryIO, data: bytes | memoryview) -> None:
+def _write_all(dst: IO[bytes], data: bytes | memoryview) -> None:
     # Raw (unbuffered) files and pipes may accept only part of a write.
     view = memoryview(data)
     while view:

@@ -308,7 +308,7 @@ def fsync_tree(root: Path) -> None:
 
 def is_expired(manifest: ZoneManifest, now: datetime | None = None) -> bool:
     expires = manifest.expires
-    return bool(expires) and parse_iso(expires) <= (now or utc_now())
+    return bool(expires and parse_iso(expires) <= (now or utc_now()))
 
 
 def zone_size(directory: Path) -> int:

@@ -7,10 +7,10 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 
@@ -218,7 +218,7 @@ class RowHasher:
         self.started = True
         self._h.update(_canonical(list(columns)))
 
-    def rows(self, rows: list[Any]) -> None:
+    def rows(self, rows: Sequence[Any]) -> None:
         for row in rows:
             self._h.update(_canonical(list(row)))
 
@@ -249,7 +249,7 @@ class file_errors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is None or isinstance(exc, SourceError | GeneratorExit):
             return False
         if isinstance(exc, FileNotFoundError):

@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Literal
 from urllib.parse import quote
 
 import sqlalchemy as sa
@@ -95,10 +95,13 @@ def resolve_sql(spec: str) -> Source:
         )
 
     params = dict(url.query)
-    table, query, chunksize = (params.pop(k, None) for k in OWN_PARAMS)
-    for name, value in (("table", table), ("query", query), ("chunksize", chunksize)):
+    own: dict[str, str | None] = {}
+    for name in OWN_PARAMS:
+        value = params.pop(name, None)
         if isinstance(value, tuple):
             raise SourceError(f"database URL has more than one ?{name}=")
+        own[name] = value
+    table, query, chunksize = (own[k] for k in OWN_PARAMS)
     display = _display_url(url, dialect, params, table, query, chunksize)
     if (table is None) == (query is None):
         raise SourceError(
@@ -120,6 +123,7 @@ def resolve_sql(spec: str) -> Source:
         reader = SqlReader(engine, display, dialect, table=(schema, name))
         relpath = f"{table}.parquet"
     else:
+        assert query is not None  # exactly one of table and query, checked above
         sql = query.strip().rstrip(";").strip()
         if not sql:
             raise SourceError(f"{display}: empty ?query=")
@@ -284,7 +288,8 @@ class SqlReader:
         return f"SqlReader({self.display})"
 
     # -- statements ----------------------------------------------------------------------------
-    def _select(self, conn: Connection) -> sa.Executable:
+    def _select(self, conn: Connection) -> sa.TextClause | sa.Select[Any]:
+        """The query's text (a TextClause) for a ?query=, else a SELECT of the ?table=."""
         if self.query is not None:
             # `\:` keeps a colon in a literal (`'12:30'`) from being read as a bind parameter.
             return sa.text(self.query.replace(":", r"\:"))
@@ -302,11 +307,11 @@ class SqlReader:
 
         def probe(conn: Connection) -> None:
             stmt = self._select(conn)
-            if self.query is not None:
+            if isinstance(stmt, sa.TextClause):  # a ?query=
                 # Safe to wrap: the query was parsed as exactly one statement and regenerated.
-                conn.execute(sa.text(f"SELECT * FROM ({stmt.text}) AS piizone_q LIMIT 0"))  # type: ignore[attr-defined]
+                conn.execute(sa.text(f"SELECT * FROM ({stmt.text}) AS piizone_q LIMIT 0"))
             else:
-                conn.execute(stmt.limit(0))  # type: ignore[attr-defined]
+                conn.execute(stmt.limit(0))
 
         self._run(probe)
 
@@ -314,9 +319,9 @@ class SqlReader:
         def count(conn: Connection) -> int:
             stmt = self._select(conn)
             sub = (
-                stmt.columns().subquery("piizone_q")  # type: ignore[attr-defined]
-                if self.query is not None
-                else stmt.subquery("piizone_q")  # type: ignore[attr-defined]
+                stmt.columns().subquery("piizone_q")
+                if isinstance(stmt, sa.TextClause)  # a ?query=
+                else stmt.subquery("piizone_q")
             )
             return int(conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar_one())
 
@@ -332,10 +337,11 @@ class SqlReader:
 
         def probe(conn: Connection) -> list[Any]:
             stmt = self._select(conn)
-            sub = (stmt.columns() if self.query is not None else stmt).subquery("piizone_q")  # type: ignore[attr-defined]
+            selectable = stmt.columns() if isinstance(stmt, sa.TextClause) else stmt
+            sub = selectable.subquery("piizone_q")
             aggregates: list[Any] = [sa.func.count()]
             if self.dialect == "postgresql":
-                row = sa.literal_column("piizone_q::text")
+                row: sa.ColumnClause[Any] = sa.literal_column("piizone_q::text")
                 aggregates.append(sa.func.sum(sa.func.hashtextextended(row, 0)))
             elif self.query is None:
                 aggregates += [sa.func.max(sa.cast(c, sa.Text)) for c in sub.c]
@@ -351,7 +357,7 @@ class SqlReader:
             h.rows(rows)
         return h.hexdigest()
 
-    def batches(self, chunk_rows: int) -> Iterator[tuple[list[str], list[Any]]]:
+    def batches(self, chunk_rows: int) -> Iterator[tuple[list[str], Sequence[Any]]]:
         """(column names, rows) per batch; one batch with no rows for an empty result."""
         conn = self._connect()
         try:
@@ -423,7 +429,7 @@ class _SqlErrors:
     def __enter__(self) -> None:
         return None
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
         if exc is None or isinstance(exc, SourceError | GeneratorExit):
             return False
         if isinstance(exc, DBAPIError):

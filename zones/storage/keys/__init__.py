@@ -105,7 +105,9 @@ def load_kek(
         )
     if kind == "passphrase":
         kdf = config.get("kdf", "argon2id" if Argon2id is not None else "scrypt")
-        kdf_type = {"argon2id": Argon2idParams, "scrypt": ScryptParams}.get(kdf)
+        kdf_types: dict[str, type[Argon2idParams | ScryptParams]]
+        kdf_types = {"argon2id": Argon2idParams, "scrypt": ScryptParams}
+        kdf_type = kdf_types.get(kdf)
         if kdf_type is None:
             raise KeyProviderError(f"unknown passphrase KDF {kdf!r}", hint="use argon2id or scrypt")
         try:

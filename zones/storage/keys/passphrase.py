@@ -8,6 +8,7 @@ import struct
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -25,6 +26,10 @@ from piizone.zones.storage.keys.provider import (
     check_prefix,
 )
 
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.kdf import argon2
+
+Argon2id: type[argon2.Argon2id] | None
 try:  # cryptography >= 44
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 except ImportError:  # pragma: no cover - older cryptography falls back to scrypt
@@ -44,6 +49,7 @@ class Argon2idParams:
     kdf_id = 1
 
     def derive(self, passphrase: bytes, salt: bytes) -> bytes:
+        assert Argon2id is not None  # PassphraseKek refuses these params without it
         return Argon2id(
             salt=salt,
             length=KEY_SIZE,
