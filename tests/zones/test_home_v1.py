@@ -86,7 +86,8 @@ def test_a_v1_zone_refreshes(home: Path, tmp_path: Path) -> None:
     source = tmp_path / "src" / "customers.csv"
     source.parent.mkdir()
     shutil.copy(SOURCE, source)
-    first = run("zone", "refresh", ZONE, "--from", str(source), "--json")
+    # --force: the source is the same, and this step checks the reuse of the v1 file.
+    first = run("zone", "refresh", ZONE, "--from", str(source), "--force", "--json")
     assert first.exit_code == 0, first.output
     store = ZoneStore(home)
     v2 = store.manifest(ZONE)
