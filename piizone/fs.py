@@ -180,3 +180,13 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     """Hex sha256 of a file's content."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def overwrite_in_place(path: Path) -> None:
+    """Overwrite a file's bytes with random ones and sync, before it is unlinked: what a shred
+    of a key (or of a wrapped key in a manifest) leaves in the blocks it used."""
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.write(os.urandom(size))
+        f.flush()
+        os.fsync(f.fileno())

@@ -28,6 +28,11 @@ def current_user() -> str:
     return audit.current_actor()["user"]
 
 
+def may_open(manifest: ZoneManifest, user: str) -> bool:
+    """Whether `user` may read the zone's data: its owner or a grantee (root is not implied)."""
+    return user == manifest.owner or user in manifest.grants
+
+
 def is_operator() -> bool:
     return os.getuid() == OPERATOR_UID
 

@@ -9,11 +9,11 @@ the owner's (or root's), like every change to a zone.
 
 from __future__ import annotations
 
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from piizone.fs import overwrite_in_place
 from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
@@ -128,10 +128,6 @@ def retire_keys(store: ZoneStore | None = None) -> list[str]:
 
 def _shred_file(path: Path) -> None:
     """Overwrite a key file in place, sync, unlink, sync the directory."""
-    size = path.stat().st_size
-    with open(path, "r+b") as f:
-        f.write(os.urandom(size))
-        f.flush()
-        os.fsync(f.fileno())
+    overwrite_in_place(path)
     path.unlink()
     fsync_dir(path.parent)

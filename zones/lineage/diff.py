@@ -94,14 +94,10 @@ def _listing(versions: list[int]) -> str:
     return ", ".join(f"v{v}" for v in versions) or "none"
 
 
-def _may_read(manifest: ZoneManifest, user: str) -> bool:
-    return user == manifest.owner or user in manifest.grants
-
-
 def require_reader(manifest: ZoneManifest, store: ZoneStore, operation: str = "diff") -> None:
     """Owner, grantees or root; anyone else is recorded (access.denied) and refused."""
     user = access.current_user()
-    if access.is_operator() or _may_read(manifest, user):
+    if access.is_operator() or access.may_open(manifest, user):
         return
     audit.record(
         "access.denied",

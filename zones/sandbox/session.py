@@ -44,6 +44,7 @@ from typing import Any
 from piizone import units
 from piizone.fs import is_within
 from piizone.zones import access, audit
+from piizone.zones.access import may_open
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, piizone_home
 from piizone.zones.leakcheck.egress import EgressReport, check_work_dir, release_outputs
@@ -147,10 +148,6 @@ def parse_size(text: str) -> int:
         raise SandboxError(
             f"invalid size {text!r}", hint="use a number and a unit: 512M, 4G"
         ) from None
-
-
-def may_open(manifest: ZoneManifest, user: str) -> bool:
-    return user == manifest.owner or user in manifest.grants
 
 
 def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifest:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from piizone.fs import flocked
+from piizone.fs import flocked, overwrite_in_place
 from piizone.units import UnitError, parse_duration
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import (
@@ -264,11 +264,7 @@ class ZoneStore:
             link.unlink()
             fsync_dir(self.root)
         for manifest_path in sorted(aside.glob("v*/manifest.json")):
-            size = manifest_path.stat().st_size
-            with open(manifest_path, "r+b") as f:
-                f.write(os.urandom(size))  # overwrite in place before unlinking
-                f.flush()
-                os.fsync(f.fileno())
+            overwrite_in_place(manifest_path)
             if checkpoint is not None:
                 checkpoint("shred-overwritten")
             manifest_path.unlink()
