@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from piizone.cli.errors import handle_errors
+from piizone.cli.output import print_table
 from piizone.cli.sandbox import printable
 from piizone.zones.lineage.airlock import HeldOutput, approve, list_held, reject, show_held
 
@@ -60,13 +58,7 @@ def list_cmd(
     if not records:
         typer.echo("no airlock requests" + (f" of zone {zone}" if zone else ""))
         return
-    console = Console(width=None if sys.stdout.isatty() else 10_000, highlight=False)
-    table = Table(header_style="bold")
-    for column in LIST_COLUMNS:
-        table.add_column(column, no_wrap=True)
-    for record in records:
-        table.add_row(*(str(v) for v in _row(record).values()))
-    console.print(table, markup=False)
+    print_table(LIST_COLUMNS, (list(_row(record).values()) for record in records))
 
 
 @app.command("show")

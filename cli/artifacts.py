@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import table_console, write_output
+from piizone.cli.output import echo_csv, print_table, write_output
 from piizone.zones.lineage.artifacts import Artifact, get_artifact, list_artifacts
 
 app = typer.Typer(
@@ -36,16 +33,6 @@ class ExportFormat(StrEnum):
     openlineage = "openlineage"
 
 
-def _table(artifacts: list[Artifact]) -> None:
-    console = table_console()
-    table = Table(header_style="bold")
-    for column in LIST_COLUMNS:
-        table.add_column(column, no_wrap=True)
-    for a in artifacts:
-        table.add_row(*(str(getattr(a, c)) for c in LIST_COLUMNS))
-    console.print(table)
-
-
 @app.command("list")
 @handle_errors
 def list_cmd(
@@ -63,13 +50,9 @@ def list_cmd(
     if json_out or fmt is ListFormat.json:
         typer.echo(json.dumps([a.model_dump() for a in artifacts], indent=2))
     elif fmt is ListFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(LIST_COLUMNS)
-        writer.writerows([getattr(a, c) for c in LIST_COLUMNS] for a in artifacts)
-        typer.echo(buffer.getvalue(), nl=False)
+        echo_csv(LIST_COLUMNS, ([getattr(a, c) for c in LIST_COLUMNS] for a in artifacts))
     elif artifacts:
-        _table(artifacts)
+        print_table(LIST_COLUMNS, ([getattr(a, c) for c in LIST_COLUMNS] for a in artifacts))
     else:
         typer.echo("no artifacts" + (f" of zone {zone}" if zone else ""))
 

@@ -3,10 +3,14 @@ device: see scrubbers/output_files.py)."""
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.table import Table
 
 from piizone.scrubbers.output_files import write_output_bytes
 
@@ -28,3 +32,23 @@ def table_console() -> Console:
     """A console for listings: the terminal's width on a terminal; when stdout is a pipe or a
     file, never cut (rich would otherwise assume 80 columns and truncate ids and times)."""
     return Console() if sys.stdout.isatty() else Console(width=PIPE_WIDTH)
+
+
+def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A listing as a table on stdout: one unwrapped row per item, never cut (table_console);
+    values are shown as they are (no rich markup: ids and names come from data)."""
+    table = Table(header_style="bold")
+    for column in columns:
+        table.add_column(column, no_wrap=True)
+    for row in rows:
+        table.add_row(*(str(value) for value in row))
+    table_console().print(table, markup=False, highlight=False)
+
+
+def echo_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
+    """A listing as CSV on stdout, header first."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(columns)
+    writer.writerows(rows)
+    sys.stdout.write(buffer.getvalue())

@@ -5,8 +5,6 @@ Registered on the `zone` group of cli/zone.py; kept apart so each module stays s
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from enum import StrEnum
 from pathlib import Path
@@ -17,7 +15,7 @@ from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import table_console, write_output
+from piizone.cli.output import echo_csv, print_table, table_console, write_output
 from piizone.cli.zone import app, keys_app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
 from piizone.zones.retention import extend_zone, list_versions, retire_keys
@@ -130,21 +128,16 @@ def versions(
         typer.echo(json.dumps([v.to_dict() for v in found], indent=2))
         return
     if fmt is ListFormat.csv:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(VERSION_COLUMNS)
-        writer.writerows([getattr(v, c) for c in VERSION_COLUMNS] for v in found)
-        typer.echo(buffer.getvalue(), nl=False)
+        echo_csv(VERSION_COLUMNS, ([getattr(v, c) for c in VERSION_COLUMNS] for v in found))
         return
-    console = table_console()
-    table = Table(header_style="bold")
-    for column in VERSION_COLUMNS:
-        table.add_column(column, no_wrap=True)
-    for v in found:
-        cells = [f"v{v.version}", "*" if v.current else "", v.created, v.created_by]
-        cells += ["" if v.parent is None else f"v{v.parent}", str(v.files), str(v.rows)]
-        table.add_row(*cells, str(v.bytes))
-    console.print(table)
+    print_table(
+        VERSION_COLUMNS,
+        (
+            [f"v{v.version}", "*" if v.current else "", v.created, v.created_by]
+            + ["" if v.parent is None else f"v{v.parent}", v.files, v.rows, v.bytes]
+            for v in found
+        ),
+    )
 
 
 @app.command("extend")
