@@ -18,7 +18,7 @@ from piizone.cli.errors import handle_errors
 from piizone.cli.output import echo_csv, print_table, table_console, write_output
 from piizone.cli.zone import app, keys_app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
-from piizone.zones.retention import extend_zone, list_versions, retire_keys
+from piizone.zones.retention import extend_zone, list_versions, prune_versions, retire_keys
 
 
 class DiffFormat(StrEnum):
@@ -138,6 +138,41 @@ def versions(
             for v in found
         ),
     )
+
+
+@app.command("prune")
+@handle_errors
+def prune(
+    name: str = typer.Argument(..., metavar="NAME"),
+    keep: int = typer.Option(
+        ..., "--keep", min=1, metavar="N", help="How many newest versions stay (at least 1)."
+    ),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
+    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Crypto-shred all but the N newest versions of a zone (the current one always stays).
+
+    Owner or root; refused under legal hold; audited. Lineage and artifact records that name a
+    pruned version stay, but its data is gone for good.
+
+    Example:
+
+        piizone zone prune churn --keep 3 --yes
+    """
+    confirm_or_abort(
+        f"crypto-shred every version of zone {name} but the {keep} newest",
+        yes,
+        action="zone.prune",
+        zone=name,
+    )
+    pruned = prune_versions(name, keep)
+    if json_out:
+        typer.echo(json.dumps({"zone": name, "pruned": pruned}))
+    elif pruned:
+        listed = ", ".join(f"v{v}" for v in pruned)
+        typer.echo(f"zone {name}: crypto-shredded {len(pruned)} version(s): {listed}")
+    else:
+        typer.echo(f"zone {name}: nothing to prune (at most {keep} version(s) on disk)")
 
 
 @app.command("extend")

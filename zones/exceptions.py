@@ -15,6 +15,12 @@ class AccessDenied(ZoneError):
     exit_code = 1
 
 
+class ZoneDenied(ZoneError):
+    """The operation is not allowed on this zone (legal hold): exit 1, audited as denied."""
+
+    exit_code = 1
+
+
 class Cancelled(ZoneError):
     """The user declined a confirmation: exit 1 (a refusal, not a usage error)."""
 

@@ -103,6 +103,8 @@ def recover(home: Path) -> list[str]:
             line = _recover_rotate(home, intent)
         elif intent.get("action") == "zone.destroy":
             line = _recover_destroy(home, intent)
+        elif intent.get("action") == "zone.prune":
+            line = _recover_prune(home, intent)
         else:
             line = None
         if line:
@@ -175,6 +177,41 @@ def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
         return None  # its process is still at work
     done = "left as it was" if untouched else "shred completed"
     return f"zone {name!r}: destroy interrupted before its audit record; {done}"
+
+
+def _recover_prune(home: Path, intent: dict[str, Any]) -> str | None:
+    """A prune killed mid-shred is completed (its versions were renamed aside, or are about
+    to be shredded again by `finish_shred`); its record says which versions are gone."""
+    from piizone.zones.storage.store import ZoneBusy, ZoneStore
+
+    store = ZoneStore(home)
+    name = intent["zone"]
+    try:
+        with store.lock(name):
+            if _recorded(home, intent["id"]):
+                finish(home, intent["id"])
+                return None
+            store.finish_shred(name, intent["id"])
+            left = set(store.versions(name)) if store.exists(name) else set()
+            gone = [v for v in intent.get("versions", []) if v not in left]
+            audit.record(
+                "zone.prune",
+                zone=name,
+                outcome="success" if gone else "failure",
+                details={
+                    "pruned": gone,
+                    "method": "crypto-shred",
+                    "recovered": "completed" if gone else "rolled back",
+                    "intent": intent["id"],
+                },
+                home=home,
+            )
+            finish(home, intent["id"])
+    except ZoneBusy:
+        return None  # its process is still at work
+    return (
+        f"zone {name!r}: prune interrupted before its audit record; {len(gone)} version(s) shredded"
+    )
 
 
 def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:

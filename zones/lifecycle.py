@@ -21,7 +21,7 @@ from piizone.zones.config import (
     require_initialized,
     save_config,
 )
-from piizone.zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneDenied, ZoneError
 from piizone.zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from piizone.zones.storage.crypto import CryptoError, iter_decrypt
 from piizone.zones.storage.keys import (
@@ -33,12 +33,6 @@ from piizone.zones.storage.manifest import FileEntry, ZoneManifest
 from piizone.zones.storage.signing import ensure_bundle_signing_key, signing_key_path
 from piizone.zones.storage.store import ZONE_NAME, ZoneStore, is_expired, utc_now, zone_size
 from piizone.zones.storage.zone_keys import finish_rotation, unwrap_zone_key
-
-
-class ZoneDenied(ZoneError):
-    """The operation is not allowed on this zone (legal hold): exit 1, audited as denied."""
-
-    exit_code = 1
 
 
 @dataclass

@@ -1,8 +1,9 @@
-"""How long zones, their versions and old keys live: list the versions, extend the time to
-live, retire the key-encryption keys a rotation left behind.
+"""How long zones, their versions and old keys live: list the versions, prune the old ones,
+extend the time to live, retire the key-encryption keys a rotation left behind.
 
 `zone versions` shows every version still on disk (older ones stay until pruned, so a model can
-be traced to the data it was trained on); `zone extend` moves the expiry of a zone whose work is
+be traced to the data it was trained on) and `zone prune` crypto-shreds all but the newest
+ones; `zone extend` moves the expiry of a zone whose work is
 not done. Both work on the manifests only (nothing is decrypted) and are audited; extending is
 the owner's (or root's), like every change to a zone.
 """
@@ -16,7 +17,7 @@ from typing import Any
 from piizone.fs import overwrite_in_place
 from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
-from piizone.zones.exceptions import ZoneError
+from piizone.zones.exceptions import ZoneDenied, ZoneError
 from piizone.zones.home import fsync_dir
 from piizone.zones.storage.keys.keyfile import keyfile_keks
 from piizone.zones.storage.manifest import ZoneManifest
@@ -71,6 +72,42 @@ def list_versions(name: str, store: ZoneStore | None = None) -> list[VersionInfo
     details = {"versions": len(found), "listing": "versions"}
     audit.record("zone.show", zone=name, details=details, home=store.home)
     return found
+
+
+def prune_versions(name: str, keep: int, store: ZoneStore | None = None) -> list[int]:
+    """Crypto-shred every version of zone `name` but the `keep` newest (the current one is
+    always kept); returns the versions shredded, oldest first. Owner or root only, refused
+    under legal hold; audited as zone.prune. The shred and its record are one recoverable
+    step, as for destroy (a journal intent; zones.journal finishes an interrupted one)."""
+    if keep < 1:
+        raise ZoneError("--keep must be at least 1", hint="the current version is always kept")
+    store = store or ZoneStore()
+    audit.open_audit_log(store.home).check_writable()
+    with audit.audited("zone.prune", zone=name, home=store.home) as details, store.lock(name):
+        manifest = store.manifest(name)
+        access.require_owner(manifest, "prune", store.home)
+        versions = store.versions(name)
+        kept = set(versions[-keep:]) | {manifest.version}
+        doomed = [v for v in versions if v not in kept]
+        details.update(keep=keep, kept=sorted(kept), pruned=doomed)
+        if not doomed:
+            return []
+        if manifest.legal_hold:
+            details.outcome = "denied"
+            raise ZoneDenied(
+                f"zone {name!r} is under legal hold",
+                hint=f"lift it first: piizone zone hold {name} --off",
+            )
+        intent = journal.begin(
+            store.home, "zone.prune", zone=name, zone_id=manifest.id, versions=doomed
+        )
+        store.shred_versions(name, doomed, intent, checkpoint=journal.crash_point)
+        journal.crash_point("prune-before-record")
+        details.update(method="crypto-shred", intent=intent)
+        audit.record("zone.prune", zone=name, details=dict(details), home=store.home)
+        details.recorded()
+        journal.finish(store.home, intent)
+    return doomed
 
 
 def extend_zone(name: str, ttl: str, store: ZoneStore | None = None) -> str:

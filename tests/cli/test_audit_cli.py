@@ -275,6 +275,7 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "zone diff": (["customers", "--from", "v1", "--to", "v1"], "zone.diff", "customers"),
     "zone versions": (["customers"], "zone.show", "customers"),
     "zone extend": (["customers", "--ttl", "300d"], "zone.extend", "customers"),
+    "zone prune": (["customers", "--keep", "1", "--yes"], "zone.prune", "customers"),
     "artifacts export": (["--format", "openlineage"], "artifacts.export", None),
     # A session leaves its start, the check of its outputs and its end (actions joined by "|").
     "sandbox run": (

@@ -56,6 +56,7 @@ ACTIVITY_IDS: dict[str, int] = {
     "zone.revoke": UPDATE,
     "key.rotate": UPDATE,
     "zone.destroy": DELETE,
+    "zone.prune": DELETE,
     "zone.gc": DELETE,
     "key.retire": DELETE,
     "redact.run": OTHER,

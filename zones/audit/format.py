@@ -79,6 +79,7 @@ ACTIONS: frozenset[str] = frozenset(
         "airlock.reject",
         "zone.status",
         "zone.hook",
+        "zone.prune",
     }
 )
 OUTCOMES: tuple[str, ...] = ("success", "failure", "denied")

@@ -227,6 +227,27 @@ class ZoneStore:
         self._shred_aside(name, aside, checkpoint)
         return len(versions)
 
+    def shred_versions(
+        self,
+        name: str,
+        versions: list[int],
+        tag: str,
+        checkpoint: Callable[[str], None] | None = None,
+    ) -> int:
+        """Crypto-shred some versions of NAME (`zone prune`; never the current one, which the
+        caller keeps): each is renamed aside into `.shredding/NAME.TAG`, then shredded as
+        `shred` does, so a kill leaves a directory `finish_shred`/`finish_shreds` completes."""
+        aside = self._shredding_path(name, tag)
+        aside.mkdir(mode=0o700, exist_ok=True)
+        for version in versions:
+            source = self.version_dir(name, version)
+            if source.is_dir():
+                os.rename(source, aside / source.name)
+        fsync_dir(aside)
+        fsync_dir(self.versions_dir(name))
+        self._shred_aside(name, aside, checkpoint)
+        return len(versions)
+
     def finish_shred(self, name: str, tag: str) -> bool:
         """Complete a shred interrupted after its rename aside; False if there is none."""
         aside = self.root / SHREDDING_DIR / f"{validate_zone_name(name)}.{tag}"
