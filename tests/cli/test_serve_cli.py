@@ -25,7 +25,6 @@ from piizone.cli.main import app
 from piizone.zones import audit
 from piizone.zones.config import load_config, save_config
 from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.serving.bundle import export_bundle
 from piizone.zones.serving.service import clear_text_warning
 from piizone.zones.storage.store import ZoneStore
@@ -37,19 +36,20 @@ POLICY = "version: 1\nname: cli\nentities:\n  PERSON: {operator: pseudonymize}\n
 
 
 @pytest.fixture(scope="module")
-def made(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("serve-cli")
-    home, src = base / "home", base / "src"
-    src.mkdir()
-    (src / "a.txt").write_text("Customer: this is Michelle Hall from Denver.\n")
-    (base / "cli.yaml").write_text(POLICY)
+def made(make_zone) -> dict[str, Path]:
+    zone = make_zone(
+        "z", {"a.txt": "Customer: this is Michelle Hall from Denver.\n"}, policy=POLICY
+    )
+    base = zone.base
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PIIZONE_HOME", str(home))
-        init_home(home)
-        request = ZoneRequest("z", [str(src)], policy_path=str(base / "cli.yaml"))
-        create_zone(request, ZoneStore(home))
-        export_bundle("z", base / "bundle", ZoneStore(home))
-    return {"home": home, "bundle": base / "bundle", "policy": base / "cli.yaml", "base": base}
+        mp.setenv("PIIZONE_HOME", str(zone.home))
+        export_bundle("z", base / "bundle", zone.store)
+    return {
+        "home": zone.home,
+        "bundle": base / "bundle",
+        "policy": base / "policy.yaml",
+        "base": base,
+    }
 
 
 @pytest.fixture

@@ -25,23 +25,14 @@ import pyarrow.parquet as pq
 import pytest
 
 from piizone.zones.leakcheck import egress, streams
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone
-from piizone.zones.storage.store import ZoneStore
 
 NAME, SSN, DIGITS = "Maria Gonzalez", "219-09-9999", "219099999"
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("channels")
-    (base / "src").mkdir()
-    (base / "src" / "a.csv").write_text(f"name,ssn,note\n{NAME},{SSN},likes tea\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="ch", sources=[str(base / "src")]), store)
-    manifest = store.manifest("ch")
-    return store, manifest, unwrap_zone_key(store, manifest)
+def zone(make_zone):
+    made = make_zone("ch", {"a.csv": f"name,ssn,note\n{NAME},{SSN},likes tea\n"})
+    return made.store, made.manifest, made.dek()
 
 
 def _release(zone, files: dict[str, bytes], tmp_path: Path, **kw):

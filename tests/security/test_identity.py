@@ -20,7 +20,6 @@ import pytest
 
 from piizone.zones import access, audit, lifecycle
 from piizone.zones.exceptions import AccessDenied
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import ZoneStore
 from tests.conftest import REPO
@@ -32,15 +31,11 @@ pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="switching uid needs r
 
 
 @pytest.fixture
-def shared_home(tmp_path: Path) -> Path:
+def shared_home(make_zone) -> Path:
     """A home with zone `anaz` created (and so owned) by root."""
-    (tmp_path / "src").mkdir()
-    (tmp_path / "src" / "a.txt").write_text("plain text\n")
-    home = tmp_path / "home"
-    lifecycle.init_home(home)
-    create_zone(ZoneRequest(name=ZONE, sources=[str(tmp_path / "src")]), ZoneStore(home))
-    assert ZoneStore(home).manifest(ZONE).owner == "root"
-    return home
+    made = make_zone(ZONE)
+    assert made.manifest.owner == "root"
+    return made.home
 
 
 # Real uid := nobody, then the CLI as `python -m piizone.cli.main` would run it.

@@ -20,24 +20,15 @@ from pathlib import Path
 import pytest
 
 from piizone.zones import audit
-from piizone.zones.lifecycle import init_home
-from piizone.zones.provision.build import ZoneRequest, create_zone
-from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import _processes_with, _wait_started, require_isolation
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
-def izone(tmp_path_factory):
+def izone(make_zone):
     require_isolation()
-    base = tmp_path_factory.mktemp("interrupt")
-    (base / "src").mkdir()
-    (base / "src" / "t.txt").write_text("hello from the zone\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="iz", sources=[str(base / "src")]), store)
-    return store
+    return make_zone("iz", {"t.txt": "hello from the zone\n"}).store
 
 
 def _session_end(store) -> dict:

@@ -17,10 +17,7 @@ import pytest
 
 from piizone.zones import audit
 from piizone.zones.leakcheck import egress, output_tree
-from piizone.zones.lifecycle import init_home, unwrap_zone_key
-from piizone.zones.provision.build import ZoneRequest, create_zone
 from piizone.zones.sandbox import session as sandbox
-from piizone.zones.storage.store import ZoneStore
 from tests.zones.test_sandbox import require_isolation
 
 DEPTH = 1200
@@ -40,20 +37,10 @@ def _deep_trees_removed(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def zone(tmp_path_factory):
-    base = tmp_path_factory.mktemp("limits-zone")
-    yield from _zone(base)
-    _rm_deep(base)
-
-
-def _zone(base: Path):
-    (base / "src").mkdir()
-    (base / "src" / "t.txt").write_text("redacted training text\n")
-    init_home(base / "home")
-    store = ZoneStore(base / "home")
-    create_zone(ZoneRequest(name="lz", sources=[str(base / "src")]), store)
-    manifest = store.manifest("lz")
-    yield store, manifest, unwrap_zone_key(store, manifest)
+def zone(make_zone):
+    made = make_zone("lz", {"t.txt": "redacted training text\n"})
+    yield made.store, made.manifest, made.dek()
+    _rm_deep(made.base)
 
 
 def _nest(root: Path, depth: int) -> Path:
