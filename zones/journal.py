@@ -24,15 +24,20 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from piizone.fs import flocked
 from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import ensure_private_dir, fsync_dir, keys_dir, write_private_file
 from piizone.zones.storage.zone_keys import finish_rotation
+
+if TYPE_CHECKING:
+    from piizone.zones.storage.store import ZoneStore
+
+INTERRUPTED = "interrupted before its audit record"
 
 JOURNAL_DIR = "journal"
 ROTATE_LOCK = ".rotate.lock"
@@ -112,38 +117,16 @@ def recover(home: Path) -> list[str]:
     return done
 
 
-def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
-    from piizone.zones.storage.store import ZoneBusy, ZoneStore
-
-    store = ZoneStore(home)
-    name, version = intent["zone"], intent["version"]
-    try:
-        with store.lock(name):
-            if _recorded(home, intent["id"]):
-                finish(home, intent["id"])
-                return None
-            store.unpublish(name, version, intent.get("previous"))
-            audit.record(
-                intent["action"],
-                zone=name,
-                outcome="failure",
-                details={
-                    "version": version,
-                    "error": "interrupted",
-                    "recovered": "rolled back",
-                    "intent": intent["id"],
-                },
-                home=home,
-            )
-            finish(home, intent["id"])
-    except ZoneBusy:
-        return None  # its process is still at work
-    return f"zone {name!r} v{version}: interrupted before its audit record; rolled back"
+# What a zone intent's recovery did: the record's outcome and details, and a line for the user.
+Settled = tuple[str, dict[str, Any], str]
 
 
-def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
-    """A destroy killed mid-shred is completed; one killed before its rename aside never
-    touched the zone (recorded as interrupted). Either way it gets its record."""
+def _settle_zone_intent(
+    home: Path, intent: dict[str, Any], settle: Callable[[ZoneStore, str], Settled]
+) -> str | None:
+    """The frame every zone intent's recovery shares: under the zone's lock, unless the record
+    was written before the process died, `settle` finishes or undoes the change; its outcome is
+    recorded under the intent's action (with the intent's id) and the intent forgotten."""
     from piizone.zones.storage.store import ZoneBusy, ZoneStore
 
     store = ZoneStore(home)
@@ -153,20 +136,9 @@ def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
             if _recorded(home, intent["id"]):
                 finish(home, intent["id"])
                 return None
-            store.finish_shred(name, intent["id"])
-            untouched = store.exists(name) and store.manifest(name).id == intent["zone_id"]
-            details: dict[str, Any]
-            if untouched:
-                outcome, details = "failure", {"error": "interrupted", "recovered": "rolled back"}
-            else:
-                outcome = "success"
-                details = {
-                    "versions": intent.get("versions"),
-                    "method": "crypto-shred",
-                    "recovered": "completed",
-                }
+            outcome, details, line = settle(store, name)
             audit.record(
-                "zone.destroy",
+                intent["action"],
                 zone=name,
                 outcome=outcome,
                 details={**details, "intent": intent["id"]},
@@ -175,43 +147,57 @@ def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
             finish(home, intent["id"])
     except ZoneBusy:
         return None  # its process is still at work
-    done = "left as it was" if untouched else "shred completed"
-    return f"zone {name!r}: destroy interrupted before its audit record; {done}"
+    return line
+
+
+def _recover_publish(home: Path, intent: dict[str, Any]) -> str | None:
+    """A create or refresh killed between publishing and its record is rolled back."""
+    version = intent["version"]
+
+    def settle(store: ZoneStore, name: str) -> Settled:
+        store.unpublish(name, version, intent.get("previous"))
+        details = {"version": version, "error": "interrupted", "recovered": "rolled back"}
+        return "failure", details, f"zone {name!r} v{version}: {INTERRUPTED}; rolled back"
+
+    return _settle_zone_intent(home, intent, settle)
+
+
+def _recover_destroy(home: Path, intent: dict[str, Any]) -> str | None:
+    """A destroy killed mid-shred is completed; one killed before its rename aside never
+    touched the zone (recorded as interrupted). Either way it gets its record."""
+
+    def settle(store: ZoneStore, name: str) -> Settled:
+        store.finish_shred(name, intent["id"])
+        if store.exists(name) and store.manifest(name).id == intent["zone_id"]:
+            undone = {"error": "interrupted", "recovered": "rolled back"}
+            return "failure", undone, f"zone {name!r}: destroy {INTERRUPTED}; left as it was"
+        details: dict[str, Any] = {
+            "versions": intent.get("versions"),
+            "method": "crypto-shred",
+            "recovered": "completed",
+        }
+        return "success", details, f"zone {name!r}: destroy {INTERRUPTED}; shred completed"
+
+    return _settle_zone_intent(home, intent, settle)
 
 
 def _recover_prune(home: Path, intent: dict[str, Any]) -> str | None:
     """A prune killed mid-shred is completed (its versions were renamed aside, or are about
     to be shredded again by `finish_shred`); its record says which versions are gone."""
-    from piizone.zones.storage.store import ZoneBusy, ZoneStore
 
-    store = ZoneStore(home)
-    name = intent["zone"]
-    try:
-        with store.lock(name):
-            if _recorded(home, intent["id"]):
-                finish(home, intent["id"])
-                return None
-            store.finish_shred(name, intent["id"])
-            left = set(store.versions(name)) if store.exists(name) else set()
-            gone = [v for v in intent.get("versions", []) if v not in left]
-            audit.record(
-                "zone.prune",
-                zone=name,
-                outcome="success" if gone else "failure",
-                details={
-                    "pruned": gone,
-                    "method": "crypto-shred",
-                    "recovered": "completed" if gone else "rolled back",
-                    "intent": intent["id"],
-                },
-                home=home,
-            )
-            finish(home, intent["id"])
-    except ZoneBusy:
-        return None  # its process is still at work
-    return (
-        f"zone {name!r}: prune interrupted before its audit record; {len(gone)} version(s) shredded"
-    )
+    def settle(store: ZoneStore, name: str) -> Settled:
+        store.finish_shred(name, intent["id"])
+        left = set(store.versions(name)) if store.exists(name) else set()
+        gone = [v for v in intent.get("versions", []) if v not in left]
+        details = {
+            "pruned": gone,
+            "method": "crypto-shred",
+            "recovered": "completed" if gone else "rolled back",
+        }
+        line = f"zone {name!r}: prune {INTERRUPTED}; {len(gone)} version(s) shredded"
+        return ("success" if gone else "failure"), details, line
+
+    return _settle_zone_intent(home, intent, settle)
 
 
 def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:
@@ -234,7 +220,7 @@ def _recover_rotate(home: Path, intent: dict[str, Any]) -> str | None:
             home=home,
         )
         finish(home, intent["id"])
-    return f"keys rotate to {intent['provider']}: interrupted before its audit record; completed"
+    return f"keys rotate to {intent['provider']}: {INTERRUPTED}; completed"
 
 
 def recover_or_warn(home: Path) -> list[str]:
