@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from piizone.scrubbers.recognizers.declared_pattern import DeclaredPatternRecognizer
 
 
-class AccountNumberRecognizer(PatternRecognizer):
+class AccountNumberRecognizer(DeclaredPatternRecognizer):
     """A 6-17 character number (optionally with a short letter prefix) near an account word.
 
     Alone, "48213377" could be an amount or an order total; the base score stays under the
@@ -33,12 +35,3 @@ class AccountNumberRecognizer(PatternRecognizer):
         "reference",
         "contract",
     ]
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name="AccountNumberRecognizer",
-        )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
+
+from piizone.scrubbers.recognizers.declared_pattern import DeclaredPatternRecognizer
 
 _MONTH = (
     r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
@@ -28,7 +30,7 @@ YEAR_WORDS = (
 )
 
 
-class DateOfBirthRecognizer(PatternRecognizer):
+class DateOfBirthRecognizer(DeclaredPatternRecognizer):
     """Dates score low on their own; a birth context word lifts them over the threshold.
 
     Presidio's DATE_TIME fires on every date ("shipped March 3rd"); redacting those destroys useful
@@ -55,12 +57,3 @@ class DateOfBirthRecognizer(PatternRecognizer):
     # Presidio compares context against spaCy lemmas, and the lemma of "born" is "bear".
     # Matching is by substring, so short words such as "age" would fire inside "message".
     CONTEXT = ["born", "bear", "birth", "birthday", "dob", "d.o.b", "birthdate"]
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name="DateOfBirthRecognizer",
-        )

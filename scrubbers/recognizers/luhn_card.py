@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 from stdnum import luhn
+
+from piizone.scrubbers.recognizers.declared_pattern import DeclaredPatternRecognizer
 
 # Issuer identification number prefixes (major networks). A prefix match plus Luhn leaves about
 # 1 in 10 random digit runs of the right length that also start like a card.
@@ -25,7 +27,7 @@ _IIN = re.compile(
 _MAESTRO = re.compile(r"^(?:5[06-9]|6\d)")
 
 
-class LuhnCardRecognizer(PatternRecognizer):
+class LuhnCardRecognizer(DeclaredPatternRecognizer):
     """A 13-19 digit number with an issuer prefix and a valid Luhn checksum."""
 
     ENTITY = "CREDIT_CARD"
@@ -33,15 +35,6 @@ class LuhnCardRecognizer(PatternRecognizer):
         Pattern("card_13_19_digits", r"(?<![\d-])\d(?:[ -]?\d){11,18}(?![\d-])", 0.6),
     ]
     CONTEXT = ["card", "credit", "debit", "visa", "mastercard", "amex", "jcb", "unionpay"]
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name="LuhnCardRecognizer",
-        )
 
     def validate_result(self, pattern_text: str) -> bool:
         digits = re.sub(r"[ -]", "", pattern_text)

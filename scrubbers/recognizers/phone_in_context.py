@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 
-from presidio_analyzer import Pattern, PatternRecognizer, RecognizerResult
+from presidio_analyzer import Pattern, RecognizerResult
+
+from piizone.scrubbers.recognizers.declared_pattern import DeclaredPatternRecognizer
 
 
-class PhoneInContextRecognizer(PatternRecognizer):
+class PhoneInContextRecognizer(DeclaredPatternRecognizer):
     """Digit groups shaped like a phone number (7-15 digits), confirmed by context only."""
 
     ENTITY = "PHONE_NUMBER"
@@ -37,14 +39,6 @@ class PhoneInContextRecognizer(PatternRecognizer):
     )
     CUE_CHARS = 40
     SCORE_WITH_CUE = 0.6
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            supported_language=supported_language,
-            name="PhoneInContextRecognizer",
-        )
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):
         results: list[RecognizerResult] = super().analyze(

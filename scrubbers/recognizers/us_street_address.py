@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 
 from faker.providers.address.en_US import Provider as _UsAddress
-from presidio_analyzer import Pattern, PatternRecognizer
+from presidio_analyzer import Pattern
 from spacy.lang.en.stop_words import STOP_WORDS
+
+from piizone.scrubbers.recognizers.declared_pattern import DeclaredPatternRecognizer
 
 # The USPS street-suffix list (Publication 28, appendix C) as Faker ships it, plus common
 # abbreviations. A closed suffix list is what keeps "12 apples and 3 pears" from matching.
@@ -78,7 +80,7 @@ _AMBIGUOUS_SUFFIXES = frozenset({"pt", "via", "sq", "well", "wells", "ct", "run"
 _ABBREVIATION = re.compile(r"^(?:[A-Z]|[A-Z][a-z]|\d+)\.$")
 
 
-class StreetAddressRecognizer(PatternRecognizer):
+class StreetAddressRecognizer(DeclaredPatternRecognizer):
     """A house number, an optional direction, a street name and a USPS suffix (and the rest)."""
 
     ENTITY = "STREET_ADDRESS"
@@ -104,15 +106,6 @@ class StreetAddressRecognizer(PatternRecognizer):
         "residence",
         "moved",
     ]
-
-    def __init__(self, supported_language: str = "en"):
-        super().__init__(
-            supported_entity=self.ENTITY,
-            patterns=self.PATTERNS,
-            context=self.CONTEXT,
-            supported_language=supported_language,
-            name="StreetAddressRecognizer",
-        )
 
     def invalidate_result(self, pattern_text: str) -> bool:
         street = _STREET_PART.match(pattern_text)
