@@ -37,6 +37,13 @@ WORK = typer.Option(
     "--work",
     help="Share DIR read-only at /zone/work and start there (refused if a scan flags a file).",
 )
+VERSION = typer.Option(
+    None,
+    "--version",
+    min=1,
+    metavar="N",
+    help="Open version N (still on disk: `zone versions`) instead of the current one.",
+)
 CODE = typer.Option(
     None,
     "--code",
@@ -133,6 +140,7 @@ def run(
     allow_binary: bool = ALLOW_BINARY,
     work: Path | None = WORK,
     code: Path | None = CODE,
+    version: int | None = VERSION,
     json_out: bool = typer.Option(
         False, "--json", help="Print the session's result as JSON on stderr (artifact ids too)."
     ),
@@ -157,6 +165,8 @@ def run(
         piizone sandbox run churn --code ./src --out models -- python /zone/code/train.py
 
         piizone sandbox run churn --publish 8888 -- jupyter lab --port 8888 --no-browser
+
+        piizone sandbox run churn --version 2 --out rerun -- python train.py
     """
     if publish is not None:
         err.print(f"publishing http://127.0.0.1:{publish}/ (host) -> 127.0.0.1:{publish} (sandbox)")
@@ -171,6 +181,7 @@ def run(
         allow_binary=allow_binary,
         work=work,
         code=code,
+        version=version,
     )
     if json_out:
         _render_json(result)
@@ -207,6 +218,7 @@ def shell(
     allow_dotfiles: bool = ALLOW_DOTFILES,
     allow_binary: bool = ALLOW_BINARY,
     work: Path | None = WORK,
+    version: int | None = VERSION,
 ) -> None:
     """An interactive shell in the sandbox (same isolation as `run`, its own terminal).
 
@@ -229,6 +241,7 @@ def shell(
         allow_dotfiles=allow_dotfiles,
         allow_binary=allow_binary,
         work=work,
+        version=version,
     )
     _render(result)
     raise typer.Exit(result.exit_code)

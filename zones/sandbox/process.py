@@ -113,7 +113,7 @@ def run_sandboxed(
     interrupts.proc, interrupts.running = proc, True
     if interrupts.signal:  # arrived while starting up
         proc.terminate()
-    directory = store.current_dir(manifest.name)
+    directory = store.version_dir(manifest.name, manifest.version)
     feeder, fed = _start_feed(write_fd, directory, manifest, dek)
     pumps = []
     if piped:

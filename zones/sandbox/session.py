@@ -150,8 +150,12 @@ def parse_size(text: str) -> int:
         ) from None
 
 
-def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifest:
-    """The manifest, if `user` may open the zone now; audited `access.denied` otherwise."""
+def open_zone_for_session(
+    store: ZoneStore, name: str, user: str, version: int | None = None
+) -> ZoneManifest:
+    """The manifest of the zone's current version (or of `version`, still on disk), if `user`
+    may open the zone now; audited `access.denied` otherwise. Grants and expiry are the current
+    version's: a revoked user opens no older version either."""
     try:
         manifest = store.manifest(name)
         if not may_open(manifest, user):
@@ -160,6 +164,8 @@ def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifes
                 hint=f"ask its owner to run `piizone zone grant {name} {user}`",
             )
         open_check(manifest)
+        if version is not None and version != manifest.version:
+            manifest = _older_version(store, name, version)
     except ZoneError as e:
         audit.record(
             "access.denied",
@@ -172,6 +178,15 @@ def open_zone_for_session(store: ZoneStore, name: str, user: str) -> ZoneManifes
             raise
         raise SandboxDenied(str(e), hint=e.hint) from None
     return manifest
+
+
+def _older_version(store: ZoneStore, name: str, version: int) -> ZoneManifest:
+    if version not in store.versions(name):
+        raise SandboxError(
+            f"zone {name!r} has no version {version} on disk",
+            hint=f"see its versions with `piizone zone versions {name}`",
+        )
+    return store.manifest(name, version)
 
 
 def run_session(
@@ -188,14 +203,16 @@ def run_session(
     allow_binary: bool = False,
     work: Path | None = None,
     code: Path | None = None,
+    version: int | None = None,
 ) -> SessionResult:
-    """Run `cmd` in a sandbox on zone `name`; scan its outputs; release clean ones to `out_dir`
-    (itself when new or empty, else a new `out_dir/<session>/`: see egress.claim_release_dir),
-    each registered as an artifact; flagged ones wait in the airlock (lineage.airlock)."""
+    """Run `cmd` in a sandbox on zone `name` (its current version, or `version`); scan its
+    outputs; release clean ones to `out_dir` (itself when new or empty, else a new
+    `out_dir/<session>/`: see egress.claim_release_dir), each registered as an artifact;
+    flagged ones wait in the airlock (lineage.airlock)."""
     plan = _plan_session(
         name, cmd, out_dir=out_dir, gpu=gpu, memory=memory, home=home, tty=tty,
         publish=publish, allow_dotfiles=allow_dotfiles, allow_binary=allow_binary, work=work,
-        code=code,
+        code=code, version=version,
     )  # fmt: skip
     clean_stale_sessions(plan.home)
     session = secrets.token_hex(8)
@@ -268,6 +285,7 @@ def _plan_session(
     allow_binary: bool,
     work: Path | None,
     code: Path | None = None,
+    version: int | None = None,
 ) -> _Plan:
     """Every check that comes before the session starts (and before its audit record)."""
     if not cmd:
@@ -280,7 +298,7 @@ def _plan_session(
         check_release_dir(Path(out_dir), home)
     except EgressError as e:
         raise SandboxError(str(e), hint=e.hint) from None
-    manifest = open_zone_for_session(store, name, user)
+    manifest = open_zone_for_session(store, name, user, version)
     isolation = probe_isolation()
     memory_bytes = parse_size(memory) if memory else None
     publish = check_port(publish) if publish is not None else None
