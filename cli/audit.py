@@ -19,7 +19,8 @@ from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
 from piizone.zones.audit.verify import VerifyResult
 from piizone.zones.audit.zone_records import name_history, records_about
-from piizone.zones.lineage.artifacts import ropa_artifacts_section
+from piizone.zones.lineage.artifacts import list_artifacts
+from piizone.zones.storage.store import ZoneStore
 
 app = typer.Typer(
     help=(
@@ -246,19 +247,52 @@ def export(
     write_output(export_audit(fmt.value, zone=zone, since=since, until=until), output)
 
 
+class RopaFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
 @app.command("ropa")
 @handle_errors
 def ropa(
     name: str = typer.Argument(..., help="Zone name."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically)."),
+    fmt: RopaFormat = typer.Option(
+        RopaFormat.markdown,
+        "--format",
+        "-f",
+        help="markdown, html (one self-contained page) or json (the same facts as a dict).",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
-    """Write the record of processing (GDPR Art. 30 style, Markdown) for one zone.
+    """Write the record of processing (GDPR Art. 30 style) for one zone.
 
-    Purpose, owner, categories of data from the scan, sources, policy version, who accessed the
-    zone and when, retention and security measures. Producing it is audited.
+    Controller and DPO contact ([ropa] in config.toml), purpose, lawful basis, owner,
+    categories of personal data and of data subjects from the scan, sources, policy version,
+    recipients (the owner and the users granted access now), who acted on the zone and when
+    (this zone's audit records, matched by zone id: not those of an earlier zone of the same
+    name), retention, safeguards and the files that left the zone. Producing it is audited.
 
     Example:
 
         piizone audit ropa customers -o customers-ropa.md
+
+        piizone audit ropa customers --format html -o customers-ropa.html
+
+        piizone audit ropa customers --json | jq .recipients
     """
-    write_output(produce_ropa(name, appendix=ropa_artifacts_section(name)), output)
+    fmt = RopaFormat.json if json_out else fmt
+    zone_id = ZoneStore().manifest(name).id  # ZoneError for a missing or unsafe name
+    released = [
+        {
+            "id": a.id,
+            "zone_version": a.zone_version,
+            "verdict": a.verdict,
+            "created": a.created,
+            "bytes": a.bytes,
+        }
+        for a in list_artifacts(zone=name)
+        if a.zone_id == zone_id  # not the files of an earlier zone of the same name
+    ]
+    write_output(produce_ropa(name, fmt=fmt.value, released=released), output)

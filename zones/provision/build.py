@@ -71,6 +71,12 @@ class ZoneRequest:
     learn_known_values: bool = True
 
 
+# What a refresh keeps of the parent version's manifest as it is.
+INHERITED = frozenset(
+    {"id", "name", "purpose", "lawful_basis", "owner", "expires", "legal_hold", "grants", "key"}
+)
+
+
 def actor() -> dict[str, Any]:
     return {"user": access.current_user(), "uid": os.getuid(), "host": socket.gethostname()}
 
@@ -183,18 +189,7 @@ def refresh_zone(
             dek = load_kek_for(provider, config.kek.options(), store.home).unwrap(
                 wrapped, context=parent.id.encode()
             )
-            inherited = {
-                "id",
-                "name",
-                "purpose",
-                "lawful_basis",
-                "owner",
-                "expires",
-                "legal_hold",
-                "grants",
-                "key",
-            }
-            meta = parent.model_dump(mode="json", exclude_unset=True, include=inherited)
+            meta = parent.model_dump(mode="json", exclude_unset=True, include=INHERITED)
             meta.update(
                 version=parent.version + 1,
                 parent=parent.version,
