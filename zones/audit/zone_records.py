@@ -91,7 +91,7 @@ def records_about(
 ) -> Iterator[tuple[AuditRecord, str | None]]:
     """(record, zone id) in log order: the records naming the zone, without those of destroyed
     zones of its name unless `include_destroyed`."""
-    tagged = [(r, None) for r in history.unattached]
+    tagged: list[tuple[AuditRecord, str | None]] = [(r, None) for r in history.unattached]
     for life in history.lives:
         if include_destroyed or life.destroyed is None:
             tagged += [(r, life.id) for r in life.records]

@@ -72,9 +72,17 @@ class ZoneRequest:
 
 
 # What a refresh keeps of the parent version's manifest as it is.
-INHERITED = frozenset(
-    {"id", "name", "purpose", "lawful_basis", "owner", "expires", "legal_hold", "grants", "key"}
-)
+INHERITED = {
+    "id",
+    "name",
+    "purpose",
+    "lawful_basis",
+    "owner",
+    "expires",
+    "legal_hold",
+    "grants",
+    "key",
+}
 
 
 def actor() -> dict[str, Any]:
