@@ -116,7 +116,11 @@ def log_cmd(
         return
     listed = list(rows)
     if not listed:
-        typer.echo("no audit records match")
+        hidden = 0
+        if zone is not None and not include_destroyed:
+            hidden = sum(1 for _ in _log_records(zone, True, actor, action, since, until))
+        more = f"; {hidden} of destroyed zones named {zone}: add --include-destroyed"
+        typer.echo("no audit records match" + (more if hidden else ""))
         return
     print_table(columns, listed)
 

@@ -135,6 +135,10 @@ def test_records_without_zone_ids_are_split_by_create_and_destroy(piizone_home: 
     audit.record("zone.destroy", zone="old", details={"versions": 1})
     default = json.loads(invoke_ok("audit", "log", "--zone", "old", "--json").stdout)
     assert [r["action"] for r in default] == ["zone.show"]
+    hint = invoke_ok("audit", "log", "--zone", "old", "--action", "zone.open").stdout
+    assert hint == (
+        "no audit records match; 1 of destroyed zones named old: add --include-destroyed\n"
+    )
     every = json.loads(
         invoke_ok("audit", "log", "--zone", "old", "--include-destroyed", "--json").stdout
     )
