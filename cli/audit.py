@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import table_console, write_output
+from piizone.cli.output import echo_csv, print_table, write_output
 from piizone.zones.audit.checkpoints import load_public_key
 from piizone.zones.audit.export import export_audit
-from piizone.zones.audit.format import AuditError
+from piizone.zones.audit.format import AuditError, AuditRecord
 from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
 from piizone.zones.audit.verify import VerifyResult
-from piizone.zones.lineage.artifacts import ropa_artifacts_section
+from piizone.zones.audit.zone_records import name_history, records_about
+from piizone.zones.lineage.artifacts import list_artifacts
+from piizone.zones.storage.store import ZoneStore
 
 app = typer.Typer(
     help=(
@@ -42,73 +44,119 @@ SINCE_OPT = typer.Option(
 UNTIL_OPT = typer.Option(None, "--until", help="Up to this time (same forms as --since).")
 
 
+class LogFormat(StrEnum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+LOG_COLUMNS = ("seq", "time (UTC)", "user", "action", "zone", "outcome", "details")
+
+
 @app.command("log")
 @handle_errors
 def log_cmd(
-    zone: str | None = ZONE_OPT,
+    zone: str | None = typer.Option(
+        None,
+        "--zone",
+        "-z",
+        help="Only records about the zone of this name that exists now (by its id), and "
+        "attempts on the name that belong to no zone.",
+    ),
+    include_destroyed: bool = typer.Option(
+        False,
+        "--include-destroyed",
+        help="With --zone: also the records of destroyed zones of that name, each with its "
+        "zone id.",
+    ),
     actor: str | None = typer.Option(None, "--actor", "-u", help="Only this user name or uid."),
     action: str | None = typer.Option(
         None, "--action", "-a", help="Only this action; globs work: 'zone.*'."
     ),
     since: str | None = SINCE_OPT,
     until: str | None = UNTIL_OPT,
-    json_out: bool = typer.Option(False, "--json", help="Print a JSON array of records."),
+    fmt: LogFormat = typer.Option(
+        LogFormat.table, "--format", "-f", help="table, json (the stored records) or csv."
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
     """Show audit records, oldest first, filtered by zone, actor, action and time.
+
+    --zone matches by zone id: the records of an earlier, destroyed zone of the same name are
+    left out unless --include-destroyed is given (a zone's records run from its zone.create to
+    its zone.destroy). With --include-destroyed every record carries the id of its zone
+    ("zone id" column; `zone_id` in JSON; empty for records of no zone).
 
     Example:
 
         piizone audit log --zone customers --since 7d
 
         piizone audit log --action 'zone.*' --actor ada --json
+
+        piizone audit log --zone churn --include-destroyed --format csv > churn-audit.csv
     """
-    records = open_audit_log().read(zone=zone, actor=actor, action=action, since=since, until=until)
-    if json_out:
+    if include_destroyed and zone is None:
+        raise typer.BadParameter("--include-destroyed needs --zone", param_hint="--zone")
+    fmt = LogFormat.json if json_out else fmt
+    records = _log_records(zone, include_destroyed, actor, action, since, until)
+    with_id = include_destroyed
+    if fmt is LogFormat.json:
         # Streamed element by element: a long log never sits in memory twice.
         out = sys.stdout
         out.write("[")
-        for i, rec in enumerate(records):
-            out.write(("," if i else "") + "\n" + json.dumps(rec.stored(), sort_keys=True))
+        for i, (rec, zone_id) in enumerate(records):
+            obj = rec.stored() | ({"zone_id": zone_id} if with_id else {})
+            out.write(("," if i else "") + "\n" + json.dumps(obj, sort_keys=True))
         out.write("\n]\n")
         return
-    console = table_console()
-    # Details need room; on a narrow terminal they are left to --json rather than folded into
-    # a column a few characters wide.
-    show_details = console.width >= 110
-    table = Table(show_lines=False, header_style="bold")
-    for column, width in (
-        ("seq", 3),
-        ("time (UTC)", 19),
-        ("user", 4),
-        ("action", 13),
-        ("zone", 4),
-        ("outcome", 7),
-    ):
-        table.add_column(column, no_wrap=True, min_width=width)
-    # One line per record: the table is for scanning by eye; --json has every detail.
-    if show_details:
-        table.add_column("details", overflow="fold")
-    for rec in records:
-        details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec.details.items()))
-        if sys.stdout.isatty() and len(details) > 60:  # a pipe gets every detail
-            details = details[:59] + "…"
-        style = None if rec.outcome == "success" else "red"
-        table.add_row(
-            str(rec.seq),
-            rec.time[:19].replace("T", " "),
-            rec.actor.user,
-            rec.action,
-            rec.zone or "",
-            rec.outcome,
-            *([details] if show_details else []),
-            style=style,
-        )
-    if table.row_count:
-        console.print(table)
-        if not show_details:
-            console.print("details: widen the terminal or use --json", style="dim")
-    else:
-        typer.echo("no audit records match")
+    columns = (*LOG_COLUMNS[:5], *(["zone id"] if with_id else []), *LOG_COLUMNS[5:])
+    rows = (_log_row(rec, [zone_id or ""] if with_id else []) for rec, zone_id in records)
+    if fmt is LogFormat.csv:
+        echo_csv(columns, rows)
+        return
+    listed = list(rows)
+    if not listed:
+        hidden = 0
+        if zone is not None and not include_destroyed:
+            hidden = sum(1 for _ in _log_records(zone, True, actor, action, since, until))
+        more = f"; {hidden} of destroyed zones named {zone}: add --include-destroyed"
+        typer.echo("no audit records match" + (more if hidden else ""))
+        return
+    print_table(columns, listed)
+
+
+def _log_records(
+    zone: str | None,
+    include_destroyed: bool,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+) -> Iterator[tuple[AuditRecord, str | None]]:
+    log = open_audit_log()
+    matching = log.read(zone=zone, actor=actor, action=action, since=since, until=until)
+    if zone is None:
+        yield from ((rec, None) for rec in matching)
+        return
+    wanted = {rec.seq for rec in matching}
+    for rec, zone_id in records_about(name_history(zone), include_destroyed=include_destroyed):
+        if rec.seq in wanted:
+            yield rec, zone_id
+
+
+def _log_row(rec: AuditRecord, id_cell: list[str]) -> tuple[object, ...]:
+    """One record as a row: every detail (a pipe and CSV get them all; a terminal may cut)."""
+    details = " ".join(f"{k}={_short(v)}" for k, v in sorted(rec.details.items()))
+    return (
+        rec.seq,
+        rec.time[:19].replace("T", " "),
+        rec.actor.user,
+        rec.action,
+        rec.zone or "",
+        *id_cell,
+        rec.outcome,
+        details,
+    )
 
 
 def _short(value: object) -> str:
@@ -203,19 +251,52 @@ def export(
     write_output(export_audit(fmt.value, zone=zone, since=since, until=until), output)
 
 
+class RopaFormat(StrEnum):
+    markdown = "markdown"
+    html = "html"
+    json = "json"
+
+
 @app.command("ropa")
 @handle_errors
 def ropa(
     name: str = typer.Argument(..., help="Zone name."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write here (atomically)."),
+    fmt: RopaFormat = typer.Option(
+        RopaFormat.markdown,
+        "--format",
+        "-f",
+        help="markdown, html (one self-contained page) or json (the same facts as a dict).",
+    ),
+    json_out: bool = typer.Option(False, "--json", help="Same as --format json."),
 ) -> None:
-    """Write the record of processing (GDPR Art. 30 style, Markdown) for one zone.
+    """Write the record of processing (GDPR Art. 30 style) for one zone.
 
-    Purpose, owner, categories of data from the scan, sources, policy version, who accessed the
-    zone and when, retention and security measures. Producing it is audited.
+    Controller and DPO contact ([ropa] in config.toml), purpose, lawful basis, owner,
+    categories of personal data and of data subjects from the scan, sources, policy version,
+    recipients (the owner and the users granted access now), who acted on the zone and when
+    (this zone's audit records, matched by zone id: not those of an earlier zone of the same
+    name), retention, safeguards and the files that left the zone. Producing it is audited.
 
     Example:
 
         piizone audit ropa customers -o customers-ropa.md
+
+        piizone audit ropa customers --format html -o customers-ropa.html
+
+        piizone audit ropa customers --json | jq .recipients
     """
-    write_output(produce_ropa(name, appendix=ropa_artifacts_section(name)), output)
+    fmt = RopaFormat.json if json_out else fmt
+    zone_id = ZoneStore().manifest(name).id  # ZoneError for a missing or unsafe name
+    released = [
+        {
+            "id": a.id,
+            "zone_version": a.zone_version,
+            "verdict": a.verdict,
+            "created": a.created,
+            "bytes": a.bytes,
+        }
+        for a in list_artifacts(zone=name)
+        if a.zone_id == zone_id  # not the files of an earlier zone of the same name
+    ]
+    write_output(produce_ropa(name, fmt=fmt.value, released=released), output)

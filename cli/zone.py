@@ -17,6 +17,7 @@ from piizone.cli.errors import handle_errors, report_error
 from piizone.cli.output import table_console
 from piizone.cli.progress import stderr_console
 from piizone.zones import lifecycle
+from piizone.zones.storage.manifest import LawfulBasis
 
 app = typer.Typer(
     help=(
@@ -123,6 +124,9 @@ def create(
     ),
     policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy YAML."),
     purpose: str = typer.Option("", "--purpose", help="Why the zone exists (for the ROPA)."),
+    lawful_basis: LawfulBasis | None = typer.Option(
+        None, "--lawful-basis", help="GDPR Art. 6(1) basis of the processing (for the ROPA)."
+    ),
     ttl: str | None = typer.Option(None, "--ttl", help="Lifetime, e.g. 30d (config default)."),
     owner: str | None = typer.Option(None, "--owner", help="Owner (default: you)."),
     canaries: int = typer.Option(
@@ -154,6 +158,8 @@ def create(
 
         piizone zone create churn --from sample_data --canaries 20
 
+        piizone zone create churn --from sample_data --lawful-basis legitimate_interests
+
         piizone zone create calls --from transcripts/ --known-values crm/customers.csv
     """
     from piizone.zones.provision.build import (  # loads the NLP stack: not at import
@@ -171,6 +177,7 @@ def create(
         sources=sources,
         policy_path=str(policy) if policy else None,
         purpose=purpose,
+        lawful_basis=lawful_basis,
         ttl=ttl,
         owner=owner,
         canaries=canaries,

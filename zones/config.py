@@ -1,4 +1,5 @@
-"""$PIIZONE_HOME/config.toml: the key provider, zone defaults and the serve token.
+"""$PIIZONE_HOME/config.toml: the key provider, zone defaults, the serve token, the airlock and
+the RoPA's controller and DPO contact.
 
 The file as stored is the `PiizoneConfig` model: one sub-model per [section], with the format
 version in [piizone] config_version. A config newer than this code is refused; a missing section
@@ -70,7 +71,16 @@ class AirlockSection(_Section):
     min_count: StrictInt = Field(default=5, ge=1)
 
 
-OPTIONAL_SECTIONS = frozenset({"serve", "airlock"})
+class RopaSection(_Section):
+    """[ropa]: who answers for the processing, shown in every zone's record of processing
+    (`piizone audit ropa`). Free text: an organisation's name, an address or a mailbox."""
+
+    controller: str | None = None
+    controller_contact: str | None = None
+    dpo_contact: str | None = None
+
+
+OPTIONAL_SECTIONS = frozenset({"serve", "airlock", "ropa"})
 
 
 class PiizoneConfig(_Section):
@@ -79,6 +89,7 @@ class PiizoneConfig(_Section):
     zones: ZonesSection = Field(default_factory=ZonesSection)
     serve: ServeSection = Field(default_factory=ServeSection)
     airlock: AirlockSection = Field(default_factory=AirlockSection)
+    ropa: RopaSection = Field(default_factory=RopaSection)
 
 
 def config_path(home: Path | None = None) -> Path:

@@ -83,3 +83,17 @@ def test_a_newer_config_version_is_refused_with_a_hint(tmp_path: Path) -> None:
     with pytest.raises(ZoneError, match="unsupported config_version 2") as e:
         load_config(tmp_path)
     assert e.value.hint and "upgrade piizone" in e.value.hint
+
+
+def test_the_ropa_section_is_written_only_when_set(tmp_path: Path) -> None:
+    save_config(PiizoneConfig(), tmp_path)
+    assert "[ropa]" not in (tmp_path / "config.toml").read_text()
+    assert load_config(tmp_path).ropa.controller is None
+    config = PiizoneConfig()
+    config.ropa.controller = "Acme Ltd"
+    config.ropa.dpo_contact = "dpo@acme.example"
+    save_config(config, tmp_path)
+    text = (tmp_path / "config.toml").read_text()
+    assert '[ropa]\ncontroller = "Acme Ltd"\ndpo_contact = "dpo@acme.example"\n' in text
+    loaded = load_config(tmp_path).ropa
+    assert (loaded.controller, loaded.controller_contact) == ("Acme Ltd", None)

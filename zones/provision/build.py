@@ -29,7 +29,7 @@ from piizone.zones.provision.metadata_names import source_spec
 from piizone.zones.provision.staging import BuildResult, ProgressCallback, build_version
 from piizone.zones.storage.crypto import new_dek
 from piizone.zones.storage.keys import load_kek, load_kek_for
-from piizone.zones.storage.manifest import ZoneManifest
+from piizone.zones.storage.manifest import LAWFUL_BASES, ZoneManifest
 from piizone.zones.storage.store import (
     ZoneStore,
     iso,
@@ -57,6 +57,7 @@ class ZoneRequest:
     sources: list[str]
     policy_path: str | None = None
     purpose: str = ""
+    lawful_basis: str | None = None  # one of manifest.LAWFUL_BASES (GDPR Art. 6(1))
     ttl: str | None = None
     owner: str | None = None
     # Engine choice: {"workers": N, "engine": "local"|"dask", "scheduler": address}.
@@ -68,6 +69,20 @@ class ZoneRequest:
     # Known-value redaction as a whole (the zone's own tables' values too); off only to
     # measure what it adds (benchmarks/known_values_check.py).
     learn_known_values: bool = True
+
+
+# What a refresh keeps of the parent version's manifest as it is.
+INHERITED = {
+    "id",
+    "name",
+    "purpose",
+    "lawful_basis",
+    "owner",
+    "expires",
+    "legal_hold",
+    "grants",
+    "key",
+}
 
 
 def actor() -> dict[str, Any]:
@@ -94,6 +109,8 @@ def create_zone(
         audit.audited("zone.create", zone=name, home=store.home, details=started) as details,
     ):
         validate_zone_name(name)  # inside the try: a refused name is audited too
+        if request.lawful_basis is not None and request.lawful_basis not in LAWFUL_BASES:
+            raise ZoneError("unknown lawful basis", hint=f"use one of: {', '.join(LAWFUL_BASES)}")
         config = require_initialized(store.home)
         audit.open_audit_log(store.home).check_writable()  # fail closed before any work
         policy = load_policy(request.policy_path)
@@ -125,6 +142,8 @@ def create_zone(
                     "wrapped": base64.b64encode(kek.wrap(dek, context=zone_id.encode())).decode(),
                 },
             }
+            if request.lawful_basis is not None:  # absent, not null, when not given
+                meta["lawful_basis"] = request.lawful_basis
             result = build_version(
                 store,
                 name,
@@ -178,8 +197,7 @@ def refresh_zone(
             dek = load_kek_for(provider, config.kek.options(), store.home).unwrap(
                 wrapped, context=parent.id.encode()
             )
-            inherited = {"id", "name", "purpose", "owner", "expires", "legal_hold", "grants", "key"}
-            meta = parent.model_dump(mode="json", exclude_unset=True, include=inherited)
+            meta = parent.model_dump(mode="json", exclude_unset=True, include=INHERITED)
             meta.update(
                 version=parent.version + 1,
                 parent=parent.version,
@@ -233,6 +251,7 @@ def _summary(result: BuildResult) -> dict[str, Any]:
     manifest = result.manifest
     totals: Counter[str] = Counter(manifest.scan.totals)
     return {
+        "zone_id": manifest.id,  # ties the record to this zone, not to a later one of its name
         "version": manifest.version,
         "files": len(manifest.files),
         "rows": sum(f.rows or 0 for f in manifest.files),

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -26,6 +26,18 @@ MANIFEST_VERSION = 1
 # format (tests/fixtures/home_v1 holds one); a change of the stored fields bumps
 # MANIFEST_VERSION and adds its step here, so zones already on disk keep opening.
 UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+# GDPR Art. 6(1)(a)-(f), in that order: `zone create --lawful-basis`.
+LawfulBasis = Literal[
+    "consent",
+    "contract",
+    "legal_obligation",
+    "vital_interests",
+    "public_task",
+    "legitimate_interests",
+]
+LAWFUL_BASES: tuple[str, ...] = get_args(LawfulBasis)
 
 
 class _Stored(BaseModel):
@@ -124,6 +136,8 @@ class ZoneManifest(_Stored):
     created: str  # ISO 8601 UTC, "Z"
     created_by: Actor
     purpose: str | None
+    # Optional and left out when not given: manifests written before it dump byte-identically.
+    lawful_basis: LawfulBasis | None = None
     owner: str
     expires: str | None
     legal_hold: bool
