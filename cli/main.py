@@ -66,6 +66,7 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Show the version."
     ),
@@ -92,6 +93,8 @@ def root(
         raise click_exceptions.UsageError("--quiet and --verbose cannot be used together")
     level = Verbosity.verbose if verbose_flag else Verbosity.normal
     set_verbosity(Verbosity.quiet if quiet_flag else level)
+    # Back to normal when the command is done (tests and notebooks run several in one process).
+    ctx.call_on_close(lambda: set_verbosity(Verbosity.normal))
     _describe_setup()
     _settle_interrupted_changes()
 
