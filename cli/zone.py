@@ -446,6 +446,32 @@ def revoke(name: str = typer.Argument(...), user: str = typer.Argument(...)) -> 
     console.print(f"zone {name}: granted to {', '.join(users) or 'owner only'}")
 
 
+@app.command("grants")
+@handle_errors
+def grants(
+    name: str = typer.Argument(...),
+    fmt: ListFormat = LIST_FORMAT,
+    json_out: bool = LIST_JSON,
+) -> None:
+    """List who may open the zone in a sandbox: its owner, then each granted user.
+
+    Example:
+
+        piizone zone grants churn --format csv
+    """
+    data = lifecycle.show_zone(name)  # audited as zone.show: reading the manifest
+    rows = [{"user": data["owner"], "access": "owner"}] + [
+        {"user": user, "access": "granted"} for user in data["grants"] if user != data["owner"]
+    ]
+    fmt = list_format(fmt, json_out)
+    if fmt is ListFormat.json:
+        _print_json(rows)
+    elif fmt is ListFormat.csv:
+        echo_csv(("user", "access"), ([r["user"], r["access"]] for r in rows))
+    else:
+        print_table(("user", "access"), ([r["user"], r["access"]] for r in rows))
+
+
 @app.command("canary-check")
 @handle_errors
 def canary_check(

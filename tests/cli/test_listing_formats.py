@@ -121,6 +121,34 @@ def test_keys_status_in_three_formats(zones: tuple[Zone, Zone]) -> None:
     assert table_rows(table) == [["zone", "provider"], ["churn", provider], ["fraud", provider]]
 
 
+# -- zone grants --------------------------------------------------------------------------------
+
+
+def test_zone_grants_in_three_formats(make_zone: MakeZone) -> None:
+    zone = make_zone("shared")
+    home = zone.home
+    owner = zone.store.manifest("shared").owner
+    for user in ("bob", "alice"):
+        invoke_ok("zone", "grant", "shared", user, home=home)
+    expected = [
+        {"user": owner, "access": "owner"},
+        {"user": "alice", "access": "granted"},
+        {"user": "bob", "access": "granted"},
+    ]
+    header, rows = csv_rows(
+        invoke_ok("zone", "grants", "shared", "--format", "csv", home=home).stdout
+    )
+    assert header == ["user", "access"] and rows == expected
+    assert json.loads(invoke_ok("zone", "grants", "shared", "--json", home=home).stdout) == expected
+    table = table_rows(invoke_ok("zone", "grants", "shared", home=home).stdout)
+    assert table == [["user", "access"]] + [[r["user"], r["access"]] for r in expected]
+    invoke_ok("zone", "revoke", "shared", "bob", home=home)
+    after = json.loads(invoke_ok("zone", "grants", "shared", "--format", "json", home=home).stdout)
+    assert after == expected[:2]
+    missing = invoke("zone", "grants", "ghost", home=home)
+    assert missing.exit_code == 2 and missing.stderr.startswith("error: zone 'ghost'")
+
+
 # -- zone status --------------------------------------------------------------------------------
 
 
