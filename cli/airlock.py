@@ -7,7 +7,14 @@ import json
 import typer
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import print_table
+from piizone.cli.output import (
+    LIST_FORMAT,
+    LIST_JSON,
+    ListFormat,
+    echo_csv,
+    list_format,
+    print_table,
+)
 from piizone.cli.sandbox import printable
 from piizone.zones.lineage.airlock import HeldOutput, approve, list_held, reject, show_held
 
@@ -43,22 +50,27 @@ def _row(record: HeldOutput) -> dict[str, object]:
 def list_cmd(
     zone: str | None = typer.Option(None, "--zone", "-z", help="Only requests of this zone."),
     pending: bool = typer.Option(False, "--pending", help="Only requests not yet decided."),
-    json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+    fmt: ListFormat = LIST_FORMAT,
+    json_out: bool = LIST_JSON,
 ) -> None:
     """List airlock requests (quarantined outputs), oldest first.
 
     Example:
 
         piizone airlock list --zone churn --pending
+
+        piizone airlock list --format csv > requests.csv
     """
     records = list_held(zone=zone, status="pending" if pending else None)
-    if json_out:
+    fmt = list_format(fmt, json_out)
+    if fmt is ListFormat.json:
         typer.echo(json.dumps([r.model_dump(mode="json") for r in records], indent=2))
-        return
-    if not records:
+    elif fmt is ListFormat.csv:
+        echo_csv(LIST_COLUMNS, (list(_row(record).values()) for record in records))
+    elif not records:
         typer.echo("no airlock requests" + (f" of zone {zone}" if zone else ""))
-        return
-    print_table(LIST_COLUMNS, (list(_row(record).values()) for record in records))
+    else:
+        print_table(LIST_COLUMNS, (list(_row(record).values()) for record in records))
 
 
 @app.command("show")

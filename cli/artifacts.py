@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import echo_csv, print_table, write_output
+from piizone.cli.output import ListFormat, echo_csv, print_table, write_output
 from piizone.zones.lineage.artifacts import Artifact, get_artifact, list_artifacts
 
 app = typer.Typer(
@@ -21,12 +21,6 @@ app = typer.Typer(
 )
 
 LIST_COLUMNS = ("id", "created", "zone", "zone_version", "name", "bytes", "user", "verdict")
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 class ExportFormat(StrEnum):

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from piizone.cli.verbosity import detail, verbose
+
 if TYPE_CHECKING:
     from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.policy import Policy
@@ -62,7 +64,25 @@ def engine_from(
         scheduler=options.scheduler,
         input_bytes=input_bytes,
     )
+    _describe(engine, policy, options, input_bytes)
     try:
         yield engine
     finally:
         close_engine(engine)
+
+
+def _describe(
+    engine: AnalysisEngine, policy: Policy, options: EngineOptions, input_bytes: int | None
+) -> None:
+    """Under --verbose: which engine runs, on how many workers, with which model and policy."""
+    if not verbose():
+        return
+    workers = getattr(engine, "workers", 1)
+    where = {"dask": f"dask ({options.scheduler or 'LocalCluster'})"}.get(
+        options.engine, "in-process" if workers <= 1 else "local process pool"
+    )
+    detail(
+        f"engine {where}, {workers} worker(s), spaCy model {policy.model.engine.spacy_model}, "
+        f"policy {policy.sha256[:12]}"
+        + ("" if input_bytes is None else f", {input_bytes} input bytes")
+    )

@@ -22,6 +22,7 @@ from piizone.cli import zone as zone_cmd
 from piizone.cli import zone_versions  # noqa: F401  (registers zone diff on the zone group)
 from piizone.cli.errors import Terminated, install_signal_handlers, report_error
 from piizone.cli.help import fill_metavars
+from piizone.cli.verbosity import Verbosity, detail, set_verbosity, verbose
 
 click_exceptions: ModuleType  # the same exceptions module, whichever click typer runs on
 try:  # typer >= 0.20 vendors its own click
@@ -38,7 +39,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
-    add_completion=False,
+    # `piizone --install-completion` / `--show-completion [bash|zsh|fish|powershell]`: typer's
+    # click-based completion, computed by piizone itself on TAB (no network, no extra files).
+    add_completion=True,
 )
 app.command("scan")(scan_cmd.scan)
 app.command("redact")(redact_cmd.redact)
@@ -63,8 +66,21 @@ def _print_version(value: bool) -> None:
 
 @app.callback()
 def root(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_print_version, is_eager=True, help="Show the version."
+    ),
+    quiet_flag: bool = typer.Option(
+        False,
+        "--quiet",
+        "-q",
+        help="No progress bars or notices on stderr (warnings and errors still print).",
+    ),
+    verbose_flag: bool = typer.Option(
+        False,
+        "--verbose",
+        "-v",
+        help="Diagnostics on stderr: home and config paths, engine, per-file timing.",
     ),
 ) -> None:
     """Provision PII-redacted, encrypted training zones from production data.
@@ -73,7 +89,29 @@ def root(
 
         piizone scan sample_data --format html -o scan.html
     """
+    if quiet_flag and verbose_flag:
+        raise click_exceptions.UsageError("--quiet and --verbose cannot be used together")
+    level = Verbosity.verbose if verbose_flag else Verbosity.normal
+    set_verbosity(Verbosity.quiet if quiet_flag else level)
+    # Back to normal when the command is done (tests and notebooks run several in one process).
+    ctx.call_on_close(lambda: set_verbosity(Verbosity.normal))
+    _describe_setup()
     _settle_interrupted_changes()
+
+
+def _describe_setup() -> None:
+    """Under --verbose: the version, home and config file this run uses."""
+    if not verbose():
+        return
+    from piizone.scrubbers.reports import tool_version
+    from piizone.zones.config import config_path
+    from piizone.zones.home import piizone_home
+
+    home = piizone_home()
+    config = config_path(home)
+    detail(f"piizone {tool_version()}, Python {sys.version.split()[0]}")
+    detail(f"home {home} ({'initialised' if config.is_file() else 'not initialised'})")
+    detail(f"config {config}" + ("" if config.is_file() else " (missing: defaults)"))
 
 
 def _settle_interrupted_changes() -> None:
@@ -94,7 +132,8 @@ def main() -> None:
     """Console entry point: every failure is one `error:` line on stderr, never a traceback."""
     install_signal_handlers()
     try:
-        code = cli_command()(standalone_mode=False)
+        # prog_name: `piizone` in usage lines and completion scripts, also under `python -m`.
+        code = cli_command()(standalone_mode=False, prog_name="piizone")
     except KeyboardInterrupt:
         # Ctrl-C outside a command body (while workers start, during option parsing): the same
         # one line as inside one, never a traceback.

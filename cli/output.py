@@ -7,8 +7,10 @@ import csv
 import io
 import sys
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from pathlib import Path
 
+import typer
 from rich.console import Console
 from rich.table import Table
 
@@ -46,9 +48,34 @@ def print_table(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Non
 
 
 def echo_csv(columns: Sequence[str], rows: Iterable[Sequence[object]]) -> None:
-    """A listing as CSV on stdout, header first."""
+    """A listing as CSV on stdout, header first; a list in a cell is joined with ';'."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(columns)
-    writer.writerows(rows)
+    writer.writerows([_cell(value) for value in row] for row in rows)
     sys.stdout.write(buffer.getvalue())
+
+
+def _cell(value: object) -> object:
+    """One flat CSV cell: lists and tuples joined with ';' (None is already written empty)."""
+    if isinstance(value, list | tuple):
+        return ";".join("" if v is None else str(v) for v in value)
+    return value
+
+
+class ListFormat(StrEnum):
+    """How a listing command prints: a table for people, JSON or CSV for programs."""
+
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+# The two options every listing command takes (`--json` stays as the short form).
+LIST_FORMAT = typer.Option(ListFormat.table, "--format", help="table, json or csv.")
+LIST_JSON = typer.Option(False, "--json", help="Same as --format json.")
+
+
+def list_format(fmt: ListFormat, json_out: bool) -> ListFormat:
+    """The format asked for: `--json` is `--format json`."""
+    return ListFormat.json if json_out else fmt

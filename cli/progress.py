@@ -15,6 +15,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from piizone.cli.verbosity import quiet, timed_files
+
 stderr_console = Console(stderr=True)
 
 
@@ -30,7 +32,7 @@ def byte_progress(description: str, total_bytes: int) -> Iterator:
         TextColumn("{task.fields[current]}"),
         console=stderr_console,
         transient=True,
-        disable=not stderr_console.is_terminal,
+        disable=quiet() or not stderr_console.is_terminal,
     )
     finished: dict[str, int] = {}
     with progress:
@@ -40,4 +42,4 @@ def byte_progress(description: str, total_bytes: int) -> Iterator:
             finished[path] = max(finished.get(path, 0), min(done, size))
             progress.update(task, completed=sum(finished.values()), current=path[-40:])
 
-        yield update
+        yield timed_files(update)  # per-file seconds on stderr under --verbose

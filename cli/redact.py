@@ -20,6 +20,7 @@ from piizone.cli.engine_options import (
 from piizone.cli.errors import handle_errors
 from piizone.cli.policy import warn_disabled
 from piizone.cli.progress import byte_progress
+from piizone.cli.verbosity import notice
 from piizone.scrubbers.exceptions import ScrubberError
 from piizone.scrubbers.formats import detect_format
 from piizone.scrubbers.policy import load_policy
@@ -120,6 +121,6 @@ def _render(summary: RedactSummary, json_out: bool) -> None:
     if json_out:
         sys.stderr.write(json.dumps(summary.to_dict(), sort_keys=True) + "\n")
     else:
-        sys.stderr.write(summary.one_line() + "\n")
+        notice(summary.one_line())  # left out under --quiet; warnings below never are
     for warning in summary.warnings:
         sys.stderr.write(f"warning: {warning}\n")

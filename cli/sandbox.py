@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from piizone.cli.errors import handle_errors
+from piizone.cli.verbosity import quiet
 from piizone.zones.sandbox import session as sandbox
 
 PUBLISH = typer.Option(
@@ -83,7 +84,7 @@ def printable(text: str) -> str:
 
 def _render(result: sandbox.SessionResult) -> None:
     report = result.egress
-    for note in result.notes:
+    for note in result.notes if not quiet() else ():
         err.print(f"note: {note}", style="dim")
     artifacts = [a.id for a in result.artifacts] or [""] * len(report.released)
     for f, artifact in zip(report.released, artifacts, strict=False):

@@ -14,8 +14,17 @@ from rich.table import Table
 from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.engine_options import ENGINE, SCHEDULER, WORKERS, EngineKind
 from piizone.cli.errors import handle_errors, report_error
-from piizone.cli.output import table_console
+from piizone.cli.output import (
+    LIST_FORMAT,
+    LIST_JSON,
+    ListFormat,
+    echo_csv,
+    list_format,
+    print_table,
+    table_console,
+)
 from piizone.cli.progress import stderr_console
+from piizone.cli.verbosity import notice, quiet
 from piizone.zones import lifecycle
 from piizone.zones.storage.manifest import LawfulBasis
 
@@ -51,7 +60,7 @@ def _item_progress(description: str) -> Iterator:
         TextColumn("{task.fields[current]}"),
         console=stderr_console,
         transient=True,
-        disable=not stderr_console.is_terminal,
+        disable=quiet() or not stderr_console.is_terminal,
     )
     with progress:
         task = progress.add_task(description, total=None, current="")
@@ -243,7 +252,7 @@ def refresh(
             progress=progress,
         )
     if outcome.unchanged:
-        typer.echo(f"zone {name}: no source changed; no new version made", err=True)
+        notice(f"zone {name}: no source changed; no new version made")
         raise typer.Exit(3)
     result = outcome.result
     assert result is not None  # a refresh that changed something made a version
@@ -255,35 +264,48 @@ def refresh(
         run_hook(hook, result.manifest)
 
 
+ZONE_COLUMNS = (
+    "name",
+    "version",
+    "created",
+    "owner",
+    "expires",
+    "expired",
+    "legal_hold",
+    "size",
+    "risk",
+    "files",
+    "purpose",
+)
+
+
 @app.command("list")
 @handle_errors
-def list_(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def list_(fmt: ListFormat = LIST_FORMAT, json_out: bool = LIST_JSON) -> None:
     """List zones: version, created, owner, expiry, size and risk.
 
     Example:
 
-        piizone zone list --json
+        piizone zone list --format csv > zones.csv
     """
     zones = lifecycle.list_zones()
-    if json_out:
+    fmt = list_format(fmt, json_out)
+    if fmt is ListFormat.json:
         _print_json(zones)
-        return
-    table = Table(title="Zones", title_justify="left")
-    for col in ("Name", "Version", "Created", "Owner", "Expires", "Size", "Risk", "Hold"):
-        table.add_column(col)
-    for z in zones:
-        expires = z["expires"] + (" (expired)" if z["expired"] else "")
-        table.add_row(
-            z["name"],
-            str(z["version"]),
-            z["created"],
-            z["owner"],
-            expires,
-            f"{z['size'] / 1e6:.1f} MB",
-            z["risk"],
-            "yes" if z["legal_hold"] else "",
+    elif fmt is ListFormat.csv:
+        echo_csv(ZONE_COLUMNS, ([z[c] for c in ZONE_COLUMNS] for z in zones))
+    elif not zones:
+        typer.echo("no zones (create one with `piizone zone create`)")
+    else:
+        print_table(
+            ("name", "version", "created", "owner", "expires", "size", "risk", "hold"),
+            (
+                [z["name"], z["version"], z["created"], z["owner"]]
+                + [z["expires"] + (" (expired)" if z["expired"] else "")]
+                + [f"{z['size'] / 1e6:.1f} MB", z["risk"], "yes" if z["legal_hold"] else ""]
+                for z in zones
+            ),
         )
-    console.print(table if zones else "no zones (create one with `piizone zone create`)")
 
 
 @app.command("show")
@@ -431,6 +453,32 @@ def revoke(name: str = typer.Argument(...), user: str = typer.Argument(...)) -> 
     console.print(f"zone {name}: granted to {', '.join(users) or 'owner only'}")
 
 
+@app.command("grants")
+@handle_errors
+def grants(
+    name: str = typer.Argument(...),
+    fmt: ListFormat = LIST_FORMAT,
+    json_out: bool = LIST_JSON,
+) -> None:
+    """List who may open the zone in a sandbox: its owner, then each granted user.
+
+    Example:
+
+        piizone zone grants churn --format csv
+    """
+    data = lifecycle.show_zone(name)  # audited as zone.show: reading the manifest
+    rows = [{"user": data["owner"], "access": "owner"}] + [
+        {"user": user, "access": "granted"} for user in data["grants"] if user != data["owner"]
+    ]
+    fmt = list_format(fmt, json_out)
+    if fmt is ListFormat.json:
+        _print_json(rows)
+    elif fmt is ListFormat.csv:
+        echo_csv(("user", "access"), ([r["user"], r["access"]] for r in rows))
+    else:
+        print_table(("user", "access"), ([r["user"], r["access"]] for r in rows))
+
+
 @app.command("canary-check")
 @handle_errors
 def canary_check(
@@ -474,22 +522,42 @@ def canary_check(
 def gc(
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
+    json_out: bool = typer.Option(False, "--json", help="Print what was removed as JSON."),
 ) -> None:
     """Destroy expired zones that are not on legal hold, and leftovers of crashed runs.
 
+    --json prints {"dry_run", "destroyed", "would_destroy", "held", "others",
+    "stale_staging", "shreds_finished"}: zone names, and counts of leftovers cleaned up.
+
     Example:
 
-        piizone zone gc --dry-run
+        piizone zone gc --dry-run --json
     """
     if not dry_run:
         confirm_or_abort("destroy every expired zone not on hold", yes, action="zone.gc")
     result = lifecycle.gc_zones(dry_run=dry_run)
+    if json_out:
+        _print_json(
+            {
+                "dry_run": dry_run,
+                "destroyed": [] if dry_run else result["expired"],
+                "would_destroy": result["expired"] if dry_run else [],
+                "held": result["held"],
+                "others": result["others"],
+                "stale_staging": result["stale_staging"],
+                "shreds_finished": result["shreds_finished"],
+            }
+        )
+        return
     verb = "would destroy" if dry_run else "destroyed"
     console.print(f"{verb}: {', '.join(result['expired']) or 'nothing'}")
     if result["held"]:
         console.print(f"kept (legal hold): {', '.join(result['held'])}")
     if result["others"]:
         console.print(f"kept (not yours; their owner or root may): {', '.join(result['others'])}")
+    leftovers = result["stale_staging"] + result["shreds_finished"]
+    if leftovers:
+        console.print(f"removed {leftovers} leftover(s) of interrupted runs")
 
 
 @app.command("export-policy")
@@ -519,22 +587,30 @@ def export_policy(
 
 @keys_app.command("status")
 @handle_errors
-def keys_status(json_out: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+def keys_status(fmt: ListFormat = LIST_FORMAT, json_out: bool = LIST_JSON) -> None:
     """Show the configured key-encryption key and which KEK wraps each zone's data key.
+
+    The table and CSV list one zone per row (zone, provider); JSON also holds the configured
+    KEK's settings.
 
     Example:
 
-        piizone keys status
+        piizone keys status --format csv
     """
     status = lifecycle.keys_status()
-    if json_out:
+    fmt = list_format(fmt, json_out)
+    if fmt is ListFormat.json:
         _print_json(status)
+        return
+    rows = [(z["name"], z["provider"]) for z in status["zones"]]
+    if fmt is ListFormat.csv:
+        echo_csv(("zone", "provider"), rows)
         return
     configured = status["configured"]
     shown = ", ".join(f"{k}={v}" for k, v in sorted(configured.items()) if isinstance(v, str))
     console.print(f"configured KEK: {shown}", highlight=False, soft_wrap=True)
-    for z in status["zones"]:
-        console.print(f"  {z['name']}: {z['provider']}", highlight=False)
+    if rows:
+        print_table(("zone", "provider"), rows)
 
 
 @keys_app.command("rotate")

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
 from piizone.cli.errors import handle_errors
-from piizone.cli.output import echo_csv, print_table, table_console, write_output
+from piizone.cli.output import ListFormat, echo_csv, print_table, table_console, write_output
 from piizone.cli.zone import app, keys_app
 from piizone.zones.lineage.diff import ZoneDiff, diff_zone
 from piizone.zones.retention import extend_zone, list_versions, prune_versions, retire_keys
@@ -90,12 +90,6 @@ def diff(
         write_output(render_diff_html(result), output)
     else:
         _print_diff(result)
-
-
-class ListFormat(StrEnum):
-    table = "table"
-    json = "json"
-    csv = "csv"
 
 
 VERSION_COLUMNS = (
@@ -223,6 +217,9 @@ def keys_retire(
 @handle_errors
 def status(
     name: str = typer.Argument(..., metavar="NAME"),
+    fmt: ListFormat = typer.Option(
+        ListFormat.table, "--format", help="table, json or csv (one row per source)."
+    ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (`stale`: true/false)."),
 ) -> None:
     """Say whether the zone's sources changed since its current version (exit 0 either way).
@@ -237,8 +234,14 @@ def status(
     from piizone.zones.lineage.freshness import zone_status
 
     result = zone_status(name)
-    if json_out:
+    if json_out or fmt is ListFormat.json:
         typer.echo(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+        return
+    if fmt is ListFormat.csv:
+        echo_csv(
+            ("source", "kind", "state", "why"),
+            ((s.uri, s.kind, s.state, s.reason) for s in result.sources),
+        )
         return
     console = table_console()
     table = Table(

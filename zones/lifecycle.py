@@ -283,11 +283,12 @@ def set_grant(name: str, user: str, grant: bool, store: ZoneStore | None = None)
     return sorted(grants)
 
 
-def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[str, list[str]]:
+def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[str, Any]:
     """Destroy expired zones not on hold; remove staging dirs left by crashed runs.
 
     Only the zones the actor may destroy (its own; all for root) count: others' expired zones
-    are listed under "others" and left to their owners or the operator.
+    are listed under "others" and left to their owners or the operator. "stale_staging" and
+    "shreds_finished" count the leftovers of crashed builds and destroys cleaned up.
     """
     store = store or ZoneStore()
     expired: list[str] = []
@@ -301,23 +302,29 @@ def gc_zones(store: ZoneStore | None = None, *, dry_run: bool = False) -> dict[s
             others.append(name)
         else:
             (held if manifest.legal_hold else expired).append(name)
+    staging = shreds = 0
     if not dry_run:
         for name in expired:
             destroy_zone(name, store)
-        stale = store.clean_stale_staging() + store.finish_shreds()
-    else:
-        stale = 0
+        staging = store.clean_stale_staging()
+        shreds = store.finish_shreds()
     audit.record(
         "zone.gc",
         details={
             "destroyed": 0 if dry_run else len(expired),
             "held": len(held),
             "others": len(others),
-            "stale_staging": stale,
+            "stale_staging": staging + shreds,
         },
         home=store.home,
     )
-    return {"expired": expired, "held": held, "others": others}
+    return {
+        "expired": expired,
+        "held": held,
+        "others": others,
+        "stale_staging": staging,
+        "shreds_finished": shreds,
+    }
 
 
 # -- keys ---------------------------------------------------------------------------------------

@@ -266,6 +266,7 @@ ZONE_COMMANDS: dict[str, tuple[list[str], str, str | None]] = {
     "zone hold": (["customers", "--on"], "zone.hold", "customers"),
     "zone grant": (["customers", "alice"], "zone.grant", "customers"),
     "zone revoke": (["customers", "alice"], "zone.revoke", "customers"),
+    "zone grants": (["customers"], "zone.show", "customers"),
     "zone gc": (["--yes"], "zone.gc", None),
     "zone canary-check": (["customers", "{src}/call.txt"], "zone.canary_check", "customers"),
     "zone export-policy": (["customers", "-o", "{out}"], "zone.export_policy", "customers"),
