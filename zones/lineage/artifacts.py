@@ -149,23 +149,3 @@ def ensure_artifacts_dir(home: Path | None = None) -> Path:
     ensure_private_dir(directory)
     os.chmod(directory, 0o700)
     return directory
-
-
-def ropa_artifacts_section(zone: str, home: Path | None = None) -> str:
-    """The RoPA's section on what left the zone (`piizone audit ropa`): count and ids."""
-    artifacts = list_artifacts(home, zone=zone)
-    lines = ["", "## 10. Released artifacts", ""]
-    if not artifacts:
-        lines.append("No file has left this zone through a sandbox session.")
-    else:
-        approved = sum(1 for a in artifacts if a.verdict == "approved")
-        lines += [
-            f"{len(artifacts)} file(s) left this zone through sandbox sessions "
-            f"({approved} approved from the airlock); lineage: `piizone artifacts show ID`.",
-            "",
-            *(
-                f"- `{a.id}` v{a.zone_version} {a.verdict} {a.created} ({a.bytes} bytes)"
-                for a in artifacts
-            ),
-        ]
-    return "\n".join(lines) + "\n"
