@@ -16,8 +16,10 @@ from typing import IO, Protocol, TypeVar
 import pandas as pd
 
 # Phase names, in the order a zone item goes through them.
-READING = "reading"  # read ahead without detection: fingerprints, known values
+LEARNING = "learning"  # tables read ahead for their identifier values (known values)
+READING = "reading"  # a zone item's content hashed, to tell whether it changed
 SCANNING = "scanning"
+FINGERPRINTING = "fingerprinting"  # a zone item's identifier columns, for the leak checks
 REDACTING = "redacting"
 ENCRYPTING = "encrypting"  # a zone item redacted straight into its encrypted file
 PUBLISHING = "publishing"
@@ -147,3 +149,18 @@ def metered(items: Iterable[T], meter: ReadMeter) -> Iterator[T]:
             except StopIteration:
                 return
         yield item
+
+
+def relabelled(
+    callback: ProgressCallback | None, item: str, position: tuple[int, int] | None = None
+) -> ProgressCallback | None:
+    """`callback` seeing every update as about `item` (at `position`): a zone names an item by
+    its masked zone path, not the source path the scrubbers read."""
+    if callback is None:
+        return None
+    target: ProgressCallback = callback
+
+    def relabel(update: ProgressUpdate, /) -> None:
+        target(replace(update, item=item, position=position))
+
+    return relabel

@@ -246,9 +246,9 @@ def learn_values(
 
     Columns are planned exactly as the redaction plans them (scrubbers.tables classification,
     policy column rules), on the same first chunk. Returns how many rows were read.
-    `progress` (a file): the bytes read, as the phase `reading`.
+    `progress` (a file): the bytes read, as the phase `learning`.
     """
-    # The size is only for progress (the phase `reading`); without it, nothing more is opened.
+    # The size is only for progress (the phase `learning`); without it, nothing more is opened.
     size = path.stat().st_size if progress is not None and path is not None else 0
     summary = RedactSummary(format=fmt or "parquet")
     job = FormatJob(engine, redactor, summary, progress, str(path), size)

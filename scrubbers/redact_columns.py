@@ -34,7 +34,7 @@ from piizone.scrubbers.formats import (
 from piizone.scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
 from piizone.scrubbers.policy import Operator
 from piizone.scrubbers.progress import (
-    READING,
+    LEARNING,
     REDACTING,
     ItemProgress,
     ProgressCallback,
@@ -208,8 +208,8 @@ class RedactJob:
 
     def learn_file(self, source: Path, fmt: str, chunk_rows: int) -> None:
         """Read a table file once ahead, planning its columns and learning their values.
-        Progress: the phase `reading`, in bytes read (Parquet: its share of the rows)."""
-        reading = ItemProgress(self.progress, READING, self.name, self.size or None)
+        Progress: the phase `learning`, in bytes read (Parquet: its share of the rows)."""
+        reading = ItemProgress(self.progress, LEARNING, self.name, self.size or None)
         reading.start()
         with ReadMeter() as meter:
             self._learn_file(source, fmt, chunk_rows, reading, meter)
