@@ -22,7 +22,7 @@ from piizone.cli.engine_options import (
 from piizone.cli.errors import handle_errors, report_error
 from piizone.cli.output import write_output
 from piizone.cli.policy import warn_disabled
-from piizone.cli.progress import byte_progress
+from piizone.cli.progress import progress_bar
 from piizone.scrubbers.entities import Risk
 from piizone.scrubbers.exceptions import InputError, ScrubberError
 from piizone.scrubbers.policy import load_policy
@@ -149,7 +149,7 @@ def _run(
     total = sum(t.path.stat().st_size for t in collect_targets(paths) if t.path.is_file())
     with (
         engine_from(loaded, options, total) as engine,
-        byte_progress("scanning", total) as progress,
+        progress_bar(total) as progress,
     ):
         report = scan_paths(
             paths,
