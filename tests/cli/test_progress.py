@@ -137,3 +137,16 @@ def test_disable_draws_nothing(terminal: io.StringIO) -> None:
     with progress_bar(disable=True) as progress:  # the hook for --quiet
         progress(ProgressUpdate("scanning", "a.csv", 5, 10))
     assert terminal.getvalue() == ""
+
+
+def test_zone_create_draws_its_phases(
+    terminal: io.StringIO, piizone_home: Path, tmp_path: Path
+) -> None:
+    """`zone create` hands the build a bar: its last phase is still on the screen at the end."""
+    members_csv(tmp_path / "members.csv", 50)
+    assert invoke("init").exit_code == 0
+    result = invoke("zone", "create", "prog", "--from", str(tmp_path / "members.csv"))
+    assert result.exit_code == 0, result.stderr
+    shown = "\n".join(frames(terminal.getvalue().encode()))
+    assert "publishing" in shown and "prog" in shown, shown
+    assert str(tmp_path) not in shown  # zone paths, not the source's
