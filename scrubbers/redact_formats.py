@@ -259,7 +259,7 @@ class FormatJob(RedactJob):
 
     def text_into(self, source: Path | IO[str], sink: IO[str], chunk_chars: int) -> None:
         """A text file (or an open text stream) redacted pass by pass into a text sink.
-        Progress: the bytes read after each pass (an open stream: the characters done)."""
+        Progress: the bytes read after each pass (stdin or an open stream: characters done)."""
         done = 0
         last = ""
         meter = ReadMeter()
@@ -281,7 +281,7 @@ class FormatJob(RedactJob):
             self.summary.rows += emitted.count("\n")
             done += len(emitted)
             last = emitted[-1:] or last
-            self.tick(meter.position if isinstance(source, Path) else done)
+            self.tick(meter.position or done)
         if last and last != "\n":
             self.summary.rows += 1
 
