@@ -183,7 +183,7 @@ def _scan_text(
     path: Path,
     engine: AnalysisEngine,
     source: SourceReport,
-    advance: ItemProgress,
+    advance: ItemProgress | None,
     chunk_chars: int = TEXT_CHUNK_CHARS,
 ) -> None:
     """Count and sample the findings in the passes the redactor will make (text_passes), so
@@ -192,7 +192,8 @@ def _scan_text(
     with ReadMeter() as meter:
         for p in iter_text_passes(path, engine, chunk_chars):
             scan.add(p)
-            advance(meter.position)
+            if advance is not None:
+                advance(meter.position)
     scan.finish()
 
 
