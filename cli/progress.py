@@ -38,6 +38,8 @@ class _Amount(ProgressColumn):
         self._bytes = DownloadColumn()
 
     def render(self, task: Task) -> Text:
+        if task.total is None and not task.completed:
+            return Text("")  # a step with nothing to count (publishing)
         if task.fields.get("unit") != ROWS:
             return self._bytes.render(task)
         total = f"{int(task.total):,}" if task.total is not None else "?"
