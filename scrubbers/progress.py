@@ -11,17 +11,19 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import IO, Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
-# Phase names, in the order a zone item goes through them.
+# Phase names, in the order a zone build goes through them (an item: learning to redacting; a
+# redaction in a zone writes straight into the encrypted file).
 LEARNING = "learning"  # tables read ahead for their identifier values (known values)
 READING = "reading"  # a zone item's content hashed, to tell whether it changed
 SCANNING = "scanning"
 FINGERPRINTING = "fingerprinting"  # a zone item's identifier columns, for the leak checks
 REDACTING = "redacting"
-ENCRYPTING = "encrypting"  # a zone item redacted straight into its encrypted file
+ENCRYPTING = "encrypting"  # a zone's own encrypted records (canaries, fingerprints), manifest
 PUBLISHING = "publishing"
 
 T = TypeVar("T")
@@ -142,13 +144,18 @@ def metered(items: Iterable[T], meter: ReadMeter) -> Iterator[T]:
     """`items` from a generator that opens its input, with `meter` active while it reads
     (a generator body runs at each next(), not where it was created)."""
     iterator = iter(items)
-    while True:
-        with meter:
-            try:
-                item = next(iterator)
-            except StopIteration:
-                return
-        yield item
+    try:
+        while True:
+            with meter:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+    finally:  # stopped early (an error in the consumer): close the reader now, not at GC
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
 
 
 def relabelled(
