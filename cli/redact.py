@@ -19,7 +19,7 @@ from piizone.cli.engine_options import (
 )
 from piizone.cli.errors import handle_errors
 from piizone.cli.policy import warn_disabled
-from piizone.cli.progress import byte_progress
+from piizone.cli.progress import progress_bar
 from piizone.cli.verbosity import notice
 from piizone.scrubbers.exceptions import ScrubberError
 from piizone.scrubbers.formats import detect_format
@@ -95,7 +95,7 @@ def redact(
     with (
         audited_redaction(loaded.sha256) as details,
         engine_from(loaded, options, size) as engine,
-        byte_progress("redacting", size) as progress,
+        progress_bar() as progress,
     ):
         if in_fmt is not None and out_fmt != in_fmt:
             summary = redact_table_to_parquet(

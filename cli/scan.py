@@ -22,7 +22,7 @@ from piizone.cli.engine_options import (
 from piizone.cli.errors import handle_errors, report_error
 from piizone.cli.output import write_output
 from piizone.cli.policy import warn_disabled
-from piizone.cli.progress import byte_progress
+from piizone.cli.progress import progress_bar
 from piizone.scrubbers.entities import Risk
 from piizone.scrubbers.exceptions import InputError, ScrubberError
 from piizone.scrubbers.policy import load_policy
@@ -131,6 +131,7 @@ def _run(
 ) -> Report:
     """Scan, apply (or update) the baseline and render; the report for the exit code."""
     from piizone.scrubbers.baseline import load_baseline
+    from piizone.scrubbers.formats import detect_scan_format
     from piizone.scrubbers.scan import (  # loads the NLP stack: not at import
         collect_targets,
         scan_paths,
@@ -146,10 +147,13 @@ def _run(
     accepted = load_baseline(baseline, create=update_baseline) if baseline else None
     loaded = load_policy(policy)
     warn_disabled(loaded, as_json=fmt in (ReportFormat.json, ReportFormat.sarif))
-    total = sum(t.path.stat().st_size for t in collect_targets(paths) if t.path.is_file())
+    sizes = [(t.path, t.path.stat().st_size) for t in collect_targets(paths) if t.path.is_file()]
+    total = sum(size for _, size in sizes)
+    # The bar's total: the files that will be read (an unsupported one is only listed).
+    readable = sum(size for path, size in sizes if detect_scan_format(path) is not None)
     with (
         engine_from(loaded, options, total) as engine,
-        byte_progress("scanning", total) as progress,
+        progress_bar(readable) as progress,
     ):
         report = scan_paths(
             paths,

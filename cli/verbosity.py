@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
 from enum import IntEnum
+
+from piizone.scrubbers.progress import ProgressCallback, ProgressUpdate
 
 
 class Verbosity(IntEnum):
@@ -49,25 +50,28 @@ def detail(message: str) -> None:
         sys.stderr.write(f"verbose: {message}\n")
 
 
-def timed_files(update: Callable[[str, int, int], None]) -> Callable[[str, int, int], None]:
-    """Wrap a progress callback (path, done_in_file, file_size) so that, under --verbose, each
-    file's bytes and seconds are printed once it is done; `update` is returned as it is else.
+def timed_files(update: ProgressCallback) -> ProgressCallback:
+    """Wrap a progress callback so that, under --verbose, each item's size and seconds are
+    printed once a phase of it is done (`PATH: N bytes in S s`, the phase after it); `update`
+    is returned as it is else.
 
-    Files are processed one after the other, and a small one reports only when it is done: its
+    Items are processed one after the other, and a small one reports only when it is done: its
     time runs from the end of the one before (or from the start), not from its first report.
     """
     if not verbose():
         return update
     mark = [time.monotonic()]
-    started: dict[str, float] = {}
-    finished: set[str] = set()
+    started: dict[tuple[str, str], float] = {}
+    finished: set[tuple[str, str]] = set()
 
-    def timed(path: str, done: int, size: int) -> None:
-        started.setdefault(path, mark[0])
-        if done >= size and path not in finished:
-            finished.add(path)
+    def timed(u: ProgressUpdate, /) -> None:
+        key = (u.phase, u.item)
+        started.setdefault(key, mark[0])
+        if u.total is not None and u.done >= u.total and key not in finished:
+            finished.add(key)
             mark[0] = time.monotonic()
-            detail(f"{path}: {size} bytes in {mark[0] - started[path]:.2f} s")
-        update(path, done, size)
+            seconds = mark[0] - started[key]
+            detail(f"{u.item}: {u.done} {u.unit} in {seconds:.2f} s ({u.phase})")
+        update(u)
 
     return timed

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from piizone.cli.confirm import confirm_or_abort
@@ -23,8 +20,8 @@ from piizone.cli.output import (
     print_table,
     table_console,
 )
-from piizone.cli.progress import stderr_console
-from piizone.cli.verbosity import notice, quiet
+from piizone.cli.progress import progress_bar, stderr_console
+from piizone.cli.verbosity import notice
 from piizone.zones import lifecycle
 from piizone.zones.storage.manifest import LawfulBasis
 
@@ -47,26 +44,6 @@ console = table_console()
 
 def _print_json(data) -> None:
     typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
-
-
-@contextmanager
-def _item_progress(description: str) -> Iterator:
-    """Yield a callback (item, done, total) driving one bar over a zone's source items."""
-    progress = Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TextColumn("{task.fields[current]}"),
-        console=stderr_console,
-        transient=True,
-        disable=quiet() or not stderr_console.is_terminal,
-    )
-    with progress:
-        task = progress.add_task(description, total=None, current="")
-        yield lambda item, done, total: progress.update(
-            task, completed=done, total=total, current=item[-40:]
-        )
 
 
 def _build_summary(result, verb: str) -> None:
@@ -193,7 +170,7 @@ def create(
         engine={"workers": workers, "engine": engine_kind.value, "scheduler": scheduler},
         known_values=known_values or [],
     )
-    with _item_progress(f"provisioning {name}") as progress:
+    with progress_bar() as progress:
         result = create_zone(request, progress=progress)
     if json_out:
         _print_json({k: v for k, v in result.manifest.dump().items() if k != "key"})
@@ -238,7 +215,7 @@ def refresh(
     from piizone.zones.lineage.freshness import parse_hook, refresh_if_changed, run_hook
 
     hook = parse_hook(on_new_version) if on_new_version is not None else None
-    with _item_progress(f"refreshing {name}") as progress:
+    with progress_bar() as progress:
         outcome = refresh_if_changed(
             name,
             force=force,

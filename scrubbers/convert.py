@@ -21,12 +21,19 @@ from piizone.scrubbers.formats import (
 )
 from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.output_files import open_output
+from piizone.scrubbers.progress import (
+    REDACTING,
+    ItemProgress,
+    ProgressCallback,
+    ReadMeter,
+    counting_rows,
+    metered,
+)
 from piizone.scrubbers.redact import RedactSummary, learn_values, redact_frames
 
 if TYPE_CHECKING:
     from piizone.scrubbers.engines import AnalysisEngine
     from piizone.scrubbers.operators import Redactor
-    from piizone.scrubbers.scan import ProgressCallback
 
 CONVERTIBLE = {("csv", "parquet"), ("tsv", "parquet"), ("jsonl", "parquet"), ("json", "parquet")}
 
@@ -66,18 +73,21 @@ def redact_table_to_parquet(
     started = time.monotonic()
     size = regular_file_stat(input_path).st_size
     known = KnownValues()
-    learn_values(known, engine, redactor, path=input_path, fmt=fmt)
+    learn_values(known, engine, redactor, path=input_path, fmt=fmt, progress=progress)
+    advance = ItemProgress(progress, REDACTING, str(input_path), size)
+    advance.start()
+    meter = ReadMeter()
+    chunks = metered(iter_table_chunks(input_path, fmt), meter)
     with DecodeCounter() as decoding, open_output(output_path) as out:
         summary = redact_frames(
-            iter_table_chunks(input_path, fmt),
+            counting_rows(chunks, lambda _rows: advance(meter.position)),
             out,
             engine,
             redactor,
             name=str(input_path),
             known=known,
         )
-    if progress:
-        progress(str(input_path), size, size)
+    advance.finish()
     summary.format = f"{fmt}->parquet"
     if decoding.invalid_bytes:
         summary.invalid_bytes = decoding.invalid_bytes

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from piizone.scrubbers.compression import compression_of, decompressing, inner_name
 from piizone.scrubbers.exceptions import InputError, NotTextError
+from piizone.scrubbers.progress import ReadMeter
 
 TABLE_FORMATS = {
     ".csv": "csv",
@@ -282,6 +283,7 @@ def open_text(path: Path, encoding: TextEncoding | None = None) -> IO[str]:
     encoding = encoding or detect_encoding(path)
     with _opening(path):
         file = open(path, "rb", buffering=0)  # noqa: SIM115 - closed with the wrapper
+        ReadMeter.track(file)
         stream: io.RawIOBase = file
         if not stat.S_ISREG(os.fstat(file.fileno()).st_mode):
             stream = _BoundedStream(file, max_stdin_bytes(), str(path))

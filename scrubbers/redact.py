@@ -37,7 +37,8 @@ from piizone.scrubbers.formats import (
 )
 from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.output_files import open_output
-from piizone.scrubbers.redact_columns import ProgressCallback, RedactSummary
+from piizone.scrubbers.progress import ProgressCallback
+from piizone.scrubbers.redact_columns import RedactSummary
 from piizone.scrubbers.redact_formats import WRITERS, FormatJob
 from piizone.scrubbers.text_passes import TextPass
 
@@ -99,10 +100,10 @@ def redact_file(
         job.known = KnownValues()
         if str(input_path) != STDIO:
             job.learn_file(source, fmt, chunk_rows)
+    job.advance.start()
     with DecodeCounter() as decoding, _open_output(output_path) as out:
         WRITERS[fmt](job, source, fmt, out, chunk_rows, chunk_chars)
-    if progress:
-        progress(str(input_path), size, size)
+    job.advance.finish()
     return _finish(summary, decoding, started)
 
 
@@ -133,8 +134,10 @@ def redact_into(
     job.set_encoding(path, fmt)
     job.on_pass = on_pass
     job.known = known
+    job.advance.start()
     with DecodeCounter() as decoding:
         WRITERS[fmt](job, path, fmt, out, CHUNK_ROWS, TEXT_CHUNK_CHARS)
+    job.advance.finish()
     return _finish(summary, decoding, started)
 
 
@@ -147,16 +150,19 @@ def redact_frames(
     name: str = "table",
     progress: ProgressCallback | None = None,
     known: KnownValues | None = None,
+    total_rows: int | None = None,
 ) -> RedactSummary:
     """Redact a table given as DataFrame chunks (a database query) into Parquet on `out`.
 
     `known` as for `redact_into`; each row's own identifier values are matched in its cells.
+    Progress in rows, of `total_rows` when known (a database's count).
     """
     started = time.monotonic()
     summary = RedactSummary(format="parquet")
     job = FormatJob(engine, redactor, summary, progress, name, 0)
     job.known = known
-    job.write_frames_parquet(chunks, out)
+    job.write_frames_parquet(chunks, out, total_rows)
+    job.advance.finish()
     return _finish(summary, None, started)
 
 
@@ -234,13 +240,18 @@ def learn_values(
     path: Path | None = None,
     fmt: str | None = None,
     chunks: Iterable[pd.DataFrame] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> int:
     """Add the identifier-column values of a table (a file, or DataFrame chunks) to `known`.
 
     Columns are planned exactly as the redaction plans them (scrubbers.tables classification,
     policy column rules), on the same first chunk. Returns how many rows were read.
+    `progress` (a file): the bytes read, as the phase `learning`.
     """
-    job = FormatJob(engine, redactor, RedactSummary(format=fmt or "parquet"), None, str(path), 0)
+    # The size is only for progress (the phase `learning`); without it, nothing more is opened.
+    size = path.stat().st_size if progress is not None and path is not None else 0
+    summary = RedactSummary(format=fmt or "parquet")
+    job = FormatJob(engine, redactor, summary, progress, str(path), size)
     job.known = known
     if path is not None:
         job.learn_file(path, fmt or detect_format(path) or "", CHUNK_ROWS)

@@ -33,6 +33,13 @@ from piizone.scrubbers.formats import (
 )
 from piizone.scrubbers.known_values import KNOWN_VALUE_RECOGNIZER, KnownValues, merge_findings
 from piizone.scrubbers.policy import Operator
+from piizone.scrubbers.progress import (
+    LEARNING,
+    REDACTING,
+    ItemProgress,
+    ProgressCallback,
+    ReadMeter,
+)
 from piizone.scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from piizone.scrubbers.text_passes import TextPass
 
@@ -41,7 +48,6 @@ if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need i
     from piizone.scrubbers.operators import Redactor
 
 
-ProgressCallback = Callable[[str, int, int], None]
 # A free-text value's redaction: text, entity counts, findings and the known values among them.
 CachedRedaction = tuple[str, Counter[str], list[Finding], dict[tuple[int, int], str]]
 _VALUE_CACHE = 20_000  # distinct free-text values remembered per column (tables repeat values)
@@ -119,6 +125,8 @@ class RedactJob:
         self.engine, self.redactor, self.summary = engine, redactor, summary
         self.policy = redactor.policy  # column rules and operators; the engine only detects
         self.progress, self.name, self.size = progress, name, size
+        # Bytes of the input through the redaction (started by the caller, after reading ahead).
+        self.advance = ItemProgress(progress, REDACTING, name, size or None)
         self.plans: dict[str, ColumnPlan] = {}
         self.caches: dict[str, dict[str, CachedRedaction]] = {}
         self.counts: Counter[str] = Counter()
@@ -145,8 +153,7 @@ class RedactJob:
         return self._encoder.encode(text)
 
     def tick(self, done: int) -> None:
-        if self.progress and self.size:
-            self.progress(self.name, min(done, self.size), self.size)
+        self.advance(done)
 
     def count(self, entities: Counter[str] | dict[str, int], times: int = 1) -> None:
         for entity, n in entities.items():
@@ -200,13 +207,26 @@ class RedactJob:
         self.learn_columns(columns, len(chunk))
 
     def learn_file(self, source: Path, fmt: str, chunk_rows: int) -> None:
-        """Read a table file once ahead, planning its columns and learning their values."""
+        """Read a table file once ahead, planning its columns and learning their values.
+        Progress: the phase `learning`, in bytes read (Parquet: its share of the rows)."""
+        reading = ItemProgress(self.progress, LEARNING, self.name, self.size or None)
+        reading.start()
+        with ReadMeter() as meter:
+            self._learn_file(source, fmt, chunk_rows, reading, meter)
+        reading.finish()
+        self.row_values = None
+
+    def _learn_file(
+        self, source: Path, fmt: str, chunk_rows: int, reading: ItemProgress, meter: ReadMeter
+    ) -> None:
         if fmt in ("csv", "tsv"):
             for chunk in iter_table_chunks(source, fmt, chunk_rows):
                 self.learn_frame(chunk)
+                reading(meter.position)
         elif fmt == "parquet":
             try:
                 pf = pq.ParquetFile(source)
+                rows, total = 0, max(pf.metadata.num_rows, 1)
                 for batch in pf.iter_batches(batch_size=chunk_rows):
                     columns = {}
                     for i, f in enumerate(pf.schema_arrow):
@@ -216,6 +236,8 @@ class RedactJob:
                         if textual:
                             columns[f.name] = series
                     self.learn_columns(columns, batch.num_rows)
+                    rows += batch.num_rows
+                    reading(self.size * rows // total)
             except (pa.ArrowException, OSError) as e:
                 raise InputError(
                     f"{source}: not a readable Parquet file ({type(e).__name__})"
@@ -223,7 +245,8 @@ class RedactJob:
         elif fmt in ("jsonl", "json"):
             for records in self._record_chunks(source, fmt, chunk_rows):
                 self.learn_records(records)
-        self.row_values = None
+                if fmt == "jsonl":  # a JSON document is read whole first
+                    reading(meter.position)
 
     def learn_records(self, records: list[dict]) -> None:
         """Plan a chunk of JSON records' top-level fields and learn their identifier values."""

@@ -27,6 +27,7 @@ from piizone.scrubbers.formats import (
     iter_table_chunks,
     open_text,
 )
+from piizone.scrubbers.progress import REDACTING, ROWS, ItemProgress, ReadMeter, metered
 from piizone.scrubbers.text_passes import iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
@@ -45,8 +46,9 @@ class FormatJob(RedactJob):
     def write_csv(self, source: Path, fmt: str, out: IO[bytes], chunk_rows: int) -> None:
         sep = "," if fmt == "csv" else "\t"
         newline = _line_ending(source, self.encoding)
-        written = 0
-        for i, chunk in enumerate(iter_table_chunks(source, fmt, chunk_rows, self.encoding)):
+        meter = ReadMeter()
+        chunks = iter_table_chunks(source, fmt, chunk_rows, self.encoding)
+        for i, chunk in enumerate(metered(chunks, meter)):
             kept = []
             for column in chunk.columns:
                 self.plan(str(column), chunk[column], textual=True)
@@ -59,12 +61,9 @@ class FormatJob(RedactJob):
                 if plan.action in ("operator", "scan"):
                     chunk[column] = self.transform(str(column), plan, chunk[column])
             data = chunk[kept].to_csv(index=False, header=i == 0, sep=sep, lineterminator=newline)
-            encoded = self.encode(data)
-            out.write(encoded)
-            written += len(encoded)
+            out.write(self.encode(data))
             self.summary.rows += len(chunk)
-            # Output bytes track input bytes closely for a mostly-unchanged table.
-            self.tick(written)
+            self.tick(meter.position)
 
     # --- parquet ---------------------------------------------------------------------------
 
@@ -116,8 +115,13 @@ class FormatJob(RedactJob):
             if writer is not None:
                 writer.close()
 
-    def write_frames_parquet(self, chunks: Iterable[pd.DataFrame], out: IO[bytes]) -> None:
-        """DataFrame chunks to Parquet: the first chunk fixes the schema for the rest."""
+    def write_frames_parquet(
+        self, chunks: Iterable[pd.DataFrame], out: IO[bytes], total_rows: int | None = None
+    ) -> None:
+        """DataFrame chunks to Parquet: the first chunk fixes the schema for the rest.
+        Progress in rows (of `total_rows` when known, e.g. a database's count)."""
+        self.advance = ItemProgress(self.progress, REDACTING, self.name, total_rows, ROWS)
+        self.advance.start()
         writer: pq.ParquetWriter | None = None
         schema: pa.Schema | None = None
         try:
@@ -138,6 +142,7 @@ class FormatJob(RedactJob):
                 assert writer is not None  # opened with the schema, on the first chunk
                 writer.write_table(table)
                 self.summary.rows += table.num_rows
+                self.tick(self.summary.rows)
             if writer is None:  # no rows at all: an empty file with no columns
                 writer = pq.ParquetWriter(out, pa.schema([]))
         except (pa.ArrowException, ValueError, TypeError) as e:
@@ -169,9 +174,10 @@ class FormatJob(RedactJob):
     # --- jsonl / json ------------------------------------------------------------------------
 
     def write_jsonl(self, source: Path, out: IO[bytes], chunk_rows: int) -> None:
-        for records, done in iter_jsonl_records(source, chunk_rows, self.encoding):
+        meter = ReadMeter()
+        for records, _ in metered(iter_jsonl_records(source, chunk_rows, self.encoding), meter):
             self._jsonl_chunk(records, out)
-            self.tick(done)
+            self.tick(meter.position)
 
     def _jsonl_chunk(self, records: list[dict], out: IO[bytes]) -> None:
         if not records:
@@ -252,9 +258,11 @@ class FormatJob(RedactJob):
             sink.detach()  # the caller owns `out` (it may be stdout)
 
     def text_into(self, source: Path | IO[str], sink: IO[str], chunk_chars: int) -> None:
-        """A text file (or an open text stream) redacted pass by pass into a text sink."""
+        """A text file (or an open text stream) redacted pass by pass into a text sink.
+        Progress: the bytes read after each pass (stdin or an open stream: characters done)."""
         done = 0
         last = ""
+        meter = ReadMeter()
         passes = iter_text_passes(
             source,
             self.engine,
@@ -263,7 +271,7 @@ class FormatJob(RedactJob):
             known=self.known,
             encoding=self.encoding,
         )
-        for p in passes:
+        for p in metered(passes, meter):
             if self.on_pass is not None:
                 self.on_pass(p)
             emitted = p.emitted
@@ -273,7 +281,7 @@ class FormatJob(RedactJob):
             self.summary.rows += emitted.count("\n")
             done += len(emitted)
             last = emitted[-1:] or last
-            self.tick(done)
+            self.tick(meter.position or done)
         if last and last != "\n":
             self.summary.rows += 1
 

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from piizone.scrubbers.compression import compression_of
 from piizone.scrubbers.exceptions import InputError, NotTextError
@@ -27,6 +29,7 @@ from piizone.scrubbers.formats import (
 )
 from piizone.scrubbers.masking import masked_context
 from piizone.scrubbers.prefetch import prefetch
+from piizone.scrubbers.progress import SCANNING, ItemProgress, ProgressCallback, ReadMeter
 from piizone.scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from piizone.scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
 from piizone.scrubbers.text_passes import TextPass, iter_text_passes
@@ -34,8 +37,6 @@ from piizone.scrubbers.text_passes import TextPass, iter_text_passes
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
     from piizone.scrubbers.engines import AnalysisEngine
 
-# (path, bytes done in this file, file size): called as work progresses, for progress bars.
-ProgressCallback = Callable[[str, int, int], None]
 _VALUE_CACHE = 50_000  # distinct cell values remembered per column (tables repeat values)
 
 
@@ -163,17 +164,18 @@ def scan_file(
         bytes=size,
         fingerprint=fingerprint,
     )
+    advance = ItemProgress(progress, SCANNING, str(path), size)
+    advance.start()
     with DecodeCounter() as decoding:
         if source.kind == "table":
-            _scan_table(path, fmt, engine, source, progress)
+            _scan_table(path, fmt, engine, source, advance)
         else:
-            _scan_text(path, engine, source, progress)
+            _scan_text(path, engine, source, advance)
     if decoding.invalid_bytes:
         # Named as detected: a UTF-16 file with a broken pair is not "not valid UTF-8".
         codec = detect_encoding(path).codec if fmt != "parquet" else "utf-8"
         source.warnings.append(invalid_bytes_warning(decoding.invalid_bytes, codec))
-    if progress:
-        progress(str(path), size, size)
+    advance.finish()
     return source
 
 
@@ -181,16 +183,17 @@ def _scan_text(
     path: Path,
     engine: AnalysisEngine,
     source: SourceReport,
-    progress: ProgressCallback | None,
+    advance: ItemProgress | None,
     chunk_chars: int = TEXT_CHUNK_CHARS,
 ) -> None:
     """Count and sample the findings in the passes the redactor will make (text_passes), so
-    the report counts what gets redacted."""
+    the report counts what gets redacted. Progress: the bytes read, after each pass."""
     scan = TextScan(source)
-    for p in iter_text_passes(path, engine, chunk_chars):
-        scan.add(p)
-        if progress:
-            progress(str(path), min(scan.done, source.bytes), source.bytes)
+    with ReadMeter() as meter:
+        for p in iter_text_passes(path, engine, chunk_chars):
+            scan.add(p)
+            if advance is not None:
+                advance(meter.position)
     scan.finish()
 
 
@@ -247,24 +250,39 @@ def _scan_table(
     fmt: str,
     engine: AnalysisEngine,
     source: SourceReport,
-    progress: ProgressCallback | None,
+    advance: ItemProgress,
 ) -> None:
-    def report_progress() -> None:
-        if progress:
-            progress(str(path), 0, source.bytes)
+    """Progress after each chunk: the bytes read (Parquet: its share of the rows; a JSON
+    document is read whole before its first chunk, a spreadsheet by openpyxl: only at the end)."""
+    parquet_rows = _parquet_rows(path) if fmt == "parquet" else None
 
-    scan_frames(iter_table_chunks(path, fmt), engine, source, on_chunk=report_progress)
+    def report_progress(rows: int) -> None:
+        if parquet_rows:
+            advance(source.bytes * rows // parquet_rows)
+        elif fmt not in ("json", "xlsx"):
+            advance(meter.position)
+
+    with ReadMeter() as meter:
+        scan_frames(iter_table_chunks(path, fmt), engine, source, on_chunk=report_progress)
     if source.rows == 0 and not source.columns:
         raise InputError(f"{path}: no rows")
+
+
+def _parquet_rows(path: Path) -> int | None:
+    try:
+        return pq.read_metadata(path).num_rows
+    except (pa.ArrowException, OSError, UnicodeDecodeError):
+        return None  # the read reports it
 
 
 def scan_frames(
     chunks: Iterable[pd.DataFrame],
     engine: AnalysisEngine,
     source: SourceReport,
-    on_chunk: Callable[[], None] | None = None,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> SourceReport:
-    """Scan a table given as DataFrame chunks (a file or a database query) into `source`."""
+    """Scan a table given as DataFrame chunks (a file or a database query) into `source`.
+    `on_chunk` is told the rows scanned so far after each chunk."""
     profiles: dict[str, ColumnProfile] = {}
     counts: dict[str, Counter[str]] = {}
     non_empty: Counter[str] = Counter()
@@ -303,7 +321,7 @@ def scan_frames(
                 _scan_cells(engine, name, values, chunk, rows, counts[name], caches[name], source)
         rows += len(chunk)
         if on_chunk:
-            on_chunk()
+            on_chunk(rows)
     source.rows = rows
     source.columns = [
         ColumnReport(

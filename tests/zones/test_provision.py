@@ -12,6 +12,7 @@ import pytest
 
 import piizone.zones.provision.build as provision
 from piizone.scrubbers.operators import pseudonym_token
+from piizone.scrubbers.progress import ProgressUpdate
 from piizone.zones import audit
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.lifecycle import init_home, unwrap_zone_key, verify_zone
@@ -62,11 +63,10 @@ def staging(store: ZoneStore) -> list[Path]:
 
 
 def test_create_then_refresh_reuses_by_content_hash(store: ZoneStore, src: Path) -> None:
-    ticks: list[tuple[str, int, int]] = []
-    first = create_zone(
-        ZoneRequest("z", [str(src)], purpose="p"), store, lambda *t: ticks.append(t)
-    )
-    assert [t[1:] for t in ticks] == [(1, 3), (2, 3), (3, 3)] and first.reused == []
+    updates: list[ProgressUpdate] = []
+    first = create_zone(ZoneRequest("z", [str(src)], purpose="p"), store, updates.append)
+    positions = sorted({u.position for u in updates if u.position})
+    assert positions == [(1, 3), (2, 3), (3, 3)] and first.reused == []
     assert last(store)["action"] == "zone.create" and last(store)["outcome"] == "success"
 
     again = refresh_zone("z", store)  # nothing changed: everything reused, a new version anyway
@@ -134,9 +134,9 @@ def test_a_failing_writer_leaves_no_staging_and_is_audited(
 
 
 def test_ctrl_c_mid_build_removes_staging(store: ZoneStore, src: Path) -> None:
-    def interrupt(relpath, done, total):
-        assert staging(store), "the build happens in staging"
-        if done == 2:
+    def interrupt(update: ProgressUpdate) -> None:
+        if update.position == (2, 3):  # the second of three items
+            assert staging(store), "the build happens in staging"
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):

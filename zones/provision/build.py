@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from piizone.scrubbers.policy import load_policy, parse_policy
+from piizone.scrubbers.progress import PUBLISHING, ItemProgress
 from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
@@ -160,6 +161,7 @@ def create_zone(
                 learn_known=request.learn_known_values,
             )
             details.update(_summary(result))
+            ItemProgress(progress, PUBLISHING, name, None).start()
             _publish_audited(store, "zone.create", name, result, previous=None, details=details)
             return result
 
@@ -231,6 +233,7 @@ def refresh_zone(
                 result.unchanged = True
                 return result
             details.update(_summary(result))
+            ItemProgress(progress, PUBLISHING, name, None).start()
             _publish_audited(
                 store, "zone.refresh", name, result, previous=parent.version, details=details
             )

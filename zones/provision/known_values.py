@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.progress import LEARNING, ProgressCallback, counting_rows, relabelled
 from piizone.scrubbers.redact import learn_values
 from piizone.zones.leakcheck.fingerprints import FingerprintCollector
 from piizone.zones.provision.metadata_names import NameMasker, seal_spec
 from piizone.zones.provision.sources import Source, SourceItem, refresh_spec
+from piizone.zones.provision.zonefile import item_progress
 
 
 @dataclass
@@ -32,20 +35,26 @@ class KnownPlan:
         engine: Any,
         redactor: Redactor,
         collector: FingerprintCollector,
+        progress: ProgressCallback | None = None,
+        masked: Callable[[str], str] = str,
     ) -> KnownValues | None:
+        """`progress`: each table read (the phase `learning`), named by `masked(relpath)`."""
         if not self.enabled:
             return None
         known = KnownValues()
-        for item in items:
+        for index, item in enumerate(items, 1):
             if item.kind == "table":
-                _learn_item(known, item, engine, redactor)
+                shown = relabelled(progress, f"data/{masked(item.relpath)}", (index, len(items)))
+                _learn_item(known, item, engine, redactor, shown)
         for source in self.sources:
             own = KnownValues()
             rows = 0
             for item in source.items():
                 if item.kind != "table":
                     continue  # a text has no columns to say what its values are
-                rows += _learn_item(own, item, engine, redactor)
+                rows += _learn_item(
+                    own, item, engine, redactor, relabelled(progress, masked(item.relpath))
+                )
             # Their values never reach the redactor unless they show up in the zone: the
             # egress check should still catch them leaving a session.
             for entity, value in own.values():
@@ -87,11 +96,22 @@ class KnownPlan:
         }
 
 
-def _learn_item(known: KnownValues, item: SourceItem, engine: Any, redactor: Redactor) -> int:
+def _learn_item(
+    known: KnownValues,
+    item: SourceItem,
+    engine: Any,
+    redactor: Redactor,
+    progress: ProgressCallback | None = None,
+) -> int:
     """Learn one table item's identifier values; the rows read."""
     if item.path is not None:
-        return learn_values(known, engine, redactor, path=item.path, fmt=item.fmt)
-    return learn_values(known, engine, redactor, chunks=item.table_chunks())
+        return learn_values(
+            known, engine, redactor, path=item.path, fmt=item.fmt, progress=progress
+        )
+    reading = item_progress(progress, LEARNING, item)
+    rows = learn_values(known, engine, redactor, chunks=counting_rows(item.table_chunks(), reading))
+    reading.finish()
+    return rows
 
 
 def _known_values_key(dek: bytes) -> bytes:

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,13 @@ from piizone.scrubbers.known_values import KnownValues
 from piizone.scrubbers.operators import Redactor
 from piizone.scrubbers.policy import Policy
 from piizone.scrubbers.prefetch import prefetch
+from piizone.scrubbers.progress import (
+    ENCRYPTING,
+    READING,
+    ItemProgress,
+    ProgressCallback,
+    relabelled,
+)
 from piizone.scrubbers.reports import Report, SourceReport, render_json, tool_version
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.leakcheck.canaries import CANARY_DATA_PATH, load_canaries, make_canaries, plant
@@ -31,13 +37,10 @@ from piizone.zones.provision.known_values import KnownPlan
 from piizone.zones.provision.metadata_names import NameMasker, seal_spec
 from piizone.zones.provision.sources import Source, SourceItem, refresh_spec, resolve_sources
 from piizone.zones.provision.sources.probe import probe_digest
-from piizone.zones.provision.zonefile import prepare, provision_item
+from piizone.zones.provision.zonefile import item_progress, prepare, provision_item
 from piizone.zones.storage.keys import ensure_pseudonym_key
 from piizone.zones.storage.manifest import ZoneManifest
 from piizone.zones.storage.store import MANIFEST_FORMAT, MANIFEST_VERSION, ZoneStore
-
-# (item relpath, done, total) for progress bars: one tick per finished item.
-ProgressCallback = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -117,17 +120,17 @@ def _build_with(
     collector = FingerprintCollector(dek)
     redactor = collecting_redactor(Redactor(policy, ensure_pseudonym_key(store.home)), collector)
     known = known or KnownPlan([], [], True)
+    # No raw source name in plaintext metadata (nor on a progress bar). Regex rules only
+    # (e-mails, long numbers): NER on file names tags little and would cost an analysis per name.
+    names = NameMasker(dek)
     # Tables first: their identifier values (and the --known-values sources') are learned
     # before anything is redacted, so a transcript naming a customer of the CRM table is
     # redacted with the table's values. In memory only.
-    known_values = known.learn(items, engine, redactor, collector)
+    known_values = known.learn(items, engine, redactor, collector, progress, names.relpath)
     if parent:  # items reused from the parent were not redacted again: keep their fingerprints
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     staging = store.staging_dir(name)
     result = BuildResult()
-    # No raw source name in plaintext metadata. Regex rules only (e-mails, long numbers): NER on
-    # file names tags little and would cost an analysis per name.
-    names = NameMasker(dek)
     try:
         (staging / "data").mkdir(mode=0o700)
         report = Report(policy_sha256=policy.sha256, policy_source=policy.source)
@@ -136,6 +139,7 @@ def _build_with(
             items, staging, names, policy, dek, meta, redaction, report, result, parent, progress
         )
         source_entries = []
+        ItemProgress(progress, ENCRYPTING, name, None).start()  # canaries, fingerprints, manifest
         side = _plant_canaries(staging, files, canaries, parent, dek, meta["id"])
         for spec, source in zip(specs, resolved, strict=True):
             source_entries.append(_source_entry(spec, source, files, names, dek, meta["id"]))
@@ -204,7 +208,11 @@ def _stage_items(
 
     for index, item in enumerate(prefetch(redaction.engine, items, analysed_ahead), 1):
         zone_path = f"data/{names.relpath(item.relpath)}"
-        fingerprint = item.fingerprint()
+        position = (index, len(items))
+        # Hashing the content: a file at disk speed, a database table row batch by row batch.
+        reading = item_progress(relabelled(progress, zone_path, position), READING, item)
+        fingerprint = item.fingerprint(reading)
+        reading.finish()
         previous = parent_files.get(zone_path)
         if (
             previous
@@ -231,13 +239,13 @@ def _stage_items(
                 redaction.redactor,
                 redaction.collector,
                 redaction.known_values,
+                progress,
+                position,
             )
             entry["source_sha256"] = fingerprint
             entry["source"] = names.uri(entry["source"])
             files.append(entry)
             report.sources.append(source_report)
-        if progress:
-            progress(names.relpath(item.relpath), index, len(items))
     return files
 
 

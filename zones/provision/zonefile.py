@@ -9,6 +9,18 @@ from typing import IO, Any, cast
 
 from piizone.scrubbers.formats import iter_table_chunks
 from piizone.scrubbers.known_values import KnownValues
+from piizone.scrubbers.progress import (
+    BYTES,
+    FINGERPRINTING,
+    ROWS,
+    SCANNING,
+    ItemProgress,
+    ProgressCallback,
+    ReadMeter,
+    counting_rows,
+    metered,
+    relabelled,
+)
 from piizone.scrubbers.redact import redact_frames, redact_into
 from piizone.scrubbers.reports import SourceReport
 from piizone.scrubbers.scan import TextScan, scan_file, scan_frames
@@ -31,29 +43,27 @@ def provision_item(
     redactor,
     collector: FingerprintCollector | None = None,
     known: KnownValues | None = None,
+    progress: ProgressCallback | None = None,
+    position: tuple[int, int] | None = None,
 ) -> tuple[dict[str, Any], SourceReport]:
     """Scan one item for the report, then redact it straight into its encrypted file.
 
     A text file is analysed once: its report is built from the redactor's own passes (the
     engine's memo could not hold a file over its long-text budget between a scan and a
     redaction, so such a file used to be analysed twice).
+
+    `progress` sees each phase per chunk, as `zone_path` at `position` (see item_progress).
     """
-    source_report = SourceReport(
-        path=zone_path, kind=item.kind, format=item.fmt, bytes=item.size or 0
-    )
-    text_scan = None
-    if item.path is not None and item.fmt == "txt":
-        text_scan = TextScan(source_report)
-    elif item.path is not None:
-        source_report = scan_file(item.path, engine)
-        source_report.path = zone_path
-    else:
-        scan_frames(item.table_chunks(), engine, source_report)
+    progress = relabelled(progress, zone_path, position)
+    source_report, text_scan = _scan_item(item, zone_path, engine, progress)
     # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
     columns = identifier_columns(source_report, redactor.policy) if collector else {}
     if collector and columns and item.path is not None:
-        for _ in collect_columns(collector, iter_table_chunks(item.path, item.fmt), columns):
-            pass
+        reading, meter = item_progress(progress, FINGERPRINTING, item), ReadMeter()
+        chunks = metered(iter_table_chunks(item.path, item.fmt), meter)
+        for _ in collect_columns(collector, chunks, columns):
+            reading(meter.position)
+        reading.finish()
     target = prepare(staging / zone_path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
@@ -70,15 +80,27 @@ def provision_item(
                 fmt=item.fmt,
                 on_pass=text_scan.add,
                 known=known,
+                progress=progress,
             )
             text_scan.finish(summary.invalid_bytes, summary.encoding)
         elif item.path is not None:
-            summary = redact_into(item.path, out, engine, redactor, fmt=item.fmt, known=known)
+            summary = redact_into(
+                item.path, out, engine, redactor, fmt=item.fmt, known=known, progress=progress
+            )
         else:
             chunks = item.table_chunks()
             if collector and columns:  # not one more database query: collect on the way through
                 chunks = collect_columns(collector, chunks, columns)
-            summary = redact_frames(chunks, out, engine, redactor, known=known)
+            summary = redact_frames(
+                chunks,
+                out,
+                engine,
+                redactor,
+                known=known,
+                name=zone_path,
+                progress=progress,
+                total_rows=item.expected_rows,
+            )
         writer.close()
     return {
         "path": zone_path,
@@ -91,6 +113,38 @@ def provision_item(
         "known_values": summary.known_values,  # counts of spans found as known values
         "source": item.source_uri,
     }, source_report
+
+
+def _scan_item(
+    item: SourceItem, zone_path: str, engine, progress: ProgressCallback | None
+) -> tuple[SourceReport, TextScan | None]:
+    """The item's report, scanned now; a text file's is built later from the redactor's
+    passes (the TextScan returned)."""
+    source_report = SourceReport(
+        path=zone_path, kind=item.kind, format=item.fmt, bytes=item.size or 0
+    )
+    if item.path is not None and item.fmt == "txt":
+        return source_report, TextScan(source_report)
+    if item.path is not None:
+        source_report = scan_file(item.path, engine, progress)
+        source_report.path = zone_path
+    else:
+        scanning = item_progress(progress, SCANNING, item)
+        scan_frames(counting_rows(item.table_chunks(), scanning), engine, source_report)
+        scanning.finish()
+    return source_report, None
+
+
+def item_progress(progress: ProgressCallback | None, phase: str, item: SourceItem) -> ItemProgress:
+    """A started phase of `item`: its bytes for a file, its rows for a database table (of the
+    probe's count). `progress` is relabelled (`relabelled`): it names the masked zone path."""
+    if item.path is not None:
+        total, unit = item.size, BYTES
+    else:
+        total, unit = item.expected_rows, ROWS
+    advance = ItemProgress(progress, phase, item.relpath, total, unit)
+    advance.start()
+    return advance
 
 
 def prepare(path: Path) -> Path:

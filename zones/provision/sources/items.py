@@ -7,7 +7,7 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from piizone.zones.provision.sources.sql import SqlReader
 
 MAX_CHUNK_ROWS = 10_000_000
+HASH_BLOCK = 256 * 1024
 
 
 class SourceError(ZoneError):
@@ -47,6 +48,7 @@ class SourceItem:
     path: Path | None = None
     size: int | None = None
     rows: int | None = None  # known once table_chunks() ran to the end (or after count_rows())
+    expected_rows: int | None = None  # SQL: the probe's count before reading, for progress only
     last_fingerprint: str | None = None  # SQL: hash of the rows the last full read yielded
     chunk_rows: int = CHUNK_ROWS
     _sql: SqlReader | None = field(default=None, repr=False, compare=False)
@@ -92,16 +94,23 @@ class SourceItem:
         self._check_unchanged(before)
 
     # -- content hash --------------------------------------------------------------------------
-    def fingerprint(self) -> str:
-        """sha256 hex of the content (file bytes; SQL rows canonically serialised, in order)."""
+    def fingerprint(self, progress: Callable[[int], None] | None = None) -> str:
+        """sha256 hex of the content (file bytes; SQL rows canonically serialised, in order).
+        `progress`: told the bytes (SQL: rows) hashed so far, per block or batch."""
         if self._sql is not None:
-            digest = self._sql.fingerprint()
+            digest = self._sql.fingerprint(progress)
             self.last_fingerprint = digest
             return digest
         assert self.path is not None
         before = self._check_file()
         with file_errors(self.path), open(self.path, "rb") as f:
-            h = hashlib.file_digest(f, "sha256")
+            if progress is None:
+                h = hashlib.file_digest(f, "sha256")
+            else:  # file_digest, a block at a time, to report between blocks
+                h = hashlib.sha256()
+                while block := f.read(HASH_BLOCK):
+                    h.update(block)
+                    progress(f.tell())
         self._check_unchanged(before)
         return h.hexdigest()
 

@@ -30,6 +30,7 @@ def probe_digest(source: Source, dek: bytes) -> str | None:
     reader = source.items()[0].sql_reader
     assert reader is not None
     values = reader.probe_values()
+    source.items()[0].expected_rows = int(values[0])  # the count comes first: for progress
     key = hmac.new(dek, PROBE_KEY_INFO, hashlib.sha256).digest()
     canonical = json.dumps(values, default=str, ensure_ascii=False, separators=(",", ":"))
     return hmac.new(key, canonical.encode(), hashlib.sha256).hexdigest()

@@ -349,12 +349,16 @@ class SqlReader:
 
         return self._run(probe)
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, on_rows: Callable[[int], None] | None = None) -> str:
         h = RowHasher()
+        done = 0
         for columns, rows in self.batches(CHUNK_ROWS):
             if not h.started:
                 h.header(columns)
             h.rows(rows)
+            done += len(rows)
+            if on_rows is not None:
+                on_rows(done)
         return h.hexdigest()
 
     def batches(self, chunk_rows: int) -> Iterator[tuple[list[str], Sequence[Any]]]:

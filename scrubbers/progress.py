@@ -1,0 +1,173 @@
+"""Progress of long work as it happens: a phase, an item, units done of the item's total.
+
+The library reports; it never draws. Scan, redaction and zone builds call a `ProgressCallback`
+with a `ProgressUpdate` per chunk, batch or pass they finish (cli/progress.py draws the bar, on
+a terminal only). An update names a file path or a zone path, never a value.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Phase names, in the order a zone build goes through them (an item: learning to redacting; a
+# redaction in a zone writes straight into the encrypted file).
+LEARNING = "learning"  # tables read ahead for their identifier values (known values)
+READING = "reading"  # a zone item's content hashed, to tell whether it changed
+SCANNING = "scanning"
+FINGERPRINTING = "fingerprinting"  # a zone item's identifier columns, for the leak checks
+REDACTING = "redacting"
+ENCRYPTING = "encrypting"  # a zone's own encrypted records (canaries, fingerprints), manifest
+PUBLISHING = "publishing"
+
+T = TypeVar("T")
+
+BYTES = "bytes"
+ROWS = "rows"  # database tables: their size in bytes is not known before reading
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """`done` of `total` units of `item` are through `phase` (`total` None: not known)."""
+
+    phase: str
+    item: str
+    done: int
+    total: int | None
+    unit: str = BYTES
+    position: tuple[int, int] | None = None  # (this item's number, items) in a zone build
+
+
+class ProgressCallback(Protocol):
+    def __call__(self, update: ProgressUpdate, /) -> None: ...
+
+
+class ItemProgress:
+    """Reports one item's phase to a callback: `done` kept within [0, total] and never going
+    back, each advance reported once. Without a callback every call is a no-op."""
+
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        phase: str,
+        item: str,
+        total: int | None,
+        unit: str = BYTES,
+        position: tuple[int, int] | None = None,
+    ):
+        self.callback = callback
+        self.update = ProgressUpdate(phase, item, 0, total, unit, position)
+
+    def __call__(self, done: int) -> None:
+        if self.callback is None:
+            return
+        total = self.update.total
+        done = max(done, self.update.done)
+        if total is not None:
+            done = min(done, total)
+        if done != self.update.done:
+            self.update = replace(self.update, done=done)
+            self.callback(self.update)
+
+    def start(self) -> None:
+        """Say the phase began (done 0): the bar shows the phase before its first chunk ends."""
+        if self.callback is not None:
+            self.callback(self.update)
+
+    def finish(self) -> None:
+        """The whole item is through this phase (its total, or what was counted when unknown)."""
+        if self.callback is None:
+            return
+        total = self.update.total
+        if total is None:  # a query's rows: now they are known
+            total = self.update.done
+            self.update = replace(self.update, total=total)
+            self.callback(self.update)
+        else:
+            self(total)
+
+
+def counting_rows(
+    chunks: Iterable[pd.DataFrame], progress: ItemProgress | Callable[[int], None]
+) -> Iterator[pd.DataFrame]:
+    """`chunks` unchanged; after the consumer is done with each, the rows so far reported."""
+    done = 0
+    for chunk in chunks:
+        yield chunk
+        done += len(chunk)
+        progress(done)
+
+
+class ReadMeter:
+    """How far the input file opened last (in this thread, while active) has been read, in
+    bytes of the file on disk (compressed ones: compressed bytes, like their size), for
+    progress bars. Its own file descriptor's offset: what a reader consumed, at most one
+    buffer ahead of what was processed."""
+
+    _local = threading.local()
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._last = 0
+
+    def __enter__(self) -> ReadMeter:
+        self._previous = getattr(self._local, "current", None)
+        self._local.current = self
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._local.current = self._previous
+
+    @classmethod
+    def track(cls, file: IO[bytes]) -> None:
+        current = getattr(cls._local, "current", None)
+        if current is not None:
+            current._file, current._last = file, 0
+
+    @property
+    def position(self) -> int:
+        """Bytes read so far (the last known offset once the file is closed)."""
+        if self._file is not None:
+            # A pipe cannot tell; a closed file keeps its last offset.
+            with contextlib.suppress(OSError, ValueError):
+                self._last = self._file.tell()
+        return self._last
+
+
+def metered(items: Iterable[T], meter: ReadMeter) -> Iterator[T]:
+    """`items` from a generator that opens its input, with `meter` active while it reads
+    (a generator body runs at each next(), not where it was created)."""
+    iterator = iter(items)
+    try:
+        while True:
+            with meter:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+            yield item
+    finally:  # stopped early (an error in the consumer): close the reader now, not at GC
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+
+
+def relabelled(
+    callback: ProgressCallback | None, item: str, position: tuple[int, int] | None = None
+) -> ProgressCallback | None:
+    """`callback` seeing every update as about `item` (at `position`): a zone names an item by
+    its masked zone path, not the source path the scrubbers read."""
+    if callback is None:
+        return None
+    target: ProgressCallback = callback
+
+    def relabel(update: ProgressUpdate, /) -> None:
+        target(replace(update, item=item, position=position))
+
+    return relabel
