@@ -24,8 +24,14 @@ from piizone.zones.leakcheck.canaries import CANARY_DATA_PATH, load_canaries, ma
 from piizone.zones.leakcheck.fingerprints import (
     FingerprintCollector,
     collecting_redactor,
+    fingerprint_matcher,
     load_fingerprints,
     write_fingerprints,
+)
+from piizone.zones.leakcheck.path_names import (
+    PeopleInNames,
+    known_values_finder,
+    matcher_finder,
 )
 from piizone.zones.provision.known_values import KnownPlan
 from piizone.zones.provision.metadata_names import NameMasker, seal_spec
@@ -125,9 +131,14 @@ def _build_with(
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     staging = store.staging_dir(name)
     result = BuildResult()
-    # No raw source name in plaintext metadata. Regex rules only (e-mails, long numbers): NER on
-    # file names tags little and would cost an analysis per name.
-    names = NameMasker(dek)
+    # No raw source name in plaintext metadata: e-mails and long numbers by regex, person names
+    # by the name lists and by what the zone knows so far (its tables' values, the parent's
+    # fingerprints). NER on file names tags little and would cost an analysis per name.
+    people = PeopleInNames.of(
+        known_values_finder(known_values),
+        matcher_finder(fingerprint_matcher(dek, collector.fingerprints)),
+    )
+    names = NameMasker(dek, people=people)
     try:
         (staging / "data").mkdir(mode=0o700)
         report = Report(policy_sha256=policy.sha256, policy_source=policy.source)
