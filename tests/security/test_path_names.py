@@ -16,6 +16,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from piizone.cli.main import app
@@ -102,6 +104,9 @@ def _matcher_knowing(*people: str):
     return fingerprint_matcher(DEK, fingerprints)
 
 
+PEOPLE_FUZZ = PeopleInNames.of(matcher_finder(_matcher_knowing("John Smith", "Ana Lima")))
+
+
 def test_the_zones_own_people_are_found_in_any_layout():
     people = PeopleInNames.of(matcher_finder(_matcher_knowing("John Smith", "Rose Hill")))
     for name, span in [
@@ -115,6 +120,14 @@ def test_the_zones_own_people_are_found_in_any_layout():
             (*span, "PERSON")
         }, name
     assert people.spans("train_data") == []
+
+
+@settings(max_examples=int(os.environ.get("PIIZONE_FUZZ_EXAMPLES", "100")), deadline=None)
+@given(st.text(max_size=60) | st.from_regex(r"[A-Za-z]{1,8}([_.-]?[A-Z][a-z]{1,8}){1,3}"))
+def test_any_name_gives_spans_inside_it(name):
+    for span in PEOPLE_FUZZ.spans(name):
+        assert 0 <= span.start < span.end <= len(name)
+        assert name[span.start].isalnum() and name[span.end - 1].isalnum()
 
 
 def test_name_check_flags_person_names_in_output_paths():
