@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -219,23 +220,63 @@ def record(loop: Loop, i: int, versions, problems, old, new) -> None:
         loop.violations.append(f"kill {i}: {p}")
 
 
+@dataclass
+class KillRun:
+    """One run of a kill loop, after the next command has settled it."""
+
+    i: int
+    point: str | None  # the named crash point it was sent to, or None (a timed kill)
+    died: bool
+    seconds: float  # from its start to its death or exit
+    versions: dict[str, int | None]  # of the zones checked (None: absent)
+    problems: list[str]
+
+
+def kill_plan(command: str, rng: random.Random, span, n: int, loop: Loop):
+    """(crash point, delay) pairs: each named crash point of `command` once, then timed kills."""
+    return itertools.chain(
+        ((p, 0.0) for p in CRASH_POINTS.get(command, [])),
+        ((None, d) for d in delays(rng, span, n, loop)),
+    )
+
+
+def run_kills(
+    loop: Loop,
+    home: Home,
+    plan,
+    step: Callable[[int], tuple[list[str], list[str], Any]],
+    after: Callable[[KillRun, Any], None],
+) -> None:
+    """The loop every killed command shares: `step(i)` prepares run i and says what to run,
+    which zones to check and what to remember (the old version, the key provider); the run is
+    killed (or crashes at its point), the next command settles it, the invariants are checked,
+    and `after` judges the outcome against what was remembered."""
+    for i, (point, delay) in enumerate(plan):
+        args, names, before = step(i)
+        started = time.monotonic()
+        died = killed_run(home, args, delay, point)
+        seconds = time.monotonic() - started
+        loop.killed += died
+        loop.finished += not died
+        loop.crash_points += bool(point and died)
+        versions, problems = home.check(names)
+        after(KillRun(i, point, died, seconds, versions, problems), before)
+
+
 def loop_create(base: Path, n: int, rng: random.Random) -> Loop:
     loop, home = Loop("zone create"), Home(base, "create")
     t0 = time.monotonic()
     home.must("init")
     span = timed(home, "zone", "create", "warm", "--from", str(home.src)) * 1.1
-    plan = itertools.chain(
-        ((p, 0.0) for p in CRASH_POINTS["create"]),
-        ((None, d) for d in delays(rng, span, n, loop)),
-    )
-    for i, (point, delay) in enumerate(plan):
+
+    def step(i: int) -> tuple[list[str], list[str], Any]:
         name = f"c{i:03d}"
-        died = killed_run(home, ["zone", "create", name, "--from", str(home.src)], delay, point)
-        loop.killed += died
-        loop.finished += not died
-        loop.crash_points += bool(point and died)
-        versions, problems = home.check([name])
-        record(loop, i, versions, problems, None, 1)
+        return ["zone", "create", name, "--from", str(home.src)], [name], None
+
+    def after(run: KillRun, _: Any) -> None:
+        record(loop, run.i, run.versions, run.problems, None, 1)
+
+    run_kills(loop, home, kill_plan("create", rng, span, n, loop), step, after)
     loop.seconds = time.monotonic() - t0
     return loop
 
@@ -246,13 +287,14 @@ def loop_refresh(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "r", "--from", str(home.src))
     span = timed(home, "zone", "refresh", "r", "--force") * 1.1
-    for i, delay in enumerate(delays(rng, span, n, loop)):
-        old = home.store.manifest("r").version
-        died = killed_run(home, ["zone", "refresh", "r", "--force"], delay, None)
-        loop.killed += died
-        loop.finished += not died
-        versions, problems = home.check(["r"])
-        record(loop, i, versions, problems, old, old + 1)
+
+    def step(i: int) -> tuple[list[str], list[str], Any]:
+        return ["zone", "refresh", "r", "--force"], ["r"], home.store.manifest("r").version
+
+    def after(run: KillRun, old: int) -> None:
+        record(loop, run.i, run.versions, run.problems, old, old + 1)
+
+    run_kills(loop, home, kill_plan("refresh", rng, span, n, loop), step, after)
     loop.seconds = time.monotonic() - t0
     return loop
 
@@ -265,28 +307,25 @@ def loop_destroy(base: Path, n: int, rng: random.Random) -> Loop:
     # The warm-up destroy is slower than the later ones (cold caches): a span taken from it
     # alone let most runs finish before their kill. Each run that finishes first shrinks it.
     span = [timed(home, "zone", "destroy", "d-warm", "--yes") * 1.1]
-    plan = itertools.chain(
-        ((p, 0.0) for p in CRASH_POINTS["destroy"]),
-        ((None, d) for d in delays(rng, lambda: span[0], n, loop)),
-    )
-    for i, (point, delay) in enumerate(plan):
+
+    def step(i: int) -> tuple[list[str], list[str], Any]:
         name = f"d{i:03d}"
         home.must("zone", "create", name, "--from", str(home.src))
-        started = time.monotonic()
-        died = killed_run(home, ["zone", "destroy", name, "--yes"], delay, point)
-        if not died and point is None:
-            span[0] = min(span[0], (time.monotonic() - started) * 1.05)
-        loop.killed += died
-        loop.finished += not died
-        loop.crash_points += bool(point and died)
-        versions, problems = home.check([name])
+        return ["zone", "destroy", name, "--yes"], [name], None
+
+    def after(run: KillRun, _: Any) -> None:
+        name = f"d{run.i:03d}"
+        if not run.died and run.point is None:
+            span[0] = min(span[0], run.seconds * 1.05)
         if list((home.home / "zones" / ".shredding").glob(f"{name}.*")):
-            problems.append(f"{name}: a half-done shred was left after the next command")
-        record(loop, i, versions, problems, 1, None)
-        if versions.get(name) is not None:  # left in its old state: the next destroy works
+            run.problems.append(f"{name}: a half-done shred was left after the next command")
+        record(loop, run.i, run.versions, run.problems, 1, None)
+        if run.versions.get(name) is not None:  # left in its old state: the next destroy works
             again = home.run("zone", "destroy", name, "--yes")
             if again.returncode != 0:
-                loop.violations.append(f"kill {i}: re-destroy failed: {again.stderr.strip()}")
+                loop.violations.append(f"kill {run.i}: re-destroy failed: {again.stderr.strip()}")
+
+    run_kills(loop, home, kill_plan("destroy", rng, lambda: span[0], n, loop), step, after)
     loop.seconds = time.monotonic() - t0
     return loop
 
@@ -297,24 +336,20 @@ def loop_rotate(base: Path, n: int, rng: random.Random) -> Loop:
     home.must("init")
     home.must("zone", "create", "k", "--from", str(home.src))
     span = timed(home, "keys", "rotate", "--yes") * 1.1
-    plan = itertools.chain(
-        ((p, 0.0) for p in CRASH_POINTS["rotate"]),
-        ((None, d) for d in delays(rng, span, n, loop)),
-    )
-    for i, (point, delay) in enumerate(plan):
-        before = home.store.manifest("k").key.provider
-        died = killed_run(home, ["keys", "rotate", "--yes"], delay, point)
-        loop.killed += died
-        loop.finished += not died
-        loop.crash_points += bool(point and died)
-        versions, problems = home.check(["k"])
-        for p in problems:
-            loop.violations.append(f"kill {i}: {p}")
-        if versions.get("k") in (None, -1):
-            loop.violations.append(f"kill {i}: the zone is gone or unreadable after a rotation")
+
+    def step(i: int) -> tuple[list[str], list[str], Any]:
+        return ["keys", "rotate", "--yes"], ["k"], home.store.manifest("k").key.provider
+
+    def after(run: KillRun, before: str) -> None:
+        for p in run.problems:
+            loop.violations.append(f"kill {run.i}: {p}")
+        if run.versions.get("k") in (None, -1):
+            loop.violations.append(f"kill {run.i}: the zone is gone or unreadable after a rotation")
         else:
-            after = home.store.manifest("k").key.provider
-            loop.states["new" if after != before else "old"] += 1
+            after_rotation = home.store.manifest("k").key.provider
+            loop.states["new" if after_rotation != before else "old"] += 1
+
+    run_kills(loop, home, kill_plan("rotate", rng, span, n, loop), step, after)
     loop.seconds = time.monotonic() - t0
     return loop
 

@@ -20,8 +20,10 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+import weakref
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import Any
 
 from english_words import get_english_words_set
 from faker.providers import person as _faker_person
@@ -145,17 +147,20 @@ def suffix_rules(nlp) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(rules))
 
 
-_LEXICONS: dict[int, NameLexicon] = {}
+# Keyed by the pipeline object itself, held weakly: an entry goes with its pipeline. A key of
+# `id(nlp)` outlived the pipeline, and a new pipeline at a reused address (another model) got
+# the old one's English words.
+_LEXICONS: weakref.WeakKeyDictionary[Any, NameLexicon] = weakref.WeakKeyDictionary()
 
 
 def lexicon_for(nlp) -> NameLexicon:
     """The lexicon of one loaded spaCy pipeline (built once per pipeline per process)."""
-    found = _LEXICONS.get(id(nlp))
+    found = _LEXICONS.get(nlp)
     if found is None:
         census_first, census_last = name_lists()
         faker_first, faker_last = faker_names()
         stop = {w.lower() for w in nlp.Defaults.stop_words}
-        found = _LEXICONS[id(nlp)] = NameLexicon(
+        found = _LEXICONS[nlp] = NameLexicon(
             # A few locales list function words as surnames ("the"): never names on their own.
             first_names=(census_first | faker_first) - stop,
             last_names=(census_last | faker_last) - stop,
@@ -163,6 +168,34 @@ def lexicon_for(nlp) -> NameLexicon:
             suffix_rules=suffix_rules(nlp),
         )
     return found
+
+
+# Regular English inflections, for the lexicon without a lemmatizer's own rules: "scores",
+# "results", "labels" and "features" are not Webster's headwords but are English all the same.
+PLAIN_SUFFIX_RULES = (
+    ("ies", "y"), ("es", ""), ("s", ""), ("ing", ""), ("ing", "e"), ("ed", ""), ("ed", "e"),
+    ("er", ""), ("ers", ""),
+)  # fmt: skip
+
+
+@lru_cache(maxsize=1)
+def plain_lexicon() -> NameLexicon:
+    """The name lists without a spaCy pipeline, for words with no sentence around them (file
+    and directory names), where loading a model for one name would cost seconds.
+
+    The same names as `lexicon_for`; as English words, every word Webster's Second writes in
+    lower case. That list is wider than a pipeline's (it has "mark", "maria" and "dev"), so a
+    word that may be English is never taken for a name on the lists' word alone.
+    """
+    census_first, census_last = name_lists()
+    faker_first, faker_last = faker_names()
+    english = _webster_common_words()
+    return NameLexicon(
+        first_names=census_first | faker_first,
+        last_names=census_last | faker_last,
+        english=english,
+        suffix_rules=PLAIN_SUFFIX_RULES,
+    )
 
 
 # A word as names are written: letters, with inner apostrophes or hyphens (O'Connell, Jean-Luc).

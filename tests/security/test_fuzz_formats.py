@@ -15,12 +15,13 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -198,13 +199,34 @@ json_values = st.recursive(
 )
 
 
+# Numbers json.loads reads but canonical JSON cannot write: a line holding one has no canonical
+# form. A flipped digit makes one: pid 11663 with its second digit turned into "e" is 1e663,
+# infinity. Whether a pid has such a flip changes from run to run, which is how this property
+# failed once at 2,000 examples and not again in 6,000 (the verifier raised ValueError).
+NON_FINITE = [b"1e999", b"-1E400", b"NaN", b"Infinity", b"-Infinity"]
+_NUMBER = re.compile(rb"(?<=:)-?\d+(?=[,}])")
+
+
+def _with_number(lines: list[bytes], i: int, k: int, number: bytes) -> list[bytes]:
+    """`lines` with the k-th number of line i (pid, uid, seq, ...; modulo their count) replaced."""
+    found = list(_NUMBER.finditer(lines[i]))
+    m = found[k % len(found)]
+    out = list(lines)
+    out[i] = lines[i][: m.start()] + number + lines[i][m.end() :]
+    return out
+
+
 @st.composite
 def damaged_lines(draw) -> list[bytes]:
     lines = list(PRISTINE_LINES)
     kind = draw(
-        st.sampled_from(["flip", "replace", "delete", "swap", "insert", "field", "truncate"])
+        st.sampled_from(
+            ["flip", "replace", "delete", "swap", "insert", "field", "truncate", "number"]
+        )
     )
     i = draw(st.integers(0, len(lines) - 1))
+    if kind == "number":
+        return _with_number(lines, i, draw(st.integers(0, 9)), draw(st.sampled_from(NON_FINITE)))
     if kind == "flip":
         line = bytearray(lines[i])
         j = draw(st.integers(0, len(line) - 1))
@@ -230,6 +252,9 @@ def damaged_lines(draw) -> list[bytes]:
 
 @FUZZ
 @given(damaged_lines())
+@example(_with_number(PRISTINE_LINES, 2, 0, b"1e999"))  # the pid of record 3: infinity
+@example(_with_number(PRISTINE_LINES, len(PRISTINE_LINES) - 1, 0, b"NaN"))  # the last record
+@example(_with_number(PRISTINE_LINES, 1, 3, b"-1E400"))
 def test_a_damaged_audit_log_is_a_reported_problem_not_an_exception(lines) -> None:
     result = _verify_lines(lines)  # anything raised here fails the test
     if lines == PRISTINE_LINES:

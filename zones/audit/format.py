@@ -268,7 +268,13 @@ def parse_line(line: bytes) -> tuple[dict[str, Any] | None, str | None]:
     if reason:
         return (obj if isinstance(obj, dict) else None), reason
     # Non-canonical bytes would let two different lines carry the same MAC.
-    if canonical_json(obj) != line:
+    try:
+        canonical = canonical_json(obj)
+    except ValueError:
+        # json.loads reads `NaN`, `Infinity` and a number past float range (`1e999`: one
+        # flipped digit of a pid) as floats that no record holds and canonical JSON refuses.
+        return obj, "holds NaN, Infinity or a number out of range (not canonical JSON)"
+    if canonical != line:
         return obj, "not canonical JSON (sorted keys, compact, ASCII)"
     return obj, None
 

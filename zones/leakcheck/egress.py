@@ -66,6 +66,7 @@ from piizone.zones.leakcheck.output_tree import (
     is_text_output,
     iter_outputs,
 )
+from piizone.zones.leakcheck.path_names import PeopleInNames, known_spans, matcher_finder
 from piizone.zones.leakcheck.release import (
     check_release_dir,
     claim_release_dir,
@@ -356,6 +357,8 @@ def check_work_dir(
         return flagged
     for number, (rel, path, st) in enumerate(iter_outputs(work_dir)):
         hits = [hit_span(h) for h in matcher.scan_line(rel.replace("/", " ").replace("_", " "))]
+        finder = matcher_finder(matcher)  # not None: the matcher has entries
+        hits += known_spans(rel, [finder] if finder else [])  # `JohnSmith`: camelCase too
         findings = [Finding("", h.entity_type, "", None, "name") for h in hits]
         findings += line_view_findings(rel, None, matcher, None)
         shown = mask_value(rel, "") if findings else rel
@@ -396,16 +399,20 @@ def _scan_details(report: EgressReport) -> dict[str, Any]:
 
 def name_check(rel: str, matcher, engine) -> list[Finding]:
     """Findings in an output's path: pattern detectors, fingerprints/canaries and decoded
-    views, on the path as written and with its separators (`/`, `_`) read as spaces.
-    Contexts are withheld: the name is the value."""
+    views, on the path as written and with its separators (`/`, `_`) read as spaces; person
+    names (zones.leakcheck.path_names: the zone's fingerprints in any layout, camelCase too,
+    and "First Last" pairs of the name lists). Contexts are withheld: the name is the value."""
     found: list[Finding] = []
-    for text in dict.fromkeys([rel, rel.replace("/", " ").replace("_", " ")]):
+    texts = list(dict.fromkeys([rel, rel.replace("/", " ").replace("_", " ")]))
+    for text in texts:
         spans = [
             s
             for s in (engine.analyze(text) if engine is not None else [])
             if s.entity_type not in NAME_UNCHECKED_ENTITIES
         ]
         spans += [hit_span(h) for h in (matcher.scan_line(text) if matcher else [])]
+        if text is texts[-1]:  # as long as `rel`: its spans line up, and overlaps merge
+            spans += PeopleInNames.of(matcher_finder(matcher)).spans(rel)
         for span in resolve_overlaps(spans):
             found.append(Finding("", span.entity_type, "(in the file name)", None, "name"))
         for f in line_view_findings(text, None, matcher, engine, NAME_UNCHECKED_ENTITIES):

@@ -364,3 +364,10 @@ class Matcher:
             found = self.scan_line(line)
             if found:
                 yield number, line, found
+
+
+def fingerprint_matcher(dek: bytes, fingerprints: FingerprintSet) -> Matcher:
+    """A matcher of one fingerprint set as it is now (later additions to the set are not seen)."""
+    matcher = Matcher(fingerprint_key(dek))
+    matcher.add_set(fingerprints, "fingerprint")
+    return matcher

@@ -26,6 +26,8 @@ from typing import Any
 from piizone.zones import audit
 from piizone.zones.config import require_initialized
 from piizone.zones.exceptions import ZoneError
+from piizone.zones.leakcheck.fingerprints import fingerprint_matcher, load_fingerprints
+from piizone.zones.leakcheck.path_names import PeopleInNames, matcher_finder
 from piizone.zones.lineage.diff import require_reader
 from piizone.zones.provision.build import BuildResult, ProgressCallback, refresh_zone
 from piizone.zones.provision.metadata_names import NameMasker, source_spec
@@ -93,9 +95,11 @@ class _Recorded:
     sources: list[SourceRecord]
     file_sha256: dict[str, str]  # zone path -> source_sha256
     known_sources: list[KnownSource]
+    # Person names in zone paths as a refresh masks them: it knows this version's fingerprints.
+    people: PeopleInNames | None = None
 
 
-def _recorded(manifest: ZoneManifest) -> _Recorded:
+def _recorded(manifest: ZoneManifest, people: PeopleInNames | None = None) -> _Recorded:
     return _Recorded(
         id=manifest.id,
         name=manifest.name,
@@ -103,6 +107,7 @@ def _recorded(manifest: ZoneManifest) -> _Recorded:
         sources=list(manifest.sources),
         file_sha256={f.path: f.source_sha256 for f in manifest.files if f.source_sha256},
         known_sources=list(manifest.known_values.sources if manifest.known_values else []),
+        people=people,
     )
 
 
@@ -114,8 +119,10 @@ def zone_status(name: str, store: ZoneStore | None = None) -> ZoneStatus:
         require_initialized(store.home)
         manifest = store.manifest(name)
         require_reader(manifest, store, operation="status")
-        recorded = _recorded(manifest)
         dek = unwrap_zone_key(store, manifest)
+        fingerprints = load_fingerprints(store.current_dir(name), manifest, dek)
+        people = PeopleInNames.of(matcher_finder(fingerprint_matcher(dek, fingerprints)))
+        recorded = _recorded(manifest, people)
         result = ZoneStatus(zone=name, version=recorded.version)
         for entry in recorded.sources:
             result.sources.append(_check_source(entry, recorded, dek))
@@ -136,7 +143,7 @@ def _check_source(entry: SourceRecord, recorded: _Recorded, dek: bytes) -> Sourc
         if kind == "sql":
             same = probe_digest(source, dek) == entry.probe
             return SourceStatus(uri, kind, "unchanged" if same else "changed")
-        names = NameMasker(dek)  # as the build masks zone paths (regex rules only)
+        names = NameMasker(dek, people=recorded.people)  # as a refresh would mask zone paths
         now = {f"data/{names.relpath(i.relpath)}": i.fingerprint() for i in source.items()}
     except SourceError:
         # The error text names the real path or URL: not for output or the audit log.

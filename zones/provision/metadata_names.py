@@ -5,9 +5,13 @@ named `jane.doe@example.com_123-45-6789.csv` or a `?query=... WHERE email = '...
 of them (and in the zone's own file names). So:
 
   * every path component of a file source (and of an SQLite database path) is recorded masked
-    (piizone.scrubbers.masking.mask_name: e-mails, digits, the engine's findings); a component that
-    changed gets `~<8 hex>`, an HMAC of the real name under a key derived from the zone's data
-    key, so two names that mask alike stay apart and a refresh maps a file to the same path;
+    (piizone.scrubbers.masking.mask_name: e-mails, digits, the engine's findings; person names
+    by piizone.zones.leakcheck.path_names: the zone's own values and the name lists' "First
+    Last" pairs, so `john_smith_notes.csv` is as masked as `jane@x.com.csv`); a component
+    that changed gets `~<8 hex>`, an HMAC of the real name under a key derived from the zone's
+    data key, so two names that mask alike stay apart and a refresh maps a file to the same
+    path (a name whose person the zone learned only from a text file is masked from the next
+    refresh on: that build knows the parent's fingerprints);
   * a SQL source's display form already has its query literals replaced (zones.provision.sources);
   * the exact spec a refresh re-reads is stored sealed (AES-256-GCM under a key derived from the
     data key, bound to the zone id) in `spec_sealed`; `spec` holds the masked form.
@@ -29,6 +33,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.masking import mask_name
 from piizone.zones.exceptions import ZoneError
+from piizone.zones.leakcheck.path_names import PeopleInNames
 from piizone.zones.storage.manifest import KnownSource, SourceRecord
 
 NAME_KEY_INFO = b"piizone-source-names"
@@ -41,17 +46,34 @@ def _derive(dek: bytes, info: bytes) -> bytes:
 
 
 class NameMasker:
-    """Masks names the same way for one zone (its data key), so refreshes agree."""
+    """Masks names the same way for one zone (its data key), so refreshes agree.
 
-    def __init__(self, dek: bytes, analyze: Callable[[str], Sequence[Finding]] | None = None):
+    Person names are masked too (zones.leakcheck.path_names): "First Last" pairs of the name
+    lists always, and the zone's own values given as `people` (a build: the values learned
+    from its tables and the parent version's fingerprints; `zone status`: the recorded
+    version's fingerprints, which is what a refresh would know).
+    """
+
+    def __init__(
+        self,
+        dek: bytes,
+        analyze: Callable[[str], Sequence[Finding]] | None = None,
+        *,
+        people: PeopleInNames | None = None,
+    ):
         self._key = _derive(dek, NAME_KEY_INFO)
         self._analyze = analyze
+        self._people = people or PeopleInNames()
         self._memo: dict[str, str] = {}
+
+    def _findings(self, spaced: str) -> list[Finding]:
+        extra = list(self._analyze(spaced)) if self._analyze is not None else []
+        return self._people.spans(spaced) + extra
 
     def component(self, name: str) -> str:
         if name in self._memo:
             return self._memo[name]
-        masked = mask_name(name, self._analyze) if name not in ("", ".", "..") else name
+        masked = mask_name(name, self._findings) if name not in ("", ".", "..") else name
         if masked != name:
             tag = hmac.new(self._key, name.encode(), hashlib.sha256).hexdigest()[:8]
             dot = masked.rfind(".")

@@ -30,8 +30,14 @@ from piizone.zones.leakcheck.canaries import CANARY_DATA_PATH, load_canaries, ma
 from piizone.zones.leakcheck.fingerprints import (
     FingerprintCollector,
     collecting_redactor,
+    fingerprint_matcher,
     load_fingerprints,
     write_fingerprints,
+)
+from piizone.zones.leakcheck.path_names import (
+    PeopleInNames,
+    known_values_finder,
+    matcher_finder,
 )
 from piizone.zones.provision.known_values import KnownPlan
 from piizone.zones.provision.metadata_names import NameMasker, seal_spec
@@ -120,8 +126,8 @@ def _build_with(
     collector = FingerprintCollector(dek)
     redactor = collecting_redactor(Redactor(policy, ensure_pseudonym_key(store.home)), collector)
     known = known or KnownPlan([], [], True)
-    # No raw source name in plaintext metadata (nor on a progress bar). Regex rules only
-    # (e-mails, long numbers): NER on file names tags little and would cost an analysis per name.
+    # While the tables are learned, their progress labels are masked by the regex rules and the
+    # name lists (what the zone knows comes next).
     names = NameMasker(dek)
     # Tables first: their identifier values (and the --known-values sources') are learned
     # before anything is redacted, so a transcript naming a customer of the CRM table is
@@ -131,6 +137,14 @@ def _build_with(
         collector.fingerprints.update(load_fingerprints(parent[1], parent[0], dek))
     staging = store.staging_dir(name)
     result = BuildResult()
+    # No raw source name in plaintext metadata: e-mails and long numbers by regex, person names
+    # by the name lists and by what the zone knows so far (its tables' values, the parent's
+    # fingerprints). NER on file names tags little and would cost an analysis per name.
+    people = PeopleInNames.of(
+        known_values_finder(known_values),
+        matcher_finder(fingerprint_matcher(dek, collector.fingerprints)),
+    )
+    names = NameMasker(dek, people=people)
     try:
         (staging / "data").mkdir(mode=0o700)
         report = Report(policy_sha256=policy.sha256, policy_source=policy.source)

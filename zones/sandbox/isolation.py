@@ -13,6 +13,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from piizone.zones.sandbox.errors import SandboxError, SandboxUnavailable
 from piizone.zones.sandbox.layout import (
@@ -43,6 +45,44 @@ BWRAP_NAMESPACES = (
 )
 
 
+@dataclass(frozen=True)
+class Bind:
+    """One host path shown inside the sandbox, read-only unless `writable`."""
+
+    src: str
+    dst: str
+    writable: bool = False
+
+
+# The host's system, read-only; its /lib, /bin, ... are links into /usr (merged-/usr layout).
+SYSTEM_BINDS = (Bind("/usr", "/usr"), Bind("/etc", "/etc"))
+SYSTEM_LINKS = (("usr/lib", "/lib"), ("usr/lib64", "/lib64"), ("usr/bin", "/bin"),
+                ("usr/sbin", "/sbin"))  # fmt: skip
+
+
+def extra_binds(layout: SandboxLayout) -> list[Bind]:
+    """The interpreter's prefixes and the like, read-only at their own paths (after /tmp)."""
+    return [Bind(path, path) for path in layout.ro_binds]
+
+
+def zone_binds(layout: SandboxLayout) -> list[Bind]:
+    """The session's host dirs under /zone: out (and --publish's relay dir) writable, --work and
+    --code read-only. The one list both isolations render: they cannot disagree on it."""
+    binds = [Bind(layout.out_dir, ZONE_OUT, writable=True)]
+    if layout.publish_dir:
+        # Writable only until the init step has created the relay's socket (see PUBLISH_STEP).
+        binds.append(Bind(layout.publish_dir, ZONE_PUBLISH, writable=True))
+    if layout.work_dir:
+        binds.append(Bind(layout.work_dir, ZONE_WORK))
+    if layout.code_dir:
+        binds.append(Bind(layout.code_dir, ZONE_CODE))
+    return binds
+
+
+def _bwrap(binds: Sequence[Bind]) -> list[str]:
+    return [a for b in binds for a in ("--bind" if b.writable else "--ro-bind", b.src, b.dst)]
+
+
 def build_bwrap_args(layout: SandboxLayout) -> list[str]:
     """The full bwrap argv. Pure: every decision about what the sandbox sees is made here."""
     size = ["--size", str(layout.memory)] if layout.memory else []
@@ -57,24 +97,9 @@ def build_bwrap_args(layout: SandboxLayout) -> list[str]:
         "CAP_SETPCAP",
         "--hostname",
         "piizone-sandbox",
-        "--ro-bind",
-        "/usr",
-        "/usr",
-        "--symlink",
-        "usr/lib",
-        "/lib",
-        "--symlink",
-        "usr/lib64",
-        "/lib64",
-        "--symlink",
-        "usr/bin",
-        "/bin",
-        "--symlink",
-        "usr/sbin",
-        "/sbin",
-        "--ro-bind",
-        "/etc",
-        "/etc",
+        *_bwrap(SYSTEM_BINDS[:1]),
+        *[a for target, link in SYSTEM_LINKS for a in ("--symlink", target, link)],
+        *_bwrap(SYSTEM_BINDS[1:]),
         "--proc",
         "/proc",
         "--dev",
@@ -82,28 +107,9 @@ def build_bwrap_args(layout: SandboxLayout) -> list[str]:
     ]
     for device in layout.devices:
         args += ["--dev-bind", device, device]
-    args += [*size, "--tmpfs", "/tmp"]
-    for path in layout.ro_binds:
-        args += ["--ro-bind", path, path]
-    args += [
-        "--tmpfs",
-        "/zone",
-        *size,
-        "--tmpfs",
-        ZONE_DATA,
-        "--tmpfs",
-        ZONE_HOME,
-        "--bind",
-        layout.out_dir,
-        ZONE_OUT,
-    ]
-    if layout.publish_dir:
-        # Writable only until the init step has created the relay's socket (see PUBLISH_STEP).
-        args += ["--bind", layout.publish_dir, ZONE_PUBLISH]
-    if layout.work_dir:
-        args += ["--ro-bind", layout.work_dir, ZONE_WORK]
-    if layout.code_dir:
-        args += ["--ro-bind", layout.code_dir, ZONE_CODE]
+    args += [*size, "--tmpfs", "/tmp", *_bwrap(extra_binds(layout))]
+    args += ["--tmpfs", "/zone", *size, "--tmpfs", ZONE_DATA, "--tmpfs", ZONE_HOME]
+    args += _bwrap(zone_binds(layout))
     args += ["--chdir", ZONE_WORK if layout.work_dir else ZONE_HOME, "--clearenv"]
     for key, value in layout.env().items():
         args += ["--setenv", key, value]
@@ -178,6 +184,17 @@ def _ro(src: str, dst: str) -> list[str]:
     ]
 
 
+def _unshare(binds: Sequence[Bind]) -> list[str]:
+    """The setup lines of `binds` under "$R" (a writable one is a plain bind: /zone/... only)."""
+    lines = []
+    for b in binds:
+        if b.writable:
+            lines += [f'mkdir -p "$R{b.dst}"', f'mount --bind {shlex.quote(b.src)} "$R{b.dst}"']
+        else:
+            lines += _ro(b.src, b.dst)
+    return lines
+
+
 def _unshare_root(layout: SandboxLayout) -> list[str]:
     """The setup script's first step: a private tmpfs root with /usr, /etc, /tmp and the
     read-only binds."""
@@ -194,15 +211,13 @@ def _unshare_root(layout: SandboxLayout) -> list[str]:
         'mount -t tmpfs -o mode=0755 root "$R"',
         'cd "$R"',
         "mkdir -p usr etc proc dev tmp zone .old",
-        "ln -s usr/lib lib; ln -s usr/lib64 lib64; ln -s usr/bin bin; ln -s usr/sbin sbin",
-        *_ro("/usr", "/usr"),
-        *_ro("/etc", "/etc"),
+        "; ".join(f"ln -s {target} {link.lstrip('/')}" for target, link in SYSTEM_LINKS),
+        *_unshare(SYSTEM_BINDS),
         # /tmp before the Python prefixes: a venv under /tmp (a CI checkout) is bound on top of
         # the fresh tmpfs instead of being hidden by it, as with bwrap's argument order.
         f'mount -t tmpfs -o mode=1777,nosuid,nodev{size} tmp "$R/tmp"',
+        *_unshare(extra_binds(layout)),
     ]
-    for path in layout.ro_binds:
-        lines += _ro(path, path)
     return lines
 
 
@@ -232,22 +247,14 @@ def _unshare_proc_and_dev(layout: SandboxLayout) -> list[str]:
 def _unshare_zone(layout: SandboxLayout) -> list[str]:
     """The /zone tree: the data unpacked from the stream and remounted read-only, home, out,
     and --work / --publish when given."""
-    q = shlex.quote
     size = f",size={layout.memory}" if layout.memory else ""
     lines = [
         'mount -t tmpfs -o mode=0755 zone "$R/zone"',
-        'mkdir "$R/zone/data" "$R/zone/home" "$R/zone/out"',
+        'mkdir "$R/zone/data" "$R/zone/home"',
         f'mount -t tmpfs -o mode=0755,nosuid,nodev{size} data "$R/zone/data"',
         'mount -t tmpfs -o mode=0700,nosuid,nodev home "$R/zone/home"',
-        f'mount --bind {q(layout.out_dir)} "$R/zone/out"',
+        *_unshare(zone_binds(layout)),
     ]
-    if layout.work_dir:
-        lines += _ro(layout.work_dir, ZONE_WORK)
-    if layout.code_dir:
-        lines += _ro(layout.code_dir, ZONE_CODE)
-    if layout.publish_dir:
-        publish = q(layout.publish_dir)
-        lines += [f'mkdir "$R{ZONE_PUBLISH}"', f'mount --bind {publish} "$R{ZONE_PUBLISH}"']
     lines += [
         f'tar -C "$R/zone/data" --no-same-owner -xf - <&{layout.data_fd}',
         f"exec {layout.data_fd}<&-",
