@@ -117,9 +117,9 @@ def _pseudonym_key() -> bytes | None:
 
 
 def _render(summary: RedactSummary, json_out: bool) -> None:
-    if json_out:
+    if json_out:  # one JSON line: its `warnings` hold the warnings
         sys.stderr.write(json.dumps(summary.to_dict(), sort_keys=True) + "\n")
-    else:
-        sys.stderr.write(summary.one_line() + "\n")
+        return
+    sys.stderr.write(summary.one_line() + "\n")
     for warning in summary.warnings:
         sys.stderr.write(f"warning: {warning}\n")
