@@ -268,7 +268,7 @@ def render_table(report: Report) -> None:
     if report.suggestions:
         lines = Table(title="Suggested policy lines", title_justify="left")
         for col in ("Source", "Column", "Policy line", "Why"):
-            lines.add_column(col)
+            lines.add_column(col, overflow="fold")  # a cut policy line could not be pasted
         for x in report.suggestions:
             lines.add_row(x["path"], x["column"], x["line"], x["why"])
         console.print(lines, markup=False, highlight=False)
