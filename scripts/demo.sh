@@ -49,7 +49,8 @@ import pandas as pd
 c = pd.read_csv("sample_data/customers.csv")
 t = pd.read_json("sample_data/support_tickets.jsonl", lines=True)
 print(len(t.merge(c, left_on="customer_email", right_on="email")))')
-"$PIIZONE" sandbox run churn --work examples --out .demo/join -- python join_tickets.py
+"$PIIZONE" sandbox run churn --work examples --out .demo/join -- \
+  python join_tables.py customers.csv:email support_tickets.jsonl:customer_email
 zone_join=$("$PYTHON" -c 'import json; print(json.load(open(".demo/join/join.json"))["joined_rows"])')
 echo "raw join on sample_data: $raw_join rows; pseudonymised join in the zone: $zone_join rows"
 if [ "$raw_join" != "$zone_join" ]; then echo "the pseudonymised join lost rows" >&2; exit 1; fi
