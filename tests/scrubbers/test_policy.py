@@ -164,3 +164,25 @@ def test_a_stored_policy_keeps_the_reading_its_zone_recorded():
         f"version: 1\nidentifier_columns: false\nentities: {{PERSON: {{threshold: null}}, {off}}}\n"
     )
     assert explicit.sha256 == former
+
+
+def test_identifier_columns_default_setting_and_precedence():
+    default = load_policy()
+    assert default.identifier_operator("EMAIL_ADDRESS").type == "pseudonymize"
+    assert default.operator_for("EMAIL_ADDRESS").type == "replace"  # free text keeps replace
+    inherited = parse_policy("version: 1\nname: mine\n")
+    assert inherited.model.identifier_columns == default.model.identifier_columns
+    policy = parse_policy(
+        "version: 1\nidentifier_columns: fake\n"
+        "entities:\n  DATE_OF_BIRTH: {operator: generalize}\n"
+        "default_operator: redact\n"
+    )
+    assert policy.identifier_operator("DATE_OF_BIRTH").type == "generalize"  # the entity's own
+    assert policy.identifier_operator("US_SSN").type == "fake"
+    off = parse_policy("version: 1\nidentifier_columns: false\ndefault_operator: redact\n")
+    assert off.model.identifier_columns is None
+    assert off.identifier_operator("US_SSN").type == "redact"  # the default operator, as before
+    assert "identifier_columns" not in off.canonical_json()
+    assert "identifier_columns" in default.canonical_json()
+    with pytest.raises(PolicyError, match=r"p.yaml:2: identifier_columns.type: unknown operator"):
+        parse_policy("version: 1\nidentifier_columns: tokenize\n", source="p.yaml")
