@@ -81,7 +81,7 @@ class Redactor:
 
     `pseudonym_key` is the secret behind `pseudonymize` (and the seed of `fake`); a policy that
     pseudonymizes without one is refused here, before any data is touched -- except through
-    `identifier_columns`: identifier columns then get `replace` (identifier_operator).
+    `identifier_columns`: identifier columns then get the default operator (identifier_operator).
     """
 
     def __init__(self, policy: Policy, pseudonym_key: bytes | None):
@@ -96,13 +96,9 @@ class Redactor:
         self._faker: Faker | None = None
         self._fakes: dict[tuple[str, str], str] = {}
 
-    @property
-    def keyed(self) -> bool:
-        """Whether a pseudonym key is set (pseudonymize can run)."""
-        return self._key is not None
-
     def identifier_operator(self, entity_type: str) -> Operator:
-        """The operator for an identifier column of `entity_type` (Policy.identifier_operator);
+        """The operator for an identifier column of `entity_type` (Policy.identifier_operator).
+
         Without a key, `pseudonymize` from `identifier_columns` becomes the default operator
         (`replace`), as in free text: an entity's own pseudonymize was refused in __init__."""
         operator = self.policy.identifier_operator(entity_type)
