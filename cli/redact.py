@@ -118,9 +118,9 @@ def _pseudonym_key() -> bytes | None:
 
 
 def _render(summary: RedactSummary, json_out: bool) -> None:
-    if json_out:
+    if json_out:  # one JSON line: its `warnings` hold the warnings
         sys.stderr.write(json.dumps(summary.to_dict(), sort_keys=True) + "\n")
-    else:
-        notice(summary.one_line())  # left out under --quiet; warnings below never are
+        return
+    notice(summary.one_line())  # left out under --quiet; warnings below never are
     for warning in summary.warnings:
         sys.stderr.write(f"warning: {warning}\n")

@@ -70,6 +70,15 @@ def scan(
         False, "--update-baseline", help="Write this scan's findings into --baseline."
     ),
     json_out: bool = typer.Option(False, "--json", help="Shorthand for --format json."),
+    suggest_policy: bool = typer.Option(
+        False,
+        "--suggest-policy",
+        help="Write the policy lines the report proposes, added to --policy (or to a new "
+        "policy extending the default), to -o FILE (- for stdout); the report goes to stdout.",
+    ),
+    overwrite: bool = typer.Option(
+        False, "--overwrite", help="With --suggest-policy: replace an existing -o file."
+    ),
     workers: int | None = WORKERS,
     engine_kind: EngineKind = ENGINE,
     scheduler: str | None = SCHEDULER,
@@ -89,21 +98,27 @@ def scan(
         piizone scan exports/ --format sarif -o piizone.sarif --fail-on high
 
         piizone scan data/ --baseline .piizone-baseline.json --update-baseline
+
+        piizone scan sample_data --suggest-policy -o policy.yaml
     """
     if json_out:
         fmt = ReportFormat.json
     as_json = fmt in (ReportFormat.json, ReportFormat.sarif)
     try:
+        suggested_to = _suggestion_target(output, overwrite) if suggest_policy else None
         report = _run(
             paths,
             policy,
             fmt,
-            output,
+            None if suggest_policy else output,
             skip_unsupported,
             baseline,
             update_baseline,
             EngineOptions(workers, engine_kind.value, scheduler),
+            render=suggested_to is None or str(suggested_to) != "-",
         )
+        if suggested_to is not None:
+            _write_suggested_policy(report, policy, suggested_to)
     except ScrubberError as e:
         if not as_json:
             raise
@@ -128,6 +143,8 @@ def _run(
     baseline: Path | None,
     update_baseline: bool,
     options: EngineOptions,
+    *,
+    render: bool = True,
 ) -> Report:
     """Scan, apply (or update) the baseline and render; the report for the exit code."""
     from piizone.scrubbers.baseline import load_baseline
@@ -167,6 +184,8 @@ def _run(
             accepted.update_from(report)
             accepted.save(baseline)
         accepted.apply(report)
+    if not render:
+        return report
     if fmt is ReportFormat.table:
         render_table(report)
     elif fmt is ReportFormat.sarif:
@@ -176,6 +195,28 @@ def _run(
     else:
         write_output(RENDERERS[fmt.value](report), output)
     return report
+
+
+def _suggestion_target(output: Path | None, overwrite: bool) -> Path:
+    """Where --suggest-policy writes: -o, which must not exist unless --overwrite."""
+    if output is None:
+        raise InputError("--suggest-policy needs -o FILE (or -o - for stdout)")
+    if str(output) != "-" and output.is_file() and not overwrite:
+        raise InputError(
+            f"{output}: already exists", hint="pass --overwrite to replace it, or choose another -o"
+        )
+    return output
+
+
+def _write_suggested_policy(report: Report, policy: Path | None, output: Path) -> None:
+    from piizone.scrubbers.suggestions import suggested_policy
+
+    write_output(suggested_policy(report.suggestions, policy), output)
+    if str(output) != "-":
+        sys.stderr.write(
+            f"wrote {output} ({len(report.suggestions)} suggested lines); "
+            f"check it: piizone policy diff {output}\n"
+        )
 
 
 def _json_error(error: dict) -> None:
@@ -228,6 +269,13 @@ def render_table(report: Report) -> None:
                 ", ".join(f"{e} {n}" for e, n in c.entities.items()) or "-",
             )
         console.print(cols)
+    if report.suggestions:
+        lines = Table(title="Suggested policy lines", title_justify="left")
+        for col in ("Source", "Column", "Policy line", "Why"):
+            lines.add_column(col, overflow="fold")  # a cut policy line could not be pasted
+        for x in report.suggestions:
+            lines.add_row(x["path"], x["column"], x["line"], x["why"])
+        console.print(lines, markup=False, highlight=False)
     for item in report.skipped:
         console.print(f"skipped {item['path']}: {item['reason']}", style="dim")
     totals = ", ".join(f"{e} {n}" for e, n in report.totals.items()) or "none"

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 # Outside the checkout: the sandbox shares the current directory read-only with the session and
 # refuses to when it holds $PIIZONE_HOME (keys must never be visible inside).
 export PIIZONE_HOME="${TMPDIR:-/tmp}/piizone-demo-home"
-PIIZONE=.venv/bin/piizone
+PIIZONE="${PIIZONE:-.venv/bin/piizone}"
+PYTHON="${PYTHON:-.venv/bin/python}"
 rm -rf .demo "$PIIZONE_HOME" && mkdir -p .demo
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -13,7 +14,9 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "piizone scan sample_data   (what PII is where: per source and per column)"
 "$PIIZONE" scan sample_data
 "$PIIZONE" scan sample_data --format html -o .demo/scan.html
-"$PIIZONE" scan sample_data --format json -o .demo/scan.json
+# The JSON report, and the policy lines it proposes per column written as a policy to edit.
+"$PIIZONE" scan sample_data --format json --suggest-policy -o .demo/policy.suggested.yaml \
+  > .demo/scan.json
 "$PIIZONE" scan sample_data --format sarif -o .demo/scan.sarif
 
 step "piizone redact sample_data/call_transcripts/call_006.txt   (an ASR transcript, redacted)"
@@ -38,10 +41,26 @@ step "piizone sandbox run churn --work examples -- python train_churn.py   (no n
 "$PIIZONE" sandbox run churn --work examples --out .demo/results -- python train_churn.py
 echo "released: $(ls .demo/results)"; cat .demo/results/metrics.json
 
+step "a join survives pseudonymisation   (support tickets x customers by the email token, in the sandbox)"
+# Identifier columns are pseudonymized (identifier_columns: pseudonymize, the key from init):
+# the same email is the same token in both files, so the join counts what the raw join counts.
+raw_join=$("$PYTHON" -c '
+import pandas as pd
+c = pd.read_csv("sample_data/customers.csv")
+t = pd.read_json("sample_data/support_tickets.jsonl", lines=True)
+print(len(t.merge(c, left_on="customer_email", right_on="email")))')
+"$PIIZONE" sandbox run churn --work examples --out .demo/join -- \
+  python join_tables.py customers.csv:email support_tickets.jsonl:customer_email
+zone_join=$("$PYTHON" -c 'import json; print(json.load(open(".demo/join/join.json"))["joined_rows"])')
+echo "raw join on sample_data: $raw_join rows; pseudonymised join in the zone: $zone_join rows"
+if [ "$raw_join" != "$zone_join" ]; then echo "the pseudonymised join lost rows" >&2; exit 1; fi
+
 step "piizone audit log / audit verify   (who did what, tamper-evident)"
 "$PIIZONE" audit log
 "$PIIZONE" audit verify
 
 echo
-echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json, .demo/scan.sarif (SARIF 2.1.0), .demo/results/metrics.json"
+echo "Reports: .demo/scan.html (open in a browser), .demo/scan.json, .demo/results/metrics.json"
+echo "SARIF 2.1.0 (for code-scanning UIs): .demo/scan.sarif"
+echo "Suggested policy (scan --suggest-policy): .demo/policy.suggested.yaml"
 echo "Demo home (keys, zone, audit log): $PIIZONE_HOME"

@@ -64,11 +64,15 @@ def pseudonym_token(key: bytes, entity_type: str, value: str) -> str:
     return f"<{entity_type}_{digest.hexdigest()[:TOKEN_HEX_DIGITS]}>"
 
 
-def policy_uses(policy: Policy, operator_type: str) -> bool:
-    """Whether any operator of the policy (default, per entity, per column) is `operator_type`."""
+def policy_uses(policy: Policy, operator_type: str, *, identifier_columns: bool = True) -> bool:
+    """Whether any operator of the policy (default, per entity, per column, for identifier
+    columns) is `operator_type`. `identifier_columns=False` leaves the identifier-column
+    setting out: without a key, it falls back to replace instead of failing (Redactor)."""
     operators = [policy.model.default_operator]
     operators += [r.operator for r in policy.model.entities.values() if r.operator is not None]
     operators += [c for c in policy.model.columns.values() if isinstance(c, Operator)]
+    if identifier_columns and policy.model.identifier_columns is not None:
+        operators.append(policy.model.identifier_columns)
     return any(op.type == operator_type for op in operators)
 
 
@@ -76,12 +80,13 @@ class Redactor:
     """Applies a policy's operators to values and to texts with findings.
 
     `pseudonym_key` is the secret behind `pseudonymize` (and the seed of `fake`); a policy that
-    pseudonymizes without one is refused here, before any data is touched.
+    pseudonymizes without one is refused here, before any data is touched -- except through
+    `identifier_columns`: identifier columns then get the default operator (identifier_operator).
     """
 
     def __init__(self, policy: Policy, pseudonym_key: bytes | None):
         self.policy = policy
-        if pseudonym_key is None and policy_uses(policy, "pseudonymize"):
+        if pseudonym_key is None and policy_uses(policy, "pseudonymize", identifier_columns=False):
             raise InputError(
                 "policy uses pseudonymize but no pseudonym key", hint="run piizone init"
             )
@@ -90,6 +95,16 @@ class Redactor:
         self._fake_key = pseudonym_key if pseudonym_key is not None else secrets.token_bytes(32)
         self._faker: Faker | None = None
         self._fakes: dict[tuple[str, str], str] = {}
+
+    def identifier_operator(self, entity_type: str) -> Operator:
+        """The operator for an identifier column of `entity_type` (Policy.identifier_operator).
+
+        Without a key, `pseudonymize` from `identifier_columns` becomes the default operator
+        (`replace`), as in free text: an entity's own pseudonymize was refused in __init__."""
+        operator = self.policy.identifier_operator(entity_type)
+        if operator.type == "pseudonymize" and self._key is None:
+            return self.policy.model.default_operator
+        return operator
 
     def apply(self, entity_type: str, value: str) -> str:
         """`value` transformed by the operator the policy names for `entity_type`."""

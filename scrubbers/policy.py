@@ -135,6 +135,10 @@ class PolicyModel(_Strict):
     default_operator: Operator = Operator(type="replace")
     entities: dict[str, EntityRule] = {}
     columns: dict[str, Operator | Literal["drop", "keep", "scan"]] = {}
+    # What an identifier column (every cell one identifier: an email, card, SSN, name column)
+    # gets when its entity names no operator; None (`false` in YAML): its entity's operator,
+    # as free text does. The default policy pseudonymizes, so joins and counts survive.
+    identifier_columns: Operator | None = None
     allow_list: list[str] = []
     deny_list: dict[str, list[str]] = {}
     custom_recognizers: list[CustomRecognizer] = []
@@ -143,6 +147,11 @@ class PolicyModel(_Strict):
     @classmethod
     def _shorthand(cls, v: Any) -> Any:
         return _coerce_operator(v)
+
+    @field_validator("identifier_columns", mode="before")
+    @classmethod
+    def _identifier_shorthand(cls, v: Any) -> Any:
+        return None if v is False else _coerce_operator(v)
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -180,6 +189,9 @@ class Policy:
         data = self.model.model_dump(mode="json")
         for rule in data["entities"].values():
             rule.pop("enabled", None)
+        if data.get("identifier_columns") is None:
+            # Off, as every policy was before the setting existed: the same version as then.
+            data.pop("identifier_columns", None)
         _drop_unset_later_fields(data)
         return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
@@ -197,6 +209,16 @@ class Policy:
         rule = self.model.entities.get(entity)
         if rule is not None and rule.operator is not None:
             return rule.operator
+        return self.model.default_operator
+
+    def identifier_operator(self, entity: str) -> Operator:
+        """The operator for an identifier column of `entity`: the entity's own operator if the
+        policy names one, else `identifier_columns`, else the default operator."""
+        rule = self.model.entities.get(entity)
+        if rule is not None and rule.operator is not None:
+            return rule.operator
+        if self.model.identifier_columns is not None:
+            return self.model.identifier_columns
         return self.model.default_operator
 
     def column_rule(self, column: str) -> Operator | str | None:
@@ -262,8 +284,28 @@ def parse_policy(
     policy = _parse(text, source, extend=True)
     if recorded_sha256 is None or policy.sha256 == recorded_sha256:
         return policy
+    # Former readings, newest first: before `identifier_columns` existed (a text that does not
+    # set it had it off), and before entities extended the default (with it off, then on).
+    sets_identifiers = _sets_identifier_columns(text)
     former = _parse(text, source, extend=False)
-    return former if former.sha256 == recorded_sha256 else policy
+    for reading in (policy, former):
+        candidates = [reading] if sets_identifiers else [_identifiers_off(reading), reading]
+        for candidate in candidates:
+            if candidate.sha256 == recorded_sha256:
+                return candidate
+    return policy
+
+
+def _sets_identifier_columns(text: str) -> bool:
+    data = yaml.safe_load(text)  # already parsed once without error by _parse
+    return isinstance(data, dict) and "identifier_columns" in data
+
+
+def _identifiers_off(policy: Policy) -> Policy:
+    """`policy` as read before `identifier_columns` existed: identifier columns take their
+    entity's operator."""
+    model = policy.model.model_copy(update={"identifier_columns": None})
+    return Policy(model=model, source=policy.source, disabled=policy.disabled)
 
 
 def _parse(text: str, source: str, *, extend: bool) -> Policy:
@@ -317,6 +359,8 @@ def _with_defaults(data: dict[str, Any], source: str, *, extend: bool) -> dict[s
     engine = merged.get("engine")
     if engine is None or isinstance(engine, dict):
         merged["engine"] = {**defaults["engine"], **(engine or {})}
+    if "identifier_columns" not in merged:
+        merged["identifier_columns"] = defaults.get("identifier_columns")
     entities = merged.get("entities")
     if "entities" not in merged:
         merged["entities"] = defaults["entities"]

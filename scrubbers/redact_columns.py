@@ -301,12 +301,27 @@ class RedactJob:
         profile = classify_column(self.engine, name, series)
         if profile.kind == KIND_IDENTIFIER and profile.classification:
             entity = profile.classification
-            return ColumnPlan(
-                "operator", f"identifier {entity}", self.policy.operator_for(entity), entity
-            )
+            operator = self._identifier_operator(entity)
+            if operator.type in ("drop", "keep"):
+                return ColumnPlan(operator.type, f"identifier {entity}: {operator.type}")
+            return ColumnPlan("operator", f"identifier {entity}", operator, entity)
         if profile.scan_values:
             return ColumnPlan("scan", profile.kind)
         return ColumnPlan("keep", profile.kind)
+
+    def _identifier_operator(self, entity: str) -> Operator:
+        """The redactor's operator for an identifier column; says once (a summary warning)
+        when `identifier_columns: pseudonymize` falls back for want of a key."""
+        operator = self.redactor.identifier_operator(entity)
+        wanted = self.policy.identifier_operator(entity)
+        if wanted.type == "pseudonymize" and operator.type != "pseudonymize":
+            note = (
+                "no pseudonym key (piizone init makes it): identifier columns get "
+                f"{operator.type}, not pseudonymize, so joins on them do not survive"
+            )
+            if note not in self.summary.warnings:
+                self.summary.warnings.append(note)
+        return operator
 
     def transform(self, name: str, plan: ColumnPlan, series: pd.Series) -> pd.Series:
         """`series` with the plan applied; values it does not touch keep their identity."""

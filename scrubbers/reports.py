@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 from piizone.scrubbers.entities import Risk, entity_risk
 
@@ -94,6 +95,8 @@ class Report:
     duration_s: float = 0.0
     # Findings a baseline accepted, per entity (scrubbers/baseline.py); None: no baseline.
     accepted: dict[str, int] | None = None
+    # Policy lines that would change flagged columns (scrubbers/suggestions.py), as dicts.
+    suggestions: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def totals(self) -> dict[str, int]:
@@ -137,6 +140,7 @@ class Report:
                 }
                 for s in self.sources
             ],
+            "suggestions": self.suggestions,
             "skipped": self.skipped,
             "errors": self.errors,
             "filters": dict(sorted(self.filters.items())),
@@ -205,6 +209,13 @@ def render_markdown(report: Report) -> str:
             out += ["", "Masked examples:", ""]
             out += [f"- {x['entity']} ({_where(x)}): `{x['context']}`" for x in s["samples"]]
         out += [f"- warning: {w}" for w in s["warnings"]]
+    if d["suggestions"]:
+        out += ["", "## Suggested policy lines", ""]
+        out += ["| Source | Column | Policy line | Why |", "|---|---|---|---|"]
+        out += [
+            f"| {x['path']} | {x['column']} | `{x['line']}` | {x['why']} |"
+            for x in d["suggestions"]
+        ]
     if d["skipped"]:
         out += ["", "## Skipped", ""] + [f"- {x['path']}: {x['reason']}" for x in d["skipped"]]
     if d["errors"]:
@@ -298,6 +309,17 @@ def render_html(report: Report) -> str:
             parts.append("</ul>")
         parts += [f"<p>warning: {e(w)}</p>" for w in s["warnings"]]
         parts.append("</section>")
+    if d["suggestions"]:
+        parts.append(
+            "<h2>Suggested policy lines</h2><table><tr><th>Source</th><th>Column</th>"
+            "<th>Policy line</th><th>Why</th></tr>"
+        )
+        parts += [
+            f"<tr><td>{e(x['path'])}</td><td>{e(x['column'])}</td>"
+            f"<td><code>{e(x['line'])}</code></td><td>{e(x['why'])}</td></tr>"
+            for x in d["suggestions"]
+        ]
+        parts.append("</table>")
     if d["skipped"]:
         parts.append("<h2>Skipped</h2><ul>")
         parts += [f"<li>{e(x['path'])}: {e(x['reason'])}</li>" for x in d["skipped"]]

@@ -31,6 +31,7 @@ from piizone.scrubbers.masking import masked_context
 from piizone.scrubbers.prefetch import prefetch
 from piizone.scrubbers.progress import SCANNING, ItemProgress, ProgressCallback, ReadMeter
 from piizone.scrubbers.reports import ColumnReport, Report, Sample, SourceReport
+from piizone.scrubbers.suggestions import suggest
 from piizone.scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
 from piizone.scrubbers.text_passes import TextPass, iter_text_passes
 
@@ -109,6 +110,7 @@ def scan_paths(
         # A file scanned only in part (bytes that did not decode) is an error of the run too.
         report.errors.extend({"path": source.path, "error": w} for w in source.warnings)
     report.filters = dict(engine.stats.filtered)
+    report.suggestions = [s.to_dict() for s in suggest(report, engine.policy)]
     report.duration_s = time.monotonic() - started
     return report
 

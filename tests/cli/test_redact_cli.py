@@ -200,7 +200,7 @@ def test_input_format_replaces_f_which_still_works_with_a_warning(tmp_path):
 
     new = run("--input-format", "csv")
     assert new.returncode == 0, new.stderr
-    assert "jane.roe" not in new.stdout and "warning" not in new.stderr
+    assert "jane.roe" not in new.stdout and "deprecated" not in new.stderr
     old = run("-f", "csv")
     assert old.returncode == 0 and old.stdout == new.stdout
     assert "warning: -f/--format is deprecated here; use --input-format" in old.stderr

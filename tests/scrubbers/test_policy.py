@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from piizone.scrubbers.exceptions import PolicyError
-from piizone.scrubbers.policy import disabled_warning, load_policy, parse_policy
+from piizone.scrubbers.policy import (
+    default_policy_text,
+    disabled_warning,
+    load_policy,
+    parse_policy,
+)
 
 
 def test_default_policy_loads_and_has_a_version():
@@ -129,10 +134,17 @@ def test_switching_a_detector_off_is_explicit():
 
 
 def test_the_default_policy_version_is_unchanged_by_the_enabled_field():
-    # sha256 of the default's canonical form before `enabled` existed: zones built with it verify.
-    assert load_policy().sha256 == (
-        "371d29c5fee19409097feba622f44cf9e4a257fb4515a87b3d9317862a913c8e"
-    )
+    # sha256 of the default's canonical form before `enabled` and `identifier_columns` existed:
+    # a zone built with it stores that text, which keeps its version (identifier columns off).
+    before = "371d29c5fee19409097feba622f44cf9e4a257fb4515a87b3d9317862a913c8e"
+    text = default_policy_text()
+    start = text.index("# Identifier columns")
+    stored = text[:start] + text[text.index("\n\n", text.index("identifier_columns:")) + 2 :]
+    assert "identifier_columns" not in stored
+    assert load_policy().sha256 != before  # the default now pseudonymizes identifier columns
+    assert parse_policy(stored).model.identifier_columns is not None  # read today: the default's
+    former = parse_policy(stored, source="zone z v1", recorded_sha256=before)
+    assert former.sha256 == before and former.model.identifier_columns is None
 
 
 def test_a_stored_policy_keeps_the_reading_its_zone_recorded():
@@ -147,5 +159,30 @@ def test_a_stored_policy_keeps_the_reading_its_zone_recorded():
     assert parse_policy(text, recorded_sha256="0" * 64).sha256 == now.sha256
     # The same effective content written the new way has the same version.
     off = ", ".join(f"{e}: {{enabled: false}}" for e in now.entities if e != "PERSON")
-    explicit = parse_policy(f"version: 1\nentities: {{PERSON: {{threshold: null}}, {off}}}\n")
+    # (identifier columns as then: `false`, their entity's operator)
+    explicit = parse_policy(
+        f"version: 1\nidentifier_columns: false\nentities: {{PERSON: {{threshold: null}}, {off}}}\n"
+    )
     assert explicit.sha256 == former
+
+
+def test_identifier_columns_default_setting_and_precedence():
+    default = load_policy()
+    assert default.identifier_operator("EMAIL_ADDRESS").type == "pseudonymize"
+    assert default.operator_for("EMAIL_ADDRESS").type == "replace"  # free text keeps replace
+    inherited = parse_policy("version: 1\nname: mine\n")
+    assert inherited.model.identifier_columns == default.model.identifier_columns
+    policy = parse_policy(
+        "version: 1\nidentifier_columns: fake\n"
+        "entities:\n  DATE_OF_BIRTH: {operator: generalize}\n"
+        "default_operator: redact\n"
+    )
+    assert policy.identifier_operator("DATE_OF_BIRTH").type == "generalize"  # the entity's own
+    assert policy.identifier_operator("US_SSN").type == "fake"
+    off = parse_policy("version: 1\nidentifier_columns: false\ndefault_operator: redact\n")
+    assert off.model.identifier_columns is None
+    assert off.identifier_operator("US_SSN").type == "redact"  # the default operator, as before
+    assert "identifier_columns" not in off.canonical_json()
+    assert "identifier_columns" in default.canonical_json()
+    with pytest.raises(PolicyError, match=r"p.yaml:2: identifier_columns.type: unknown operator"):
+        parse_policy("version: 1\nidentifier_columns: tokenize\n", source="p.yaml")

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 from piizone.scrubbers.exceptions import InputError
 from piizone.scrubbers.findings import LINE_BREAK
-from piizone.scrubbers.operators import Redactor
+from piizone.scrubbers.operators import Redactor, pseudonym_token
 from piizone.scrubbers.policy import load_policy, parse_policy
 from piizone.scrubbers.redact import redact_file, redact_text
 from tests.conftest import PEAK_RSS_KB, REPO, SAMPLE_DATA
@@ -81,8 +81,10 @@ def test_csv_default_policy(engine, default, customers: Path, tmp_path: Path) ->
         for column in ("plan", "monthly_spend", "tenure_months", "churned"):
             assert a[column] == b[column]
         for column in PII_COLUMNS:
-            assert re.fullmatch(r"<[A-Z_]+>", a[column]), column
-    assert after[0]["email"] == "<EMAIL_ADDRESS>" and after[0]["ssn"] == "<US_SSN>"
+            # identifier columns are pseudonymized by default (identifier_columns)
+            assert re.fullmatch(r"<[A-Z_]+_[0-9a-f]{8}>", a[column]), column
+    assert after[0]["email"] == pseudonym_token(KEY, "EMAIL_ADDRESS", before[0]["email"])
+    assert after[0]["ssn"] == pseudonym_token(KEY, "US_SSN", before[0]["ssn"])
     data = out.read_text("utf-8")
     for row in before:
         for column in PII_COLUMNS:
@@ -147,7 +149,9 @@ def test_tsv(engine, default, tmp_path: Path) -> None:
     redact_file(src, out, engine, default)
     after = read_csv(out, "\t")
     assert [r["count"] for r in after] == ["12", "7", "3"]
-    assert all(r["email"] == "<EMAIL_ADDRESS>" for r in after)
+    assert [r["email"] for r in after] == [
+        pseudonym_token(KEY, "EMAIL_ADDRESS", r[1]) for r in rows
+    ]
     data = out.read_text()
     for planted in ("maria.garcia", "415-555-0132", "4111 1111 1111 1111", "jsmith"):
         assert planted not in data
@@ -169,8 +173,11 @@ def test_parquet_default_keeps_schema_and_non_strings(engine, default, transacti
     assert summary.rows == after.num_rows == 300
     for column in ("transaction_id", "customer_id", "amount", "timestamp", "currency", "status"):
         assert after[column].equals(before[column]), column
-    assert set(after["card_number"].to_pylist()) == {"<CREDIT_CARD>"}
-    assert set(after["ip_address"].to_pylist()) == {"<IP_ADDRESS>"}
+    cards, ips = before["card_number"].to_pylist(), before["ip_address"].to_pylist()
+    assert after["card_number"].to_pylist() == [
+        pseudonym_token(KEY, "CREDIT_CARD", c) for c in cards
+    ]
+    assert after["ip_address"].to_pylist() == [pseudonym_token(KEY, "IP_ADDRESS", i) for i in ips]
     raw = out.read_bytes()
     assert not any(c.encode() in raw for c in before["card_number"].to_pylist()[:50])
 
@@ -223,7 +230,7 @@ def test_jsonl_nested_fields(engine, default, tmp_path: Path) -> None:
         assert list(a) == list(b)  # every field, in order
         for key in ("id", "ok", "score", "nil", "tags"):
             assert a[key] == b[key]
-        assert a["email"] == "<EMAIL_ADDRESS>"
+        assert a["email"] == pseudonym_token(KEY, "EMAIL_ADDRESS", b["email"])
         assert list(a["contact"]) == ["name", "phones"]
     assert after[0]["jsmith@example.org"] == "the key is not redacted"
     assert after[0]["contact"]["name"] == "<PERSON>"
@@ -247,7 +254,10 @@ def test_jsonl_support_tickets(engine, default, tmp_path: Path) -> None:
         a["priority"] == b["priority"] and a["tags"] == b["tags"]
         for a, b in zip(before, after, strict=True)
     )
-    assert all(a["customer_email"] == "<EMAIL_ADDRESS>" for a in after)
+    assert all(
+        a["customer_email"] == pseudonym_token(KEY, "EMAIL_ADDRESS", b["customer_email"])
+        for b, a in zip(before, after, strict=True)
+    )
     data = out.read_text()
     assert not any(b["customer_email"] in data for b in before)
 
@@ -260,7 +270,7 @@ def test_json_array(engine, default, tmp_path: Path) -> None:
     after = json.loads(out.read_text())
     assert isinstance(after, list) and len(after) == 2
     assert [a["id"] for a in after] == [1, 2]
-    assert after[1]["email"] == "<EMAIL_ADDRESS>"
+    assert after[1]["email"] == pseudonym_token(KEY, "EMAIL_ADDRESS", NESTED[1]["email"])
     assert "Maria Garcia" not in out.read_text()
 
 

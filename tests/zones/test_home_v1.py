@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.zones.access import current_user, is_operator
+from piizone.zones.lifecycle import unwrap_zone_key
+from piizone.zones.storage.crypto import iter_decrypt
 from piizone.zones.storage.manifest import parse_manifest
 from piizone.zones.storage.store import ZoneStore
 
@@ -103,6 +105,14 @@ def test_a_v1_zone_refreshes(home: Path, tmp_path: Path) -> None:
     assert second.exit_code == 0, second.output
     v3 = store.manifest(ZONE)
     assert v3.version == 3 and sum(f.rows or 0 for f in v3.files) == 3
+    # The stored policy keeps the meaning it was built with (before identifier columns were
+    # pseudonymized by default): the same version, and placeholders, not tokens, in the data.
+    assert v3.policy.sha256 == store.manifest(ZONE, 1).policy.sha256
+    (refreshed,) = v3.files
+    with open(store.version_dir(ZONE, 3) / refreshed.path, "rb") as f:
+        dek = unwrap_zone_key(store, v3)
+        data = b"".join(iter_decrypt(f, dek, zone_id=v3.id, path=refreshed.path)).decode()
+    assert "<EMAIL_ADDRESS>" in data and "<EMAIL_ADDRESS_" not in data
     assert run("zone", "verify", ZONE).exit_code == 0
     assert run("audit", "verify").exit_code == 0
     shown = run("zone", "show", ZONE, "--json")

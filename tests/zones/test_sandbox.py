@@ -528,7 +528,7 @@ def test_isolation(zone_env, host_listener):
     r = json.loads(done.stdout.strip().splitlines()[-1])
     assert r["files"] == ["src-prod/customers.csv", "src-prod/notes.txt"]  # the zone's layout
     # The command sees the redacted data, not the raw values.
-    assert zone_env.marker in r["notes"] and "<PERSON>" in r["customers"]
+    assert zone_env.marker in r["notes"] and "<PERSON_" in r["customers"]  # pseudonymized
     assert "John Smith" not in r["customers"] and "john.smith@example.com" not in r["customers"]
     _assert_sealed(r, state)
     assert r["keys"] == "FileNotFoundError" and r["keyfile"] == "FileNotFoundError"

@@ -60,8 +60,8 @@ def test_the_shifted_column_and_the_new_category_show(zone) -> None:
     assert by_name["monthly_spend"].level == "major"
     assert by_name["plan"].new_categories == ["premium"]
     assert by_name["customer_id"].kind == "numeric" and by_name["customer_id"].level == "stable"
-    # Redacted to one placeholder on both sides: compared, and stable.
-    assert (by_name["email"].kind, by_name["email"].level) == ("categorical", "stable")
+    # Pseudonymized (identifier_columns): one token per address, an identifier, not compared.
+    assert (by_name["email"].kind, by_name["email"].level) == ("identifier", "n/a")
     assert diff.worst_psi == max(c.psi for c in table.columns if c.psi is not None)
     assert by_name["plan"].level == "major"  # a third of the rows in a category never seen
     actions = [r["action"] for r in audit.open_audit_log(store.home).records()]
