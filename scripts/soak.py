@@ -72,6 +72,7 @@ class Loop:
     states: Counter = field(default_factory=Counter)  # "old" / "new"
     violations: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    finished_s: list[float] = field(default_factory=list)  # how long the unkilled runs took
 
 
 class Home:
@@ -196,14 +197,16 @@ def timed(home: Home, *args: str) -> float:
 
 
 def delays(rng: random.Random, span: float | Callable[[], float], n: int, loop: Loop):
-    """Kill delays until `n` kills have landed (at most 2n tries: a fast command may finish).
+    """Kill delays until `n` kills have landed (at most 4n tries: a fast command may finish).
 
     From process start to a little past the measured duration: the import takes a good part
     of it, so the first quarter is sampled less than the working part."""
     tries = 0
-    while loop.killed < n and tries < 2 * n:
+    while loop.killed < n and tries < 4 * n:
         tries += 1
         s = span() if callable(span) else span  # a callable: re-read as the loop learns
+        if loop.finished_s:  # runs got faster than measured (the load fell): kill sooner
+            s = min(s, min(loop.finished_s[-5:]))
         early = rng.random() < 0.2
         yield rng.uniform(0.05, s * 0.25) if early else rng.uniform(s * 0.25, s)
 
@@ -258,6 +261,8 @@ def run_kills(
         seconds = time.monotonic() - started
         loop.killed += died
         loop.finished += not died
+        if not died and point is None:
+            loop.finished_s.append(seconds)
         loop.crash_points += bool(point and died)
         versions, problems = home.check(names)
         after(KillRun(i, point, died, seconds, versions, problems), before)
