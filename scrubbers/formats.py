@@ -7,7 +7,6 @@ import io
 import json
 import os
 import stat
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 from piizone.scrubbers.compression import compression_of, decompressing, inner_name
 from piizone.scrubbers.exceptions import InputError, NotTextError
 from piizone.scrubbers.progress import ReadMeter
+from piizone.scrubbers.thread_scope import ThreadScoped
 
 TABLE_FORMATS = {
     ".csv": "csv",
@@ -108,27 +108,17 @@ def detect_scan_format(path: str | Path) -> str | None:
     return detect_format(path) or SCAN_ONLY_FORMATS.get(Path(path).suffix.lower())
 
 
-class DecodeCounter:
-    """Counts bytes that could not be decoded (replaced by U+FFFD)."""
-
-    _local = threading.local()
+class DecodeCounter(ThreadScoped):
+    """Counts bytes that could not be decoded (replaced by U+FFFD) while it is current."""
 
     def __init__(self) -> None:
         self.invalid_bytes = 0
-
-    def __enter__(self) -> DecodeCounter:
-        self._previous = getattr(self._local, "current", None)
-        self._local.current = self
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._local.current = self._previous
 
     @classmethod
     def handler(cls, err: UnicodeError) -> tuple[str, int]:
         if not isinstance(err, UnicodeDecodeError):  # registered for reading only (open_text)
             raise err
-        current = getattr(cls._local, "current", None)
+        current = cls.current()
         if current is not None:
             current.invalid_bytes += err.end - err.start
         return "\ufffd", err.end

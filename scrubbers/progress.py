@@ -8,10 +8,11 @@ a terminal only). An update names a file path or a zone path, never a value.
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import IO, TYPE_CHECKING, Protocol, TypeVar
+
+from piizone.scrubbers.thread_scope import ThreadScoped
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -104,29 +105,19 @@ def counting_rows(
         progress(done)
 
 
-class ReadMeter:
+class ReadMeter(ThreadScoped):
     """How far the input file opened last (in this thread, while active) has been read, in
     bytes of the file on disk (compressed ones: compressed bytes, like their size), for
     progress bars. Its own file descriptor's offset: what a reader consumed, at most one
     buffer ahead of what was processed."""
 
-    _local = threading.local()
-
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._last = 0
 
-    def __enter__(self) -> ReadMeter:
-        self._previous = getattr(self._local, "current", None)
-        self._local.current = self
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._local.current = self._previous
-
     @classmethod
     def track(cls, file: IO[bytes]) -> None:
-        current = getattr(cls._local, "current", None)
+        current = cls.current()
         if current is not None:
             current._file, current._last = file, 0
 

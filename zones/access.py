@@ -17,7 +17,7 @@ import os
 from pathlib import Path
 
 from piizone.zones import audit
-from piizone.zones.exceptions import AccessDenied
+from piizone.zones.exceptions import AccessDenied, ZoneDenied
 from piizone.zones.storage.manifest import ZoneManifest
 
 OPERATOR_UID = 0
@@ -59,3 +59,14 @@ def require_owner(manifest: ZoneManifest, operation: str, home: Path) -> None:
         f"{user} may not {operation} zone {name!r}: only its owner ({manifest.owner}) or root may",
         hint="ask the zone's owner",
     )
+
+
+def refuse_under_legal_hold(manifest: ZoneManifest, details: audit.AuditDetails) -> None:
+    """Nothing of a zone under legal hold may be shredded (destroy, prune): ZoneDenied, and the
+    body's audit record (`details`) says denied."""
+    if manifest.legal_hold:
+        details.outcome = "denied"
+        raise ZoneDenied(
+            f"zone {manifest.name!r} is under legal hold",
+            hint=f"lift it first: piizone zone hold {manifest.name} --off",
+        )

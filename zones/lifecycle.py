@@ -21,7 +21,7 @@ from piizone.zones.config import (
     require_initialized,
     save_config,
 )
-from piizone.zones.exceptions import ZoneDenied, ZoneError
+from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import audit_dir, ensure_private_dir, keys_dir, piizone_home, zones_dir
 from piizone.zones.storage.crypto import CryptoError, iter_decrypt
 from piizone.zones.storage.keys import (
@@ -232,12 +232,7 @@ def destroy_zone(name: str, store: ZoneStore | None = None) -> int:
     with audit.audited("zone.destroy", zone=name, home=store.home) as details, store.lock(name):
         manifest = store.manifest(name)
         access.require_owner(manifest, "destroy", store.home)
-        if manifest.legal_hold:
-            details.outcome = "denied"
-            raise ZoneDenied(
-                f"zone {name!r} is under legal hold",
-                hint=f"lift it first: piizone zone hold {name} --off",
-            )
+        access.refuse_under_legal_hold(manifest, details)
         # The shred and its record are one step: a kill between them (or mid-shred) is
         # finished and recorded by the next command from this intent (zones.journal).
         intent = journal.begin(

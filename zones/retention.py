@@ -17,7 +17,7 @@ from typing import Any
 from piizone.fs import overwrite_in_place
 from piizone.zones import access, audit, journal
 from piizone.zones.config import require_initialized
-from piizone.zones.exceptions import ZoneDenied, ZoneError
+from piizone.zones.exceptions import ZoneError
 from piizone.zones.home import fsync_dir
 from piizone.zones.storage.keys.keyfile import keyfile_keks
 from piizone.zones.storage.manifest import ZoneManifest
@@ -92,12 +92,7 @@ def prune_versions(name: str, keep: int, store: ZoneStore | None = None) -> list
         details.update(keep=keep, kept=sorted(kept), pruned=doomed)
         if not doomed:
             return []
-        if manifest.legal_hold:
-            details.outcome = "denied"
-            raise ZoneDenied(
-                f"zone {name!r} is under legal hold",
-                hint=f"lift it first: piizone zone hold {name} --off",
-            )
+        access.refuse_under_legal_hold(manifest, details)
         intent = journal.begin(
             store.home, "zone.prune", zone=name, zone_id=manifest.id, versions=doomed
         )

@@ -15,28 +15,18 @@ from typer.testing import CliRunner
 
 from piizone.cli.main import app
 from piizone.zones import audit
-from piizone.zones.lifecycle import init_home, verify_zone
-from piizone.zones.provision.build import ZoneRequest, create_zone, refresh_zone
+from piizone.zones.lifecycle import verify_zone
 from piizone.zones.retention import prune_versions
 from piizone.zones.storage.store import SHREDDING_DIR, ZoneStore
 from tests.conftest import REPO
+from tests.zones.test_retention import zone_with_versions
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def store(piizone_home: Path, tmp_path: Path) -> ZoneStore:
-    init_home(piizone_home)
-    store = ZoneStore(piizone_home)
-    source = tmp_path / "t.csv"
-    rows = ["id,plan", "1,basic", "2,plus"]
-    source.write_text("\n".join(rows) + "\n")
-    create_zone(ZoneRequest("churn", [str(source)], ttl="1d"), store)
-    for n in (3, 4):
-        rows.append(f"{n},plus")
-        source.write_text("\n".join(rows) + "\n")
-        refresh_zone("churn", store)
-    return store
+    return zone_with_versions(piizone_home, tmp_path / "t.csv", 3)
 
 
 def prunes(store: ZoneStore) -> list[dict]:

@@ -22,16 +22,23 @@ from piizone.zones.storage.store import ZoneStore, parse_iso, utc_now
 runner = CliRunner()
 
 
+def zone_with_versions(home: Path, source: Path, versions: int) -> ZoneStore:
+    """Zone `churn` in `home` with `versions` versions, each one row longer (2 rows in v1)."""
+    init_home(home)
+    store = ZoneStore(home)
+    rows = ["id,plan", "1,basic", "2,plus"]
+    source.write_text("\n".join(rows) + "\n")
+    create_zone(ZoneRequest("churn", [str(source)], ttl="1d"), store)
+    for n in range(3, versions + 2):
+        rows.append(f"{n},plus")
+        source.write_text("\n".join(rows) + "\n")
+        refresh_zone("churn", store)
+    return store
+
+
 @pytest.fixture
 def store(piizone_home: Path, tmp_path: Path) -> ZoneStore:
-    init_home(piizone_home)
-    store = ZoneStore(piizone_home)
-    source = tmp_path / "t.csv"
-    source.write_text("id,plan\n1,basic\n2,plus\n")
-    create_zone(ZoneRequest("churn", [str(source)], ttl="1d"), store)
-    source.write_text("id,plan\n1,basic\n2,plus\n3,plus\n")
-    refresh_zone("churn", store)
-    return store
+    return zone_with_versions(piizone_home, tmp_path / "t.csv", 2)
 
 
 def test_versions_list_both_and_mark_the_current(store: ZoneStore) -> None:
