@@ -4,13 +4,8 @@
 from __future__ import annotations
 
 import io
-import os
 import random
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +14,7 @@ from rich.console import Console
 import piizone.cli.progress as cli_progress
 from piizone.cli.progress import progress_bar
 from piizone.scrubbers.progress import ROWS, ProgressUpdate
-from tests.cli.conftest import invoke
+from tests.cli.conftest import invoke, run_on_a_terminal
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
@@ -33,54 +28,16 @@ def members_csv(path: Path, rows: int) -> Path:
     return path
 
 
-def frames(raw: bytes) -> list[str]:
+def frames(raw: str) -> list[str]:
     """What a terminal showed, one redraw of the bar per item."""
-    text = ANSI.sub("", raw.decode("utf-8", errors="replace"))
+    text = ANSI.sub("", raw)
     return [f.strip() for f in re.split(r"[\r\n]", text) if f.strip()]
-
-
-def run_on_a_terminal(args: list[str], timeout: float = 300) -> tuple[int, bytes, bytes]:
-    """Run `piizone ARGS` with stderr on a pseudo-terminal (stdout a pipe); its exit code,
-    stdout and everything the terminal received."""
-    master, slave = os.openpty()
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160"}
-    env.pop("NO_COLOR", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "piizone.cli.main", *args],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=env,
-    )
-    os.close(slave)
-    shown = b""
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    data = os.read(master, 65536)
-                except OSError:  # the child closed the terminal
-                    break
-                if not data:
-                    break
-                shown += data
-            elif proc.poll() is not None:
-                break
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
-    return proc.returncode, out, shown
 
 
 def test_scan_on_a_terminal_shows_phase_share_and_time_left(tmp_path: Path) -> None:
     # ~4.5 MB in 10,000-row chunks: the bar is redrawn (10 times a second) between them.
     path = members_csv(tmp_path / "members.csv", 120_000)
-    code, out, shown = run_on_a_terminal(["scan", str(path), "--workers", "1", "--format", "json"])
+    code, shown, out = run_on_a_terminal(["scan", str(path), "--workers", "1", "--format", "json"])
     assert code == 0, shown[-2000:]
     bars = [f for f in frames(shown) if f.startswith("scanning")]
     assert bars, frames(shown)[-20:]
@@ -91,7 +48,7 @@ def test_scan_on_a_terminal_shows_phase_share_and_time_left(tmp_path: Path) -> N
     assert re.search(r"eta \d+:\d\d:\d\d", during), during
     assert "members.csv" in during
     # The report on stdout is untouched by the bar.
-    assert out.lstrip().startswith(b"{") and b"\r" not in out
+    assert out.lstrip().startswith("{") and "\r" not in out
 
 
 def test_no_bar_in_pipes(tmp_path: Path) -> None:
@@ -112,7 +69,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
 
 
 def last_frame(screen: io.StringIO) -> str:
-    return frames(screen.getvalue().encode())[-1]
+    return frames(screen.getvalue())[-1]
 
 
 def test_zone_items_start_the_bar_over_with_position_and_rows(terminal: io.StringIO) -> None:
@@ -147,6 +104,6 @@ def test_zone_create_draws_its_phases(
     assert invoke("init").exit_code == 0
     result = invoke("zone", "create", "prog", "--from", str(tmp_path / "members.csv"))
     assert result.exit_code == 0, result.stderr
-    shown = "\n".join(frames(terminal.getvalue().encode()))
+    shown = "\n".join(frames(terminal.getvalue()))
     assert "publishing" in shown and "prog" in shown, shown
     assert str(tmp_path) not in shown  # zone paths, not the source's

@@ -10,12 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.cli.conftest import invoke, invoke_ok, runner
+from tests.cli.conftest import invoke, invoke_ok, run_on_a_terminal, runner
 from tests.conftest import REPO, SAMPLE_DATA
 
 TEXT = "Call John Smith at 555-0100 about the refund.\n"
@@ -103,43 +102,9 @@ def test_quiet_and_verbose_together_is_a_usage_error(inputs: Path) -> None:
 
 
 def _scan_on_a_terminal(*options: str) -> tuple[int, str, str]:
-    """`piizone OPTIONS scan customers.csv` in a real process whose stderr is a terminal (a
-    pty), stdout a pipe: (exit status, what the terminal showed, stdout)."""
-    master, slave = os.openpty()
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "PYTHONPATH": str(REPO),
-        "PIIZONE_HOME": os.environ["PIIZONE_HOME"],
-        "TERM": "xterm-256color",
-        "COLUMNS": "120",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "piizone.cli.main", *options, "scan", "--format", "json"]
-        + [str(SAMPLE_DATA / "customers.csv")],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=slave,
-        env=env,
-    )
-    os.close(slave)
-    shown = bytearray()
-
-    def drain() -> None:
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:  # EIO: the process closed its end
-                return
-            if not chunk:
-                return
-            shown.extend(chunk)
-
-    reader = threading.Thread(target=drain)
-    reader.start()
-    stdout, _ = proc.communicate(timeout=300)
-    reader.join(timeout=30)
-    os.close(master)
-    return proc.returncode, shown.decode(errors="replace"), stdout.decode()
+    """`piizone OPTIONS scan customers.csv` with stderr on a terminal: (status, shown, stdout)."""
+    args = [*options, "scan", "--format", "json", str(SAMPLE_DATA / "customers.csv")]
+    return run_on_a_terminal(args)
 
 
 def test_quiet_shows_no_progress_bar_on_a_terminal(piizone_home: Path) -> None:
