@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -67,6 +68,9 @@ class Scrubber:
         self.model: ModelInfo = installed_model(policy.model.engine.spacy_model)
         self.provenance: dict[str, Any] = dict(provenance or {})
         self._redactor = Redactor(policy, pseudonym_key)
+        note = self._redactor.key_fallback_note()
+        if note:  # as `redact` says it: a service whose joins silently die is worse
+            warnings.warn(note, UserWarning, stacklevel=2)
         self._lock = _engine_lock(policy.sha256)
         with self._lock:
             self._engine = make_engine(policy, workers=1)  # in-process, one per policy

@@ -106,6 +106,18 @@ class Redactor:
             return self.policy.model.default_operator
         return operator
 
+    def key_fallback_note(self) -> str | None:
+        """What identifier columns lose for want of a pseudonym key, in one line; None when
+        there is a key or the policy does not pseudonymize identifier columns."""
+        wanted = self.policy.model.identifier_columns
+        if self._key is not None or wanted is None or wanted.type != "pseudonymize":
+            return None
+        return (
+            "no pseudonym key (piizone init makes it): identifier columns get "
+            f"{self.policy.model.default_operator.type}, not pseudonymize, so joins on them do "
+            "not survive"
+        )
+
     def apply(self, entity_type: str, value: str) -> str:
         """`value` transformed by the operator the policy names for `entity_type`."""
         return self.apply_operator(self.policy.operator_for(entity_type), entity_type, value)

@@ -315,11 +315,8 @@ class RedactJob:
         operator = self.redactor.identifier_operator(entity)
         wanted = self.policy.identifier_operator(entity)
         if wanted.type == "pseudonymize" and operator.type != "pseudonymize":
-            note = (
-                "no pseudonym key (piizone init makes it): identifier columns get "
-                f"{operator.type}, not pseudonymize, so joins on them do not survive"
-            )
-            if note not in self.summary.warnings:
+            note = self.redactor.key_fallback_note()
+            if note and note not in self.summary.warnings:
                 self.summary.warnings.append(note)
         return operator
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -164,6 +165,16 @@ def test_from_policy_without_a_key_refuses_pseudonymize(tmp_path: Path) -> None:
     assert Scrubber.from_policy(path, pseudonym_key=KEY).policy_sha256 == (
         parse_policy(POLICY).sha256
     )
+
+
+def test_without_a_key_identifier_columns_fall_back_with_a_warning() -> None:
+    # The default policy pseudonymizes identifier columns: without the key they get replace,
+    # and the caller is told so, as `redact` tells its user.
+    with pytest.warns(UserWarning, match="no pseudonym key .* identifier columns get replace"):
+        Scrubber.from_policy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        Scrubber.from_policy(pseudonym_key=KEY)
 
 
 def test_the_readmes_example_runs_and_prints_what_it_says(
