@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-import random
 import re
 from pathlib import Path
 
@@ -15,17 +14,9 @@ import piizone.cli.progress as cli_progress
 from piizone.cli.progress import progress_bar
 from piizone.scrubbers.progress import ROWS, ProgressUpdate
 from tests.cli.conftest import invoke, run_on_a_terminal
+from tests.zones.test_progress_build import big_csv
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def members_csv(path: Path, rows: int) -> Path:
-    r = random.Random(5)
-    with open(path, "w") as f:
-        f.write("id,email,plan\n")
-        for i in range(rows):
-            f.write(f"{i},member{i}.{r.randint(0, 9999)}@example.org,{r.choice('abc')}\n")
-    return path
 
 
 def frames(raw: str) -> list[str]:
@@ -36,7 +27,7 @@ def frames(raw: str) -> list[str]:
 
 def test_scan_on_a_terminal_shows_phase_share_and_time_left(tmp_path: Path) -> None:
     # ~4.5 MB in 10,000-row chunks: the bar is redrawn (10 times a second) between them.
-    path = members_csv(tmp_path / "members.csv", 120_000)
+    path = big_csv(tmp_path / "members.csv", 120_000)
     code, shown, out = run_on_a_terminal(["scan", str(path), "--workers", "1", "--format", "json"])
     assert code == 0, shown[-2000:]
     bars = [f for f in frames(shown) if f.startswith("scanning")]
@@ -52,7 +43,7 @@ def test_scan_on_a_terminal_shows_phase_share_and_time_left(tmp_path: Path) -> N
 
 
 def test_no_bar_in_pipes(tmp_path: Path) -> None:
-    path = members_csv(tmp_path / "members.csv", 200)
+    path = big_csv(tmp_path / "members.csv", 200)
     result = invoke("scan", str(path), "--format", "json")
     assert result.exit_code == 0, result.stderr
     assert "scanning" not in result.stderr and "eta" not in result.stderr
@@ -100,7 +91,7 @@ def test_zone_create_draws_its_phases(
     terminal: io.StringIO, piizone_home: Path, tmp_path: Path
 ) -> None:
     """`zone create` hands the build a bar: its last phase is still on the screen at the end."""
-    members_csv(tmp_path / "members.csv", 50)
+    big_csv(tmp_path / "members.csv", 50)
     assert invoke("init").exit_code == 0
     result = invoke("zone", "create", "prog", "--from", str(tmp_path / "members.csv"))
     assert result.exit_code == 0, result.stderr
