@@ -669,8 +669,14 @@ def test_publish_port_in_use_is_refused(own_zone, tmp_path):
             )
 
 
-def _grep(marker: str, roots: list[Path], exclude: Path) -> list[str]:
-    hits = []
+def _grep(marker: str, roots: list[Path], exclude: Path, since: float) -> list[str]:
+    """Files under `roots` changed at or after `since` that hold `marker`.
+
+    Only files whose ctime is `since` or later are read: the kernel sets ctime on every write
+    and nothing can set it back, so no file the session wrote is missed, and a /tmp full of
+    other runs' gigabytes is walked, not read.
+    """
+    hits = set()  # a root may lie inside another (base under /tmp)
     needle = marker.encode()
     for root in roots:
         for dirpath, dirs, files in os.walk(root):
@@ -684,12 +690,14 @@ def _grep(marker: str, roots: list[Path], exclude: Path) -> list[str]:
                     # Regular files only: opening a fifo left by another test would block.
                     if not stat.S_ISREG(st.st_mode) or st.st_size > 256 << 20:
                         continue
+                    if st.st_ctime < since:
+                        continue
                     with open(path, "rb") as fh:
                         if needle in fh.read():
-                            hits.append(path)
+                            hits.add(path)
                 except OSError:
                     continue
-    return hits
+    return sorted(hits)
 
 
 def _processes_with(marker: str) -> list[int]:
@@ -726,6 +734,8 @@ def _kill_leaves_no_process(proc: subprocess.Popen, tag: str) -> None:
 
 def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
     tag = "SLEEPTAG" + secrets.token_hex(4)
+    # A second's margin for filesystems that keep coarse timestamps.
+    started = time.time() - 1
     # The command reads the data (so it is surely loaded), says so, then waits forever.
     script = (
         "grep -q zbrq /zone/data/*/notes.txt && touch /zone/out/started && "
@@ -742,7 +752,12 @@ def test_sigkill_of_piizone_leaves_no_plaintext_and_no_process(zone_env):
     assert len(_processes_with(tag)) >= 2  # piizone, bwrap, the command
     _kill_leaves_no_process(proc, tag)
     roots = [Path("/tmp"), Path("/var/tmp"), Path("/dev/shm"), zone_env.home, zone_env.base]
-    assert _grep(zone_env.marker, [r for r in roots if r.exists()], exclude=zone_env.src) == []
+    # A file written now holds the marker on purpose: the grep must find it and only it.
+    control = zone_env.base / "grep-control"
+    control.write_text(zone_env.marker)
+    hits = _grep(zone_env.marker, [r for r in roots if r.exists()], zone_env.src, since=started)
+    control.unlink()
+    assert hits == [str(control)]
     # The next session removes the dead session's (unscanned) out dir.
     done = zone_env.run(
         ["sandbox", "run", zone_env.name, "--out", str(zone_env.base / "r"), "--", "true"]
