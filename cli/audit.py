@@ -14,7 +14,7 @@ from piizone.cli.errors import handle_errors
 from piizone.cli.output import echo_csv, print_table, write_output
 from piizone.zones.audit.checkpoints import load_public_key
 from piizone.zones.audit.export import export_audit
-from piizone.zones.audit.format import AuditError, AuditRecord
+from piizone.zones.audit.format import AuditError, AuditRecord, RecordFilter
 from piizone.zones.audit.recorder import open_audit_log, verify_home
 from piizone.zones.audit.ropa import produce_ropa
 from piizone.zones.audit.verify import VerifyResult
@@ -133,14 +133,15 @@ def _log_records(
     since: str | None,
     until: str | None,
 ) -> Iterator[tuple[AuditRecord, str | None]]:
-    log = open_audit_log()
-    matching = log.read(zone=zone, actor=actor, action=action, since=since, until=until)
     if zone is None:
+        log = open_audit_log()
+        matching = log.read(actor=actor, action=action, since=since, until=until)
         yield from ((rec, None) for rec in matching)
         return
-    wanted = {rec.seq for rec in matching}
+    # One read of the log: the zone's records, tied to its lives, then the other filters.
+    wanted = RecordFilter.of(actor=actor, action=action, since=since, until=until)
     for rec, zone_id in records_about(name_history(zone), include_destroyed=include_destroyed):
-        if rec.seq in wanted:
+        if wanted.matches(rec):
             yield rec, zone_id
 
 

@@ -318,6 +318,18 @@ def test_tampering_is_located_precisely(log: AuditLog, mutate, expected) -> None
     assert kind_seq_line(log) == expected
 
 
+def test_verify_hands_each_record_to_on_record_in_one_pass(log: AuditLog) -> None:
+    fill(log, 10)
+    seen: list[dict] = []
+    assert log.verify(on_record=seen.append).ok
+    assert seen == list(log.records())
+    # Past damage nothing more is handed on: what was seen is the sound prefix.
+    _delete_record(log)
+    seen.clear()
+    assert not log.verify(on_record=seen.append).ok
+    assert [r["seq"] for r in seen] == [1, 2, 3, 4]
+
+
 def test_an_old_head_is_detected(log: AuditLog) -> None:
     fill(log, 6)
     old_head = (log.directory / "head.json").read_bytes()

@@ -7,6 +7,7 @@ build on it; nothing here touches the disk.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import hmac
 import json
@@ -353,6 +354,52 @@ def parse_time(value: str | datetime, *, now: datetime | None = None) -> datetim
             hint="use an ISO date/time like 2025-01-31 or 2025-01-31T08:00:00Z, or 30m, 12h, 7d",
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Which records a reader wants: every given field must match (None: any).
+
+    `actor` matches the user name or uid; `action` may be a glob (`zone.*`); `since`/`until`
+    take what `parse_time` accepts and are inclusive.
+    """
+
+    zone: str | None = None
+    actor: str | None = None
+    action: str | None = None
+    outcome: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        zone: str | None = None,
+        actor: str | None = None,
+        action: str | None = None,
+        outcome: str | None = None,
+        since: str | datetime | None = None,
+        until: str | datetime | None = None,
+    ) -> RecordFilter:
+        """The filter, with `since`/`until` read once (a relative `7d` is from now)."""
+        lo = parse_time(since) if since is not None else None
+        hi = parse_time(until) if until is not None else None
+        return cls(zone, actor, action, outcome, lo, hi)
+
+    def matches(self, rec: AuditRecord) -> bool:
+        if self.zone is not None and rec.zone != self.zone:
+            return False
+        if self.actor is not None and self.actor not in (rec.actor.user, str(rec.actor.uid)):
+            return False
+        if self.action is not None and not fnmatch.fnmatchcase(rec.action, self.action):
+            return False
+        if self.outcome is not None and rec.outcome != self.outcome:
+            return False
+        if self.since is None and self.until is None:
+            return True
+        t = rec.when
+        return not ((self.since and t < self.since) or (self.until and t > self.until))
 
 
 # ---------------------------------------------------------------------------------------------

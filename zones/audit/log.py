@@ -8,11 +8,10 @@ not happen. The format is piizone.zones.audit.format's; verification is .verify'
 from __future__ import annotations
 
 import contextlib
-import fnmatch
 import hmac
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +32,7 @@ from piizone.zones.audit.format import (
     AuditError,
     AuditRecord,
     Head,
+    RecordFilter,
     canonical_json,
     compute_mac,
     current_actor,
@@ -42,7 +42,6 @@ from piizone.zones.audit.format import (
     parse_head,
     parse_line,
     parse_record,
-    parse_time,
     sanitize_details,
     segment_name,
     utc_now,
@@ -397,13 +396,11 @@ class AuditLog:
         since: str | datetime | None = None,
         until: str | datetime | None = None,
     ) -> Iterator[AuditRecord]:
-        """Records in log order matching every given filter. Does not verify: use `verify`.
-
-        `actor` matches the user name or uid; `action` may be a glob (`zone.*`); `since`/`until`
-        take what `parse_time` accepts and are inclusive.
-        """
-        lo = parse_time(since) if since is not None else None
-        hi = parse_time(until) if until is not None else None
+        """Records in log order matching every given filter (see `RecordFilter`). Does not
+        verify: use `verify`."""
+        wanted = RecordFilter.of(
+            zone=zone, actor=actor, action=action, outcome=outcome, since=since, until=until
+        )
         for entry in entries(self.directory, self.segments()):
             if not entry.terminated:
                 continue  # a torn write in progress or from a crash: not a record yet
@@ -413,19 +410,8 @@ class AuditLog:
                     f"audit log {entry.file} line {entry.line} is malformed ({reason})",
                     hint="run `piizone audit verify`",
                 )
-            if zone is not None and rec.zone != zone:
-                continue
-            if actor is not None and actor not in (rec.actor.user, str(rec.actor.uid)):
-                continue
-            if action is not None and not fnmatch.fnmatchcase(rec.action, action):
-                continue
-            if outcome is not None and rec.outcome != outcome:
-                continue
-            if lo is not None or hi is not None:
-                t = rec.when
-                if (lo is not None and t < lo) or (hi is not None and t > hi):
-                    continue
-            yield rec
+            if wanted.matches(rec):
+                yield rec
 
     def records(self, **filters: Any) -> Iterator[dict[str, Any]]:
         """`read` as the stored JSON objects (for JSON output and callers that index by key)."""
@@ -440,12 +426,12 @@ class AuditLog:
 
     # -- verification -------------------------------------------------------------------------
 
-    def verify(self) -> VerifyResult:
+    def verify(self, on_record: Callable[[dict[str, Any]], None] | None = None) -> VerifyResult:
         """Check the whole chain, the head and the signed checkpoint; report the first problem.
 
         Without the MAC key (a log opened with a public key only) the MACs and the head cannot
         be checked: the hash chain and the signed checkpoint over its last line still pin every
-        byte of every record.
+        byte of every record. `on_record`: see `verify_log`.
         """
         with self._locked(exclusive=False):
-            return verify_log(self.directory, self._key, self.public_key, self.home)
+            return verify_log(self.directory, self._key, self.public_key, self.home, on_record)

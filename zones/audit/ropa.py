@@ -97,14 +97,22 @@ def ropa_facts(
     moment = now or datetime.now(UTC)
     contacts = ropa_contacts(home)
     log = open_audit_log(home)
-    verified = log.verify()
+    naming: list[AuditRecord] = []  # the zone's records, gathered by the verifying pass
+
+    def gather(rec: dict[str, Any]) -> None:
+        if rec["zone"] == name:
+            naming.append(AuditRecord.of(rec))
+
+    verified = log.verify(on_record=gather)
     if verified.ok:
         audit_status = f"intact, {verified.records} record(s) verified"
+        records = current_zone_records(name, home, naming)
     else:
         p = verified.problem
         assert p is not None
         audit_status = f"FAILED verification: {p.kind} at {p.file} line {p.line}"
-    access, denied = _access(current_zone_records(name, home))
+        records = current_zone_records(name, home)  # what the log says past the damage too
+    access, denied = _access(records)
     provider = f" (provider `{m.key.provider}`)"
     return {
         "format": ROPA_FORMAT,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,10 +98,16 @@ def verify_log(
     key: bytes | None,
     public_key: Ed25519PublicKey | None,
     home: Path | None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
 ) -> VerifyResult:
     """Check the chain in `directory`, its head (with `key`) and its checkpoint (with
-    `public_key`); `home` lets R13 see evidence that records should exist."""
-    return _Verifier(directory, key, public_key, home).run()
+    `public_key`); `home` lets R13 see evidence that records should exist.
+
+    `on_record` sees each record that passed its checks, in order, as the pass reads it: a
+    reader that also wants the records reads the log once. Until the result says ok, what it
+    saw may be a prefix of the log.
+    """
+    return _Verifier(directory, key, public_key, home, on_record).run()
 
 
 class _Verifier:
@@ -112,7 +119,9 @@ class _Verifier:
         key: bytes | None,
         public_key: Ed25519PublicKey | None,
         home: Path | None,
+        on_record: Callable[[dict[str, Any]], None] | None = None,
     ):
+        self.on_record = on_record
         self.directory = directory
         self.key = key
         self.public_key = public_key
@@ -191,6 +200,8 @@ class _Verifier:
             if problem is not None:
                 return self._result(count, problem)
             count += 1
+            if self.on_record is not None:
+                self.on_record(rec)
             expected_seq = rec["seq"] + 1
             expected_prev = line_hash(current.raw)
             last_entry = current

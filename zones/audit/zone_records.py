@@ -63,9 +63,17 @@ def split_lives(records: Iterable[AuditRecord]) -> tuple[list[ZoneLife], list[Au
     return lives, unattached
 
 
-def name_history(name: str, home: Path | None = None) -> NameHistory:
-    """The records naming `name`, tied to the zones of that name (the current one by its id)."""
-    lives, unattached = split_lives(open_audit_log(home).read(zone=name))
+def name_history(
+    name: str, home: Path | None = None, records: Iterable[AuditRecord] | None = None
+) -> NameHistory:
+    """The records naming `name`, tied to the zones of that name (the current one by its id).
+
+    `records`: the records naming `name` in log order, when the caller has read them already
+    (None: read them from the home's log).
+    """
+    if records is None:
+        records = open_audit_log(home).read(zone=name)
+    lives, unattached = split_lives(records)
     current = None
     store = ZoneStore(home)
     try:
@@ -80,9 +88,12 @@ def name_history(name: str, home: Path | None = None) -> NameHistory:
     return NameHistory(name, lives, unattached, current)
 
 
-def current_zone_records(name: str, home: Path | None = None) -> list[AuditRecord]:
-    """The records of the zone `name` that exists now: none of an earlier zone of its name."""
-    current = name_history(name, home).current
+def current_zone_records(
+    name: str, home: Path | None = None, records: Iterable[AuditRecord] | None = None
+) -> list[AuditRecord]:
+    """The records of the zone `name` that exists now: none of an earlier zone of its name
+    (`records`: as for `name_history`)."""
+    current = name_history(name, home, records).current
     return current.records if current else []
 
 
