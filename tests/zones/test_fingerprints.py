@@ -35,6 +35,14 @@ RAW_FORMS = [NAME, NAME.lower(), SSN, "219099999", "jc@yahoo.com", "John Carter"
         ("PHONE_NUMBER", "(415) 555-0132", ("d\0" + "4155550132", 10)),
         ("CUSTOM_ID", "12-3456-78", ("d\0" + "12345678", 8)),  # digits and separators only
         ("PERSON", "Al", None),  # too short: would match ordinary text
+        # A lone common English word (NER's "Email" as a person) would hold every output that
+        # uses it; a single name that is no such word, or two words, is kept.
+        ("PERSON", "Email", None),
+        ("ORGANIZATION", "Customer", None),
+        ("PERSON", "Grace", None),
+        ("PERSON", "Jennifer", ("t\0jennifer", 1)),
+        ("PERSON", "GONZALEZ", ("t\0gonzalez", 1)),
+        ("PERSON", "Grace Baker", ("t\0grace baker", 2)),
         ("US_SSN", "1234", None),
     ],
 )

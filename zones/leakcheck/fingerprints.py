@@ -19,6 +19,11 @@ exactly those values, whatever detector would or would not fire on them.
   "219-09-9999" and "219 09 9999" are one form.
 * Very short forms are not fingerprinted (fewer than 5 letters/digits for text, 6 digits for
   digit values): "Al" or a 4-digit number would match ordinary output all the time.
+* Nor is a lone ordinary English word: one that a dictionary writes in lower case and that is
+  common in English text (wordfreq Zipf >= 4, the known-values guard's bar) — "Email" that NER
+  took for a person, "Grace" or "Baker" alone. Its fingerprint would hold every output using
+  the word. Single names that are not such words ("Jennifer", "Gonzalez") are kept, and so is
+  every value of two or more words ("Grace Baker").
 * Matching an output line: every n-gram of its word tokens (n up to the longest fingerprinted
   token count; only the n that occur) and every digit run (digits joined by single separators,
   windows aligned to the run's digit groups) is keyed and looked up.
@@ -44,6 +49,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from piizone.scrubbers.entities import DIGIT_ENTITIES
+from piizone.scrubbers.known_values import is_common_word
+from piizone.scrubbers.name_lexicon import dictionary_words
 from piizone.zones.exceptions import ZoneError
 from piizone.zones.storage.crypto import EncryptingWriter, iter_decrypt
 from piizone.zones.storage.manifest import SideFile, ZoneManifest
@@ -92,7 +99,14 @@ def value_form(entity_type: str, value: str) -> tuple[str, int] | None:
     tokens = _TOKEN.findall(_WHITESPACE.sub(" ", value.strip()).casefold())
     if sum(len(t) for t in tokens) < MIN_TEXT_CHARS:
         return None
+    if len(tokens) == 1 and is_ordinary_word(tokens[0]):
+        return None
     return "t\0" + " ".join(tokens), len(tokens)
+
+
+def is_ordinary_word(token: str) -> bool:
+    """A casefolded token that is a common English dictionary word (see the module docstring)."""
+    return token.isalpha() and token in dictionary_words() and is_common_word(token)
 
 
 @dataclass
