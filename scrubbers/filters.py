@@ -13,6 +13,7 @@ from functools import cached_property
 
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.name_lexicon import NameLexicon, words
+from piizone.scrubbers.recognizers.titled_name import TitledNameRecognizer
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
 _PATTERN_OWNERS = {
@@ -189,8 +190,31 @@ def is_common_words_as_name(f: Finding, ctx: FilterContext) -> bool:
     if not parts or not all(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
         return False
     # In edited text a Title-case word may be a name that is a word ("Sting", "Gates"); in
-    # capitals or lower case the model had no case to go by.
-    return not all(w.text[0].isupper() and not w.text.isupper() for w in parts)
+    # capitals or lower case the model had no case to go by, nor from the capital that opens
+    # a sentence ("Email the report to ...").
+    return not any(
+        w.text[0].isupper()
+        and not w.text.isupper()
+        and not opens_sentence(ctx.text, f.start + w.start)
+        for w in parts
+    )
+
+
+def opens_sentence(text: str, start: int) -> bool:
+    """The word at `start` is the first of its text, line, sentence or bullet: its capital is
+    the sentence's, not the writer's choice."""
+    before = text[max(0, start - 40) : start].rstrip(" \t")
+    if not before:
+        return True
+    if before[-1] == ".":  # a full stop, unless it ends a title or an initial: "per Dr. Tyro"
+        word = _WORD_BEFORE_DOT.search(before)
+        return not word or not (len(word[1]) == 1 or word[1].lower() in TitledNameRecognizer.TITLES)
+    return before[-1] in _SENTENCE_OPENERS
+
+
+# What may stand right before a sentence's first word (spaces aside).
+_SENTENCE_OPENERS = frozenset('!?:;\n"“‘(*•>')
+_WORD_BEFORE_DOT = re.compile(r"(?<![\w.])([A-Za-z]+)\.$")
 
 
 def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:

@@ -8,9 +8,9 @@ The recognizers that find names spaCy's small model misses gate every guess on t
   maintained runtime dependency already, MIT-licensed, offline; its lists are read once per
   process (~0.5 s), so nothing derived from it has to be kept in step by hand.
 - **English words**: the words of the spaCy pipeline's lemmatizer tables (WordNet's nouns,
-  verbs, adjectives and adverbs, plus irregular forms) that Webster's Second writes in lower case
-  (WordNet lists "asimov" and "rossetti" too), and spaCy's stop words. A
-  capitalised word that is not an English word is a name far more often than not; one that is
+  verbs, adjectives and adverbs, plus irregular forms) that Webster's Second or GCIDE write in
+  lower case (WordNet lists "asimov" and "rossetti" too), and spaCy's stop words. A capitalised
+  word that is not an English word is a name far more often than not; one that is
   ("Bank", "Street") needs more evidence. The tables come with the model the engine loaded, so
   no extra data package is needed; without a lemmatizer, only the stop words count.
 """
@@ -101,12 +101,6 @@ class NameLexicon:
 
 
 @lru_cache(maxsize=1)
-def _webster_common_words() -> frozenset[str]:
-    """Webster's 2nd's words written in lower case (it capitalises its proper nouns)."""
-    return frozenset(w for w in get_english_words_set(["web2"], lower=False) if w.islower())
-
-
-@lru_cache(maxsize=1)
 def dictionary_words() -> frozenset[str]:
     """Every word Webster's Second or GCIDE writes in lower case: both dictionaries capitalise
     proper nouns, and GCIDE (with WordNet's entries) adds words Webster's 1934 lacks ("email",
@@ -119,10 +113,10 @@ def english_words(nlp) -> frozenset[str]:
     """The common words of a spaCy pipeline's lemmatizer tables, plus its stop words.
 
     The lemmatizer's tables come from WordNet, which also lists people and places in lower
-    case ("asimov", "rossetti", "shakespeare"). Only words that Webster's Second (the
-    `english-words` package, public domain) writes in lower case count as common words.
+    case ("asimov", "rossetti", "shakespeare"). Only words that Webster's Second or GCIDE (the
+    `english-words` package) write in lower case count as common words.
     """
-    common = _webster_common_words()
+    common = dictionary_words()
     words = {w.lower() for w in nlp.Defaults.stop_words}
     if "lemmatizer" in nlp.pipe_names:
         lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
@@ -192,13 +186,13 @@ def plain_lexicon() -> NameLexicon:
     """The name lists without a spaCy pipeline, for words with no sentence around them (file
     and directory names), where loading a model for one name would cost seconds.
 
-    The same names as `lexicon_for`; as English words, every word Webster's Second writes in
-    lower case. That list is wider than a pipeline's (it has "mark", "maria" and "dev"), so a
-    word that may be English is never taken for a name on the lists' word alone.
+    The same names as `lexicon_for`; as English words, every word Webster's Second or GCIDE
+    writes in lower case. That list is wider than a pipeline's (it has "mark", "maria" and
+    "dev"), so a word that may be English is never taken for a name on the lists' word alone.
     """
     census_first, census_last = name_lists()
     faker_first, faker_last = faker_names()
-    english = _webster_common_words()
+    english = dictionary_words()
     return NameLexicon(
         first_names=census_first | faker_first,
         last_names=census_last | faker_last,

@@ -23,6 +23,20 @@ CASES = [
      False),  # Title case in edited text: may be a name that is a word
     ("is_common_words_as_name", "DR. SMALL AWARE", "SMALL", "TitledNameRecognizer", False),
     ("is_common_words_as_name", "MARY CALLED", "MARY", "SpacyRecognizer", False),  # listed
+    # The capital that opens a sentence, line or bullet is no evidence of a name.
+    ("is_common_words_as_name", "Email the report to the team.", "Email", "SpacyRecognizer",
+     True),
+    ("is_common_words_as_name", "Thanks. Email me later", "Email", "SpacyRecognizer", True),
+    ("is_common_words_as_name", "notes:\n* Shipping was late", "Shipping", "SpacyRecognizer",
+     True),
+    ("is_common_words_as_name", "we asked Email about it", "Email", "SpacyRecognizer",
+     False),  # mid-sentence Title case: the writer's capital
+    ("is_common_words_as_name", "Sting sang it", "Sting", "SpacyRecognizer", True),
+    ("is_common_words_as_name", "per Dr. Tyro, keep it up", "Tyro", "SpacyRecognizer",
+     False),  # the full stop of a title or an initial opens no sentence
+    ("is_common_words_as_name", "signed J. Baker", "Baker", "SpacyRecognizer", False),
+    ("is_common_words_as_name", "Baker Street was closed", "Baker Street", "SpacyRecognizer",
+     False),  # "Street": the writer's capital mid-sentence, and "baker" is a listed surname
     ("is_heading_as_name", "Neuro: alert", "Neuro", "SpacyRecognizer", True),
     ("is_heading_as_name", "Kyle: hello there", "Kyle", "SpacyRecognizer", False),  # listed
     ("is_heading_as_name", "Neuro exam was normal", "Neuro", "SpacyRecognizer", False),
