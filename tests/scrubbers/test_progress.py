@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from piizone.scrubbers.convert import redact_table_to_parquet
 from piizone.scrubbers.engine import Engine
 from piizone.scrubbers.operators import Redactor
 from piizone.scrubbers.progress import (
@@ -22,6 +23,7 @@ from piizone.scrubbers.progress import (
 )
 from piizone.scrubbers.redact import redact_file
 from piizone.scrubbers.scan import scan_file, scan_paths
+from tests.scrubbers.fanout import InProcessFanOut
 
 ROWS = 45_000  # five 10,000-row chunks
 
@@ -163,6 +165,20 @@ def test_long_text_redaction_advances_within_each_pass(engine: Engine, tmp_path:
     assert_moves_within_passes(updates, source.stat().st_size)
 
 
+def test_long_text_advances_within_passes_on_a_fan_out_engine(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """--workers and Dask: the windows come back in batches (run here, as a worker would run
+    them), and each batch moves the bar."""
+    path = long_transcript(tmp_path / "call.txt", 2_500_000)
+    engine.forget()
+    fan_out = InProcessFanOut(engine, workers=2)
+    updates: list[ProgressUpdate] = []
+    report = scan_file(path, fan_out, updates.append)
+    assert report.entities == {"PERSON": 50, "PHONE_NUMBER": 50}
+    assert_moves_within_passes(updates, path.stat().st_size)
+
+
 def members_records(rows: int = ROWS) -> list[dict[str, str]]:
     r = random.Random(5)
     return [
@@ -199,6 +215,21 @@ def test_json_document_redaction_advances_by_rows(engine: Engine, tmp_path: Path
     for phase in (LEARNING, REDACTING):
         between = assert_advances([u for u in updates if u.phase == phase], size)
         assert between == [size * n // 6 for n in range(1, 6)], phase
+
+
+def test_json_document_to_parquet_advances_by_rows(engine: Engine, tmp_path: Path) -> None:
+    """`redact data.json -o data.parquet`: by rows too (it jumped to the end at the first
+    chunk, the whole document being read by then)."""
+    source = tmp_path / "members.json"
+    source.write_text(json.dumps(members_records(25_000)))
+    updates: list[ProgressUpdate] = []
+    redactor = Redactor(engine.policy, None)
+    redact_table_to_parquet(
+        source, str(tmp_path / "out.parquet"), engine, redactor, "json", updates.append
+    )
+    size = source.stat().st_size
+    between = assert_advances([u for u in updates if u.phase == REDACTING], size)
+    assert between == [size * 2 // 5, size * 4 // 5]  # after each 10,000-row chunk
 
 
 def members_workbook(path: Path, sheets: dict[str, int], write_only: bool = False) -> Path:
