@@ -80,7 +80,7 @@ def redact_table_to_parquet(
     chunks = metered(iter_table_chunks(input_path, fmt), meter)
     with DecodeCounter() as decoding, open_output(output_path) as out:
         summary = redact_frames(
-            counting_rows(chunks, lambda _rows: advance(meter.position)),
+            counting_rows(chunks, lambda rows: advance(meter.done(rows, size))),
             out,
             engine,
             redactor,

@@ -7,6 +7,7 @@ import re
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 
 import spacy
 from presidio_analyzer import PatternRecognizer, RecognizerRegistry
@@ -28,6 +29,7 @@ from piizone.scrubbers.known_names import known_name_findings
 from piizone.scrubbers.name_lexicon import lexicon_for
 from piizone.scrubbers.name_spans import complete_names
 from piizone.scrubbers.policy import Policy
+from piizone.scrubbers.progress import PassMeter, settling_steps
 from piizone.scrubbers.recognizers import recognizer_factory, regex_recognizer
 from piizone.scrubbers.recognizers.phone_number import PhoneNumberRecognizer
 
@@ -274,14 +276,13 @@ class Engine:
         """Like analyze_many, with each text's false-positive filter counts beside its findings."""
         assembly = WindowAssembly(self._memo, self.stats)
         windows: list[str] = []
-        for text in texts:
-            windows.extend(assembly.add(text))
-            if len(windows) >= batch_size:
-                assembly.settle(self.analyze_windows(windows, batch_size))
+        for text in chain(texts, [None]):  # None: the end, what is left is settled
+            windows.extend(assembly.add(text) if text is not None else ())
+            if len(windows) >= batch_size or text is None:
+                for step in settling_steps(windows):  # a long text: progress in steps
+                    assembly.settle(self.analyze_windows(step, batch_size))
                 windows = []
                 yield from assembly.ready()
-        assembly.settle(self.analyze_windows(windows, batch_size))
-        yield from assembly.ready()
 
     def analyze_windows(
         self, windows: list[str], batch_size: int = 32
@@ -417,8 +418,8 @@ class WindowAssembly:
         self._stats = stats
         # per text, in input order: [findings so far, counts so far, windows left, offsets, text]
         self._texts: deque[list] = deque()
-        # per window handed out and not yet settled, in order: (its text's slot, offset)
-        self._out: deque[tuple[list, int]] = deque()
+        # per window handed out and not yet settled, in order: (its text's slot, offset, end)
+        self._out: deque[tuple[list, int, int]] = deque()
 
     def add(self, text: str) -> list[str]:
         """Take the next text; returns the windows of it that need analysing (maybe none)."""
@@ -431,16 +432,17 @@ class WindowAssembly:
         parts = [(o, w) for o, w in split_windows(blank_long_runs(text)) if not w.isspace()]
         slot: list = [[], {}, len(parts), text, False]
         self._texts.append(slot)
-        self._out.extend((slot, offset) for offset, _ in parts)
+        self._out.extend((slot, offset, offset + len(w)) for offset, w in parts)
         return [w for _, w in parts]
 
     def settle(self, results: list[tuple[list[Finding], dict[str, int]]]) -> None:
         """Results of the oldest windows handed out and not yet settled, in their order."""
         for found, counts in results:
-            slot, offset = self._out.popleft()
+            slot, offset, end = self._out.popleft()
             slot[0].extend(f.shifted(offset) for f in found)
             add_counts(slot[1], counts)
             slot[2] -= 1
+            PassMeter.windows_settled(end, len(slot[3]))
 
     def ready(self) -> Iterator[tuple[list[Finding], dict[str, int]]]:
         """(findings, counts) of each leading text whose windows have all been settled."""

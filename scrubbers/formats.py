@@ -383,6 +383,7 @@ def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
     if pf.metadata.num_rows == 0:
         yield pf.schema_arrow.empty_table().to_pandas()
         return
+    ReadMeter.expect_rows(pf.metadata.num_rows)
     try:
         for batch in pf.iter_batches(batch_size=chunk_rows):
             yield batch.to_pandas()
@@ -446,6 +447,7 @@ def _json_chunks(
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise InputError(f"{path}: expected a JSON array of objects (records)")
+    ReadMeter.expect_rows(len(value))  # read whole: its bytes are all read before a chunk
     for i in range(0, len(value), chunk_rows):
         yield check_columns(pd.DataFrame.from_records(value[i : i + chunk_rows]), path)
 

@@ -109,17 +109,35 @@ class ReadMeter(ThreadScoped):
     """How far the input file opened last (in this thread, while active) has been read, in
     bytes of the file on disk (compressed ones: compressed bytes, like their size), for
     progress bars. Its own file descriptor's offset: what a reader consumed, at most one
-    buffer ahead of what was processed."""
+    buffer ahead of what was processed. A reader that knows its rows before its first chunk
+    says so (`expect_rows`); progress then goes by rows (`done`)."""
 
     def __init__(self) -> None:
         self._file: IO[bytes] | None = None
         self._last = 0
+        self.rows: int | None = None  # the reader's row count, known up front
 
     @classmethod
     def track(cls, file: IO[bytes]) -> None:
         current = cls.current()
         if current is not None:
-            current._file, current._last = file, 0
+            current._file, current._last, current.rows = file, 0, None
+
+    @classmethod
+    def expect_rows(cls, rows: int | None) -> None:
+        """The input has `rows` rows (None: not known). For readers whose bytes say nothing of
+        what is done: a JSON document is read and parsed whole before its first chunk, a
+        spreadsheet or Parquet file is read by its library (its recorded row counts)."""
+        current = cls.current()
+        if current is not None:
+            current.rows = rows
+
+    def done(self, rows: int, size: int) -> int:
+        """Progress in bytes once `rows` rows are through: their share of `size` when the
+        reader told its rows (expect_rows), else the bytes read."""
+        if self.rows:
+            return size * min(rows, self.rows) // self.rows
+        return self.position
 
     @property
     def position(self) -> int:
@@ -131,13 +149,62 @@ class ReadMeter(ThreadScoped):
         return self._last
 
 
-def metered(items: Iterable[T], meter: ReadMeter) -> Iterator[T]:
-    """`items` from a generator that opens its input, with `meter` active while it reads
-    (a generator body runs at each next(), not where it was created)."""
+# Characters of windows the engine analyses between two reports of how far it got: a 1 MB pass
+# over a transcript takes tens of seconds, so its windows are settled in steps of about this
+# much (scrubbers/engine.py), each a move of the bar.
+STEP_CHARS = 100_000
+
+
+def settling_steps(windows: list[str], step_chars: int = STEP_CHARS) -> Iterator[list[str]]:
+    """`windows` in order, in consecutive groups of about `step_chars` characters (one window
+    at least): a batch of table cells stays one group, a long text's windows become several."""
+    group: list[str] = []
+    chars = 0
+    for window in windows:
+        group.append(window)
+        chars += len(window)
+        if chars >= step_chars:
+            yield group
+            group, chars = [], 0
+    if group:
+        yield group
+
+
+class PassMeter(ThreadScoped):
+    """An item's progress inside each analysis pass over a text file (this thread, while
+    active): the engine says how far through the pass's text its windows are settled
+    (`windows_settled`), and the item advances by that share between the bytes done after the
+    last pass and the bytes read for this one. The caller says when a pass ends (`passed`)."""
+
+    def __init__(self, advance: Callable[[int], None], meter: ReadMeter):
+        self.advance = advance
+        self.meter = meter
+        self.before = 0  # bytes reported at the end of the last pass
+
+    @classmethod
+    def windows_settled(cls, end: int, length: int) -> None:
+        """The engine's hook: the windows of the text at hand are settled up to `end` of its
+        `length` characters (in order). Nothing happens when no pass is being metered."""
+        current = cls.current()
+        if current is not None and length > 0:
+            before, read = current.before, current.meter.position
+            if read > before:
+                current.advance(before + (read - before) * min(end, length) // length)
+
+    def passed(self, done: int) -> None:
+        """A pass ended with `done` bytes through (the next pass moves on from there)."""
+        self.advance(done)
+        self.before = max(self.before, done)
+
+
+def metered(items: Iterable[T], meter: ReadMeter, passing: PassMeter | None = None) -> Iterator[T]:
+    """`items` from a generator that opens its input, with `meter` (and `passing`: a text's
+    analysis passes) active while it reads (a generator body runs at each next(), not where
+    it was created)."""
     iterator = iter(items)
     try:
         while True:
-            with meter:
+            with meter, passing or contextlib.nullcontext():
                 try:
                     item = next(iterator)
                 except StopIteration:

@@ -243,10 +243,11 @@ class RedactJob:
                     f"{source}: not a readable Parquet file ({type(e).__name__})"
                 ) from None
         elif fmt in ("jsonl", "json"):
+            rows = 0
             for records in self._record_chunks(source, fmt, chunk_rows):
                 self.learn_records(records)
-                if fmt == "jsonl":  # a JSON document is read whole first
-                    reading(meter.position)
+                rows += len(records)
+                reading(meter.done(rows, self.size))  # a JSON document: by rows (read whole)
 
     def learn_records(self, records: list[dict]) -> None:
         """Plan a chunk of JSON records' top-level fields and learn their identifier values."""
@@ -274,6 +275,7 @@ class RedactJob:
                 return
         records = [value] if isinstance(value, dict) else value
         if isinstance(records, list) and all(isinstance(v, dict) for v in records):
+            ReadMeter.expect_rows(len(records))
             for i in range(0, len(records), chunk_rows):
                 yield records[i : i + chunk_rows]
 

@@ -27,7 +27,14 @@ from piizone.scrubbers.formats import (
     iter_table_chunks,
     open_text,
 )
-from piizone.scrubbers.progress import REDACTING, ROWS, ItemProgress, ReadMeter, metered
+from piizone.scrubbers.progress import (
+    REDACTING,
+    ROWS,
+    ItemProgress,
+    PassMeter,
+    ReadMeter,
+    metered,
+)
 from piizone.scrubbers.text_passes import iter_text_passes
 
 if TYPE_CHECKING:  # the engine loads Presidio and spaCy; only type hints need it here
@@ -201,6 +208,8 @@ class FormatJob(RedactJob):
             raise InputError(f"{source}: expected a JSON array of objects (records)")
         for i in range(0, len(records), chunk_rows):
             self.records(records[i : i + chunk_rows])
+            # Read whole before the first chunk: progress by the records' share of the size.
+            self.tick(self.size * min(i + chunk_rows, len(records)) // len(records))
         doc = records[0] if isinstance(value, dict) else records
         out.write(self.encode(json.dumps(doc, ensure_ascii=False, indent=2) + "\n"))
 
@@ -259,10 +268,12 @@ class FormatJob(RedactJob):
 
     def text_into(self, source: Path | IO[str], sink: IO[str], chunk_chars: int) -> None:
         """A text file (or an open text stream) redacted pass by pass into a text sink.
-        Progress: the bytes read after each pass (stdin or an open stream: characters done)."""
+        Progress: the bytes read after each pass (stdin or an open stream: characters done),
+        and within a pass as the engine's windows are done (a file: PassMeter)."""
         done = 0
         last = ""
         meter = ReadMeter()
+        passing = PassMeter(self.tick, meter)
         passes = iter_text_passes(
             source,
             self.engine,
@@ -271,7 +282,7 @@ class FormatJob(RedactJob):
             known=self.known,
             encoding=self.encoding,
         )
-        for p in metered(passes, meter):
+        for p in metered(passes, meter, passing):
             if self.on_pass is not None:
                 self.on_pass(p)
             emitted = p.emitted
@@ -281,7 +292,7 @@ class FormatJob(RedactJob):
             self.summary.rows += emitted.count("\n")
             done += len(emitted)
             last = emitted[-1:] or last
-            self.tick(meter.position or done)
+            passing.passed(meter.position or done)
         if last and last != "\n":
             self.summary.rows += 1
 

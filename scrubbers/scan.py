@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from piizone.scrubbers.compression import compression_of
 from piizone.scrubbers.exceptions import InputError, NotTextError
 from piizone.scrubbers.findings import Finding
 from piizone.scrubbers.formats import (
+    CHUNK_ROWS,
     TEXT_CHUNK_CHARS,
     DecodeCounter,
     detect_encoding,
@@ -29,7 +28,13 @@ from piizone.scrubbers.formats import (
 )
 from piizone.scrubbers.masking import masked_context
 from piizone.scrubbers.prefetch import prefetch
-from piizone.scrubbers.progress import SCANNING, ItemProgress, ProgressCallback, ReadMeter
+from piizone.scrubbers.progress import (
+    SCANNING,
+    ItemProgress,
+    PassMeter,
+    ProgressCallback,
+    ReadMeter,
+)
 from piizone.scrubbers.reports import ColumnReport, Report, Sample, SourceReport
 from piizone.scrubbers.suggestions import suggest
 from piizone.scrubbers.tables import KIND_IDENTIFIER, ColumnProfile, classify_column, text_values
@@ -152,9 +157,12 @@ def scan_file(
     engine: AnalysisEngine,
     progress: ProgressCallback | None = None,
     fingerprint: Callable[[str, str], str] | None = None,
+    *,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> SourceReport:
     """Scan one supported file; InputError when it cannot be read. `fingerprint`: count the
-    found values by keyed fingerprint too (for a baseline)."""
+    found values by keyed fingerprint too (for a baseline). A table is read in chunks of
+    `chunk_rows` rows (progress moves per chunk)."""
     fmt = detect_scan_format(path)
     if fmt is None:
         raise InputError(f"{path}: unsupported format")
@@ -170,7 +178,7 @@ def scan_file(
     advance.start()
     with DecodeCounter() as decoding:
         if source.kind == "table":
-            _scan_table(path, fmt, engine, source, advance)
+            _scan_table(path, fmt, engine, source, advance, chunk_rows)
         else:
             _scan_text(path, engine, source, advance)
     if decoding.invalid_bytes:
@@ -189,13 +197,14 @@ def _scan_text(
     chunk_chars: int = TEXT_CHUNK_CHARS,
 ) -> None:
     """Count and sample the findings in the passes the redactor will make (text_passes), so
-    the report counts what gets redacted. Progress: the bytes read, after each pass."""
+    the report counts what gets redacted. Progress: the bytes read, after each pass, and within
+    a pass as the engine's windows are done (PassMeter)."""
     scan = TextScan(source)
-    with ReadMeter() as meter:
+    advance = advance or ItemProgress(None, SCANNING, str(path), None)  # no callback: no-op
+    with ReadMeter() as meter, PassMeter(advance, meter) as passing:
         for p in iter_text_passes(path, engine, chunk_chars):
             scan.add(p)
-            if advance is not None:
-                advance(meter.position)
+            passing.passed(meter.position)
     scan.finish()
 
 
@@ -253,28 +262,19 @@ def _scan_table(
     engine: AnalysisEngine,
     source: SourceReport,
     advance: ItemProgress,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> None:
-    """Progress after each chunk: the bytes read (Parquet: its share of the rows; a JSON
-    document is read whole before its first chunk, a spreadsheet by openpyxl: only at the end)."""
-    parquet_rows = _parquet_rows(path) if fmt == "parquet" else None
+    """Progress after each chunk: the bytes read, or the rows' share of the size when the
+    reader knows its rows up front (Parquet, a JSON document parsed whole, a spreadsheet)."""
 
     def report_progress(rows: int) -> None:
-        if parquet_rows:
-            advance(source.bytes * rows // parquet_rows)
-        elif fmt not in ("json", "xlsx"):
-            advance(meter.position)
+        advance(meter.done(rows, source.bytes))
 
     with ReadMeter() as meter:
-        scan_frames(iter_table_chunks(path, fmt), engine, source, on_chunk=report_progress)
+        chunks = iter_table_chunks(path, fmt, chunk_rows)
+        scan_frames(chunks, engine, source, on_chunk=report_progress)
     if source.rows == 0 and not source.columns:
         raise InputError(f"{path}: no rows")
-
-
-def _parquet_rows(path: Path) -> int | None:
-    try:
-        return pq.read_metadata(path).num_rows
-    except (pa.ArrowException, OSError, UnicodeDecodeError):
-        return None  # the read reports it
 
 
 def scan_frames(

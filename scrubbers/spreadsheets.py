@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from piizone.scrubbers.exceptions import InputError
+from piizone.scrubbers.progress import ReadMeter
 
 
 def _cell(value: Any) -> str:
@@ -40,12 +41,22 @@ def iter_xlsx_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise InputError(f"{path}: not a readable .xlsx workbook ({type(e).__name__})") from None
     try:
         several = len(book.worksheets) > 1
+        ReadMeter.expect_rows(_data_rows(book.worksheets))
         for sheet in book.worksheets:
             yield from _sheet_chunks(sheet, chunk_rows, several)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as e:
         raise InputError(f"{path}: corrupt .xlsx data ({type(e).__name__})") from None
     finally:
         book.close()
+
+
+def _data_rows(sheets: list[Any]) -> int | None:
+    """The rows under the sheets' headers, by the dimensions each sheet records (None when
+    one records none): for progress only, it is never trusted as the data's end."""
+    last = [sheet.max_row for sheet in sheets]
+    if any(n is None for n in last):
+        return None
+    return sum(max(n - 1, 0) for n in last)
 
 
 def _sheet_chunks(sheet: Any, chunk_rows: int, several: bool) -> Iterator[pd.DataFrame]:

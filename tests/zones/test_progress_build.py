@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -113,3 +114,36 @@ def test_refresh_reports_reused_items_as_read(store: ZoneStore, tmp_path: Path) 
     # Unchanged: hashed (read) and linked from the parent, never scanned or redacted again.
     assert READING in phases and PUBLISHING in phases
     assert SCANNING not in phases and REDACTING not in phases
+
+
+def test_zone_create_moves_inside_long_texts_and_json_documents(
+    store: ZoneStore, tmp_path: Path
+) -> None:
+    """A text item's bar moves as the engine's windows are done, not once per 1 MB pass; a
+    JSON document's (parsed whole first) by its rows, in every phase that reads it."""
+    src = tmp_path / "src"
+    src.mkdir()
+    line = "Agent: this is Michelle Hall, call me back on 212-555-0100.\n"
+    block = line + " " * (50_000 - len(line) - 1) + "\n"  # blanks: quick to analyse
+    (src / "call.txt").write_text(block * 42)  # 2.1 MB: three passes
+    r = random.Random(11)
+    records = [{"id": i, "email": f"m{i}.{r.randint(0, 99)}@example.org"} for i in range(25_000)]
+    (src / "members.json").write_text(json.dumps(records))
+    updates: list[ProgressUpdate] = []
+    create_zone(ZoneRequest(name="long", sources=[str(src)]), store, progress=updates.append)
+    phases = by_item_phase(updates)
+
+    text_item = next(u.item for u in updates if u.item.endswith("call.txt"))
+    redacting = phases[(text_item, REDACTING)]
+    assert_advances(redacting)
+    assert redacting[-1].total == (src / "call.txt").stat().st_size
+    inside_first_pass = [u.done for u in redacting if 0 < u.done < 1_000_000]
+    assert len(inside_first_pass) >= 5, [u.done for u in redacting]
+
+    json_item = next(u.item for u in updates if u.item.endswith("members.json"))
+    size = (src / "members.json").stat().st_size
+    for phase in (LEARNING, SCANNING, FINGERPRINTING, REDACTING):
+        seen = phases[(json_item, phase)]
+        assert_advances(seen)
+        # After each 10,000-record chunk: its share of the size.
+        assert [u.done for u in seen] == [0, size * 2 // 5, size * 4 // 5, size], phase

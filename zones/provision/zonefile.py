@@ -59,11 +59,7 @@ def provision_item(
     # Whole-column identifiers bypass the redactor's per-value hook: fingerprint them here.
     columns = identifier_columns(source_report, redactor.policy) if collector else {}
     if collector and columns and item.path is not None:
-        reading, meter = item_progress(progress, FINGERPRINTING, item), ReadMeter()
-        chunks = metered(iter_table_chunks(item.path, item.fmt), meter)
-        for _ in collect_columns(collector, chunks, columns):
-            reading(meter.position)
-        reading.finish()
+        _fingerprint_columns(item, item.path, collector, columns, progress)
     target = prepare(staging / zone_path)
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as raw:
@@ -113,6 +109,23 @@ def provision_item(
         "known_values": summary.known_values,  # counts of spans found as known values
         "source": item.source_uri,
     }, source_report
+
+
+def _fingerprint_columns(
+    item: SourceItem,
+    path: Path,
+    collector: FingerprintCollector,
+    columns: dict[str, str],
+    progress: ProgressCallback | None,
+) -> None:
+    """Fingerprint the values of a table file's identifier `columns` (read once more)."""
+    reading, meter = item_progress(progress, FINGERPRINTING, item), ReadMeter()
+    chunks = metered(iter_table_chunks(path, item.fmt), meter)
+    rows = 0
+    for chunk in collect_columns(collector, chunks, columns):
+        rows += len(chunk)
+        reading(meter.done(rows, item.size or 0))  # a JSON document: by rows (read whole)
+    reading.finish()
 
 
 def _scan_item(
