@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from presidio_analyzer import RecognizerResult
 
-from piizone.scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
+from piizone.scrubbers.case_restore import FILLERS
+from piizone.scrubbers.name_lexicon import (
+    NameLexicon,
+    Word,
+    dictionary_words,
+    lexicon_wanted,
+    words,
+)
 from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
@@ -34,6 +41,12 @@ class WorldNameRecognizer(TextRecognizer):
     SCORE_LOWER_PAIR = 0.6
     SCORE_SINGLE = 0.55
     SCORE_UNLISTED_FIRST = 0.6
+    SCORE_GREETED = 0.6
+    # A text with fewer letters than this is a post or a message: nothing shows its writer's
+    # case habits, and names are often typed in lower case (filters._CASED_TEXT_LETTERS is
+    # the same notion for the model's guesses).
+    SHORT_TEXT_LETTERS = 200
+    MIN_LOWER_NAME = 4
     MAX_NAME_WORDS = 3
     # NER labels a name can hide under; places are handled apart (a surname alone may be a town).
     OTHER_LABELS = frozenset(
@@ -104,10 +117,14 @@ class WorldNameRecognizer(TextRecognizer):
     def _pairs(self, text: str, lexicon: NameLexicon, blocked: list[tuple[int, int]]):
         ws = words(text)
         lower_text = text == text.lower()
+        # A post or a message, not a document: nothing shows its writer's case habits.
+        short = _letters(text) < self.SHORT_TEXT_LETTERS
         i = 0
         while i < len(ws):
             w = ws[i]
-            if not (w.capitalised or lower_text) or not self._first_name(w, lexicon):
+            starts = (w.capitalised or lower_text) and self._first_name(w, lexicon)
+            lone_lower = short and self._lower_first_name(w, lexicon)
+            if not (starts or lone_lower):
                 i += 1
                 continue
             end = i + 1
@@ -143,8 +160,11 @@ class WorldNameRecognizer(TextRecognizer):
                 and not (after and after.capitalised and text[w.end : after.start] == " ")
             ):
                 yield self.result(w.start, w.end, self.SCORE_SINGLE, "listed first name")
+            elif lone_lower:
+                yield self.result(w.start, w.end, self.SCORE_SINGLE, "lower-case first name")
             i = end
         yield from self._unlisted_first_names(text, ws, lexicon, lower_text)
+        yield from self._greeted(text, ws, lexicon, blocked)
 
     def _unlisted_first_names(self, text: str, ws: list[Word], lexicon: NameLexicon, lower: bool):
         """A Title-case word that is no English word, before a listed surname that is no English
@@ -160,7 +180,36 @@ class WorldNameRecognizer(TextRecognizer):
                 continue
             yield self.result(a.start, b.end, self.SCORE_UNLISTED_FIRST, "word and listed surname")
 
+    def _greeted(
+        self, text: str, ws: list[Word], lexicon: NameLexicon, blocked: list[tuple[int, int]]
+    ):
+        """A Title-case word that is no English word right after a greeting or thanks
+        ("Hi Michter,", "Bye Capwin!", "thank you Hendo"): the person addressed, unless the
+        model read it as an organisation or a place ("Thanks Google")."""
+        for k, w in enumerate(ws):
+            if k == 0 or not _title(w) or len(w.text) < 3 or lexicon.is_english(w.lower):
+                continue
+            if _inside(w, blocked):
+                continue
+            if text[ws[k - 1].end : w.start].strip(" ,"):
+                continue
+            one = ws[k - 1].lower
+            two = f"{ws[k - 2].lower} {one}" if k >= 2 else ""
+            if one in GREETINGS or two in GREETINGS:
+                yield self.result(w.start, w.end, self.SCORE_GREETED, "word after a greeting")
+
     # -- words --------------------------------------------------------------------------------
+
+    def _lower_first_name(self, w: Word, lexicon: NameLexicon) -> bool:
+        """A listed first name typed in lower case that is no English word ("emily", "diego")."""
+        return (
+            w.text.islower()
+            and len(w.text) >= self.MIN_LOWER_NAME
+            and lexicon.is_first_name(w.lower)
+            and not lexicon.is_english(w.lower)
+            and w.lower not in FILLERS
+            and w.lower not in dictionary_words()
+        )
 
     def _first_name(self, w: Word, lexicon: NameLexicon) -> bool:
         return (
@@ -176,6 +225,17 @@ class WorldNameRecognizer(TextRecognizer):
             return True
         # "Baker", "Knight": listed surnames that are words too count only in Title case.
         return lexicon.is_name(w.lower) and w.text[0].isupper() and not w.text.isupper()
+
+
+# Greetings and thanks that address a person by name (lower case, single spaces).
+GREETINGS = frozenset(
+    ("hi", "hey", "hello", "bye", "goodbye", "thanks", "thank you", "dear", "congrats",
+     "congratulations", "welcome", "love you", "miss you")
+)  # fmt: skip
+
+
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
 
 
 def _initial(w: Word) -> bool:
