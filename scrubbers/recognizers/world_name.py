@@ -165,6 +165,8 @@ class WorldNameRecognizer(TextRecognizer):
             i = end
         yield from self._unlisted_first_names(text, ws, lexicon, lower_text)
         yield from self._greeted(text, ws, lexicon, blocked)
+        if short:
+            yield from self._subjects(text, ws, lexicon, blocked, lower_text)
 
     def _unlisted_first_names(self, text: str, ws: list[Word], lexicon: NameLexicon, lower: bool):
         """A Title-case word that is no English word, before a listed surname that is no English
@@ -197,6 +199,31 @@ class WorldNameRecognizer(TextRecognizer):
             two = f"{ws[k - 2].lower} {one}" if k >= 2 else ""
             if one in GREETINGS or two in GREETINGS:
                 yield self.result(w.start, w.end, self.SCORE_GREETED, "word after a greeting")
+
+    def _subjects(
+        self,
+        text: str,
+        ws: list[Word],
+        lexicon: NameLexicon,
+        blocked: list[tuple[int, int]],
+        lower_text: bool,
+    ):
+        """In a post, a word that is in no dictionary right before "is", "was", "has",
+        "said", ... ("Tebogo is cute", "zorbek said so"): the subject of a sentence that no
+        dictionary knows is a name far more often than not. In Title case, or in lower case
+        in a text with no capital at all (a lower-case word in a note with capitals is an
+        abbreviation: "pnd will adjust"). Not after an article or a possessive ("your vedo
+        is"), nor inside an organisation or a place entity."""
+        for k, (w, verb) in enumerate(zip(ws, ws[1:], strict=False)):
+            if verb.lower not in SUBJECT_VERBS or text[w.end : verb.start] != " ":
+                continue
+            if k > 0 and ws[k - 1].lower in DETERMINERS:
+                continue
+            if len(w.text) < 3 or not (_title(w) or lower_text) or _inside(w, blocked):
+                continue  # lower case counts only where nothing is capitalised
+            if lexicon.is_english(w.lower) or w.lower in FILLERS or w.lower in dictionary_words():
+                continue
+            yield self.result(w.start, w.end, self.SCORE_SINGLE, "unknown word before a verb")
 
     # -- words --------------------------------------------------------------------------------
 
@@ -232,6 +259,18 @@ GREETINGS = frozenset(
     ("hi", "hey", "hello", "bye", "goodbye", "thanks", "thank you", "dear", "congrats",
      "congratulations", "welcome", "love you", "miss you")
 )  # fmt: skip
+
+
+# Verbs that follow a person as the subject of a sentence in a post.
+_SUBJECT_VERBS = """
+    is was has had does did will would can could should must said says thinks knows
+    wants loves hates laughs looks sounds wears plays sings knew thought wanted loved
+    hated laughed looked sounded wore played sang
+    """
+SUBJECT_VERBS = frozenset(_SUBJECT_VERBS.split())
+# Words after which a word is a thing, not a person ("the", "your", "every").
+_DETERMINERS = "the a an this that these those my your his her our their its every each some any no"
+DETERMINERS = frozenset(_DETERMINERS.split() + ["what", "which"])
 
 
 def _letters(text: str) -> int:

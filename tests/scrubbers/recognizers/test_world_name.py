@@ -50,6 +50,9 @@ def test_names(lexicon, nlp, text, expected):  # noqa: F811
         ("Hi Zorbek , can you share the file ?", ["Zorbek"]),
         ("Thank you Quillon for the help", ["Quillon"]),
         ("bye Quillon !", ["Quillon"]),
+        # a word no dictionary knows as the subject of a sentence in a post
+        ("Zorbek is so funny 😂", ["Zorbek"]),
+        ("i think zorbek said it best", ["zorbek"]),  # no capital anywhere
     ],
 )
 def test_names_in_posts(lexicon, nlp, text, expected):  # noqa: F811
@@ -68,6 +71,10 @@ def test_names_in_posts(lexicon, nlp, text, expected):  # noqa: F811
         "Thanks Team for the update",
         "hey guys check this out lol",  # lower case: only listed first names count
         "I love my dog so much",
+        "your vedo is on trending",  # after a possessive: a thing
+        "wtf is this lol",  # chat words
+        "Only change overnoc was to lower the rate",  # lower case in a text with capitals
+        "The river is high today",
     ],
 )
 def test_not_names_in_posts(lexicon, nlp, text):  # noqa: F811
