@@ -202,18 +202,22 @@ class PersonNameRecognizer(TextRecognizer):
         self, line: str, offset: int, words: list[_Word], i: int, lower_line: bool
     ) -> tuple[int, float, str] | None:
         first = words[i]
-        if not (lower_line or first.capitalised):
+        cue = self._cue_before(line, offset, words, i)
+        # In a line with capitals a lower-case word is a name only right after "my name is"
+        # (chat and posts: "My name is krithika and ...").
+        typed_lower = not (lower_line or first.capitalised)
+        if typed_lower and cue not in self._lower_strong:
             return None
         if len(first.text) < 2:
             return self._initials_after_name_cue(line, offset, words, i)
         in_first, in_last = first.text in self._first, first.text in self._last
-        cue = self._cue_before(line, offset, words, i)
-        # Everyday words start no name, except right after "my name is" ("my name is will").
-        if first.text in self._common and cue not in self._lower_strong:
+        # Everyday words start no name, except right after "my name is" in lower-case text
+        # ("my name is will").
+        if first.text in self._common and (cue not in self._lower_strong or typed_lower):
             return None
         unlisted_ok = cue is not None and (
             (cue in self._strong and first.capitalised and not lower_line)
-            or (cue in self._lower_strong and lower_line)
+            or (cue in self._lower_strong and not first.capitalised)
         )
         if not (in_first or in_last or unlisted_ok) or first.text in self.STOP_AFTER:
             return None

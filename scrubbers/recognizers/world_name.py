@@ -191,7 +191,7 @@ class WorldNameRecognizer(TextRecognizer):
         for k, w in enumerate(ws):
             if k == 0 or not _title(w) or len(w.text) < 3 or lexicon.is_english(w.lower):
                 continue
-            if _inside(w, blocked):
+            if _inside(w, blocked) or _contraction(w):
                 continue
             if text[ws[k - 1].end : w.start].strip(" ,"):
                 continue
@@ -222,6 +222,8 @@ class WorldNameRecognizer(TextRecognizer):
             if len(w.text) < 3 or not (_title(w) or lower_text) or _inside(w, blocked):
                 continue  # lower case counts only where nothing is capitalised
             if lexicon.is_english(w.lower) or w.lower in FILLERS or w.lower in dictionary_words():
+                continue
+            if _contraction(w):
                 continue
             yield self.result(w.start, w.end, self.SCORE_SINGLE, "unknown word before a verb")
 
@@ -271,6 +273,15 @@ SUBJECT_VERBS = frozenset(_SUBJECT_VERBS.split())
 # Words after which a word is a thing, not a person ("the", "your", "every").
 _DETERMINERS = "the a an this that these those my your his her our their its every each some any no"
 DETERMINERS = frozenset(_DETERMINERS.split() + ["what", "which"])
+
+
+_CONTRACTION_ENDS = ("d", "ll", "m", "re", "s", "t", "ve")
+
+
+def _contraction(w: Word) -> bool:
+    """ "I'd", "You're", "They'll": a pronoun and a verb, not a name ("O'Brien" is one)."""
+    head, _, tail = w.lower.partition("'")
+    return bool(tail) and tail in _CONTRACTION_ENDS
 
 
 def _letters(text: str) -> int:

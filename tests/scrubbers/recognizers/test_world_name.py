@@ -69,6 +69,8 @@ def test_names_in_posts(lexicon, nlp, text, expected):  # noqa: F811
         "Note that natasha is the name of the new pump protocol on the unit.",
         "Hi Everyone , welcome back",  # English words after a greeting
         "Thanks Team for the update",
+        "Customer: Hi, I'd like to open an account",  # a contraction, not a name
+        "You're right, They'll say so",
         "hey guys check this out lol",  # lower case: only listed first names count
         "I love my dog so much",
         "your vedo is on trending",  # after a possessive: a thing
