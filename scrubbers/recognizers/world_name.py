@@ -164,7 +164,7 @@ class WorldNameRecognizer(TextRecognizer):
                 yield self.result(w.start, w.end, self.SCORE_SINGLE, "lower-case first name")
             i = end
         yield from self._unlisted_first_names(text, ws, lexicon, lower_text)
-        yield from self._greeted(text, ws, lexicon, blocked)
+        yield from self._greeted(text, ws, lexicon, blocked, short)
         if short:
             yield from self._subjects(text, ws, lexicon, blocked, lower_text)
 
@@ -183,13 +183,21 @@ class WorldNameRecognizer(TextRecognizer):
             yield self.result(a.start, b.end, self.SCORE_UNLISTED_FIRST, "word and listed surname")
 
     def _greeted(
-        self, text: str, ws: list[Word], lexicon: NameLexicon, blocked: list[tuple[int, int]]
+        self,
+        text: str,
+        ws: list[Word],
+        lexicon: NameLexicon,
+        blocked: list[tuple[int, int]],
+        short: bool,
     ):
         """A Title-case word that is no English word right after a greeting or thanks
         ("Hi Michter,", "Bye Capwin!", "thank you Hendo"): the person addressed, unless the
-        model read it as an organisation or a place ("Thanks Google")."""
+        model read it as an organisation or a place ("Thanks Google"). In a short text, a
+        listed surname typed in lower case that no dictionary has too ("thanks rossi")."""
         for k, w in enumerate(ws):
-            if k == 0 or not _title(w) or len(w.text) < 3 or lexicon.is_english(w.lower):
+            if k == 0 or len(w.text) < 3 or lexicon.is_english(w.lower):
+                continue
+            if not (_title(w) or short and self._lower_surname(w, lexicon)):
                 continue
             if _inside(w, blocked) or _contraction(w):
                 continue
@@ -228,6 +236,15 @@ class WorldNameRecognizer(TextRecognizer):
             yield self.result(w.start, w.end, self.SCORE_SINGLE, "unknown word before a verb")
 
     # -- words --------------------------------------------------------------------------------
+
+    def _lower_surname(self, w: Word, lexicon: NameLexicon) -> bool:
+        return (
+            w.text.islower()
+            and len(w.text) >= self.MIN_LOWER_NAME
+            and w.lower in lexicon.last_names
+            and w.lower not in FILLERS
+            and w.lower not in dictionary_words()
+        )
 
     def _lower_first_name(self, w: Word, lexicon: NameLexicon) -> bool:
         """A listed first name typed in lower case that is no English word ("emily", "diego")."""

@@ -50,6 +50,7 @@ def test_names(lexicon, nlp, text, expected):  # noqa: F811
         ("Hi Zorbek , can you share the file ?", ["Zorbek"]),
         ("Thank you Quillon for the help", ["Quillon"]),
         ("bye Quillon !", ["Quillon"]),
+        ("thanks nakamura !", ["nakamura"]),  # a listed surname typed in lower case
         # a word no dictionary knows as the subject of a sentence in a post
         ("Zorbek is so funny 😂", ["Zorbek"]),
         ("i think zorbek said it best", ["zorbek"]),  # no capital anywhere
@@ -69,6 +70,7 @@ def test_names_in_posts(lexicon, nlp, text, expected):  # noqa: F811
         "Note that natasha is the name of the new pump protocol on the unit.",
         "Hi Everyone , welcome back",  # English words after a greeting
         "Thanks Team for the update",
+        "thanks baker , see you",  # a listed surname that is a word
         "Customer: Hi, I'd like to open an account",  # a contraction, not a name
         "You're right, They'll say so",
         "hey guys check this out lol",  # lower case: only listed first names count
