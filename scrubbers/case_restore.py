@@ -29,6 +29,7 @@ _FILLERS = """
     uh um uhm hm hmm mm mhm huh ah oh eh er erm ugh yeah yep nope nah okay ok gonna wanna
     uh-huh um-hum mm-hmm huh-uh uh-uh uh-oh
     gotta kinda sorta dunno ya yah yup lol omg btw pls thx haha hahaha
+    plz wtf wth idk tbh smh imo imho lmao lmfao rofl ikr fyi brb omfg ftw irl yall
     """
 FILLERS = frozenset(_FILLERS.split())
 

@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
+from piizone.scrubbers.case_restore import FILLERS
 from piizone.scrubbers.findings import Finding
-from piizone.scrubbers.name_lexicon import NameLexicon, words
+from piizone.scrubbers.name_lexicon import NameLexicon, Word, words
 from piizone.scrubbers.recognizers.titled_name import TitledNameRecognizer
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
@@ -298,6 +299,44 @@ def trim_name_numbers(text: str, f: Finding) -> Finding:
     return Finding(start, end, f.entity_type, f.score, f.recognizer)
 
 
+def trim_lowercase_guess(text: str, f: Finding, lexicon: NameLexicon | None) -> Finding:
+    """The model's lower-case PERSON guess in a short text with capitals (a post), without the
+    English words at its edges: "simon wears" -> "simon". Dropping it whole
+    (is_lowercase_guess_in_cased_text) leaked the name; what is left is judged by that filter.
+    Longer texts keep their guesses whole: there a lower-case word is rarely a name."""
+    if f.entity_type != "PERSON" or f.recognizer not in _GUESSED_NAMES or lexicon is None:
+        return f
+    value = text[f.start : f.end]
+    if value != value.lower() or " " not in value.strip():
+        return f
+    if sum(c.isalpha() for c in text) >= _CASED_TEXT_LETTERS:
+        return f
+    if not any(c.isupper() for c in text):
+        return f
+    parts = words(value)
+
+    def word(w: Word) -> bool:
+        return w.lower in FILLERS or lexicon.is_english(w.lower) and not lexicon.is_name(w.lower)
+
+    while parts and word(parts[-1]):
+        parts.pop()
+    while parts and word(parts[0]):
+        parts.pop(0)
+    if (
+        not parts
+        or (parts[0].start, parts[-1].end) == (0, len(value))
+        # what is left must be listed names that are no words, not abbreviations or words
+        # ("coarse bs", "drain serosang fluid", "thick tan")
+        or not all(
+            len(w.text) >= 3 and lexicon.is_name(w.lower) and not lexicon.is_english(w.lower)
+            for w in parts
+        )
+    ):
+        return f  # whole: is_lowercase_guess_in_cased_text judges it
+    return Finding(f.start + parts[0].start, f.start + parts[-1].end, f.entity_type, f.score,
+                   f.recognizer)  # fmt: skip
+
+
 def apply_filters(
     text: str,
     findings: list[Finding],
@@ -305,7 +344,7 @@ def apply_filters(
     lexicon: NameLexicon | None = None,
 ) -> list[Finding]:
     """Drop findings any filter flags; add per-filter drop counts to `counts`."""
-    findings = [trim_name_numbers(text, f) for f in findings]
+    findings = [trim_lowercase_guess(text, trim_name_numbers(text, f), lexicon) for f in findings]
     ctx = FilterContext(text=text, findings=findings, lexicon=lexicon)
     kept = []
     for f in findings:

@@ -6,8 +6,11 @@ usually identifies the person ("<PERSON> Korda" in a tennis result). A PERSON fi
 over the words right beside it that look like parts of the same name: written in the same case
 style (Title case, or ALL CAPS next to an ALL-CAPS finding) and not ordinary English words, or
 listed surnames in Title case ("Glyn Davies"). Initials and name particles between them are
-taken along ("Maarten den Bakker", "Frank E. Peretti"). In text without any capital
-(speech-to-text) a word of four letters or more that is no English word is taken along.
+taken along ("Maarten den Bakker", "Frank E. Peretti"), and after a middle initial a listed
+surname even if it is a word too ("michael j fox"). In text without any capital
+(speech-to-text) a word of four letters or more that is no English word is taken along; after
+a Title-case name, a listed surname typed in lower case that is no English word ("Kylie
+minogue", as posts are written).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from piizone.scrubbers.name_lexicon import NameLexicon, Word, words
 ENTITY = "PERSON"
 MAX_EXTRA_WORDS = 2
 PARTICLES = frozenset(("de", "den", "der", "van", "von", "da", "di", "del", "la", "le", "bin"))
+# One-letter words that are words, not initials, in lower-case text.
+LOWER_NON_INITIALS = frozenset(("a", "i", "o"))
 
 
 def complete_names(text: str, findings: list[Finding], lexicon: NameLexicon) -> list[Finding]:
@@ -73,14 +78,50 @@ def _walk(text: str, ws: list[Word], k: int, step: int, style: str, lexicon: Nam
         if gap != " " and not (len(a.text) == 1 and gap in (". ", ".")):
             break  # one blank between words; a dot only after an initial
         w = ws[n]
-        if len(w.text) == 1 and w.text.isupper() or w.lower in PARTICLES and step > 0:
+        if _initial(w, style) or w.lower in PARTICLES and step > 0:
             j = n  # an initial or a particle: only kept if a name word follows
             continue
-        if not _name_part(w, style, lexicon):
+        after_initial = step > 0 and j != best and _initial(ws[j], style)
+        straight_after = step > 0 and added == 0 and j == best
+        if not (
+            _name_part(w, style, lexicon)
+            or (after_initial and _surname(w, style, lexicon))
+            or (straight_after and _lower_surname(w, style, lexicon))
+        ):
             break
         best = j = n
         added += 1
     return best
+
+
+def _initial(w: Word, style: str) -> bool:
+    """A middle initial: one capital letter, or in lower-case text one letter that is not a
+    word of its own ("michael j fox"; not "a", "i", "o")."""
+    if len(w.text) != 1:
+        return False
+    return w.text.isupper() or style == "lower" and w.lower not in LOWER_NON_INITIALS
+
+
+def _lower_surname(w: Word, style: str, lexicon: NameLexicon) -> bool:
+    """A surname typed in lower case after a Title-case name ("Kylie minogue"), as posts are
+    written: a listed surname of four letters or more that is no English word."""
+    return (
+        style == "title"
+        and w.text.islower()
+        and len(w.text) >= 4
+        and w.lower in lexicon.last_names
+        and not lexicon.is_english(w.lower)
+    )
+
+
+def _surname(w: Word, style: str, lexicon: NameLexicon) -> bool:
+    """A listed surname right after a middle initial: the initial says a name goes on, so a
+    surname that is also a word counts ("michael j fox", "Frank E. Young")."""
+    if len(w.text) < 3 or w.lower not in lexicon.last_names:
+        return False
+    if style == "lower":
+        return w.text.islower()
+    return style == "title" and w.text[0].isupper() and not w.text.isupper()
 
 
 def _name_part(w: Word, style: str, lexicon: NameLexicon) -> bool:

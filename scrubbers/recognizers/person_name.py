@@ -11,7 +11,8 @@ name lists from the US Census (person_names.yaml beside this file):
 - a lone listed first name that is not an ordinary English word: 0.6 (in lower-case lines, or
   capitalised in edited text);
 - three or more single letters after "spelled", "that's", "it's" ("d a v i s", "P-E-R-R-Y"),
-  or four or more anywhere: 0.8.
+  or four or more anywhere: 0.8;
+- two or three initials right after "my name is", "his name is" ("b j"): 0.85.
 In lines with capital letters only capitalised words count as names. Plain token logic: no NLP
 artifacts, no spaCy.
 """
@@ -201,18 +202,22 @@ class PersonNameRecognizer(TextRecognizer):
         self, line: str, offset: int, words: list[_Word], i: int, lower_line: bool
     ) -> tuple[int, float, str] | None:
         first = words[i]
-        if not (lower_line or first.capitalised):
+        cue = self._cue_before(line, offset, words, i)
+        # In a line with capitals a lower-case word is a name only right after "my name is"
+        # (chat and posts: "My name is krithika and ...").
+        typed_lower = not (lower_line or first.capitalised)
+        if typed_lower and cue not in self._lower_strong:
             return None
         if len(first.text) < 2:
-            return None
+            return self._initials_after_name_cue(line, offset, words, i)
         in_first, in_last = first.text in self._first, first.text in self._last
-        cue = self._cue_before(line, offset, words, i)
-        # Everyday words start no name, except right after "my name is" ("my name is will").
-        if first.text in self._common and cue not in self._lower_strong:
+        # Everyday words start no name, except right after "my name is" in lower-case text
+        # ("my name is will").
+        if first.text in self._common and (cue not in self._lower_strong or typed_lower):
             return None
         unlisted_ok = cue is not None and (
             (cue in self._strong and first.capitalised and not lower_line)
-            or (cue in self._lower_strong and lower_line)
+            or (cue in self._lower_strong and not first.capitalised)
         )
         if not (in_first or in_last or unlisted_ok) or first.text in self.STOP_AFTER:
             return None
@@ -234,6 +239,24 @@ class PersonNameRecognizer(TextRecognizer):
         if in_first and end - i == 1:
             return end, self.SCORE_SINGLE, "listed first name"
         return None
+
+    def _initials_after_name_cue(
+        self, line: str, offset: int, words: list[_Word], i: int
+    ) -> tuple[int, float, str] | None:
+        """Two or three initials a person goes by, right after "my name is" / "his name is"
+        ("b j", "J. R."): a name of letters too short for the spelled-name rule."""
+        if self._cue_before(line, offset, words, i) not in self._lower_strong:
+            return None
+        end = i
+        while end < len(words) and len(words[end].text) == 1 and end - i < 3:
+            if end > i and not self._adjacent(
+                line, offset, words[end - 1], words[end], self._LETTER_GAP_RE
+            ):
+                break
+            end += 1
+        if end - i < 2 or end < len(words) and len(words[end].text) == 1:
+            return None
+        return end, self.SCORE_CUE, "initials after a name cue"
 
     def _spelled_run(self, line: str, offset: int, words: list[_Word], i: int) -> int | None:
         """End index of a run of single letters starting at i, or None."""

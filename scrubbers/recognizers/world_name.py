@@ -19,7 +19,14 @@ from __future__ import annotations
 
 from presidio_analyzer import RecognizerResult
 
-from piizone.scrubbers.name_lexicon import NameLexicon, Word, lexicon_wanted, words
+from piizone.scrubbers.case_restore import FILLERS
+from piizone.scrubbers.name_lexicon import (
+    NameLexicon,
+    Word,
+    dictionary_words,
+    lexicon_wanted,
+    words,
+)
 from piizone.scrubbers.recognizers.text_recognizer import TextRecognizer
 
 
@@ -34,6 +41,12 @@ class WorldNameRecognizer(TextRecognizer):
     SCORE_LOWER_PAIR = 0.6
     SCORE_SINGLE = 0.55
     SCORE_UNLISTED_FIRST = 0.6
+    SCORE_GREETED = 0.6
+    # A text with fewer letters than this is a post or a message: nothing shows its writer's
+    # case habits, and names are often typed in lower case (filters._CASED_TEXT_LETTERS is
+    # the same notion for the model's guesses).
+    SHORT_TEXT_LETTERS = 200
+    MIN_LOWER_NAME = 4
     MAX_NAME_WORDS = 3
     # NER labels a name can hide under; places are handled apart (a surname alone may be a town).
     OTHER_LABELS = frozenset(
@@ -104,10 +117,14 @@ class WorldNameRecognizer(TextRecognizer):
     def _pairs(self, text: str, lexicon: NameLexicon, blocked: list[tuple[int, int]]):
         ws = words(text)
         lower_text = text == text.lower()
+        # A post or a message, not a document: nothing shows its writer's case habits.
+        short = _letters(text) < self.SHORT_TEXT_LETTERS
         i = 0
         while i < len(ws):
             w = ws[i]
-            if not (w.capitalised or lower_text) or not self._first_name(w, lexicon):
+            starts = (w.capitalised or lower_text) and self._first_name(w, lexicon)
+            lone_lower = short and self._lower_first_name(w, lexicon)
+            if not (starts or lone_lower):
                 i += 1
                 continue
             end = i + 1
@@ -143,8 +160,13 @@ class WorldNameRecognizer(TextRecognizer):
                 and not (after and after.capitalised and text[w.end : after.start] == " ")
             ):
                 yield self.result(w.start, w.end, self.SCORE_SINGLE, "listed first name")
+            elif lone_lower:
+                yield self.result(w.start, w.end, self.SCORE_SINGLE, "lower-case first name")
             i = end
         yield from self._unlisted_first_names(text, ws, lexicon, lower_text)
+        yield from self._greeted(text, ws, lexicon, blocked, short)
+        if short:
+            yield from self._subjects(text, ws, lexicon, blocked, lower_text)
 
     def _unlisted_first_names(self, text: str, ws: list[Word], lexicon: NameLexicon, lower: bool):
         """A Title-case word that is no English word, before a listed surname that is no English
@@ -160,7 +182,80 @@ class WorldNameRecognizer(TextRecognizer):
                 continue
             yield self.result(a.start, b.end, self.SCORE_UNLISTED_FIRST, "word and listed surname")
 
+    def _greeted(
+        self,
+        text: str,
+        ws: list[Word],
+        lexicon: NameLexicon,
+        blocked: list[tuple[int, int]],
+        short: bool,
+    ):
+        """A Title-case word that is no English word right after a greeting or thanks
+        ("Hi Michter,", "Bye Capwin!", "thank you Hendo"): the person addressed, unless the
+        model read it as an organisation or a place ("Thanks Google"). In a short text, a
+        listed surname typed in lower case that no dictionary has too ("thanks rossi")."""
+        for k, w in enumerate(ws):
+            if k == 0 or len(w.text) < 3 or lexicon.is_english(w.lower):
+                continue
+            if not (_title(w) or short and self._lower_surname(w, lexicon)):
+                continue
+            if _inside(w, blocked) or _contraction(w):
+                continue
+            if text[ws[k - 1].end : w.start].strip(" ,"):
+                continue
+            one = ws[k - 1].lower
+            two = f"{ws[k - 2].lower} {one}" if k >= 2 else ""
+            if one in GREETINGS or two in GREETINGS:
+                yield self.result(w.start, w.end, self.SCORE_GREETED, "word after a greeting")
+
+    def _subjects(
+        self,
+        text: str,
+        ws: list[Word],
+        lexicon: NameLexicon,
+        blocked: list[tuple[int, int]],
+        lower_text: bool,
+    ):
+        """In a post, a word that is in no dictionary right before "is", "was", "has",
+        "said", ... ("Tebogo is cute", "zorbek said so"): the subject of a sentence that no
+        dictionary knows is a name far more often than not. In Title case, or in lower case
+        in a text with no capital at all (a lower-case word in a note with capitals is an
+        abbreviation: "pnd will adjust"). Not after an article or a possessive ("your vedo
+        is"), nor inside an organisation or a place entity."""
+        for k, (w, verb) in enumerate(zip(ws, ws[1:], strict=False)):
+            if verb.lower not in SUBJECT_VERBS or text[w.end : verb.start] != " ":
+                continue
+            if k > 0 and ws[k - 1].lower in DETERMINERS:
+                continue
+            if len(w.text) < 3 or not (_title(w) or lower_text) or _inside(w, blocked):
+                continue  # lower case counts only where nothing is capitalised
+            if lexicon.is_english(w.lower) or w.lower in FILLERS or w.lower in dictionary_words():
+                continue
+            if _contraction(w):
+                continue
+            yield self.result(w.start, w.end, self.SCORE_SINGLE, "unknown word before a verb")
+
     # -- words --------------------------------------------------------------------------------
+
+    def _lower_surname(self, w: Word, lexicon: NameLexicon) -> bool:
+        return (
+            w.text.islower()
+            and len(w.text) >= self.MIN_LOWER_NAME
+            and w.lower in lexicon.last_names
+            and w.lower not in FILLERS
+            and w.lower not in dictionary_words()
+        )
+
+    def _lower_first_name(self, w: Word, lexicon: NameLexicon) -> bool:
+        """A listed first name typed in lower case that is no English word ("emily", "diego")."""
+        return (
+            w.text.islower()
+            and len(w.text) >= self.MIN_LOWER_NAME
+            and lexicon.is_first_name(w.lower)
+            and not lexicon.is_english(w.lower)
+            and w.lower not in FILLERS
+            and w.lower not in dictionary_words()
+        )
 
     def _first_name(self, w: Word, lexicon: NameLexicon) -> bool:
         return (
@@ -176,6 +271,38 @@ class WorldNameRecognizer(TextRecognizer):
             return True
         # "Baker", "Knight": listed surnames that are words too count only in Title case.
         return lexicon.is_name(w.lower) and w.text[0].isupper() and not w.text.isupper()
+
+
+# Greetings and thanks that address a person by name (lower case, single spaces).
+GREETINGS = frozenset(
+    ("hi", "hey", "hello", "bye", "goodbye", "thanks", "thank you", "dear", "congrats",
+     "congratulations", "welcome", "love you", "miss you")
+)  # fmt: skip
+
+
+# Verbs that follow a person as the subject of a sentence in a post.
+_SUBJECT_VERBS = """
+    is was has had does did will would can could should must said says thinks knows
+    wants loves hates laughs looks sounds wears plays sings knew thought wanted loved
+    hated laughed looked sounded wore played sang
+    """
+SUBJECT_VERBS = frozenset(_SUBJECT_VERBS.split())
+# Words after which a word is a thing, not a person ("the", "your", "every").
+_DETERMINERS = "the a an this that these those my your his her our their its every each some any no"
+DETERMINERS = frozenset(_DETERMINERS.split() + ["what", "which"])
+
+
+_CONTRACTION_ENDS = ("d", "ll", "m", "re", "s", "t", "ve")
+
+
+def _contraction(w: Word) -> bool:
+    """ "I'd", "You're", "They'll": a pronoun and a verb, not a name ("O'Brien" is one)."""
+    head, _, tail = w.lower.partition("'")
+    return bool(tail) and tail in _CONTRACTION_ENDS
+
+
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
 
 
 def _initial(w: Word) -> bool:

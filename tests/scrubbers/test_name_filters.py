@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from piizone.scrubbers.filters import FILTERS, FilterContext
+from piizone.scrubbers.filters import FILTERS, FilterContext, trim_lowercase_guess
 from piizone.scrubbers.findings import Finding
 from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
@@ -65,3 +65,33 @@ def test_without_a_lexicon_nothing_is_dropped():
         for n in ("is_common_words_as_name", "is_heading_as_name",
                   "is_lowercase_guess_in_cased_text")
     )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("text", "guess", "kept"),
+    [
+        # a post: the English words at the edges of a lower-case guess go, the name stays
+        ("Look how fast rowena runs now !", "rowena runs", "rowena"),
+        ("Omg love ya rowena", "ya rowena", "rowena"),
+        # only words, or not a listed name left: left whole for is_lowercase_guess_in_cased_text
+        ("Omg love ya girl", "ya girl", "ya girl"),
+        ("Drains thick tan sputum", "thick tan", "thick tan"),  # "tan": a surname, a word
+        ("pl ct cont to drain zqxlor fluid", "zqxlor fluid", "zqxlor fluid"),
+        # a long text with capitals, or one without any: the guess is left as it is
+        (NOTE + "spoke with rowena today", "rowena today", "rowena today"),
+        ("look how fast rowena runs now", "rowena runs", "rowena runs"),
+        # a guess in Title case or from a recognizer that is not a model guess
+        ("Look how fast Rowena Runs now !", "Rowena Runs", "Rowena Runs"),
+    ],
+)
+def test_trim_lowercase_guess(lexicon, text, guess, kept):  # noqa: F811
+    at = text.index(guess)
+    f = trim_lowercase_guess(text, Finding(at, at + len(guess), "PERSON", 0.85, "SpacyRecognizer"),
+                             lexicon)  # fmt: skip
+    assert text[f.start : f.end] == kept
+
+
+def test_trim_lowercase_guess_leaves_other_recognizers(lexicon):  # noqa: F811
+    text = "Look how fast rowena runs now !"
+    f = Finding(14, 25, "PERSON", 0.85, "PersonNameRecognizer")
+    assert trim_lowercase_guess(text, f, lexicon) == f

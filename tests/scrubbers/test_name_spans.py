@@ -29,7 +29,14 @@ def widen(lexicon, text: str, part: str) -> str:  # noqa: F811
         ("then Jane phoned", "Jane", "Jane"),
         ("Jane NEURO exam", "Jane", "Jane"),
         ("i read isaac asimov last year", "isaac", "isaac asimov"),  # no capitals anywhere
-        ("i saw michael j fox there", "michael", "michael"),  # "fox" is a word
+        # after a middle initial a listed surname counts even if it is a word
+        ("i saw michael j fox there", "michael", "michael j fox"),
+        ("i saw michael a lot there", "michael", "michael"),  # "a" is no initial
+        ("i saw michael fox there", "michael", "michael"),  # "fox" is a word
+        ("We met Frank E. Young there", "Frank", "Frank E. Young"),
+        # a post: the surname typed in lower case after a Title-case first name
+        ("so good , Kylie nakamura sang it live", "Kylie", "Kylie nakamura"),
+        ("so good , Kylie sang it live", "Kylie", "Kylie"),
         ("then jane phoned Bob", "jane", "jane"),  # capitals elsewhere: no case style
     ],
 )

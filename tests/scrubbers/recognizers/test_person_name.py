@@ -30,6 +30,11 @@ def found(text: str) -> list[str]:
         ("[00:01:02] agent: hi jessica", ["jessica"]),
         ("customer: my name is mason carter", ["mason carter"]),
         ("customer: it's john lopez last name is spelled l o p e z", ["john lopez", "l o p e z"]),
+        # a name typed in lower case in a post or chat line with capitals, after "my name is"
+        ("Hello ! My name is zorvanka and I love your channel", ["zorvanka"]),
+        # initials a person goes by, after a name cue
+        ("and his name is t j\nhe works there", ["t j"]),
+        ("customer: my name is J. R. and i have a question", ["J. R"]),
     ],
 )
 def test_names(text, expected):
@@ -52,6 +57,11 @@ def test_names(text, expected):
         "customer: a b c",  # three letters without a spelling cue
         "the batch code is zbrqe9d57fe77bfa today",  # letters inside a code are not words
         "ref is ab12 fe34 lee56",
+        "my name is a",  # one letter is no name
+        "his name is on the card",
+        "My name is not important here",  # lower-case words after the cue in edited text
+        "Hi, my name is fine, thanks",
+        "the answer is b c",  # letters without a name cue
         "John Smith",  # capitalised edited text without cue or listed pair... is a pair
     ][:-1],
 )

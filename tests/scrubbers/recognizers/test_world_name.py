@@ -40,6 +40,52 @@ def test_names(lexicon, nlp, text, expected):  # noqa: F811
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # a post: a listed first name typed in lower case, no English word
+        ("lol i think gabriella is right about that", ["gabriella"]),
+        ("So proud of my girl natasha today !", ["natasha"]),
+        ("Congrats to ludmila Petrenko on the win", ["ludmila Petrenko"]),
+        # the person addressed after a greeting or thanks, listed or not
+        ("Hi Zorbek , can you share the file ?", ["Zorbek"]),
+        ("Thank you Quillon for the help", ["Quillon"]),
+        ("bye Quillon !", ["Quillon"]),
+        ("thanks nakamura !", ["nakamura"]),  # a listed surname typed in lower case
+        # a word no dictionary knows as the subject of a sentence in a post
+        ("Zorbek is so funny 😂", ["Zorbek"]),
+        ("i think zorbek said it best", ["zorbek"]),  # no capital anywhere
+    ],
+)
+def test_names_in_posts(lexicon, nlp, text, expected):  # noqa: F811
+    assert found(lexicon, nlp, text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a long text with capitals shows its writer's case habits: lower case is no name
+        "The patient was seen by the team in the morning and remained stable. "
+        "Plan: continue current regimen, review labs tomorrow, family updated at bedside. "
+        "Skin intact, afebrile overnight, tolerating diet, ambulating in the hall with help. "
+        "Note that natasha is the name of the new pump protocol on the unit.",
+        "Hi Everyone , welcome back",  # English words after a greeting
+        "Thanks Team for the update",
+        "thanks baker , see you",  # a listed surname that is a word
+        "Customer: Hi, I'd like to open an account",  # a contraction, not a name
+        "You're right, They'll say so",
+        "hey guys check this out lol",  # lower case: only listed first names count
+        "I love my dog so much",
+        "your vedo is on trending",  # after a possessive: a thing
+        "wtf is this lol",  # chat words
+        "Only change overnoc was to lower the rate",  # lower case in a text with capitals
+        "The river is high today",
+    ],
+)
+def test_not_names_in_posts(lexicon, nlp, text):  # noqa: F811
+    assert found(lexicon, nlp, text) == []
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "We flew to Paris and then to Sofia.",  # first names that are places
