@@ -207,7 +207,7 @@ def opens_sentence(text: str, start: int) -> bool:
     before = text[max(0, start - 40) : start].rstrip(" \t")
     if not before:
         return True
-    if before[-1] == ".":  # a full stop, unless it ends a title or an initial: "per Dr. Tyro"
+    if before[-1] == ".":  # a full stop, unless it ends a title or an initial: "per Dr. Hale"
         word = _WORD_BEFORE_DOT.search(before)
         return not word or not (len(word[1]) == 1 or word[1].lower() in TitledNameRecognizer.TITLES)
     return before[-1] in _SENTENCE_OPENERS

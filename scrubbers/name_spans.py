@@ -7,10 +7,10 @@ over the words right beside it that look like parts of the same name: written in
 style (Title case, or ALL CAPS next to an ALL-CAPS finding) and not ordinary English words, or
 listed surnames in Title case ("Glyn Davies"). Initials and name particles between them are
 taken along ("Maarten den Bakker", "Frank E. Peretti"), and after a middle initial a listed
-surname even if it is a word too ("michael j fox"). In text without any capital
+surname even if it is a word too ("daniel k baker"). In text without any capital
 (speech-to-text) a word of four letters or more that is no English word is taken along; after
-a Title-case name, a listed surname typed in lower case that is no English word ("Kylie
-minogue", as posts are written).
+a Title-case name, a listed surname typed in lower case that is no English word ("Anna
+kowalczyk", as posts are written).
 """
 
 from __future__ import annotations
@@ -96,14 +96,14 @@ def _walk(text: str, ws: list[Word], k: int, step: int, style: str, lexicon: Nam
 
 def _initial(w: Word, style: str) -> bool:
     """A middle initial: one capital letter, or in lower-case text one letter that is not a
-    word of its own ("michael j fox"; not "a", "i", "o")."""
+    word of its own ("daniel k baker"; not "a", "i", "o")."""
     if len(w.text) != 1:
         return False
     return w.text.isupper() or style == "lower" and w.lower not in LOWER_NON_INITIALS
 
 
 def _lower_surname(w: Word, style: str, lexicon: NameLexicon) -> bool:
-    """A surname typed in lower case after a Title-case name ("Kylie minogue"), as posts are
+    """A surname typed in lower case after a Title-case name ("Anna kowalczyk"), as posts are
     written: a listed surname of four letters or more that is no English word."""
     return (
         style == "title"
@@ -116,7 +116,7 @@ def _lower_surname(w: Word, style: str, lexicon: NameLexicon) -> bool:
 
 def _surname(w: Word, style: str, lexicon: NameLexicon) -> bool:
     """A listed surname right after a middle initial: the initial says a name goes on, so a
-    surname that is also a word counts ("michael j fox", "Frank E. Young")."""
+    surname that is also a word counts ("daniel k baker", "Frank E. Young")."""
     if len(w.text) < 3 or w.lower not in lexicon.last_names:
         return False
     if style == "lower":

@@ -204,7 +204,7 @@ class PersonNameRecognizer(TextRecognizer):
         first = words[i]
         cue = self._cue_before(line, offset, words, i)
         # In a line with capitals a lower-case word is a name only right after "my name is"
-        # (chat and posts: "My name is krithika and ...").
+        # (chat and posts: "My name is ayesha and ...").
         typed_lower = not (lower_line or first.capitalised)
         if typed_lower and cue not in self._lower_strong:
             return None

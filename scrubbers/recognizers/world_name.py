@@ -191,7 +191,7 @@ class WorldNameRecognizer(TextRecognizer):
         short: bool,
     ):
         """A Title-case word that is no English word right after a greeting or thanks
-        ("Hi Michter,", "Bye Capwin!", "thank you Hendo"): the person addressed, unless the
+        ("Hi Zorvan,", "Bye Capwin!", "thank you Hendo"): the person addressed, unless the
         model read it as an organisation or a place ("Thanks Google"). In a short text, a
         listed surname typed in lower case that no dictionary has too ("thanks rossi")."""
         for k, w in enumerate(ws):
@@ -217,7 +217,7 @@ class WorldNameRecognizer(TextRecognizer):
         lower_text: bool,
     ):
         """In a post, a word that is in no dictionary right before "is", "was", "has",
-        "said", ... ("Tebogo is cute", "zorbek said so"): the subject of a sentence that no
+        "said", ... ("Thandeka is here", "zorbek said so"): the subject of a sentence that no
         dictionary knows is a name far more often than not. In Title case, or in lower case
         in a text with no capital at all (a lower-case word in a note with capitals is an
         abbreviation: "pnd will adjust"). Not after an article or a possessive ("your vedo

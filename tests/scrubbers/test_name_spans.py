@@ -30,9 +30,9 @@ def widen(lexicon, text: str, part: str) -> str:  # noqa: F811
         ("Jane NEURO exam", "Jane", "Jane"),
         ("i read isaac asimov last year", "isaac", "isaac asimov"),  # no capitals anywhere
         # after a middle initial a listed surname counts even if it is a word
-        ("i saw michael j fox there", "michael", "michael j fox"),
-        ("i saw michael a lot there", "michael", "michael"),  # "a" is no initial
-        ("i saw michael fox there", "michael", "michael"),  # "fox" is a word
+        ("i saw daniel k baker there", "daniel", "daniel k baker"),
+        ("i saw daniel a lot there", "daniel", "daniel"),  # "a" is no initial
+        ("i saw daniel baker there", "daniel", "daniel"),  # "baker" is a word
         ("We met Frank E. Young there", "Frank", "Frank E. Young"),
         # a post: the surname typed in lower case after a Title-case first name
         ("so good , Kylie nakamura sang it live", "Kylie", "Kylie nakamura"),
