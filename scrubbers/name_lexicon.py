@@ -118,20 +118,26 @@ def english_words(nlp) -> frozenset[str]:
     """
     common = dictionary_words()
     words = {w.lower() for w in nlp.Defaults.stop_words}
+    inflected: set[str] = set()  # irregular forms of common words: "heard", "held"
     if "lemmatizer" in nlp.pipe_names:
         lookups = getattr(nlp.get_pipe("lemmatizer"), "lookups", None)
         for table in ("lemma_index", "lemma_exc"):
             if lookups is None or not lookups.has_table(table):
                 continue
             for entries in lookups.get_table(table).values():
-                if isinstance(entries, dict):
+                if isinstance(entries, dict):  # lemma_exc: irregular form -> its lemmas
                     words.update(w.lower() for w in entries)
-                    for forms in entries.values():
-                        words.update(f.lower() for f in forms)
+                    for form, lemmas in entries.items():
+                        words.update(f.lower() for f in lemmas)
+                        if any(lemma.lower() in common for lemma in lemmas):
+                            inflected.add(form.lower())
                 else:
                     words.update(w.lower() for w in entries)
     stop = {w.lower() for w in nlp.Defaults.stop_words}
-    return frozenset(w for w in words if w.isalpha() and (w in common or w in stop))
+    # The dictionaries list headwords, not inflections: a form counts when its lemma does.
+    return frozenset(
+        w for w in words | inflected if w.isalpha() and (w in common or w in stop or w in inflected)
+    )
 
 
 def suffix_rules(nlp) -> tuple[tuple[str, str], ...]:

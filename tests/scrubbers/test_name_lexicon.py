@@ -10,13 +10,14 @@ import spacy
 
 from piizone.scrubbers import name_lexicon
 from piizone.scrubbers.name_lexicon import lexicon_for, plain_lexicon
+from tests.scrubbers.lexicon_fixture import lexicon  # noqa: F401  (fixture)
 
 
 def test_one_lexicon_per_pipeline_and_none_kept_for_a_collected_one():
     nlp = spacy.blank("en")
-    lexicon = lexicon_for(nlp)
-    assert lexicon_for(nlp) is lexicon
-    assert lexicon_for(spacy.blank("en")) is not lexicon  # another pipeline, its own lexicon
+    lex = lexicon_for(nlp)
+    assert lexicon_for(nlp) is lex
+    assert lexicon_for(spacy.blank("en")) is not lex  # another pipeline, its own lexicon
     gc.collect()
     alive = weakref.ref(nlp)
     held = len(name_lexicon._LEXICONS)
@@ -41,7 +42,22 @@ def test_one_lexicon_per_pipeline_and_none_kept_for_a_collected_one():
     ],
 )
 def test_plain_lexicon_needs_no_pipeline(word, first, last, english):
-    lexicon = plain_lexicon()
-    assert lexicon.is_first_name(word) is first
-    assert (word in lexicon.last_names) is last
+    lex = plain_lexicon()
+    assert lex.is_first_name(word) is first
+    assert (word in lex.last_names) is last
+    assert lex.is_english(word) is english
+
+
+@pytest.mark.parametrize(
+    "word, english",
+    [
+        ("heard", True),  # irregular forms: the dictionaries list only their headwords
+        ("held", True),
+        ("children", True),
+        ("email", True),  # GCIDE has it, Webster's 1934 does not
+        ("jennifer", False),  # names stay names
+        ("gonzalez", False),
+    ],
+)
+def test_pipeline_english_words_take_irregular_forms_of_headwords(lexicon, word, english):  # noqa: F811
     assert lexicon.is_english(word) is english
