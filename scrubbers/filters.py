@@ -13,7 +13,7 @@ from functools import cached_property
 
 from piizone.scrubbers.case_restore import FILLERS
 from piizone.scrubbers.findings import Finding
-from piizone.scrubbers.name_lexicon import NameLexicon, Word, words
+from piizone.scrubbers.name_lexicon import NameLexicon, Word, is_short_text, words
 from piizone.scrubbers.recognizers.titled_name import TitledNameRecognizer
 
 _NER_ENTITIES = {"PERSON", "LOCATION", "NRP", "ORGANIZATION", "DATE_TIME"}
@@ -48,8 +48,9 @@ class FilterContext:
         return any(c.isupper() for c in self.text)
 
     @cached_property
-    def letters(self) -> int:
-        return sum(c.isalpha() for c in self.text)
+    def short(self) -> bool:
+        """A post or a message (name_lexicon.is_short_text): no case habits to read."""
+        return is_short_text(self.text)
 
     @cached_property
     def _by_start(self) -> tuple[list[int], list[Finding], int]:
@@ -231,11 +232,6 @@ def is_heading_as_name(f: Finding, ctx: FilterContext) -> bool:
     return ctx.text[f.end : f.end + 2].lstrip(" ").startswith(":")
 
 
-# A text this long with capitals in it shows its writer's case habits (a note, an article);
-# a short post does not.
-_CASED_TEXT_LETTERS = 200
-
-
 def is_lowercase_guess_in_cased_text(f: Finding, ctx: FilterContext) -> bool:
     """The model's PERSON on lower-case words in text that uses capitals elsewhere.
 
@@ -253,7 +249,7 @@ def is_lowercase_guess_in_cased_text(f: Finding, ctx: FilterContext) -> bool:
     lex = ctx.lexicon
     if any(lex.is_english(w.lower) and not lex.is_name(w.lower) for w in parts):
         return True
-    return ctx.letters >= _CASED_TEXT_LETTERS and not any(lex.is_name(w.lower) for w in parts)
+    return not ctx.short and not any(lex.is_name(w.lower) for w in parts)
 
 
 FILTERS: dict[str, Callable[[Finding, FilterContext], bool]] = {
@@ -309,7 +305,7 @@ def trim_lowercase_guess(text: str, f: Finding, lexicon: NameLexicon | None) -> 
     value = text[f.start : f.end]
     if value != value.lower() or " " not in value.strip():
         return f
-    if sum(c.isalpha() for c in text) >= _CASED_TEXT_LETTERS:
+    if not is_short_text(text):
         return f
     if not any(c.isupper() for c in text):
         return f

@@ -136,7 +136,7 @@ def english_words(nlp) -> frozenset[str]:
     stop = {w.lower() for w in nlp.Defaults.stop_words}
     # The dictionaries list headwords, not inflections: a form counts when its lemma does.
     return frozenset(
-        w for w in words | inflected if w.isalpha() and (w in common or w in stop or w in inflected)
+        w for w in words if w.isalpha() and (w in common or w in stop or w in inflected)
     )
 
 
@@ -224,6 +224,24 @@ class Word:
     @property
     def lower(self) -> str:
         return self.text.lower().replace("’", "'")
+
+
+# A text with fewer letters than this is a post or a message, not a document: nothing in it
+# shows its writer's case habits, and names in it are often typed in lower case.
+SHORT_TEXT_LETTERS = 200
+
+
+def is_short_text(text: str) -> bool:
+    """Fewer than SHORT_TEXT_LETTERS letters; stops counting there (a long text costs little)."""
+    if len(text) < SHORT_TEXT_LETTERS:
+        return True
+    letters = 0
+    for c in text:
+        if c.isalpha():
+            letters += 1
+            if letters >= SHORT_TEXT_LETTERS:
+                return False
+    return True
 
 
 def words(text: str) -> list[Word]:

@@ -209,7 +209,7 @@ class PersonNameRecognizer(TextRecognizer):
         if typed_lower and cue not in self._lower_strong:
             return None
         if len(first.text) < 2:
-            return self._initials_after_name_cue(line, offset, words, i)
+            return self._initials_after_name_cue(line, offset, words, i, cue)
         in_first, in_last = first.text in self._first, first.text in self._last
         # Everyday words start no name, except right after "my name is" in lower-case text
         # ("my name is will").
@@ -241,11 +241,11 @@ class PersonNameRecognizer(TextRecognizer):
         return None
 
     def _initials_after_name_cue(
-        self, line: str, offset: int, words: list[_Word], i: int
+        self, line: str, offset: int, words: list[_Word], i: int, cue: tuple[str, ...] | None
     ) -> tuple[int, float, str] | None:
         """Two or three initials a person goes by, right after "my name is" / "his name is"
-        ("b j", "J. R."): a name of letters too short for the spelled-name rule."""
-        if self._cue_before(line, offset, words, i) not in self._lower_strong:
+        (`cue`; "b j", "J. R."): a name of letters too short for the spelled-name rule."""
+        if cue not in self._lower_strong:
             return None
         end = i
         while end < len(words) and len(words[end].text) == 1 and end - i < 3:

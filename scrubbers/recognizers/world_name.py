@@ -24,6 +24,7 @@ from piizone.scrubbers.name_lexicon import (
     NameLexicon,
     Word,
     dictionary_words,
+    is_short_text,
     lexicon_wanted,
     words,
 )
@@ -42,10 +43,6 @@ class WorldNameRecognizer(TextRecognizer):
     SCORE_SINGLE = 0.55
     SCORE_UNLISTED_FIRST = 0.6
     SCORE_GREETED = 0.6
-    # A text with fewer letters than this is a post or a message: nothing shows its writer's
-    # case habits, and names are often typed in lower case (filters._CASED_TEXT_LETTERS is
-    # the same notion for the model's guesses).
-    SHORT_TEXT_LETTERS = 200
     MIN_LOWER_NAME = 4
     MAX_NAME_WORDS = 3
     # NER labels a name can hide under; places are handled apart (a surname alone may be a town).
@@ -118,7 +115,7 @@ class WorldNameRecognizer(TextRecognizer):
         ws = words(text)
         lower_text = text == text.lower()
         # A post or a message, not a document: nothing shows its writer's case habits.
-        short = _letters(text) < self.SHORT_TEXT_LETTERS
+        short = is_short_text(text)
         i = 0
         while i < len(ws):
             w = ws[i]
@@ -299,10 +296,6 @@ def _contraction(w: Word) -> bool:
     """ "I'd", "You're", "They'll": a pronoun and a verb, not a name ("O'Brien" is one)."""
     head, _, tail = w.lower.partition("'")
     return bool(tail) and tail in _CONTRACTION_ENDS
-
-
-def _letters(text: str) -> int:
-    return sum(c.isalpha() for c in text)
 
 
 def _initial(w: Word) -> bool:
