@@ -8,14 +8,11 @@ a terminal only). An update names a file path or a zone path, never a value.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sized
 from dataclasses import dataclass, replace
-from typing import IO, TYPE_CHECKING, Protocol, TypeVar
+from typing import IO, Protocol, TypeVar
 
 from piizone.scrubbers.thread_scope import ThreadScoped
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 # Phase names, in the order a zone build goes through them (an item: learning to redacting; a
 # redaction in a zone writes straight into the encrypted file).
@@ -28,6 +25,7 @@ ENCRYPTING = "encrypting"  # a zone's own encrypted records (canaries, fingerpri
 PUBLISHING = "publishing"
 
 T = TypeVar("T")
+S = TypeVar("S", bound=Sized)
 
 BYTES = "bytes"
 ROWS = "rows"  # database tables: their size in bytes is not known before reading
@@ -95,9 +93,10 @@ class ItemProgress:
 
 
 def counting_rows(
-    chunks: Iterable[pd.DataFrame], progress: ItemProgress | Callable[[int], None]
-) -> Iterator[pd.DataFrame]:
-    """`chunks` unchanged; after the consumer is done with each, the rows so far reported."""
+    chunks: Iterable[S], progress: ItemProgress | Callable[[int], None]
+) -> Iterator[S]:
+    """`chunks` (DataFrames, lists of records) unchanged; after the consumer is done with
+    each, the rows so far reported."""
     done = 0
     for chunk in chunks:
         yield chunk
@@ -136,7 +135,7 @@ class ReadMeter(ThreadScoped):
         """Progress in bytes once `rows` rows are through: their share of `size` when the
         reader told its rows (expect_rows), else the bytes read."""
         if self.rows:
-            return size * min(rows, self.rows) // self.rows
+            return rows_share(size, rows, self.rows)
         return self.position
 
     @property
@@ -147,6 +146,11 @@ class ReadMeter(ThreadScoped):
             with contextlib.suppress(OSError, ValueError):
                 self._last = self._file.tell()
         return self._last
+
+
+def rows_share(size: int, rows: int, total: int) -> int:
+    """Bytes done of an input of `size` bytes once `rows` of its `total` rows are through."""
+    return size * min(rows, total) // total if total else 0
 
 
 # Characters of windows the engine analyses between two reports of how far it got: a 1 MB pass

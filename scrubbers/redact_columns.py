@@ -39,6 +39,8 @@ from piizone.scrubbers.progress import (
     ItemProgress,
     ProgressCallback,
     ReadMeter,
+    counting_rows,
+    rows_share,
 )
 from piizone.scrubbers.tables import KIND_IDENTIFIER, classify_column, header_hint
 from piizone.scrubbers.text_passes import TextPass
@@ -237,17 +239,16 @@ class RedactJob:
                             columns[f.name] = series
                     self.learn_columns(columns, batch.num_rows)
                     rows += batch.num_rows
-                    reading(self.size * rows // total)
+                    reading(rows_share(self.size, rows, total))
             except (pa.ArrowException, OSError) as e:
                 raise InputError(
                     f"{source}: not a readable Parquet file ({type(e).__name__})"
                 ) from None
         elif fmt in ("jsonl", "json"):
-            rows = 0
-            for records in self._record_chunks(source, fmt, chunk_rows):
-                self.learn_records(records)
-                rows += len(records)
-                reading(meter.done(rows, self.size))  # a JSON document: by rows (read whole)
+            records = self._record_chunks(source, fmt, chunk_rows)
+            # A JSON document is read whole: by rows (ReadMeter.done).
+            for chunk in counting_rows(records, lambda rows: reading(meter.done(rows, self.size))):
+                self.learn_records(chunk)
 
     def learn_records(self, records: list[dict]) -> None:
         """Plan a chunk of JSON records' top-level fields and learn their identifier values."""

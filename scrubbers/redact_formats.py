@@ -34,6 +34,7 @@ from piizone.scrubbers.progress import (
     PassMeter,
     ReadMeter,
     metered,
+    rows_share,
 )
 from piizone.scrubbers.text_passes import iter_text_passes
 
@@ -209,7 +210,7 @@ class FormatJob(RedactJob):
         for i in range(0, len(records), chunk_rows):
             self.records(records[i : i + chunk_rows])
             # Read whole before the first chunk: progress by the records' share of the size.
-            self.tick(self.size * min(i + chunk_rows, len(records)) // len(records))
+            self.tick(rows_share(self.size, i + chunk_rows, len(records)))
         doc = records[0] if isinstance(value, dict) else records
         out.write(self.encode(json.dumps(doc, ensure_ascii=False, indent=2) + "\n"))
 

@@ -120,11 +120,10 @@ def _fingerprint_columns(
 ) -> None:
     """Fingerprint the values of a table file's identifier `columns` (read once more)."""
     reading, meter = item_progress(progress, FINGERPRINTING, item), ReadMeter()
-    chunks = metered(iter_table_chunks(path, item.fmt), meter)
-    rows = 0
-    for chunk in collect_columns(collector, chunks, columns):
-        rows += len(chunk)
-        reading(meter.done(rows, item.size or 0))  # a JSON document: by rows (read whole)
+    chunks = collect_columns(collector, metered(iter_table_chunks(path, item.fmt), meter), columns)
+    # A JSON document is read whole: by rows (ReadMeter.done).
+    for _ in counting_rows(chunks, lambda rows: reading(meter.done(rows, item.size or 0))):
+        pass
     reading.finish()
 
 
