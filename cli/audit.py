@@ -139,7 +139,7 @@ def _log_records(
         yield from ((rec, None) for rec in matching)
         return
     # One read of the log: the zone's records, tied to its lives, then the other filters.
-    wanted = RecordFilter.of(actor=actor, action=action, since=since, until=until)
+    wanted = RecordFilter(actor=actor, action=action, since=since, until=until)
     for rec, zone_id in records_about(name_history(zone), include_destroyed=include_destroyed):
         if wanted.matches(rec):
             yield rec, zone_id

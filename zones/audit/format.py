@@ -368,24 +368,14 @@ class RecordFilter:
     actor: str | None = None
     action: str | None = None
     outcome: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
+    since: str | datetime | None = None  # read once, here (a relative `7d` is from now)
+    until: str | datetime | None = None
 
-    @classmethod
-    def of(
-        cls,
-        *,
-        zone: str | None = None,
-        actor: str | None = None,
-        action: str | None = None,
-        outcome: str | None = None,
-        since: str | datetime | None = None,
-        until: str | datetime | None = None,
-    ) -> RecordFilter:
-        """The filter, with `since`/`until` read once (a relative `7d` is from now)."""
-        lo = parse_time(since) if since is not None else None
-        hi = parse_time(until) if until is not None else None
-        return cls(zone, actor, action, outcome, lo, hi)
+    def __post_init__(self) -> None:
+        for bound in ("since", "until"):
+            value = getattr(self, bound)
+            if value is not None:
+                object.__setattr__(self, bound, parse_time(value))
 
     def matches(self, rec: AuditRecord) -> bool:
         if self.zone is not None and rec.zone != self.zone:
@@ -398,8 +388,9 @@ class RecordFilter:
             return False
         if self.since is None and self.until is None:
             return True
-        t = rec.when
-        return not ((self.since and t < self.since) or (self.until and t > self.until))
+        t, lo, hi = rec.when, self.since, self.until
+        assert not isinstance(lo, str) and not isinstance(hi, str)  # parsed in __post_init__
+        return not ((lo and t < lo) or (hi and t > hi))
 
 
 # ---------------------------------------------------------------------------------------------

@@ -398,7 +398,7 @@ class AuditLog:
     ) -> Iterator[AuditRecord]:
         """Records in log order matching every given filter (see `RecordFilter`). Does not
         verify: use `verify`."""
-        wanted = RecordFilter.of(
+        wanted = RecordFilter(
             zone=zone, actor=actor, action=action, outcome=outcome, since=since, until=until
         )
         for entry in entries(self.directory, self.segments()):
